@@ -1,0 +1,379 @@
+//! `sluice action run` and `sluice action describe`: one provider, one job,
+//! no pipeline. The plugin author's inner loop.
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::artifacts::{self, Manifest};
+use crate::providers::ProviderRef;
+use crate::sandbox::{
+    ActionLog, Job, Limits, Mount, Outcome, Provider, Sandbox, SandboxError, is_artifact_name,
+};
+use crate::units::{format_bytes, format_duration};
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What `sluice action run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    /// The provider to run.
+    pub provider: ProviderRef,
+    /// Configuration properties, in order.
+    pub config: Vec<(String, String)>,
+    /// Input artifacts: name and host folder.
+    pub inputs: Vec<(String, PathBuf)>,
+    /// Output artifacts: name and host folder (created when missing).
+    pub outputs: Vec<(String, PathBuf)>,
+    /// Overall time limit (default: the host default, 1 hour).
+    pub timeout: Option<Duration>,
+    /// Memory limit (default: the host default, 1 GiB).
+    pub memory: Option<u64>,
+    /// Print the outcome as JSON (the log then goes to standard error).
+    pub json: bool,
+}
+
+/// Runs one job and prints its log and outcome. Returns the exit code:
+/// 0 succeeded, 1 failed, 2 usage or sandbox error.
+pub async fn run(sandbox: &Sandbox, args: RunArgs) -> u8 {
+    match run_inner(sandbox, &args).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
+    let mut limits = Limits::default();
+    if let Some(timeout) = args.timeout {
+        limits.timeout = timeout;
+    }
+    if let Some(memory) = args.memory {
+        if memory > crate::sandbox::limits::MAX_MEMORY_BYTES {
+            return Err(format!(
+                "--memory {} is more than a WebAssembly instance can address (4 GiB)",
+                format_bytes(memory)
+            ));
+        }
+        limits.memory_bytes = memory;
+    }
+    let inputs = mounts(&args.inputs, "--input", false)?;
+    let outputs = mounts(&args.outputs, "--output", true)?;
+    if let Some(name) = inputs
+        .iter()
+        .map(|m| &m.name)
+        .find(|n| outputs.iter().any(|o| &o.name == *n))
+    {
+        return Err(format!(
+            "artifact `{name}` is both an --input and an --output; names must be unique"
+        ));
+    }
+
+    let provider = load(sandbox, &args.provider)?;
+    if let Err(problems) = provider.validate(&args.config).await.map_err(|e| e.to_string())? {
+        let mut message = format!("{} rejected the configuration:", provider.name());
+        for problem in problems {
+            message.push_str("\n  - ");
+            message.push_str(&problem);
+        }
+        return Err(message);
+    }
+
+    let scratch = tempfile::Builder::new()
+        .prefix("sluice-scratch-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
+    let mut job = Job {
+        id: new_id("job"),
+        execution_id: new_id("local"),
+        pipeline: "(none)".into(),
+        stage: "(none)".into(),
+        action: "action".into(),
+        attempt: 1,
+        configuration: args.config.clone(),
+        inputs,
+        outputs,
+        scratch: scratch.path().to_path_buf(),
+        ..Job::default()
+    };
+
+    // The log streams as the provider writes it: to standard output, or to
+    // standard error when standard output is for JSON.
+    let log = if args.json {
+        ActionLog::new(std::io::stderr(), limits.log_bytes)
+    } else {
+        ActionLog::new(std::io::stdout(), limits.log_bytes)
+    };
+
+    let started = Instant::now();
+    let deadline = started + limits.timeout;
+    let mut calls = 0u32;
+    let outcome = loop {
+        calls += 1;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let call_limits = Limits {
+            timeout: remaining,
+            ..limits.clone()
+        };
+        let report = provider
+            .run(&job, &call_limits, &log)
+            .await
+            .map_err(|e| e.to_string())?;
+        match report.outcome {
+            Outcome::InProgress {
+                continuation,
+                recheck_after,
+                summary,
+                percent_complete,
+            } => {
+                if !args.json {
+                    let percent = percent_complete.map(|p| format!(" {p}%")).unwrap_or_default();
+                    let summary = summary.map(|s| format!(": {s}")).unwrap_or_default();
+                    println!(
+                        "── in progress{percent}{summary}; calling back in {}",
+                        format_duration(recheck_after)
+                    );
+                }
+                if Instant::now() + recheck_after >= deadline {
+                    break Outcome::Failed(crate::sandbox::Failure::job_failed(format!(
+                        "deadline exceeded: the action did not finish within its timeout of {}",
+                        format_duration(limits.timeout)
+                    )));
+                }
+                tokio::time::sleep(recheck_after).await;
+                job.continuation = Some(continuation);
+            }
+            outcome => break outcome,
+        }
+    };
+    let elapsed = started.elapsed();
+
+    let mut outputs = Vec::new();
+    for mount in &job.outputs {
+        let manifest = artifacts::scan(&mount.host_path)
+            .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
+        outputs.push((mount, manifest));
+    }
+
+    if args.json {
+        print_json(&provider, &outcome, elapsed, calls, &outputs, &log);
+    } else {
+        print_human(&outcome, elapsed, calls, &outputs, &log);
+    }
+    Ok(match outcome {
+        Outcome::Succeeded { .. } => EXIT_OK,
+        _ => EXIT_FAILED,
+    })
+}
+
+fn load(sandbox: &Sandbox, reference: &ProviderRef) -> Result<Provider, String> {
+    let source = reference.component().map_err(|e| e.to_string())?;
+    sandbox
+        .load(&source)
+        .map(|(provider, _)| provider)
+        .map_err(|e: SandboxError| e.to_string())
+}
+
+fn mounts(pairs: &[(String, PathBuf)], flag: &str, create: bool) -> Result<Vec<Mount>, String> {
+    let mut mounts: Vec<Mount> = Vec::new();
+    for (name, path) in pairs {
+        if !is_artifact_name(name) {
+            return Err(format!(
+                "{flag} {name}=...: artifact names use letters, digits, `_` and `-` (at most 100)"
+            ));
+        }
+        if mounts.iter().any(|m| &m.name == name) {
+            return Err(format!("{flag} {name} is given twice"));
+        }
+        if create {
+            std::fs::create_dir_all(path).map_err(|e| {
+                format!("{flag} {name}={}: cannot create the folder: {e}", path.display())
+            })?;
+        } else if !path.is_dir() {
+            return Err(format!(
+                "{flag} {name}={}: no such folder",
+                path.display()
+            ));
+        }
+        let host_path = path
+            .canonicalize()
+            .map_err(|e| format!("{flag} {name}={}: {e}", path.display()))?;
+        mounts.push(Mount {
+            name: name.clone(),
+            host_path,
+            revision: None,
+        });
+    }
+    Ok(mounts)
+}
+
+fn print_human(
+    outcome: &Outcome,
+    elapsed: Duration,
+    calls: u32,
+    outputs: &[(&Mount, Manifest)],
+    log: &ActionLog,
+) {
+    let mut out = std::io::stdout().lock();
+    let calls = if calls > 1 { format!(", {calls} calls") } else { String::new() };
+    let _ = writeln!(out, "── {} in {}{calls}", outcome.status(), format_duration(elapsed));
+    match outcome {
+        Outcome::Succeeded {
+            summary,
+            revision,
+            variables,
+        } => {
+            if let Some(summary) = summary {
+                let _ = writeln!(out, "summary:  {summary}");
+            }
+            if let Some(revision) = revision {
+                let _ = writeln!(out, "revision: {revision}");
+            }
+            if !variables.is_empty() {
+                let _ = writeln!(out, "variables:");
+                for (name, value) in variables {
+                    let _ = writeln!(out, "  {name} = {value}");
+                }
+            }
+        }
+        Outcome::Failed(failure) => {
+            let _ = writeln!(out, "failure:  {} ({})", failure.message, failure.kind);
+        }
+        Outcome::InProgress { .. } => {}
+    }
+    if !outputs.is_empty() {
+        let _ = writeln!(out, "outputs:");
+        for (mount, manifest) in outputs {
+            let _ = writeln!(
+                out,
+                "  {}  {} files, {}  sha256:{}  ({})",
+                mount.name,
+                manifest.file_count(),
+                format_bytes(manifest.total_bytes()),
+                &manifest.digest()[..16],
+                mount.host_path.display()
+            );
+            for skipped in &manifest.skipped {
+                let _ = writeln!(out, "    skipped {}: {}", skipped.path, skipped.reason);
+            }
+        }
+    }
+    if log.dropped() > 0 {
+        let _ = writeln!(
+            out,
+            "log:      truncated after {}; {} dropped",
+            format_bytes(log.written()),
+            format_bytes(log.dropped())
+        );
+    }
+}
+
+fn print_json(
+    provider: &Provider,
+    outcome: &Outcome,
+    elapsed: Duration,
+    calls: u32,
+    outputs: &[(&Mount, Manifest)],
+    log: &ActionLog,
+) {
+    let outputs: Vec<_> = outputs
+        .iter()
+        .map(|(mount, manifest)| {
+            json!({
+                "name": mount.name,
+                "path": mount.host_path,
+                "digest": manifest.digest(),
+                "files": manifest.file_count(),
+                "bytes": manifest.total_bytes(),
+                "skipped": manifest.skipped,
+            })
+        })
+        .collect();
+    let answer = json!({
+        "provider": provider.name(),
+        "sha256": provider.sha256(),
+        "outcome": outcome,
+        "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
+        "calls": calls,
+        "outputs": outputs,
+        "log": { "bytes": log.written(), "dropped": log.dropped() },
+    });
+    println!("{}", serde_json::to_string_pretty(&answer).unwrap());
+}
+
+/// Prints what a provider says about itself. Exit code 0, or 2 when it
+/// cannot be loaded.
+pub async fn describe(sandbox: &Sandbox, provider: &ProviderRef, json: bool) -> u8 {
+    let provider = match load(sandbox, provider) {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
+    };
+    let descriptor = match provider.describe().await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if json {
+        let answer = json!({
+            "provider": provider.name(),
+            "sha256": provider.sha256(),
+            "source": provider.is_source(),
+            "imports": provider.imports(),
+            "descriptor": descriptor,
+        });
+        println!("{}", serde_json::to_string_pretty(&answer).unwrap());
+        return EXIT_OK;
+    }
+    let t = &descriptor.action_type;
+    println!("{}  ({} {}/{} {})", provider.name(), t.category, t.owner, t.provider, t.version);
+    if !descriptor.description.is_empty() {
+        println!("  {}", descriptor.description);
+    }
+    println!(
+        "  inputs: {}..{}   outputs: {}..{}   source interface: {}",
+        descriptor.min_inputs,
+        descriptor.max_inputs,
+        descriptor.min_outputs,
+        descriptor.max_outputs,
+        if provider.is_source() { "yes" } else { "no" }
+    );
+    if descriptor.properties.is_empty() {
+        println!("  configuration: none");
+    } else {
+        println!("  configuration:");
+        for p in &descriptor.properties {
+            let mut flags = vec![if p.required { "required" } else { "optional" }];
+            if p.secret {
+                flags.push("secret");
+            }
+            println!("    {} ({}): {}", p.name, flags.join(", "), p.description);
+        }
+    }
+    println!("  sha256: {}", provider.sha256());
+    println!("  imports: {}", provider.imports().join(", "));
+    EXIT_OK
+}
+
+/// A fresh id with a readable prefix: `job-1f3a9c...`.
+pub fn new_id(prefix: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let seed = format!(
+        "{nanos}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let digest = hex::encode(Sha256::digest(seed.as_bytes()));
+    format!("{prefix}-{}", &digest[..12])
+}

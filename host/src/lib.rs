@@ -1,0 +1,21 @@
+//! Sluice: a self-hosted continuous-delivery pipeline host whose action
+//! providers are sandboxed WebAssembly components.
+//!
+//! Module map:
+//!
+//! - [`sandbox`]: wasmtime engine, limits, compile cache, and running one
+//!   provider call with only what the host grants (the one place that
+//!   touches wasmtime).
+//! - [`providers`]: where providers come from: built-ins embedded in the
+//!   binary, component files.
+//! - [`artifacts`]: the folders actions hand to each other, read back as
+//!   manifests of paths, modes and digests.
+//! - [`units`]: sizes and durations as people write them.
+//! - [`cli`]: what each `sluice` command does and prints; `main.rs` only
+//!   parses flags and the environment and calls in here.
+
+pub mod artifacts;
+pub mod cli;
+pub mod providers;
+pub mod sandbox;
+pub mod units;

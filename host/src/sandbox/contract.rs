@@ -1,0 +1,386 @@
+//! The contract's types as the rest of the host uses them: plain Rust,
+//! serialisable, independent of the generated bindings. Conversions from
+//! and to the bindings live here and nowhere else.
+
+use super::bindings::sluice::provider::types as wit;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The kind of work an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Detects and fetches source revisions.
+    Source,
+    /// Turns inputs into outputs.
+    Build,
+    /// Checks something and reports.
+    Test,
+    /// Puts an artifact where it is used.
+    Deploy,
+    /// Waits for a decision.
+    Approval,
+    /// Runs code and returns variables.
+    Invoke,
+}
+
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Category::Source => "source",
+            Category::Build => "build",
+            Category::Test => "test",
+            Category::Deploy => "deploy",
+            Category::Approval => "approval",
+            Category::Invoke => "invoke",
+        })
+    }
+}
+
+/// A provider's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionType {
+    /// What kind of action it performs.
+    pub category: Category,
+    /// Who publishes it.
+    pub owner: String,
+    /// Its name.
+    pub provider: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// One configuration property a provider understands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Property {
+    /// The property's name.
+    pub name: String,
+    /// Whether a pipeline must set it.
+    pub required: bool,
+    /// Whether its value is secret.
+    pub secret: bool,
+    /// What it means.
+    pub description: String,
+}
+
+/// What a provider says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// Its identity.
+    pub action_type: ActionType,
+    /// One sentence on what it does.
+    pub description: String,
+    /// The configuration it accepts.
+    pub properties: Vec<Property>,
+    /// Fewest input artifacts.
+    pub min_inputs: u8,
+    /// Most input artifacts.
+    pub max_inputs: u8,
+    /// Fewest output artifacts.
+    pub min_outputs: u8,
+    /// Most output artifacts.
+    pub max_outputs: u8,
+}
+
+/// Why a job failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The work failed (also: the provider crashed, ran out of time or memory).
+    JobFailed,
+    /// The configuration is wrong.
+    ConfigurationError,
+    /// A grant is missing.
+    PermissionError,
+    /// The source revision cannot be produced.
+    RevisionUnavailable,
+    /// Something outside is unavailable.
+    SystemUnavailable,
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailureKind::JobFailed => "job-failed",
+            FailureKind::ConfigurationError => "configuration-error",
+            FailureKind::PermissionError => "permission-error",
+            FailureKind::RevisionUnavailable => "revision-unavailable",
+            FailureKind::SystemUnavailable => "system-unavailable",
+        })
+    }
+}
+
+/// A failed job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The kind of failure.
+    pub kind: FailureKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl Failure {
+    /// A `job-failed` failure.
+    pub fn job_failed(message: impl Into<String>) -> Self {
+        Failure {
+            kind: FailureKind::JobFailed,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a job came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Finished successfully.
+    Succeeded {
+        /// A short summary.
+        summary: Option<String>,
+        /// For source actions, the revision produced.
+        revision: Option<String>,
+        /// Output variables, in the provider's order.
+        variables: Vec<(String, String)>,
+    },
+    /// Finished and failed.
+    Failed(Failure),
+    /// Still going; call back later.
+    InProgress {
+        /// State to hand back on the next call.
+        continuation: String,
+        /// When to call back.
+        #[serde(with = "millis")]
+        recheck_after: Duration,
+        /// Progress so far.
+        summary: Option<String>,
+        /// Progress in percent.
+        percent_complete: Option<u8>,
+    },
+}
+
+impl Outcome {
+    /// A short word for the outcome: `succeeded`, `failed`, `in-progress`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Succeeded { .. } => "succeeded",
+            Outcome::Failed(_) => "failed",
+            Outcome::InProgress { .. } => "in-progress",
+        }
+    }
+}
+
+/// A revision of a source object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRevision {
+    /// The revision's id.
+    pub id: String,
+    /// A short description.
+    pub summary: Option<String>,
+    /// Where to look at it.
+    pub url: Option<String>,
+}
+
+/// A decision on a manual approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Approved or rejected.
+    pub approved: bool,
+    /// Who decided.
+    pub by: String,
+    /// Their comment.
+    pub summary: Option<String>,
+}
+
+/// A host folder mounted into a job as an artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The artifact's name (also its folder name inside the sandbox).
+    pub name: String,
+    /// The folder on the host.
+    pub host_path: PathBuf,
+    /// The source revision it descends from.
+    pub revision: Option<String>,
+}
+
+/// Where inputs, outputs and scratch space appear inside the sandbox.
+pub mod guest_paths {
+    /// Parent of every input artifact's folder.
+    pub const INPUTS: &str = "/inputs";
+    /// Parent of every output artifact's folder.
+    pub const OUTPUTS: &str = "/outputs";
+    /// The job's scratch folder.
+    pub const SCRATCH: &str = "/scratch";
+}
+
+/// One job to run: who it is for, what it is given.
+#[derive(Debug, Clone, Default)]
+pub struct Job {
+    /// Unique id of this job.
+    pub id: String,
+    /// The execution it belongs to.
+    pub execution_id: String,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The stage.
+    pub stage: String,
+    /// The action.
+    pub action: String,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// Configuration, variables resolved.
+    pub configuration: Vec<(String, String)>,
+    /// Input artifacts, mounted read-only.
+    pub inputs: Vec<Mount>,
+    /// Output artifacts, mounted read-write.
+    pub outputs: Vec<Mount>,
+    /// The host folder mounted as the scratch folder.
+    pub scratch: PathBuf,
+    /// Token from the last in-progress outcome.
+    pub continuation: Option<String>,
+    /// For source actions: the revision to produce.
+    pub revision: Option<String>,
+    /// For approval actions: the decision.
+    pub approval: Option<Approval>,
+}
+
+impl Job {
+    pub(crate) fn to_wit(&self) -> wit::Job {
+        let artifact = |m: &Mount, parent: &str| wit::Artifact {
+            name: m.name.clone(),
+            path: format!("{parent}/{}", m.name),
+            revision: m.revision.clone(),
+        };
+        wit::Job {
+            id: self.id.clone(),
+            execution_id: self.execution_id.clone(),
+            pipeline: self.pipeline.clone(),
+            stage: self.stage.clone(),
+            action: self.action.clone(),
+            attempt: self.attempt,
+            configuration: self.configuration.clone(),
+            inputs: self
+                .inputs
+                .iter()
+                .map(|m| artifact(m, guest_paths::INPUTS))
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|m| artifact(m, guest_paths::OUTPUTS))
+                .collect(),
+            scratch: guest_paths::SCRATCH.to_string(),
+            continuation: self.continuation.clone(),
+            revision: self.revision.clone(),
+            approval: self.approval.as_ref().map(|a| wit::Approval {
+                approved: a.approved,
+                by: a.by.clone(),
+                summary: a.summary.clone(),
+            }),
+        }
+    }
+}
+
+impl From<wit::Category> for Category {
+    fn from(c: wit::Category) -> Self {
+        match c {
+            wit::Category::Source => Category::Source,
+            wit::Category::Build => Category::Build,
+            wit::Category::Test => Category::Test,
+            wit::Category::Deploy => Category::Deploy,
+            wit::Category::Approval => Category::Approval,
+            wit::Category::Invoke => Category::Invoke,
+        }
+    }
+}
+
+impl From<wit::FailureKind> for FailureKind {
+    fn from(k: wit::FailureKind) -> Self {
+        match k {
+            wit::FailureKind::JobFailed => FailureKind::JobFailed,
+            wit::FailureKind::ConfigurationError => FailureKind::ConfigurationError,
+            wit::FailureKind::PermissionError => FailureKind::PermissionError,
+            wit::FailureKind::RevisionUnavailable => FailureKind::RevisionUnavailable,
+            wit::FailureKind::SystemUnavailable => FailureKind::SystemUnavailable,
+        }
+    }
+}
+
+impl From<wit::Failure> for Failure {
+    fn from(f: wit::Failure) -> Self {
+        Failure {
+            kind: f.kind.into(),
+            message: f.message,
+        }
+    }
+}
+
+impl From<wit::Descriptor> for Descriptor {
+    fn from(d: wit::Descriptor) -> Self {
+        Descriptor {
+            action_type: ActionType {
+                category: d.action_type.category.into(),
+                owner: d.action_type.owner,
+                provider: d.action_type.provider,
+                version: d.action_type.version,
+            },
+            description: d.description,
+            properties: d
+                .properties
+                .into_iter()
+                .map(|p| Property {
+                    name: p.name,
+                    required: p.required,
+                    secret: p.secret,
+                    description: p.description,
+                })
+                .collect(),
+            min_inputs: d.min_inputs,
+            max_inputs: d.max_inputs,
+            min_outputs: d.min_outputs,
+            max_outputs: d.max_outputs,
+        }
+    }
+}
+
+impl From<wit::SourceRevision> for SourceRevision {
+    fn from(r: wit::SourceRevision) -> Self {
+        SourceRevision {
+            id: r.id,
+            summary: r.summary,
+            url: r.url,
+        }
+    }
+}
+
+impl From<wit::Outcome> for Outcome {
+    fn from(o: wit::Outcome) -> Self {
+        match o {
+            wit::Outcome::Succeeded(s) => Outcome::Succeeded {
+                summary: s.summary,
+                revision: s.revision,
+                variables: s.output_variables,
+            },
+            wit::Outcome::Failed(f) => Outcome::Failed(f.into()),
+            wit::Outcome::InProgress(p) => Outcome::InProgress {
+                continuation: p.continuation,
+                recheck_after: Duration::from_millis(p.recheck_after_ms.into()),
+                summary: p.summary,
+                percent_complete: p.percent_complete,
+            },
+        }
+    }
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}

@@ -1,0 +1,259 @@
+//! The action log: everything a provider writes (standard output, standard
+//! error, the `log` interface) goes here, up to a cap.
+//!
+//! The log is one byte stream per action. Past the cap it is cut off with a
+//! marker line, once; what the provider writes after that is counted but
+//! dropped. The log also remembers the provider's last words (its last
+//! error-level message and the tail of its standard error) so a crash can be
+//! reported with the guest's own message.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Where log bytes go: a file, the terminal, memory, several of these.
+pub trait LogWriter: Send {
+    /// Writes a chunk of log. Errors are the writer's to handle: a log that
+    /// cannot be written never fails the action.
+    fn write_log(&mut self, bytes: &[u8]);
+}
+
+impl<W: Write + Send> LogWriter for W {
+    fn write_log(&mut self, bytes: &[u8]) {
+        let _ = self.write_all(bytes);
+        let _ = self.flush();
+    }
+}
+
+/// Keeps the log in memory; [`MemoryLog::contents`] reads it back.
+#[derive(Clone, Default)]
+pub struct MemoryLog(Arc<Mutex<Vec<u8>>>);
+
+impl MemoryLog {
+    /// An empty in-memory log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything written so far, as text (invalid UTF-8 replaced).
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl LogWriter for MemoryLog {
+    fn write_log(&mut self, bytes: &[u8]) {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+    }
+}
+
+/// Which way a chunk of log came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSource {
+    /// The provider's standard output.
+    Stdout,
+    /// The provider's standard error.
+    Stderr,
+    /// The host itself (sandbox notices).
+    Host,
+}
+
+const STDERR_TAIL_BYTES: usize = 2048;
+
+struct Inner {
+    writer: Box<dyn LogWriter>,
+    cap: u64,
+    written: u64,
+    dropped: u64,
+    last_error: Option<String>,
+    stderr_tail: VecDeque<u8>,
+    redactions: Vec<String>,
+}
+
+/// A handle on one action's log. Clones share the log.
+#[derive(Clone)]
+pub struct ActionLog {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl std::fmt::Debug for ActionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner.lock().unwrap();
+        f.debug_struct("ActionLog")
+            .field("cap", &inner.cap)
+            .field("written", &inner.written)
+            .field("dropped", &inner.dropped)
+            .finish()
+    }
+}
+
+impl ActionLog {
+    /// A log writing to `writer`, cut off after `cap` bytes.
+    pub fn new(writer: impl LogWriter + 'static, cap: u64) -> Self {
+        ActionLog {
+            inner: Arc::new(Mutex::new(Inner {
+                writer: Box::new(writer),
+                cap,
+                written: 0,
+                dropped: 0,
+                last_error: None,
+                stderr_tail: VecDeque::new(),
+                redactions: Vec::new(),
+            })),
+        }
+    }
+
+    /// A log that keeps nothing (for `describe` and `validate` calls).
+    pub fn discard() -> Self {
+        ActionLog::new(std::io::sink(), 0)
+    }
+
+    /// Changes the cap (the job's limit may differ from the one the log was
+    /// made with).
+    pub fn set_cap(&self, cap: u64) {
+        self.inner.lock().unwrap().cap = cap;
+    }
+
+    /// Values that must never appear in the log: each is replaced by `****`
+    /// before anything is written.
+    pub fn redact(&self, value: impl Into<String>) {
+        let value = value.into();
+        if !value.is_empty() {
+            self.inner.lock().unwrap().redactions.push(value);
+        }
+    }
+
+    /// Appends raw bytes from `source`.
+    pub fn append(&self, source: LogSource, bytes: &[u8]) {
+        let mut inner = self.inner.lock().unwrap();
+        let redacted;
+        let bytes = if inner.redactions.is_empty() {
+            bytes
+        } else {
+            redacted = redact(bytes, &inner.redactions);
+            &redacted[..]
+        };
+        if source == LogSource::Stderr {
+            inner.stderr_tail.extend(bytes.iter().copied());
+            let excess = inner.stderr_tail.len().saturating_sub(STDERR_TAIL_BYTES);
+            inner.stderr_tail.drain(..excess);
+        }
+        inner.write_capped(bytes);
+    }
+
+    /// Appends one message from the `log` interface, as a line
+    /// `[level] message`.
+    pub fn message(&self, level: &str, text: &str) {
+        let mut line = String::with_capacity(text.len() + level.len() + 4);
+        line.push('[');
+        line.push_str(level);
+        line.push_str("] ");
+        line.push_str(text.trim_end_matches('\n'));
+        line.push('\n');
+        if level == "error" {
+            let mut inner = self.inner.lock().unwrap();
+            let text = redact(text.as_bytes(), &inner.redactions);
+            inner.last_error = Some(String::from_utf8_lossy(&text).trim().to_string());
+        }
+        self.append(LogSource::Host, line.as_bytes());
+    }
+
+    /// Bytes written (not counting the cut-off marker).
+    pub fn written(&self) -> u64 {
+        self.inner.lock().unwrap().written
+    }
+
+    /// Bytes dropped after the cap was reached.
+    pub fn dropped(&self) -> u64 {
+        self.inner.lock().unwrap().dropped
+    }
+
+    /// The provider's last words: its last error-level message, or else the
+    /// last non-empty lines of its standard error.
+    pub fn last_words(&self) -> Option<String> {
+        let inner = self.inner.lock().unwrap();
+        if let Some(error) = &inner.last_error {
+            return Some(error.clone());
+        }
+        let tail: Vec<u8> = inner.stderr_tail.iter().copied().collect();
+        let tail = String::from_utf8_lossy(&tail);
+        let lines: Vec<&str> = tail
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+            .collect();
+        let last = &lines[lines.len().saturating_sub(3)..];
+        (!last.is_empty()).then(|| last.join(" / "))
+    }
+}
+
+impl Inner {
+    fn write_capped(&mut self, bytes: &[u8]) {
+        let room = self.cap.saturating_sub(self.written);
+        if room == 0 {
+            self.dropped += bytes.len() as u64;
+            return;
+        }
+        let keep = bytes.len().min(room as usize);
+        self.writer.write_log(&bytes[..keep]);
+        self.written += keep as u64;
+        if keep < bytes.len() {
+            self.dropped += (bytes.len() - keep) as u64;
+            let marker = format!(
+                "\n[sluice] log truncated: the action's log reached its cap of {}; \
+                 further output is dropped\n",
+                crate::units::format_bytes(self.cap)
+            );
+            self.writer.write_log(marker.as_bytes());
+        }
+    }
+}
+
+fn redact(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "****");
+        }
+    }
+    text.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_cut_at_its_cap_with_one_marker() {
+        let memory = MemoryLog::new();
+        let log = ActionLog::new(memory.clone(), 10);
+        log.append(LogSource::Stdout, b"12345678");
+        log.append(LogSource::Stdout, b"abcdef");
+        log.append(LogSource::Stdout, b"more");
+        let text = memory.contents();
+        assert!(text.starts_with("12345678ab\n[sluice] log truncated"), "{text}");
+        assert_eq!(text.matches("log truncated").count(), 1);
+        assert_eq!(log.written(), 10);
+        assert_eq!(log.dropped(), 8);
+    }
+
+    #[test]
+    fn last_words_prefer_the_last_error_message() {
+        let log = ActionLog::new(MemoryLog::new(), 1 << 20);
+        log.append(LogSource::Stderr, b"warming up\nsomething broke\n");
+        assert_eq!(log.last_words().unwrap(), "warming up / something broke");
+        log.message("error", "panicked at src/lib.rs:3: boom");
+        assert_eq!(log.last_words().unwrap(), "panicked at src/lib.rs:3: boom");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let memory = MemoryLog::new();
+        let log = ActionLog::new(memory.clone(), 1 << 20);
+        log.redact("hunter2");
+        log.append(LogSource::Stdout, b"password=hunter2\n");
+        log.message("error", "bad hunter2");
+        assert_eq!(memory.contents(), "password=****\n[error] bad ****\n");
+        assert_eq!(log.last_words().unwrap(), "bad ****");
+    }
+}

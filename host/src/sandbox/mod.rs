@@ -1,0 +1,764 @@
+//! The sandbox: runs provider components under wasmtime with nothing but
+//! what the host grants.
+//!
+//! All policy lives in [`SandboxBuilder`]: the engine's configuration, the
+//! pooling allocator (and the fall-back to on-demand allocation when its
+//! address-space reservation fails), the epoch ticker behind deadlines, the
+//! compile cache. A [`Provider`] is a loaded component: compiled once (or
+//! loaded from the cache), its imports checked once, an `InstancePre` kept.
+//! Every call gets a fresh `Store` with its own WASI context, memory
+//! limiter, deadline and log, dropped when the call returns.
+//!
+//! What a job can touch: its input artifacts (read-only), its output
+//! artifacts (read-write), its scratch folder; no environment variables,
+//! no arguments, no network (socket and name-lookup calls are denied), no
+//! host stdio (standard output and error go to the action log).
+
+pub(crate) mod bindings;
+mod cache;
+pub mod contract;
+mod error;
+mod host;
+mod imports;
+pub mod limits;
+pub mod log;
+mod outcome;
+mod stdio;
+
+pub use contract::{
+    ActionType, Approval, Category, Descriptor, Failure, FailureKind, Job, Mount, Outcome,
+    Property, SourceRevision, guest_paths,
+};
+pub use error::SandboxError;
+pub use limits::{Limits, OutcomeLimits};
+pub use log::{ActionLog, LogSource, LogWriter, MemoryLog};
+pub use outcome::is_variable_name;
+
+use bindings::exports::sluice::provider::{provider as provider_export, source as source_export};
+use cache::CompileCache;
+use host::log::{LogHost, LogInterface};
+use limits::MemoryLimiter;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How often the epoch advances; deadlines are checked (and long-running
+/// guests yield to the runtime) this often.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// How long `describe` and `validate` may take.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Grace given past a deadline to a guest blocked inside a host call (where
+/// epoch checks cannot reach it) before its call is dropped.
+const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
+/// Builds a [`Sandbox`]. Every setting has a sensible default.
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    cache_dir: Option<PathBuf>,
+    max_instances: u32,
+    pooling: bool,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            cache_dir: None,
+            max_instances: 128,
+            pooling: true,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// Default settings: pooling allocator for 128 concurrent instances, no
+    /// compile cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps compiled native code in `dir` (created when missing).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// How many jobs may hold an instance at once. Further calls wait for a
+    /// free slot.
+    pub fn max_instances(mut self, count: u32) -> Self {
+        self.max_instances = count.max(1);
+        self
+    }
+
+    /// Whether to try the pooling allocator (default true). Off, or when
+    /// its reservation fails, instances are allocated on demand.
+    pub fn pooling(mut self, enabled: bool) -> Self {
+        self.pooling = enabled;
+        self
+    }
+
+    /// Creates the engine, the linker and the epoch ticker.
+    pub fn build(self) -> Result<Sandbox, SandboxError> {
+        let (engine, allocator) = self.engine()?;
+        let mut linker: Linker<JobState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| SandboxError::Engine(format!("linking WASI: {e}")))?;
+        bindings::sluice::provider::log::add_to_linker::<JobState, LogInterface>(
+            &mut linker,
+            |state| &mut state.log,
+        )
+        .map_err(|e| SandboxError::Engine(format!("linking the log interface: {e}")))?;
+        let cache = match &self.cache_dir {
+            Some(dir) => Some(CompileCache::open(dir, &engine).map_err(|e| {
+                SandboxError::Engine(format!(
+                    "cannot create the compile cache in {}: {e}",
+                    dir.display()
+                ))
+            })?),
+            None => None,
+        };
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Sandbox {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                loaded: Mutex::new(HashMap::new()),
+                allocator,
+                slots: Arc::new(tokio::sync::Semaphore::new(self.max_instances as usize)),
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    fn engine(&self) -> Result<(Engine, Allocator), SandboxError> {
+        if self.pooling {
+            let mut config = base_config();
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pool()));
+            match Engine::new(&config) {
+                Ok(engine) => return Ok((engine, Allocator::Pooling)),
+                Err(error) => {
+                    let reason = format!("{error:#}");
+                    tracing::warn!(%reason, "pooling allocator unavailable; allocating on demand");
+                    let engine = Engine::new(&base_config())
+                        .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+                    return Ok((engine, Allocator::OnDemand { reason: Some(reason) }));
+                }
+            }
+        }
+        let engine =
+            Engine::new(&base_config()).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        Ok((engine, Allocator::OnDemand { reason: None }))
+    }
+
+    fn pool(&self) -> PoolingAllocationConfig {
+        let n = self.max_instances;
+        let mut pool = PoolingAllocationConfig::new();
+        // Components made by Rust, Python and JavaScript toolchains hold
+        // from a few to a few dozen core instances, tables and memories.
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(16))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(16))
+            .total_stacks(n)
+            .max_memory_size(limits::MAX_MEMORY_BYTES as usize)
+            .max_memories_per_module(2)
+            .max_tables_per_module(4)
+            .table_elements(200_000)
+            .max_component_instance_size(4 << 20)
+            .max_core_instance_size(4 << 20)
+            // Reusing a slot's first pages instead of returning them to
+            // the kernel makes the next small instance cheaper.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
+        pool
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(OptLevel::Speed);
+    config
+}
+
+/// Which instance allocator the engine ended up with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allocator {
+    /// Instances come from pre-reserved pools of memory, tables and stacks.
+    Pooling,
+    /// Instances are allocated when created; `reason` says why pooling is
+    /// not in use, when it was asked for.
+    OnDemand {
+        /// Why the pooling allocator could not be used.
+        reason: Option<String>,
+    },
+}
+
+/// Where a provider's compiled code came from when it was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadedFrom {
+    /// Already loaded in this process.
+    Memory,
+    /// Read from the on-disk compile cache.
+    CompileCache,
+    /// Compiled now.
+    Compiled,
+}
+
+/// The runtime that loads and runs providers. Cheap to clone.
+#[derive(Clone)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("allocator", &self.shared.allocator)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    engine: Engine,
+    linker: Linker<JobState>,
+    cache: Option<CompileCache>,
+    loaded: Mutex<HashMap<String, Arc<Core>>>,
+    allocator: Allocator,
+    slots: Arc<tokio::sync::Semaphore>,
+    _ticker: EpochTicker,
+}
+
+/// A component's bytes and the name to report it by.
+#[derive(Debug, Clone)]
+pub struct ComponentSource {
+    /// `builtin:copy`, a file path: how errors name the provider.
+    pub name: String,
+    /// The component.
+    pub bytes: Cow<'static, [u8]>,
+    /// Its sha256, when already known.
+    pub sha256: Option<String>,
+}
+
+impl ComponentSource {
+    /// Reads a component file.
+    pub fn from_file(path: &Path) -> Result<Self, SandboxError> {
+        let bytes = std::fs::read(path).map_err(|source| SandboxError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(ComponentSource {
+            name: path.display().to_string(),
+            bytes: Cow::Owned(bytes),
+            sha256: None,
+        })
+    }
+
+    /// The sha256 of the component, hex.
+    pub fn digest(&self) -> String {
+        self.sha256
+            .clone()
+            .unwrap_or_else(|| hex::encode(Sha256::digest(&self.bytes)))
+    }
+}
+
+impl Sandbox {
+    /// A sandbox with default settings.
+    pub fn new() -> Result<Sandbox, SandboxError> {
+        SandboxBuilder::new().build()
+    }
+
+    /// The instance allocator in use.
+    pub fn allocator(&self) -> &Allocator {
+        &self.shared.allocator
+    }
+
+    /// Loads a provider: from memory if this sandbox loaded it before, else
+    /// from the compile cache, else by compiling it. Its imports are checked
+    /// here, once; a component importing anything the host does not provide
+    /// is refused, naming the import. Compiling takes a while for large
+    /// components: call this from a blocking context.
+    pub fn load(&self, source: &ComponentSource) -> Result<(Provider, LoadedFrom), SandboxError> {
+        let sha256 = source.digest();
+        if let Some(core) = self.shared.loaded.lock().unwrap().get(&sha256) {
+            let provider = Provider {
+                core: core.clone(),
+                shared: self.shared.clone(),
+                name: source.name.clone(),
+            };
+            return Ok((provider, LoadedFrom::Memory));
+        }
+        let engine = &self.shared.engine;
+        let cached = self
+            .shared
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.load(engine, &sha256));
+        let (component, from) = match cached {
+            Some(component) => (component, LoadedFrom::CompileCache),
+            None => {
+                let component =
+                    Component::new(engine, &source.bytes).map_err(|e| SandboxError::Compile {
+                        provider: source.name.clone(),
+                        message: format!("{e:#}"),
+                    })?;
+                if let Some(cache) = &self.shared.cache {
+                    cache.store(&sha256, &component);
+                }
+                (component, LoadedFrom::Compiled)
+            }
+        };
+
+        let imports = imports::imports_of(engine, &component);
+        if let Some(import) = imports::first_unsupported(&imports) {
+            return Err(SandboxError::UnsupportedImport {
+                provider: source.name.clone(),
+                import: import.to_string(),
+            });
+        }
+        let pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| SandboxError::Compile {
+                provider: source.name.clone(),
+                message: format!("{e:#}"),
+            })?;
+        let provider_exports =
+            provider_export::GuestIndices::new(&pre).map_err(|e| SandboxError::NotAProvider {
+                provider: source.name.clone(),
+                message: format!("{e:#}"),
+            })?;
+        let source_exports = source_export::GuestIndices::new(&pre).ok();
+        let core = Arc::new(Core {
+            sha256: sha256.clone(),
+            pre,
+            provider_exports,
+            source_exports,
+            imports,
+            descriptor: tokio::sync::OnceCell::new(),
+        });
+        self.shared
+            .loaded
+            .lock()
+            .unwrap()
+            .insert(sha256, core.clone());
+        Ok((
+            Provider {
+                core,
+                shared: self.shared.clone(),
+                name: source.name.clone(),
+            },
+            from,
+        ))
+    }
+
+    /// Forgets every provider loaded in memory, so the next load reads the
+    /// compile cache (used to measure cold loads).
+    pub fn forget_loaded(&self) {
+        self.shared.loaded.lock().unwrap().clear();
+    }
+}
+
+/// What is shared by every handle on one loaded component.
+struct Core {
+    sha256: String,
+    pre: InstancePre<JobState>,
+    provider_exports: provider_export::GuestIndices,
+    source_exports: Option<source_export::GuestIndices>,
+    imports: Vec<String>,
+    descriptor: tokio::sync::OnceCell<Descriptor>,
+}
+
+/// A loaded provider, ready to run jobs. Cheap to clone.
+#[derive(Clone)]
+pub struct Provider {
+    core: Arc<Core>,
+    shared: Arc<Shared>,
+    name: String,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("sha256", &self.core.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of running one job.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// What the job came to (crashes, deadlines and limits are failures).
+    pub outcome: Outcome,
+    /// Wall time of the call, instantiation included.
+    pub elapsed: Duration,
+}
+
+impl Provider {
+    /// The name it was loaded under (`builtin:copy`, a path).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The component's sha256.
+    pub fn sha256(&self) -> &str {
+        &self.core.sha256
+    }
+
+    /// The component's imports, as `namespace:package/interface@version`.
+    pub fn imports(&self) -> &[String] {
+        &self.core.imports
+    }
+
+    /// Whether it exports the `source` interface.
+    pub fn is_source(&self) -> bool {
+        self.core.source_exports.is_some()
+    }
+
+    /// What the provider says about itself (asked once, then remembered).
+    pub async fn describe(&self) -> Result<Descriptor, SandboxError> {
+        self.core
+            .descriptor
+            .get_or_try_init(|| async {
+                let limits = query_limits();
+                let log = ActionLog::discard();
+                let mut store = self.store(quiet_wasi(&log), &limits, &log);
+                let _slot = self.slot().await;
+                let result = within(limits.timeout, async {
+                    let instance = self.core.pre.instantiate_async(&mut store).await?;
+                    let guest = self.core.provider_exports.load(&mut store, &instance)?;
+                    guest.call_describe(&mut store).await
+                })
+                .await;
+                match result {
+                    Ok(descriptor) => Ok(Descriptor::from(descriptor)),
+                    Err(error) => Err(self.call_error("describe", &error, &store, &limits, &log)),
+                }
+            })
+            .await
+            .cloned()
+    }
+
+    /// Asks the provider whether `configuration` is acceptable: `Ok(Err(problems))`
+    /// lists what it rejects.
+    pub async fn validate(
+        &self,
+        configuration: &[(String, String)],
+    ) -> Result<Result<(), Vec<String>>, SandboxError> {
+        let limits = query_limits();
+        let log = ActionLog::discard();
+        let mut store = self.store(quiet_wasi(&log), &limits, &log);
+        let _slot = self.slot().await;
+        let configuration = configuration.to_vec();
+        let result = within(limits.timeout, async {
+            let instance = self.core.pre.instantiate_async(&mut store).await?;
+            let guest = self.core.provider_exports.load(&mut store, &instance)?;
+            guest.call_validate(&mut store, &configuration).await
+        })
+        .await;
+        result.map_err(|error| self.call_error("validate", &error, &store, &limits, &log))
+    }
+
+    /// Asks a source provider for the newest revision of its source object.
+    pub async fn latest_revision(
+        &self,
+        configuration: &[(String, String)],
+        limits: &Limits,
+        log: &ActionLog,
+    ) -> Result<Result<SourceRevision, Failure>, SandboxError> {
+        let Some(exports) = &self.core.source_exports else {
+            return Err(SandboxError::NotASource {
+                provider: self.name.clone(),
+            });
+        };
+        let mut store = self.store(quiet_wasi(log), limits, log);
+        let _slot = self.slot().await;
+        let configuration = configuration.to_vec();
+        let result = within(limits.timeout, async {
+            let instance = self.core.pre.instantiate_async(&mut store).await?;
+            let guest = exports.load(&mut store, &instance)?;
+            guest.call_latest_revision(&mut store, &configuration).await
+        })
+        .await;
+        match result {
+            Ok(answer) => Ok(answer.map(SourceRevision::from).map_err(Failure::from)),
+            Err(error) => Err(self.call_error("latest-revision", &error, &store, limits, log)),
+        }
+    }
+
+    /// Runs one job. The job's folders are mounted (inputs read-only); the
+    /// guest's output goes to `log`. A crash, a deadline, a memory limit or
+    /// an oversized outcome is a failed outcome, with a message saying
+    /// which; only a job that cannot be set up at all is an error.
+    pub async fn run(
+        &self,
+        job: &Job,
+        limits: &Limits,
+        log: &ActionLog,
+    ) -> Result<RunReport, SandboxError> {
+        let started = Instant::now();
+        log.set_cap(limits.log_bytes);
+        let wasi = job_wasi(job, log)?;
+        let mut store = self.store(wasi, limits, log);
+        let _slot = self.slot().await;
+        let wit_job = job.to_wit();
+        let result = within(limits.timeout, async {
+            let instance = self.core.pre.instantiate_async(&mut store).await?;
+            let guest = self.core.provider_exports.load(&mut store, &instance)?;
+            guest.call_run(&mut store, &wit_job).await
+        })
+        .await;
+        let outcome = match result {
+            Ok(outcome) => outcome::enforce(Outcome::from(outcome), &limits.outcome),
+            Err(error) => Outcome::Failed(Failure::job_failed(crash_message(
+                &error,
+                store.data(),
+                limits,
+                log,
+            ))),
+        };
+        Ok(RunReport {
+            outcome,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    fn store(&self, wasi: WasiCtx, limits: &Limits, log: &ActionLog) -> Store<JobState> {
+        let state = JobState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryLimiter::new(limits.memory_bytes),
+            log: LogHost { log: log.clone() },
+        };
+        let mut store = Store::new(&self.shared.engine, state);
+        store.limiter(|state| &mut state.memory);
+        let deadline = Instant::now() + limits.timeout;
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+
+    async fn slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.shared
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the instance semaphore is never closed")
+    }
+
+    fn call_error(
+        &self,
+        function: &'static str,
+        error: &wasmtime::Error,
+        store: &Store<JobState>,
+        limits: &Limits,
+        log: &ActionLog,
+    ) -> SandboxError {
+        SandboxError::Call {
+            provider: self.name.clone(),
+            function,
+            message: crash_message(error, store.data(), limits, log),
+        }
+    }
+}
+
+fn query_limits() -> Limits {
+    Limits {
+        timeout: QUERY_TIMEOUT,
+        ..Limits::default()
+    }
+}
+
+/// Runs `call` with a wall-clock limit as well as the epoch deadline: the
+/// epoch stops a guest computing, this stops one blocked in a host call.
+async fn within<T>(
+    timeout: Duration,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    match tokio::time::timeout(timeout + DEADLINE_GRACE, call).await {
+        Ok(result) => result,
+        Err(_) => Err(wasmtime::Error::new(DeadlineExceeded)),
+    }
+}
+
+/// Raised when a job runs past its deadline.
+#[derive(Debug)]
+struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// Says in a user's words why a call ended without an answer.
+fn crash_message(
+    error: &wasmtime::Error,
+    state: &JobState,
+    limits: &Limits,
+    log: &ActionLog,
+) -> String {
+    use crate::units::{format_bytes, format_duration};
+    if error.is::<DeadlineExceeded>() {
+        return format!(
+            "deadline exceeded: the action did not finish within its timeout of {}",
+            format_duration(limits.timeout)
+        );
+    }
+    if let Some(asked) = state.memory.refused {
+        return format!(
+            "memory limit exceeded: the provider needed more than its limit of {} \
+             (it asked for {})",
+            format_bytes(limits.memory_bytes),
+            format_bytes(asked)
+        );
+    }
+    let what = if let Some(trap) = error.downcast_ref::<Trap>() {
+        match trap {
+            Trap::StackOverflow => "the provider overflowed its call stack".to_string(),
+            Trap::UnreachableCodeReached => {
+                "the provider crashed (it aborted, as a panic does)".to_string()
+            }
+            other => format!("the provider crashed: {other}"),
+        }
+    } else if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        format!(
+            "the provider exited with status {} instead of returning an outcome",
+            exit.0
+        )
+    } else {
+        format!("the provider failed: {error:#}")
+    };
+    match log.last_words() {
+        Some(words) => format!("{what}: {words}"),
+        None => what,
+    }
+}
+
+/// The state of one store: one call of one provider.
+pub(crate) struct JobState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryLimiter,
+    log: LogHost,
+}
+
+impl WasiView for JobState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A WASI context with nothing mounted, output going to `log`.
+fn quiet_wasi(log: &ActionLog) -> WasiCtx {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stdout(stdio::LogStream::new(log.clone(), LogSource::Stdout))
+        .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr));
+    builder.build()
+}
+
+/// The WASI context of a job: its artifacts and scratch folder, output
+/// going to `log`, nothing else.
+fn job_wasi(job: &Job, log: &ActionLog) -> Result<WasiCtx, SandboxError> {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stdout(stdio::LogStream::new(log.clone(), LogSource::Stdout))
+        .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr));
+    let mounts = [
+        (&job.inputs, guest_paths::INPUTS, FsPerms::ReadOnly, "input"),
+        (&job.outputs, guest_paths::OUTPUTS, FsPerms::ReadWrite, "output"),
+    ];
+    for (artifacts, parent, perms, kind) in mounts {
+        for mount in artifacts {
+            let what = format!("{kind} artifact `{}`", mount.name);
+            if !is_artifact_name(&mount.name) {
+                return Err(SandboxError::Mount {
+                    what,
+                    path: mount.host_path.clone(),
+                    message: "artifact names use letters, digits, `_` and `-` (at most 100)"
+                        .into(),
+                });
+            }
+            builder
+                .preopened_dir(&mount.host_path, format!("{parent}/{}", mount.name), perms)
+                .map_err(|e| SandboxError::Mount {
+                    what,
+                    path: mount.host_path.clone(),
+                    message: format!("{e:#}"),
+                })?;
+        }
+    }
+    builder
+        .preopened_dir(&job.scratch, guest_paths::SCRATCH, FsPerms::ReadWrite)
+        .map_err(|e| SandboxError::Mount {
+            what: "the scratch folder".into(),
+            path: job.scratch.clone(),
+            message: format!("{e:#}"),
+        })?;
+    Ok(builder.build())
+}
+
+/// Artifact names, as CodePipeline allows them; they double as folder names.
+pub fn is_artifact_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("sluice-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("can start the epoch thread");
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
