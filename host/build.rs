@@ -10,7 +10,9 @@ fn main() {
     let plugins = root.join("plugins");
     sluice_build_support::rerun_if_changed(&[&plugins, &root.join("sdk"), &root.join("wit")]);
 
-    let target_dir = sluice_build_support::outer_target_dir().join("wasm").join("plugins");
+    let target_dir = sluice_build_support::outer_target_dir()
+        .join("wasm")
+        .join("plugins");
     let components = sluice_build_support::build_workspace(&plugins, &target_dir);
 
     let mut code = String::from(

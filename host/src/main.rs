@@ -11,7 +11,11 @@ use sluice::providers::ProviderRef;
 use sluice::sandbox::{Sandbox, SandboxBuilder};
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Continuous delivery pipelines whose actions are sandboxed WebAssembly components.")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Continuous delivery pipelines whose actions are sandboxed WebAssembly components."
+)]
 struct Cli {
     /// Where compiled components are cached [default: $SLUICE_CACHE_DIR,
     /// else $XDG_CACHE_HOME/sluice, else ~/.cache/sluice]

@@ -128,7 +128,11 @@ mod tests {
             "configuration property `Empty` is empty"
         );
         let err = config.parse::<u32>("Count").unwrap_err();
-        assert!(err.message.contains("`Count` has an invalid value `x`"), "{}", err.message);
+        assert!(
+            err.message.contains("`Count` has an invalid value `x`"),
+            "{}",
+            err.message
+        );
         assert_eq!(config.parse::<u32>("Absent").unwrap(), None);
     }
 

@@ -130,7 +130,11 @@ fn find<'a>(artifacts: &'a [Artifact], name: &str, kind: &str) -> Result<&'a Art
         let names: Vec<&str> = artifacts.iter().map(|a| a.name.as_str()).collect();
         Failure::configuration(format!(
             "no {kind} artifact named `{name}` (this action has: {})",
-            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
         ))
     })
 }

@@ -105,7 +105,8 @@ pub fn scan(root: &Path) -> std::io::Result<Manifest> {
     let mut manifest = Manifest::default();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
-        let mut children: Vec<_> = std::fs::read_dir(root.join(&relative))?.collect::<Result<_, _>>()?;
+        let mut children: Vec<_> =
+            std::fs::read_dir(root.join(&relative))?.collect::<Result<_, _>>()?;
         children.sort_by_key(|e| e.file_name());
         for child in children {
             let path = relative.join(child.file_name());
@@ -159,6 +160,7 @@ pub fn scan(root: &Path) -> std::io::Result<Manifest> {
         }
     }
     manifest.entries.sort_by(|a, b| a.path.cmp(&b.path));
+    manifest.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(manifest)
 }
 
@@ -187,7 +189,11 @@ fn path_text(path: &Path) -> Option<String> {
 #[cfg(unix)]
 fn normalized_mode(metadata: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    if metadata.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 }
+    if metadata.permissions().mode() & 0o111 != 0 {
+        0o755
+    } else {
+        0o644
+    }
 }
 
 #[cfg(not(unix))]
@@ -253,8 +259,14 @@ mod tests {
         for dir in [one.path(), two.path()] {
             std::fs::write(dir.join("f"), "same").unwrap();
         }
-        assert_eq!(scan(one.path()).unwrap().digest(), scan(two.path()).unwrap().digest());
+        assert_eq!(
+            scan(one.path()).unwrap().digest(),
+            scan(two.path()).unwrap().digest()
+        );
         std::fs::write(two.path().join("f"), "different").unwrap();
-        assert_ne!(scan(one.path()).unwrap().digest(), scan(two.path()).unwrap().digest());
+        assert_ne!(
+            scan(one.path()).unwrap().digest(),
+            scan(two.path()).unwrap().digest()
+        );
     }
 }

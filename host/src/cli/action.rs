@@ -5,7 +5,8 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::artifacts::{self, Manifest};
 use crate::providers::ProviderRef;
 use crate::sandbox::{
-    ActionLog, Job, Limits, Mount, Outcome, Provider, Sandbox, SandboxError, is_artifact_name,
+    ActionLog, Job, Limits, LoadedFrom, Mount, Outcome, Provider, Sandbox, SandboxError,
+    is_artifact_name,
 };
 use crate::units::{format_bytes, format_duration};
 use serde_json::json;
@@ -70,8 +71,12 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
         ));
     }
 
-    let provider = load(sandbox, &args.provider)?;
-    if let Err(problems) = provider.validate(&args.config).await.map_err(|e| e.to_string())? {
+    let (provider, _) = load(sandbox, &args.provider)?;
+    if let Err(problems) = provider
+        .validate(&args.config)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         let mut message = format!("{} rejected the configuration:", provider.name());
         for problem in problems {
             message.push_str("\n  - ");
@@ -111,9 +116,8 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
     let mut calls = 0u32;
     let outcome = loop {
         calls += 1;
-        let remaining = deadline.saturating_duration_since(Instant::now());
         let call_limits = Limits {
-            timeout: remaining,
+            deadline: Some(deadline),
             ..limits.clone()
         };
         let report = provider
@@ -128,7 +132,9 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
                 percent_complete,
             } => {
                 if !args.json {
-                    let percent = percent_complete.map(|p| format!(" {p}%")).unwrap_or_default();
+                    let percent = percent_complete
+                        .map(|p| format!(" {p}%"))
+                        .unwrap_or_default();
                     let summary = summary.map(|s| format!(": {s}")).unwrap_or_default();
                     println!(
                         "── in progress{percent}{summary}; calling back in {}",
@@ -167,11 +173,10 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
     })
 }
 
-fn load(sandbox: &Sandbox, reference: &ProviderRef) -> Result<Provider, String> {
+fn load(sandbox: &Sandbox, reference: &ProviderRef) -> Result<(Provider, LoadedFrom), String> {
     let source = reference.component().map_err(|e| e.to_string())?;
     sandbox
         .load(&source)
-        .map(|(provider, _)| provider)
         .map_err(|e: SandboxError| e.to_string())
 }
 
@@ -188,13 +193,13 @@ fn mounts(pairs: &[(String, PathBuf)], flag: &str, create: bool) -> Result<Vec<M
         }
         if create {
             std::fs::create_dir_all(path).map_err(|e| {
-                format!("{flag} {name}={}: cannot create the folder: {e}", path.display())
+                format!(
+                    "{flag} {name}={}: cannot create the folder: {e}",
+                    path.display()
+                )
             })?;
         } else if !path.is_dir() {
-            return Err(format!(
-                "{flag} {name}={}: no such folder",
-                path.display()
-            ));
+            return Err(format!("{flag} {name}={}: no such folder", path.display()));
         }
         let host_path = path
             .canonicalize()
@@ -216,8 +221,17 @@ fn print_human(
     log: &ActionLog,
 ) {
     let mut out = std::io::stdout().lock();
-    let calls = if calls > 1 { format!(", {calls} calls") } else { String::new() };
-    let _ = writeln!(out, "── {} in {}{calls}", outcome.status(), format_duration(elapsed));
+    let calls = if calls > 1 {
+        format!(", {calls} calls")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "── {} in {}{calls}",
+        outcome.status(),
+        format_duration(elapsed)
+    );
     match outcome {
         Outcome::Succeeded {
             summary,
@@ -305,7 +319,7 @@ fn print_json(
 /// Prints what a provider says about itself. Exit code 0, or 2 when it
 /// cannot be loaded.
 pub async fn describe(sandbox: &Sandbox, provider: &ProviderRef, json: bool) -> u8 {
-    let provider = match load(sandbox, provider) {
+    let (provider, loaded_from) = match load(sandbox, provider) {
         Ok(p) => p,
         Err(message) => {
             eprintln!("error: {message}");
@@ -325,13 +339,25 @@ pub async fn describe(sandbox: &Sandbox, provider: &ProviderRef, json: bool) -> 
             "sha256": provider.sha256(),
             "source": provider.is_source(),
             "imports": provider.imports(),
+            "loaded_from": match loaded_from {
+                LoadedFrom::Memory => "memory",
+                LoadedFrom::CompileCache => "compile-cache",
+                LoadedFrom::Compiled => "compiled",
+            },
             "descriptor": descriptor,
         });
         println!("{}", serde_json::to_string_pretty(&answer).unwrap());
         return EXIT_OK;
     }
     let t = &descriptor.action_type;
-    println!("{}  ({} {}/{} {})", provider.name(), t.category, t.owner, t.provider, t.version);
+    println!(
+        "{}  ({} {}/{} {})",
+        provider.name(),
+        t.category,
+        t.owner,
+        t.provider,
+        t.version
+    );
     if !descriptor.description.is_empty() {
         println!("  {}", descriptor.description);
     }

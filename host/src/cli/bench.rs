@@ -216,4 +216,3 @@ fn print_table(results: &[Measurement]) {
         );
     }
 }
-

@@ -104,13 +104,21 @@ mod tests {
             "./x.wasm".parse::<ProviderRef>().unwrap(),
             ProviderRef::File("./x.wasm".into())
         );
-        assert!("copy".parse::<ProviderRef>().unwrap_err().contains("builtin:NAME"));
+        assert!(
+            "copy"
+                .parse::<ProviderRef>()
+                .unwrap_err()
+                .contains("builtin:NAME")
+        );
     }
 
     #[test]
     fn builtins_are_embedded_and_unknown_ones_named() {
         let names: Vec<&str> = builtins().iter().map(|b| b.name).collect();
-        assert!(names.contains(&"noop") && names.contains(&"copy"), "{names:?}");
+        assert!(
+            names.contains(&"noop") && names.contains(&"copy"),
+            "{names:?}"
+        );
         let err = ProviderRef::Builtin("nope".into()).component().unwrap_err();
         assert!(err.to_string().contains("builtin:nope"), "{err}");
         assert!(err.to_string().contains("copy"), "{err}");

@@ -39,8 +39,7 @@ impl CompileCache {
     }
 
     fn entry(&self, sha256: &str) -> PathBuf {
-        self.dir
-            .join(format!("{sha256}-{}.cwasm", self.engine_key))
+        self.dir.join(format!("{sha256}-{}.cwasm", self.engine_key))
     }
 
     /// The cached component, if there is a usable entry. A corrupt or

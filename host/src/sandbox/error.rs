@@ -54,7 +54,9 @@ pub enum SandboxError {
     },
 
     /// A source-only function was called on a provider that is not a source.
-    #[error("provider `{provider}` is not a source provider: it does not export `sluice:provider/source@0.1.0`")]
+    #[error(
+        "provider `{provider}` is not a source provider: it does not export `sluice:provider/source@0.1.0`"
+    )]
     NotASource {
         /// The provider's name.
         provider: String,

@@ -55,14 +55,16 @@ pub(crate) fn imports_of(engine: &Engine, component: &Component) -> Vec<String> 
 
 /// The first import the host does not provide, if any.
 pub(crate) fn first_unsupported(imports: &[String]) -> Option<&str> {
-    imports.iter().map(String::as_str).find(|name| !is_provided(name))
+    imports
+        .iter()
+        .map(String::as_str)
+        .find(|name| !is_provided(name))
 }
 
 fn is_provided(import: &str) -> bool {
     let (interface, version) = import.split_once('@').unwrap_or((import, ""));
     PROVIDED.iter().any(|(provided, family)| {
-        *provided == interface
-            && (version == *family || version.starts_with(&format!("{family}.")))
+        *provided == interface && (version == *family || version.starts_with(&format!("{family}.")))
     })
 }
 
@@ -87,6 +89,9 @@ mod tests {
             "wasi:io/streams@0.2.0".to_string(),
             "example:forbidden/teleport@1.0.0".to_string(),
         ];
-        assert_eq!(first_unsupported(&imports), Some("example:forbidden/teleport@1.0.0"));
+        assert_eq!(
+            first_unsupported(&imports),
+            Some("example:forbidden/teleport@1.0.0")
+        );
     }
 }

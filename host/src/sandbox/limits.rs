@@ -1,7 +1,7 @@
 //! The limits every job runs under: time, memory, log size and outcome size.
 //! Each has a default here and can be set per action.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One mebibyte.
 pub const MIB: u64 = 1 << 20;
@@ -12,6 +12,9 @@ pub struct Limits {
     /// Wall-clock time an action may run, across all calls of an
     /// in-progress action (default 1 hour).
     pub timeout: Duration,
+    /// When the action's time runs out, for call-backs of an action that
+    /// started earlier. `None`: `timeout` from the start of this call.
+    pub deadline: Option<Instant>,
     /// Linear memory an instance may use, all memories together (default 1 GiB).
     pub memory_bytes: u64,
     /// Bytes of log an action may write before the log is cut off with a
@@ -25,10 +28,19 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             timeout: Duration::from_secs(60 * 60),
+            deadline: None,
             memory_bytes: 1024 * MIB,
             log_bytes: 10 * MIB,
             outcome: OutcomeLimits::default(),
         }
+    }
+}
+
+impl Limits {
+    /// When this call must end.
+    pub fn call_deadline(&self) -> Instant {
+        self.deadline
+            .unwrap_or_else(|| Instant::now() + self.timeout)
     }
 }
 
@@ -124,6 +136,10 @@ mod tests {
         assert!(limiter.memory_growing(0, 6 * MIB as usize, None).unwrap());
         assert!(!limiter.memory_growing(0, 6 * MIB as usize, None).unwrap());
         assert_eq!(limiter.refused, Some(12 * MIB));
-        assert!(limiter.memory_growing(6 * MIB as usize, 8 * MIB as usize, None).unwrap());
+        assert!(
+            limiter
+                .memory_growing(6 * MIB as usize, 8 * MIB as usize, None)
+                .unwrap()
+        );
     }
 }

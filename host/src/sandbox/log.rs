@@ -65,6 +65,7 @@ struct Inner {
     cap: u64,
     written: u64,
     dropped: u64,
+    marked: bool,
     last_error: Option<String>,
     stderr_tail: VecDeque<u8>,
     redactions: Vec<String>,
@@ -96,6 +97,7 @@ impl ActionLog {
                 cap,
                 written: 0,
                 dropped: 0,
+                marked: false,
                 last_error: None,
                 stderr_tail: VecDeque::new(),
                 redactions: Vec::new(),
@@ -190,21 +192,22 @@ impl ActionLog {
 impl Inner {
     fn write_capped(&mut self, bytes: &[u8]) {
         let room = self.cap.saturating_sub(self.written);
-        if room == 0 {
-            self.dropped += bytes.len() as u64;
-            return;
-        }
         let keep = bytes.len().min(room as usize);
-        self.writer.write_log(&bytes[..keep]);
-        self.written += keep as u64;
+        if keep > 0 {
+            self.writer.write_log(&bytes[..keep]);
+            self.written += keep as u64;
+        }
         if keep < bytes.len() {
             self.dropped += (bytes.len() - keep) as u64;
-            let marker = format!(
-                "\n[sluice] log truncated: the action's log reached its cap of {}; \
-                 further output is dropped\n",
-                crate::units::format_bytes(self.cap)
-            );
-            self.writer.write_log(marker.as_bytes());
+            if !self.marked {
+                self.marked = true;
+                let marker = format!(
+                    "\n[sluice] log truncated: the action's log reached its cap of {}; \
+                     further output is dropped\n",
+                    crate::units::format_bytes(self.cap)
+                );
+                self.writer.write_log(marker.as_bytes());
+            }
         }
     }
 }
@@ -230,8 +233,16 @@ mod tests {
         log.append(LogSource::Stdout, b"12345678");
         log.append(LogSource::Stdout, b"abcdef");
         log.append(LogSource::Stdout, b"more");
+        let exact = MemoryLog::new();
+        let at_cap = ActionLog::new(exact.clone(), 4);
+        at_cap.append(LogSource::Stdout, b"1234");
+        at_cap.append(LogSource::Stdout, b"5");
+        assert!(exact.contents().starts_with("1234\n[sluice] log truncated"));
         let text = memory.contents();
-        assert!(text.starts_with("12345678ab\n[sluice] log truncated"), "{text}");
+        assert!(
+            text.starts_with("12345678ab\n[sluice] log truncated"),
+            "{text}"
+        );
         assert_eq!(text.matches("log truncated").count(), 1);
         assert_eq!(log.written(), 10);
         assert_eq!(log.dropped(), 8);

@@ -153,7 +153,12 @@ impl SandboxBuilder {
                     tracing::warn!(%reason, "pooling allocator unavailable; allocating on demand");
                     let engine = Engine::new(&base_config())
                         .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
-                    return Ok((engine, Allocator::OnDemand { reason: Some(reason) }));
+                    return Ok((
+                        engine,
+                        Allocator::OnDemand {
+                            reason: Some(reason),
+                        },
+                    ));
                 }
             }
         }
@@ -439,7 +444,7 @@ impl Provider {
                 let log = ActionLog::discard();
                 let mut store = self.store(quiet_wasi(&log), &limits, &log);
                 let _slot = self.slot().await;
-                let result = within(limits.timeout, async {
+                let result = within(limits.call_deadline(), async {
                     let instance = self.core.pre.instantiate_async(&mut store).await?;
                     let guest = self.core.provider_exports.load(&mut store, &instance)?;
                     guest.call_describe(&mut store).await
@@ -465,7 +470,7 @@ impl Provider {
         let mut store = self.store(quiet_wasi(&log), &limits, &log);
         let _slot = self.slot().await;
         let configuration = configuration.to_vec();
-        let result = within(limits.timeout, async {
+        let result = within(limits.call_deadline(), async {
             let instance = self.core.pre.instantiate_async(&mut store).await?;
             let guest = self.core.provider_exports.load(&mut store, &instance)?;
             guest.call_validate(&mut store, &configuration).await
@@ -489,7 +494,7 @@ impl Provider {
         let mut store = self.store(quiet_wasi(log), limits, log);
         let _slot = self.slot().await;
         let configuration = configuration.to_vec();
-        let result = within(limits.timeout, async {
+        let result = within(limits.call_deadline(), async {
             let instance = self.core.pre.instantiate_async(&mut store).await?;
             let guest = exports.load(&mut store, &instance)?;
             guest.call_latest_revision(&mut store, &configuration).await
@@ -517,7 +522,7 @@ impl Provider {
         let mut store = self.store(wasi, limits, log);
         let _slot = self.slot().await;
         let wit_job = job.to_wit();
-        let result = within(limits.timeout, async {
+        let result = within(limits.call_deadline(), async {
             let instance = self.core.pre.instantiate_async(&mut store).await?;
             let guest = self.core.provider_exports.load(&mut store, &instance)?;
             guest.call_run(&mut store, &wit_job).await
@@ -547,7 +552,7 @@ impl Provider {
         };
         let mut store = Store::new(&self.shared.engine, state);
         store.limiter(|state| &mut state.memory);
-        let deadline = Instant::now() + limits.timeout;
+        let deadline = limits.call_deadline();
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
                 Err(wasmtime::Error::new(DeadlineExceeded))
@@ -594,10 +599,11 @@ fn query_limits() -> Limits {
 /// Runs `call` with a wall-clock limit as well as the epoch deadline: the
 /// epoch stops a guest computing, this stops one blocked in a host call.
 async fn within<T>(
-    timeout: Duration,
+    deadline: Instant,
     call: impl Future<Output = wasmtime::Result<T>>,
 ) -> wasmtime::Result<T> {
-    match tokio::time::timeout(timeout + DEADLINE_GRACE, call).await {
+    let deadline = tokio::time::Instant::from_std(deadline + DEADLINE_GRACE);
+    match tokio::time::timeout_at(deadline, call).await {
         Ok(result) => result,
         Err(_) => Err(wasmtime::Error::new(DeadlineExceeded)),
     }
@@ -643,6 +649,9 @@ fn crash_message(
             Trap::UnreachableCodeReached => {
                 "the provider crashed (it aborted, as a panic does)".to_string()
             }
+            Trap::MemoryOutOfBounds => "the provider crashed: out-of-bounds memory access \
+                                        (a guest whose stack overflows ends this way)"
+                .to_string(),
             other => format!("the provider crashed: {other}"),
         }
     } else if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
@@ -694,7 +703,12 @@ fn job_wasi(job: &Job, log: &ActionLog) -> Result<WasiCtx, SandboxError> {
         .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr));
     let mounts = [
         (&job.inputs, guest_paths::INPUTS, FsPerms::ReadOnly, "input"),
-        (&job.outputs, guest_paths::OUTPUTS, FsPerms::ReadWrite, "output"),
+        (
+            &job.outputs,
+            guest_paths::OUTPUTS,
+            FsPerms::ReadWrite,
+            "output",
+        ),
     ];
     for (artifacts, parent, perms, kind) in mounts {
         for mount in artifacts {
@@ -703,8 +717,7 @@ fn job_wasi(job: &Job, log: &ActionLog) -> Result<WasiCtx, SandboxError> {
                 return Err(SandboxError::Mount {
                     what,
                     path: mount.host_path.clone(),
-                    message: "artifact names use letters, digits, `_` and `-` (at most 100)"
-                        .into(),
+                    message: "artifact names use letters, digits, `_` and `-` (at most 100)".into(),
                 });
             }
             builder

@@ -28,14 +28,14 @@ fn check(outcome: &Outcome, limits: &OutcomeLimits) -> Result<(), String> {
         Outcome::Succeeded { summary, .. } | Outcome::InProgress { summary, .. } => summary,
         Outcome::Failed(_) => &None,
     };
-    if let Some(summary) = summary {
-        if summary.len() > limits.summary_bytes {
-            return Err(format!(
-                "its summary is {} long, over the limit of {}",
-                format_bytes(summary.len() as u64),
-                format_bytes(limits.summary_bytes as u64)
-            ));
-        }
+    if let Some(summary) = summary
+        && summary.len() > limits.summary_bytes
+    {
+        return Err(format!(
+            "its summary is {} long, over the limit of {}",
+            format_bytes(summary.len() as u64),
+            format_bytes(limits.summary_bytes as u64)
+        ));
     }
     match outcome {
         Outcome::Succeeded { variables, .. } => check_variables(variables, limits),
@@ -77,7 +77,10 @@ fn check_variables(variables: &[(String, String)], limits: &OutcomeLimits) -> Re
                 name.escape_debug()
             ));
         }
-        if variables[..index].iter().any(|(earlier, _)| earlier == name) {
+        if variables[..index]
+            .iter()
+            .any(|(earlier, _)| earlier == name)
+        {
             return Err(format!("output variable `{name}` is set twice"));
         }
     }
@@ -132,7 +135,11 @@ mod tests {
     fn each_limit_is_named() {
         assert!(rejection(success(&"x".repeat(3000), vec![])).contains("summary is 2.9 KiB"));
         let many: Vec<(String, String)> = (0..101).map(|i| (format!("v{i}"), "1".into())).collect();
-        let outcome = Outcome::Succeeded { summary: None, revision: None, variables: many };
+        let outcome = Outcome::Succeeded {
+            summary: None,
+            revision: None,
+            variables: many,
+        };
         assert!(rejection(outcome).contains("101 output variables, over the limit of 100"));
         let big = "y".repeat(200 * 1024);
         assert!(rejection(success("", vec![("Big", &big)])).contains("over the limit of 100 KiB"));

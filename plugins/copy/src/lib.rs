@@ -40,7 +40,11 @@ impl Provider for Copy {
                 ));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     fn run(job: Job) -> Result<Outcome, Failure> {
@@ -52,7 +56,11 @@ impl Provider for Copy {
             ));
         }
         let pairs: Vec<_> = if job.outputs.len() == job.inputs.len() {
-            job.inputs.iter().zip(job.outputs.iter()).map(|(i, o)| (i, o.path.clone())).collect()
+            job.inputs
+                .iter()
+                .zip(job.outputs.iter())
+                .map(|(i, o)| (i, o.path.clone()))
+                .collect()
         } else if job.outputs.len() == 1 {
             let out = &job.outputs[0];
             job.inputs
