@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what is missing, then
+# checks formatting and lints and runs every test. `.ci/run` calls this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Providers are built for wasm32-wasip2 (build scripts add it too; doing it
+# here first keeps their output quiet).
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+fi
+
+echo "== formatting"
+cargo fmt --all --check
+(cd plugins && cargo fmt --all --check)
+(cd tests/fixtures && cargo fmt --all --check)
+
+echo "== lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== tests"
+cargo test --workspace --locked
+
+echo "== benchmark smoke run (figures in BENCHMARKS.md come from release builds)"
+cargo run --locked -q -- bench action --iterations 200 --slow-iterations 2
