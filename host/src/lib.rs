@@ -3,6 +3,8 @@
 //!
 //! Module map:
 //!
+//! - [`model`]: pipeline definitions: the serde model (YAML, JSON),
+//!   positions of values in files, validation.
 //! - [`sandbox`]: wasmtime engine, limits, compile cache, and running one
 //!   provider call with only what the host grants (the one place that
 //!   touches wasmtime).
@@ -10,12 +12,19 @@
 //!   binary, component files.
 //! - [`artifacts`]: the folders actions hand to each other, read back as
 //!   manifests of paths, modes and digests.
+//! - [`engine`]: executions under CodePipeline's rules: a state machine
+//!   (one file per rule) and the driver that persists it and runs actions.
+//! - [`store`]: durable state in SQLite (WAL, migrations).
 //! - [`units`]: sizes and durations as people write them.
 //! - [`cli`]: what each `sluice` command does and prints; `main.rs` only
 //!   parses flags and the environment and calls in here.
 
 pub mod artifacts;
 pub mod cli;
+pub mod engine;
+pub mod model;
+pub mod pipelines;
 pub mod providers;
 pub mod sandbox;
+pub mod store;
 pub mod units;

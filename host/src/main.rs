@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sluice::cli;
+use sluice::cli::control::StartArgs;
 use sluice::providers::ProviderRef;
+use sluice::store::Request;
 use sluice::sandbox::{Sandbox, SandboxBuilder};
 
 #[derive(Parser)]
@@ -22,18 +24,206 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 
+    /// The state directory: pipelines, executions, artifacts, logs.
+    #[arg(long, global = true, value_name = "DIR", env = "SLUICE_STATE_DIR", default_value = ".sluice")]
+    state_dir: PathBuf,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Apply a pipeline, run an execution through it and show its progress.
+    /// Exit status: 0 when it succeeded, 1 when it failed or stopped.
+    Run {
+        /// The pipeline definition (YAML or JSON).
+        file: PathBuf,
+        /// A pipeline variable for this execution, NAME=VALUE (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = cli::parse_key_value)]
+        variables: Vec<(String, String)>,
+        /// Use this revision for a source action, ACTION=REVISION (repeatable).
+        #[arg(long = "revision", value_name = "ACTION=REVISION", value_parser = cli::parse_key_value)]
+        revisions: Vec<(String, String)>,
+        /// Approve manual approvals without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Check a pipeline definition and report every problem.
+    Validate {
+        /// The pipeline definition (YAML or JSON).
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply, list, show or delete pipelines.
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+    /// Start an execution of an applied pipeline.
+    Start {
+        /// The pipeline.
+        name: String,
+        /// A pipeline variable for this execution, NAME=VALUE (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = cli::parse_key_value)]
+        variables: Vec<(String, String)>,
+        /// Use this revision for a source action, ACTION=REVISION (repeatable).
+        #[arg(long = "revision", value_name = "ACTION=REVISION", value_parser = cli::parse_key_value)]
+        revisions: Vec<(String, String)>,
+        /// Follow the execution until it ends (exit 0 when it succeeded).
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: approve manual approvals without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// A pipeline's state: each stage's latest execution, the inbound
+    /// execution, transitions, action statuses.
+    State {
+        /// The pipeline.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A pipeline's executions, newest first.
+    Executions {
+        /// The pipeline.
+        name: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One execution: stages, actions, summaries, variables, errors, artifacts.
+    Execution {
+        /// The execution's id (or a unique prefix).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop an execution: let running actions finish, or abandon them.
+    Stop {
+        /// The execution's id (or a unique prefix).
+        id: String,
+        /// Abandon running actions instead of waiting for them.
+        #[arg(long)]
+        abandon: bool,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Retry a failed or stopped stage of an execution.
+    Retry {
+        /// The execution's id (or a unique prefix).
+        id: String,
+        /// The stage.
+        stage: String,
+        /// Run every action again, not only the failed ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a manual approval.
+    Approve(Decision),
+    /// Reject a manual approval.
+    Reject(Decision),
+    /// Enable or disable the transition into a stage.
+    #[command(subcommand)]
+    Transition(TransitionCommand),
+    /// Print the logs of an execution's actions.
+    Logs {
+        /// The execution's id (or a unique prefix).
+        id: String,
+        /// Only this action, STAGE/ACTION.
+        #[arg(long)]
+        action: Option<String>,
+    },
+    /// Drive the state directory in the foreground: run what is queued and
+    /// in progress.
+    Drive {
+        /// Stop when nothing is in progress or queued.
+        #[arg(long)]
+        until_idle: bool,
+    },
+    /// Print the JSON Schema of pipeline definitions.
+    Schema,
     /// Run or inspect a single provider, without a pipeline.
     #[command(subcommand)]
     Action(ActionCommand),
     /// Measure what Sluice's operations cost.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum PipelineCommand {
+    /// Validate a definition and record it as the pipeline's new version.
+    Apply {
+        /// The pipeline definition (YAML or JSON).
+        file: PathBuf,
+    },
+    /// List pipelines.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a pipeline's definition.
+    Get {
+        /// The pipeline.
+        name: String,
+        /// A version other than the current one.
+        #[arg(long)]
+        version: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a pipeline and its history.
+    Delete {
+        /// The pipeline.
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct Decision {
+    /// The execution's id (or a unique prefix).
+    id: String,
+    /// The stage.
+    stage: String,
+    /// The approval action.
+    action: String,
+    /// A comment.
+    #[arg(long)]
+    summary: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TransitionCommand {
+    /// Disable the transition into a stage: executions wait in front of it.
+    Disable {
+        /// The pipeline.
+        name: String,
+        /// The stage.
+        stage: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Enable the transition into a stage.
+    Enable {
+        /// The pipeline.
+        name: String,
+        /// The stage.
+        stage: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -133,6 +323,36 @@ fn sandbox(cache_dir: Option<PathBuf>) -> Result<Sandbox, String> {
     builder.build().map_err(|e| e.to_string())
 }
 
+fn user() -> String {
+    std::env::var("SLUICE_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "cli".into())
+}
+
+/// Resolves an execution id prefix, or exits with the error.
+fn execution_id(ctx: &cli::Context, id: &str) -> Result<String, u8> {
+    cli::show::resolve_id(ctx, id).map_err(cli::fail)
+}
+
+async fn decide(ctx: &cli::Context, decision: Decision, approved: bool) -> u8 {
+    let id = match execution_id(ctx, &decision.id) {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    cli::control::send(
+        ctx,
+        Request::Decide {
+            execution: id,
+            stage: decision.stage,
+            action: decision.action,
+            approved,
+            by: ctx.user.clone(),
+            summary: decision.summary,
+        },
+    )
+    .await
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -146,8 +366,56 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("can start the async runtime");
+    let ctx = cli::Context {
+        state_dir: cli.state_dir.clone(),
+        cache_dir: cli.cache_dir.clone().or_else(default_cache_dir),
+        user: user(),
+    };
     let code = runtime.block_on(async move {
         match cli.command {
+            Command::Run { file, variables, revisions, yes } => {
+                cli::control::run(&ctx, &file, StartArgs { variables, revisions, yes, wait: true }).await
+            }
+            Command::Validate { file, json } => cli::pipeline::validate(&ctx, &file, json).await,
+            Command::Pipeline(PipelineCommand::Apply { file }) => cli::pipeline::apply(&ctx, &file).await,
+            Command::Pipeline(PipelineCommand::List { json }) => cli::pipeline::list(&ctx, json),
+            Command::Pipeline(PipelineCommand::Get { name, version, json }) => {
+                cli::pipeline::get(&ctx, &name, version, json)
+            }
+            Command::Pipeline(PipelineCommand::Delete { name }) => cli::pipeline::delete(&ctx, &name),
+            Command::Start { name, variables, revisions, wait, yes } => {
+                cli::control::start(&ctx, &name, StartArgs { variables, revisions, yes, wait }, "sluice start").await
+            }
+            Command::State { name, json } => cli::show::state(&ctx, &name, json),
+            Command::Executions { name, limit, json } => cli::show::executions(&ctx, &name, limit, json),
+            Command::Execution { id, json } => cli::show::execution(&ctx, &id, json),
+            Command::Logs { id, action } => cli::show::logs(&ctx, &id, action.as_deref()),
+            Command::Stop { id, abandon, reason } => match execution_id(&ctx, &id) {
+                Ok(id) => cli::control::send(&ctx, Request::Stop { execution: id, abandon, reason }).await,
+                Err(code) => code,
+            },
+            Command::Retry { id, stage, all } => match execution_id(&ctx, &id) {
+                Ok(id) => cli::control::send(&ctx, Request::Retry { execution: id, stage, all }).await,
+                Err(code) => code,
+            },
+            Command::Approve(decision) => decide(&ctx, decision, true).await,
+            Command::Reject(decision) => decide(&ctx, decision, false).await,
+            Command::Transition(TransitionCommand::Disable { name, stage, reason }) => {
+                cli::control::send(
+                    &ctx,
+                    Request::Transition { pipeline: name, stage, enabled: false, reason, by: ctx.user.clone() },
+                )
+                .await
+            }
+            Command::Transition(TransitionCommand::Enable { name, stage, reason }) => {
+                cli::control::send(
+                    &ctx,
+                    Request::Transition { pipeline: name, stage, enabled: true, reason, by: ctx.user.clone() },
+                )
+                .await
+            }
+            Command::Drive { until_idle } => cli::control::drive(&ctx, until_idle).await,
+            Command::Schema => cli::pipeline::schema(),
             Command::Action(command) => {
                 let sandbox = match sandbox(cli.cache_dir) {
                     Ok(s) => s,

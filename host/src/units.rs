@@ -107,6 +107,29 @@ pub fn format_duration(d: Duration) -> String {
     format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
 }
 
+/// Formats milliseconds since the Unix epoch as UTC, `2026-11-26T04:06:16Z`.
+pub fn format_timestamp(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        (of_day % 3600) / 60,
+        of_day % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +145,13 @@ mod tests {
         assert_eq!(format_bytes(256 * MIB), "256 MiB");
         assert_eq!(format_bytes(3 << 29), "1.5 GiB");
         assert_eq!(format_bytes(12), "12 bytes");
+    }
+
+    #[test]
+    fn timestamps_print_in_utc() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(1_795_666_000_000), "2026-11-26T04:06:40Z");
+        assert_eq!(format_timestamp(951_782_400_000), "2000-02-29T00:00:00Z");
     }
 
     #[test]

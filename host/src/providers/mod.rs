@@ -1,5 +1,12 @@
-//! Where providers come from: the built-ins embedded in the binary, and
-//! component files named by path.
+//! Where providers come from: the built-ins embedded in the binary,
+//! component files named by path, and the component store that keeps the
+//! exact component each pipeline version was applied with.
+
+mod catalog;
+mod components;
+
+pub use catalog::{Catalog, Resolved};
+pub use components::ComponentStore;
 
 use crate::sandbox::{ComponentSource, SandboxError};
 use std::borrow::Cow;

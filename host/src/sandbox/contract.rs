@@ -203,6 +203,20 @@ pub struct Mount {
     pub revision: Option<String>,
 }
 
+/// A host folder granted to a job (a `paths` grant): mounted at
+/// `guest_path`, read-only unless `writable`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostMount {
+    /// The grant's name.
+    pub name: String,
+    /// The folder on the host.
+    pub host_path: PathBuf,
+    /// Where the job sees it.
+    pub guest_path: String,
+    /// Whether the job may write to it.
+    pub writable: bool,
+}
+
 /// Where inputs, outputs and scratch space appear inside the sandbox.
 pub mod guest_paths {
     /// Parent of every input artifact's folder.
@@ -211,6 +225,8 @@ pub mod guest_paths {
     pub const OUTPUTS: &str = "/outputs";
     /// The job's scratch folder.
     pub const SCRATCH: &str = "/scratch";
+    /// Parent of every granted host folder (`paths` grants).
+    pub const PATHS: &str = "/paths";
 }
 
 /// One job to run: who it is for, what it is given.
@@ -242,6 +258,8 @@ pub struct Job {
     pub revision: Option<String>,
     /// For approval actions: the decision.
     pub approval: Option<Approval>,
+    /// Host folders granted to the action.
+    pub mounts: Vec<HostMount>,
 }
 
 impl Job {

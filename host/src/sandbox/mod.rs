@@ -26,8 +26,8 @@ mod outcome;
 mod stdio;
 
 pub use contract::{
-    ActionType, Approval, Category, Descriptor, Failure, FailureKind, Job, Mount, Outcome,
-    Property, SourceRevision, guest_paths,
+    ActionType, Approval, Category, Descriptor, Failure, FailureKind, HostMount, Job, Mount,
+    Outcome, Property, SourceRevision, guest_paths,
 };
 pub use error::SandboxError;
 pub use limits::{Limits, OutcomeLimits};
@@ -489,12 +489,25 @@ impl Provider {
         limits: &Limits,
         log: &ActionLog,
     ) -> Result<Result<SourceRevision, Failure>, SandboxError> {
+        self.latest_revision_with(configuration, &[], limits, log).await
+    }
+
+    /// [`Provider::latest_revision`] with the action's granted folders mounted.
+    pub async fn latest_revision_with(
+        &self,
+        configuration: &[(String, String)],
+        mounts: &[HostMount],
+        limits: &Limits,
+        log: &ActionLog,
+    ) -> Result<Result<SourceRevision, Failure>, SandboxError> {
         let Some(exports) = &self.core.source_exports else {
             return Err(SandboxError::NotASource {
                 provider: self.name.clone(),
             });
         };
-        let mut store = self.store(quiet_wasi(log), limits, log);
+        let mut builder = output_to(log);
+        mount_granted(&mut builder, mounts)?;
+        let mut store = self.store(builder.build(), limits, log);
         let _slot = self.slot().await;
         let configuration = configuration.to_vec();
         let result = within(limits.call_deadline(), async {
@@ -688,22 +701,40 @@ impl WasiView for JobState {
     }
 }
 
-/// A WASI context with nothing mounted, output going to `log`.
-fn quiet_wasi(log: &ActionLog) -> WasiCtx {
+/// A WASI context builder with nothing mounted, output going to `log`.
+fn output_to(log: &ActionLog) -> WasiCtxBuilder {
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdout(stdio::LogStream::new(log.clone(), LogSource::Stdout))
         .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr));
-    builder.build()
+    builder
 }
 
-/// The WASI context of a job: its artifacts and scratch folder, output
-/// going to `log`, nothing else.
+/// A WASI context with nothing mounted, output going to `log`.
+fn quiet_wasi(log: &ActionLog) -> WasiCtx {
+    output_to(log).build()
+}
+
+/// Mounts the host folders granted to an action.
+fn mount_granted(builder: &mut WasiCtxBuilder, mounts: &[HostMount]) -> Result<(), SandboxError> {
+    for mount in mounts {
+        let perms = if mount.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+        builder
+            .preopened_dir(&mount.host_path, &mount.guest_path, perms)
+            .map_err(|e| SandboxError::Mount {
+                what: format!("granted folder `{}`", mount.name),
+                path: mount.host_path.clone(),
+                message: format!("{e:#}"),
+            })?;
+    }
+    Ok(())
+}
+
+/// The WASI context of a job: its artifacts, scratch folder and granted
+/// folders, output going to `log`, nothing else.
 fn job_wasi(job: &Job, log: &ActionLog) -> Result<WasiCtx, SandboxError> {
-    let mut builder = WasiCtxBuilder::new();
-    builder
-        .stdout(stdio::LogStream::new(log.clone(), LogSource::Stdout))
-        .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr));
+    let mut builder = output_to(log);
+    mount_granted(&mut builder, &job.mounts)?;
     let mounts = [
         (&job.inputs, guest_paths::INPUTS, FsPerms::ReadOnly, "input"),
         (

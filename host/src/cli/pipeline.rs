@@ -1,0 +1,210 @@
+//! `sluice validate`, `sluice pipeline apply|list|get|delete`, `sluice schema`.
+
+use super::{Context, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail};
+use crate::engine::is_driven;
+use crate::model::{self, Report, Severity};
+use crate::providers::Catalog;
+use crate::store::Request;
+use crate::units::format_timestamp;
+use std::path::Path;
+
+/// Prints a report's findings and a one-line summary to standard error.
+pub fn print_report(report: &Report) {
+    eprint!("{report}");
+    let errors = report.error_count();
+    let warnings = report.diagnostics.len() - errors;
+    if errors > 0 {
+        eprintln!(
+            "{}: {errors} error{}{}",
+            report.file,
+            if errors == 1 { "" } else { "s" },
+            if warnings > 0 { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) } else { String::new() }
+        );
+    }
+}
+
+/// `sluice validate FILE`: every problem, errors and warnings. Exit 0 when
+/// valid, 1 when not.
+pub async fn validate(ctx: &Context, file: &Path, json: bool) -> u8 {
+    let loaded = match model::load(file) {
+        Ok(l) => l,
+        Err(report) => return finish_validation(&report, json, None),
+    };
+    let sandbox = match ctx.sandbox() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    // Validation resolves providers without keeping anything.
+    let catalog = Catalog::new(sandbox, &loaded.base_dir, None);
+    let checked = crate::pipelines::check(&loaded, &catalog).await;
+    let summary = format!(
+        "pipeline `{}`: {} stages, {} actions",
+        loaded.pipeline.name,
+        loaded.pipeline.stages.len(),
+        loaded.pipeline.stages.iter().map(|s| s.actions.len()).sum::<usize>()
+    );
+    finish_validation(&checked.report, json, Some(summary))
+}
+
+fn finish_validation(report: &Report, json: bool, summary: Option<String>) -> u8 {
+    if json {
+        let answer = serde_json::json!({
+            "file": report.file,
+            "valid": !report.has_errors(),
+            "diagnostics": report.diagnostics,
+        });
+        println!("{}", serde_json::to_string_pretty(&answer).unwrap());
+    } else {
+        print_report(report);
+        if !report.has_errors() {
+            println!("{}: valid; {}", report.file, summary.unwrap_or_default());
+        }
+    }
+    if report.has_errors() { EXIT_FAILED } else { EXIT_OK }
+}
+
+/// `sluice pipeline apply FILE`: validates and records a new version.
+pub async fn apply(ctx: &Context, file: &Path) -> u8 {
+    match apply_file(ctx, file).await {
+        Ok((name, version, changed)) => {
+            if changed {
+                println!("applied pipeline `{name}`: version {version}");
+            } else {
+                println!("pipeline `{name}` is unchanged: version {version}");
+            }
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// Applies a definition file, printing its findings; tells a running
+/// driver to reload it. `Err` holds the exit code.
+pub async fn apply_file(ctx: &Context, file: &Path) -> Result<(String, u32, bool), u8> {
+    let loaded = model::load(file).map_err(|report| {
+        print_report(&report);
+        EXIT_USAGE
+    })?;
+    let sandbox = ctx.sandbox().map_err(fail)?;
+    apply_loaded(ctx, &loaded, sandbox).await
+}
+
+/// [`apply_file`] for a definition already loaded.
+pub async fn apply_loaded(
+    ctx: &Context,
+    loaded: &model::Loaded,
+    sandbox: crate::sandbox::Sandbox,
+) -> Result<(String, u32, bool), u8> {
+    let catalog = ctx.catalog(sandbox, &loaded.base_dir).map_err(fail)?;
+    let mut store = ctx.store().map_err(fail)?;
+    match crate::pipelines::apply(loaded, &catalog, &mut store).await {
+        Ok((version, changed, report)) => {
+            if report.diagnostics.iter().any(|d| d.severity == Severity::Warning) {
+                print_report(&report);
+            }
+            if changed && is_driven(&ctx.state_dir) {
+                let _ = store.push_request(&Request::Reload {
+                    pipeline: loaded.pipeline.name.clone(),
+                });
+            }
+            Ok((loaded.pipeline.name.clone(), version, changed))
+        }
+        Err(report) => {
+            print_report(&report);
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// `sluice pipeline list`.
+pub fn list(ctx: &Context, json: bool) -> u8 {
+    let store = match ctx.existing_store() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let pipelines = match store.list_pipelines() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&pipelines).unwrap());
+        return EXIT_OK;
+    }
+    if pipelines.is_empty() {
+        println!("no pipelines in {}", ctx.state_dir.display());
+        return EXIT_OK;
+    }
+    println!("{:<24} {:>7}  {:<20}  LATEST EXECUTION", "NAME", "VERSION", "UPDATED");
+    for p in pipelines {
+        let latest = p
+            .latest_execution
+            .map(|(id, status)| format!("{id}  {status}"))
+            .unwrap_or_else(|| "-".into());
+        println!("{:<24} {:>7}  {:<20}  {latest}", p.name, p.version, format_timestamp(p.updated_at));
+    }
+    EXIT_OK
+}
+
+/// `sluice pipeline get NAME`: the definition of the current (or a given)
+/// version, as YAML (or JSON).
+pub fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 {
+    let store = match ctx.existing_store() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let found = match version {
+        Some(v) => store.pipeline_version(name, v),
+        None => store.current_pipeline(name),
+    };
+    let version = match found {
+        Ok(Some(v)) => v,
+        Ok(None) => return fail(format!("there is no pipeline `{name}`{}", version.map(|v| format!(" version {v}")).unwrap_or_default())),
+        Err(e) => return fail(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&version).unwrap());
+    } else {
+        println!("# pipeline `{}` version {}, applied {}", name, version.version, format_timestamp(version.created_at));
+        print!("{}", serde_yaml::to_string(&version.definition).unwrap());
+    }
+    EXIT_OK
+}
+
+/// `sluice pipeline delete NAME`.
+pub fn delete(ctx: &Context, name: &str) -> u8 {
+    let mut store = match ctx.existing_store() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    match store.list_executions(name, 1000) {
+        Ok(executions) => {
+            if let Some(running) = executions
+                .iter()
+                .find(|e| e.status == "InProgress" || e.status == "Stopping")
+            {
+                return fail(format!(
+                    "pipeline `{name}` has an execution in progress ({}): stop it first (`sluice stop {}`)",
+                    running.id, running.id
+                ));
+            }
+        }
+        Err(e) => return fail(e),
+    }
+    match store.delete_pipeline(name) {
+        Ok(true) => {
+            if is_driven(&ctx.state_dir) {
+                let _ = store.push_request(&Request::Reload { pipeline: name.to_string() });
+            }
+            println!("deleted pipeline `{name}` and its history");
+            EXIT_OK
+        }
+        Ok(false) => fail(format!("there is no pipeline `{name}`")),
+        Err(e) => fail(e),
+    }
+}
+
+/// `sluice schema`: the JSON Schema of pipeline definitions.
+pub fn schema() -> u8 {
+    println!("{}", serde_json::to_string_pretty(&model::json_schema()).unwrap());
+    EXIT_OK
+}

@@ -1,0 +1,82 @@
+//! Manual approvals: an approval action answers `in-progress` until
+//! someone approves or rejects it. The decision (who, when, and a summary)
+//! is recorded and the provider called back at once with it; it then
+//! succeeds (approved) or fails (rejected).
+
+use super::machine::{EngineError, Machine};
+use super::state::*;
+
+impl Machine {
+    /// Records a decision on an approval action waiting for one.
+    pub fn decide(
+        &mut self,
+        id: &str,
+        stage: &str,
+        action: &str,
+        approved: bool,
+        by: &str,
+        summary: Option<String>,
+    ) -> Result<(), EngineError> {
+        let execution = self
+            .executions
+            .get(id)
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))?;
+        let stage_index = execution
+            .stages
+            .iter()
+            .position(|s| s.name == stage)
+            .ok_or_else(|| EngineError::UnknownStage {
+                pipeline: execution.pipeline.clone(),
+                stage: stage.to_string(),
+            })?;
+        let action_index = execution.stages[stage_index]
+            .actions
+            .iter()
+            .position(|a| a.name == action)
+            .ok_or_else(|| EngineError::UnknownAction {
+                stage: stage.to_string(),
+                action: action.to_string(),
+            })?;
+        let key = ActionKey { execution: id.to_string(), stage: stage_index, action: action_index };
+        let run = &execution.stages[stage_index].actions[action_index];
+        if !run.awaiting_approval || run.status != Some(ActionStatus::InProgress) {
+            let state = match run.status {
+                Some(ActionStatus::InProgress) if run.approval.is_some() => "already decided".to_string(),
+                Some(s) => s.as_str().to_string(),
+                None => "not started".to_string(),
+            };
+            return Err(EngineError::Refused(format!(
+                "action `{stage}/{action}` of execution {id} is not waiting for approval ({state})"
+            )));
+        }
+        let now = self.now;
+        {
+            let run = self.action_mut(&key).unwrap();
+            run.approval = Some(ApprovalRecord { approved, by: by.to_string(), summary, at: now });
+            run.awaiting_approval = false;
+            run.recheck_at = Some(now);
+        }
+        self.changes.actions.insert(key.clone());
+        self.touch(id);
+        // Call it back now, with the decision.
+        self.disarm_timer(&key);
+        self.call_back(&key);
+        Ok(())
+    }
+
+    /// Actions waiting for a decision.
+    pub fn awaiting_approval(&self) -> Vec<ActionKey> {
+        let mut keys = Vec::new();
+        for execution in self.executions.values() {
+            for (s, stage) in execution.stages.iter().enumerate() {
+                for (a, action) in stage.actions.iter().enumerate() {
+                    if action.awaiting_approval && action.status == Some(ActionStatus::InProgress) {
+                        keys.push(ActionKey { execution: execution.id.clone(), stage: s, action: a });
+                    }
+                }
+            }
+        }
+        keys.sort();
+        keys
+    }
+}

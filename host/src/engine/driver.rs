@@ -1,0 +1,932 @@
+//! The driver: runs the state machine for one state directory. One task
+//! owns the machine and the store; each step (a request, a provider's
+//! result, a timer) is applied to the machine, written to the store in one
+//! transaction, and only then acted upon (providers called, calls
+//! cancelled). Provider calls run as their own tasks and report back.
+//!
+//! One process drives a state directory at a time: the driver holds
+//! `driver.lock` for its lifetime. Other processes leave requests in the
+//! store, which the driver polls.
+
+use super::machine::{CallResult, Effect, EngineError, Machine, RunRequest};
+use super::state::*;
+use super::workspace::{JobFolders, Workspaces};
+use crate::artifacts::ArtifactStore;
+use crate::providers::{Catalog, ComponentStore};
+use crate::sandbox::{
+    ActionLog, Approval, FailureKind, Job, Limits, Outcome, Provider, Sandbox, SourceRevision,
+};
+use crate::store::{Request, RequestOutcome, Store, StoreError};
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// How often the driver looks for requests left by other processes.
+const REQUEST_POLL: Duration = Duration::from_millis(50);
+
+/// The layout of a state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    /// The folder.
+    pub root: PathBuf,
+}
+
+impl StateDir {
+    /// The state directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        StateDir { root: root.into() }
+    }
+
+    /// The driver's lock file.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("driver.lock")
+    }
+
+    /// The artifact store.
+    pub fn artifacts(&self) -> PathBuf {
+        self.root.join("artifacts")
+    }
+
+    /// Components pipelines were applied with.
+    pub fn components(&self) -> PathBuf {
+        self.root.join("components")
+    }
+
+    /// Action logs.
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// Job folders.
+    pub fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// Another process drives this state directory.
+    #[error("another sluice process is driving {} (it holds {})", dir.display(), lock.display())]
+    Busy {
+        /// The state directory.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A folder of the state directory could not be used.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+}
+
+/// Something that happened in the engine, for whoever watches.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// An execution changed (a snapshot after the step).
+    Execution(Box<Execution>),
+}
+
+enum Input {
+    Request(Request, oneshot::Sender<RequestOutcome>),
+    Started {
+        id: ExecutionId,
+        pipeline: String,
+        trigger: String,
+        variables: IndexMap<String, String>,
+        revisions: Vec<RecordedRevision>,
+        reply: oneshot::Sender<RequestOutcome>,
+    },
+    Finished {
+        key: ActionKey,
+        token: u64,
+        result: CallResult,
+    },
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A running engine. Dropping it without [`Engine::shutdown`] leaves
+/// running actions to be run again by the next driver.
+pub struct Engine {
+    inbox: mpsc::UnboundedSender<Input>,
+    events: broadcast::Sender<EngineEvent>,
+    task: tokio::task::JoinHandle<()>,
+    state_dir: StateDir,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("state_dir", &self.state_dir).finish()
+    }
+}
+
+/// What the provider calls share.
+struct Runner {
+    state_dir: StateDir,
+    catalog: Catalog,
+    artifacts: ArtifactStore,
+    workspaces: Workspaces,
+    providers: Mutex<HashMap<String, Provider>>,
+}
+
+impl Engine {
+    /// Takes the driver lock of `state_dir`, loads its state, continues
+    /// what a previous driver left, and starts driving.
+    pub async fn start(state_dir: &Path, sandbox: Sandbox) -> Result<Engine, DriverError> {
+        let dir = StateDir::new(state_dir);
+        std::fs::create_dir_all(&dir.root).map_err(|source| DriverError::Io {
+            what: format!("creating {}", dir.root.display()),
+            source,
+        })?;
+        let lock = take_lock(&dir)?;
+        let mut store = Store::open(&dir.root)?;
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |source| DriverError::Io { what, source }
+        };
+        let artifacts = ArtifactStore::open(&dir.artifacts()).map_err(|e| DriverError::Io {
+            what: "opening the artifact store".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let components = ComponentStore::open(&dir.components()).map_err(io("opening the component store"))?;
+        let workspaces = Workspaces::open(&dir.work()).map_err(io("preparing job folders"))?;
+        let catalog = Catalog::new(sandbox, &dir.root, Some(components));
+
+        let mut machine = Machine::new();
+        machine.set_now(now_millis());
+        load(&mut machine, &store)?;
+        machine.resume();
+        let changes = machine.take_changes();
+        store.write_step(&machine, &changes)?;
+
+        let (inbox, receiver) = mpsc::unbounded_channel();
+        let (events, _) = broadcast::channel(4096);
+        let runner = Arc::new(Runner {
+            state_dir: dir.clone(),
+            catalog,
+            artifacts,
+            workspaces,
+            providers: Mutex::new(HashMap::new()),
+        });
+        let driver = Driver {
+            machine,
+            store,
+            runner,
+            inbox: inbox.clone(),
+            events: events.clone(),
+            running: HashMap::new(),
+            _lock: lock,
+        };
+        let task = tokio::spawn(driver.run(receiver));
+        Ok(Engine {
+            inbox,
+            events,
+            task,
+            state_dir: dir,
+        })
+    }
+
+    /// The state directory it drives.
+    pub fn state_dir(&self) -> &StateDir {
+        &self.state_dir
+    }
+
+    /// Asks the engine to do something and waits for the answer.
+    pub async fn request(&self, request: Request) -> RequestOutcome {
+        let (reply, answer) = oneshot::channel();
+        if self.inbox.send(Input::Request(request, reply)).is_err() {
+            return RequestOutcome {
+                ok: false,
+                message: "the engine has stopped".into(),
+                execution: None,
+            };
+        }
+        answer.await.unwrap_or(RequestOutcome {
+            ok: false,
+            message: "the engine stopped before answering".into(),
+            execution: None,
+        })
+    }
+
+    /// Changes as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    /// Stops driving: provider calls under way are dropped (the next
+    /// driver runs them again) and the lock is released.
+    pub async fn shutdown(self) {
+        let (done, wait) = oneshot::channel();
+        if self.inbox.send(Input::Shutdown(done)).is_ok() {
+            let _ = wait.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Takes the driver lock, or says who holds it.
+fn take_lock(dir: &StateDir) -> Result<std::fs::File, DriverError> {
+    let path = dir.lock_file();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| DriverError::Io {
+            what: format!("opening {}", path.display()),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DriverError::Busy {
+            dir: dir.root.clone(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(DriverError::Io {
+            what: format!("locking {}", path.display()),
+            source,
+        }),
+    }
+}
+
+/// Whether a process drives `state_dir` now.
+pub fn is_driven(state_dir: &Path) -> bool {
+    let dir = StateDir::new(state_dir);
+    match std::fs::OpenOptions::new().write(true).open(dir.lock_file()) {
+        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// Loads pipelines, transitions and running executions into the machine.
+fn load(machine: &mut Machine, store: &Store) -> Result<(), StoreError> {
+    for version in store.current_pipelines()? {
+        machine.add_version(version);
+    }
+    for version in store.versions_in_use()? {
+        machine.add_version(version);
+    }
+    let pipelines: Vec<String> = store.current_pipelines()?.into_iter().map(|p| p.name).collect();
+    for pipeline in &pipelines {
+        for transition in store.transitions(pipeline)? {
+            machine.restore_transition(transition);
+        }
+    }
+    let (last_seq, _) = store.last_numbers()?;
+    machine.restore_seq(last_seq);
+    for (pipeline, stage, entry, execution) in store.latest_stage_entries()? {
+        machine.restore_latest_entry(&pipeline, &stage, entry, &execution);
+    }
+    let versions: HashMap<(String, u32), SharedVersion> = machine_versions(machine);
+    for execution in store.active_executions(|p, v| versions.get(&(p.to_string(), v)).cloned())? {
+        machine.restore(execution);
+    }
+    Ok(())
+}
+
+fn machine_versions(machine: &Machine) -> HashMap<(String, u32), SharedVersion> {
+    let mut versions = HashMap::new();
+    for execution in machine.executions() {
+        if let Some(v) = machine.version(&execution.pipeline, execution.version) {
+            versions.insert((execution.pipeline.clone(), execution.version), v.clone());
+        }
+    }
+    versions
+}
+
+struct Driver {
+    machine: Machine,
+    store: Store,
+    runner: Arc<Runner>,
+    inbox: mpsc::UnboundedSender<Input>,
+    events: broadcast::Sender<EngineEvent>,
+    running: HashMap<(ActionKey, u64), tokio::task::AbortHandle>,
+    _lock: std::fs::File,
+}
+
+impl Driver {
+    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Input>) {
+        let mut poll = tokio::time::interval(REQUEST_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let timer = self.machine.next_timer().map(|at| {
+                let wait = (at - now_millis()).max(0) as u64;
+                tokio::time::Instant::now() + Duration::from_millis(wait)
+            });
+            let input = tokio::select! {
+                input = receiver.recv() => match input {
+                    Some(input) => Some(input),
+                    None => break,
+                },
+                _ = async { tokio::time::sleep_until(timer.unwrap()).await }, if timer.is_some() => None,
+                _ = poll.tick() => {
+                    self.take_external_requests();
+                    None
+                }
+            };
+            self.machine.set_now(now_millis());
+            let mut shutdown = None;
+            if let Some(input) = input {
+                shutdown = self.handle(input);
+            }
+            // Take whatever else is waiting, so one transaction covers a
+            // burst of results.
+            let mut batch = 0;
+            while shutdown.is_none() && batch < 256 {
+                match receiver.try_recv() {
+                    Ok(input) => {
+                        shutdown = self.handle(input);
+                        batch += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.machine.tick();
+            self.commit();
+            if let Some(done) = shutdown {
+                for (_, handle) in self.running.drain() {
+                    handle.abort();
+                }
+                let _ = done.send(());
+                break;
+            }
+        }
+    }
+
+    /// Writes the step and acts on it.
+    fn commit(&mut self) {
+        let changes = self.machine.take_changes();
+        if let Err(error) = self.store.write_step(&self.machine, &changes) {
+            // Without durable state the engine must not go on.
+            tracing::error!(%error, "cannot write the state database; the engine stops");
+            eprintln!("error: cannot write the state database ({error}); the engine stops");
+            std::process::exit(3);
+        }
+        if self.events.receiver_count() > 0 {
+            for id in &changes.executions {
+                if let Some(execution) = self.machine.execution(id) {
+                    let _ = self.events.send(EngineEvent::Execution(Box::new(execution.clone())));
+                }
+            }
+        }
+        for effect in self.machine.take_effects() {
+            match effect {
+                Effect::Run(request) => self.spawn_call(request),
+                Effect::Cancel { key, token } => {
+                    if let Some(handle) = self.running.remove(&(key.clone(), token)) {
+                        handle.abort();
+                    }
+                }
+                Effect::Finished { execution, .. } => {
+                    self.runner.workspaces.forget_execution(&execution);
+                }
+            }
+        }
+        self.machine.evict_finished();
+    }
+
+    fn handle(&mut self, input: Input) -> Option<oneshot::Sender<()>> {
+        match input {
+            Input::Request(request, reply) => {
+                if let Some(outcome) = self.apply(request, Some(reply)) {
+                    tracing::debug!(?outcome, "request handled");
+                }
+            }
+            Input::Started {
+                id,
+                pipeline,
+                trigger,
+                variables,
+                revisions,
+                reply,
+            } => {
+                let outcome = match self.machine.start(id, &pipeline, &trigger, variables, revisions) {
+                    Ok(id) => RequestOutcome {
+                        ok: true,
+                        message: format!("started execution {id}"),
+                        execution: Some(id),
+                    },
+                    Err(e) => refused(e),
+                };
+                let _ = reply.send(outcome);
+            }
+            Input::Finished { key, token, result } => {
+                self.running.remove(&(key.clone(), token));
+                self.machine.action_finished(&key, token, result);
+            }
+            Input::Shutdown(done) => return Some(done),
+        }
+        None
+    }
+
+    /// Applies a request; the answer goes to `reply`, or is returned when
+    /// there is none to send it to.
+    fn apply(&mut self, request: Request, reply: Option<oneshot::Sender<RequestOutcome>>) -> Option<RequestOutcome> {
+        let outcome = match request {
+            Request::Start {
+                pipeline,
+                variables,
+                revisions,
+                trigger,
+            } => match self.prepare_start(&pipeline, variables) {
+                Ok((version, variables)) => {
+                    let (reply, answer) = match reply {
+                        Some(r) => (r, None),
+                        None => {
+                            let (tx, rx) = oneshot::channel();
+                            (tx, Some(rx))
+                        }
+                    };
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let runner = self.runner.clone();
+                    let inbox = self.inbox.clone();
+                    tokio::spawn(async move {
+                        let revisions = runner.record_revisions(&version, &variables, &id, &revisions).await;
+                        let _ = inbox.send(Input::Started {
+                            id,
+                            pipeline: version.name.clone(),
+                            trigger,
+                            variables,
+                            revisions,
+                            reply,
+                        });
+                    });
+                    // A request from another process is answered when it
+                    // has been recorded; see `take_external_requests`.
+                    return answer.map(|_| RequestOutcome {
+                        ok: true,
+                        message: "starting".into(),
+                        execution: None,
+                    });
+                }
+                Err(message) => RequestOutcome {
+                    ok: false,
+                    message,
+                    execution: None,
+                },
+            },
+            Request::Stop {
+                execution,
+                abandon,
+                reason,
+            } => {
+                let mode = if abandon { StopMode::Abandon } else { StopMode::Wait };
+                let ok = self.ensure_loaded(&execution).and_then(|_| {
+                    self.machine
+                        .stop(&execution, mode, reason)
+                        .map_err(|e| e.to_string())
+                });
+                outcome(ok, format!("stopping execution {execution}"), &execution)
+            }
+            Request::Retry { execution, stage, all } => {
+                let mode = if all { RetryMode::AllActions } else { RetryMode::FailedActions };
+                let ok = self.ensure_loaded(&execution).and_then(|_| {
+                    self.machine
+                        .retry(&execution, &stage, mode)
+                        .map_err(|e| e.to_string())
+                });
+                outcome(ok, format!("retrying stage `{stage}` of execution {execution}"), &execution)
+            }
+            Request::Decide {
+                execution,
+                stage,
+                action,
+                approved,
+                by,
+                summary,
+            } => {
+                let ok = self.ensure_loaded(&execution).and_then(|_| {
+                    self.machine
+                        .decide(&execution, &stage, &action, approved, &by, summary)
+                        .map_err(|e| e.to_string())
+                });
+                let verb = if approved { "approved" } else { "rejected" };
+                outcome(ok, format!("{verb} `{stage}/{action}` of execution {execution}"), &execution)
+            }
+            Request::Transition {
+                pipeline,
+                stage,
+                enabled,
+                reason,
+                by,
+            } => {
+                let ok = self
+                    .machine
+                    .set_transition(&pipeline, &stage, enabled, reason, &by)
+                    .map_err(|e| e.to_string());
+                let verb = if enabled { "enabled" } else { "disabled" };
+                match ok {
+                    Ok(()) => RequestOutcome {
+                        ok: true,
+                        message: format!("{verb} the transition into `{stage}`"),
+                        execution: None,
+                    },
+                    Err(message) => RequestOutcome { ok: false, message, execution: None },
+                }
+            }
+            Request::Reload { pipeline } => match self.store.current_pipeline(&pipeline) {
+                Ok(Some(version)) => {
+                    let number = version.version;
+                    self.machine.add_version(version);
+                    RequestOutcome {
+                        ok: true,
+                        message: format!("pipeline `{pipeline}` is at version {number}"),
+                        execution: None,
+                    }
+                }
+                Ok(None) => {
+                    let _ = self.machine.remove_pipeline(&pipeline);
+                    RequestOutcome {
+                        ok: true,
+                        message: format!("pipeline `{pipeline}` is gone"),
+                        execution: None,
+                    }
+                }
+                Err(e) => RequestOutcome {
+                    ok: false,
+                    message: e.to_string(),
+                    execution: None,
+                },
+            },
+        };
+        match reply {
+            Some(reply) => {
+                let _ = reply.send(outcome);
+                None
+            }
+            None => Some(outcome),
+        }
+    }
+
+    /// Loads a finished execution back into memory (for a retry, or to
+    /// answer about it).
+    fn ensure_loaded(&mut self, id: &str) -> Result<(), String> {
+        if self.machine.execution(id).is_some() {
+            return Ok(());
+        }
+        let Some((pipeline, version)) = self.store.execution_version(id).map_err(|e| e.to_string())? else {
+            return Err(EngineError::UnknownExecution(id.to_string()).to_string());
+        };
+        if self.machine.version(&pipeline, version).is_none() {
+            match self.store.pipeline_version(&pipeline, version).map_err(|e| e.to_string())? {
+                Some(v) => self.machine.add_version(v),
+                None => return Err(format!("pipeline `{pipeline}` version {version} is gone")),
+            }
+        }
+        let shared = self.machine.version(&pipeline, version).cloned();
+        let execution = self
+            .store
+            .execution(id, |_, _| shared.clone())
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()).to_string())?;
+        self.machine.restore_finished(execution);
+        Ok(())
+    }
+
+    /// Checks a start request's variables against the current version.
+    fn prepare_start(
+        &self,
+        pipeline: &str,
+        overrides: IndexMap<String, String>,
+    ) -> Result<(SharedVersion, IndexMap<String, String>), String> {
+        let version = self
+            .machine
+            .current_version(pipeline)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownPipeline(pipeline.to_string()).to_string())?;
+        let declared = &version.definition.variables;
+        for name in overrides.keys() {
+            if !declared.iter().any(|v| &v.name == name) {
+                let known: Vec<&str> = declared.iter().map(|v| v.name.as_str()).collect();
+                return Err(format!(
+                    "pipeline `{pipeline}` has no variable `{name}` (it has: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ));
+            }
+        }
+        let mut variables = IndexMap::new();
+        for declaration in declared {
+            match overrides
+                .get(&declaration.name)
+                .or(declaration.default.as_ref())
+            {
+                Some(value) => {
+                    variables.insert(declaration.name.clone(), value.clone());
+                }
+                None => {
+                    return Err(format!(
+                        "variable `{}` of pipeline `{pipeline}` has no default: give it a value (--var {}=VALUE)",
+                        declaration.name, declaration.name
+                    ));
+                }
+            }
+        }
+        Ok((version, variables))
+    }
+
+    /// Takes the requests other processes left in the store.
+    fn take_external_requests(&mut self) {
+        let pending = match self.store.pending_requests() {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read requests");
+                return;
+            }
+        };
+        for (id, request) in pending {
+            self.machine.set_now(now_millis());
+            let is_start = matches!(request, Request::Start { .. });
+            let outcome = if is_start {
+                // The answer (the new execution's id) comes when the start
+                // is recorded; hand the reply to a task that writes it.
+                let (reply, answer) = oneshot::channel();
+                let immediate = self.apply(request, Some(reply));
+                match immediate {
+                    Some(outcome) => outcome,
+                    None => {
+                        let state_dir = self.runner.state_dir.root.clone();
+                        tokio::spawn(async move {
+                            if let Ok(outcome) = answer.await
+                                && let Ok(mut store) = Store::open(&state_dir)
+                            {
+                                let _ = store.complete_request(id, &outcome);
+                            }
+                        });
+                        // Mark it taken so it is not started twice.
+                        RequestOutcome { ok: true, message: "starting".into(), execution: None }
+                    }
+                }
+            } else {
+                self.apply(request, None).unwrap_or(RequestOutcome {
+                    ok: true,
+                    message: "done".into(),
+                    execution: None,
+                })
+            };
+            if is_start && outcome.ok && outcome.execution.is_none() {
+                // Leave `done_at` unset until the task records the id, but
+                // never take the request again.
+                let _ = self.store.complete_request(id, &RequestOutcome {
+                    ok: true,
+                    message: "starting".into(),
+                    execution: None,
+                });
+            } else if let Err(error) = self.store.complete_request(id, &outcome) {
+                tracing::warn!(%error, "cannot record a request's outcome");
+            }
+        }
+    }
+
+    fn spawn_call(&mut self, request: RunRequest) {
+        let key = request.key.clone();
+        let token = request.token;
+        let runner = self.runner.clone();
+        let inbox = self.inbox.clone();
+        let task = tokio::spawn(async move {
+            let result = runner.call(&request).await;
+            let _ = inbox.send(Input::Finished {
+                key: request.key.clone(),
+                token: request.token,
+                result,
+            });
+        });
+        self.running.insert((key, token), task.abort_handle());
+    }
+}
+
+fn refused(error: EngineError) -> RequestOutcome {
+    RequestOutcome {
+        ok: false,
+        message: error.to_string(),
+        execution: None,
+    }
+}
+
+fn outcome(result: Result<(), String>, done: String, execution: &str) -> RequestOutcome {
+    match result {
+        Ok(()) => RequestOutcome {
+            ok: true,
+            message: done,
+            execution: Some(execution.to_string()),
+        },
+        Err(message) => RequestOutcome {
+            ok: false,
+            message,
+            execution: Some(execution.to_string()),
+        },
+    }
+}
+
+impl Runner {
+    /// The provider with this digest, loaded once.
+    async fn provider(&self, sha256: &str, reference: &str) -> Result<Provider, String> {
+        if let Some(p) = self.providers.lock().unwrap().get(sha256) {
+            return Ok(p.clone());
+        }
+        let resolved = self
+            .catalog
+            .by_digest(sha256, reference)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.providers
+            .lock()
+            .unwrap()
+            .insert(sha256.to_string(), resolved.provider.clone());
+        Ok(resolved.provider)
+    }
+
+    /// Asks each source action of `version` for its latest revision, unless
+    /// the start request names one.
+    async fn record_revisions(
+        &self,
+        version: &PipelineVersion,
+        variables: &IndexMap<String, String>,
+        execution: &str,
+        overrides: &IndexMap<String, String>,
+    ) -> Vec<RecordedRevision> {
+        let mut recorded = Vec::new();
+        let Some(stage) = version.definition.stages.first() else { return recorded };
+        for (index, action) in stage.actions.iter().enumerate() {
+            if let Some(id) = overrides.get(&action.name) {
+                recorded.push(RecordedRevision {
+                    action: action.name.clone(),
+                    revision: Some(SourceRevision {
+                        id: id.clone(),
+                        summary: Some("given when the execution started".into()),
+                        url: None,
+                    }),
+                    error: None,
+                });
+                continue;
+            }
+            let resolved = &version.resolved[0][index];
+            let configuration: Vec<(String, String)> = action
+                .configuration
+                .iter()
+                .map(|(k, v)| {
+                    let value = crate::model::variables::resolve(v, |r| match r.namespace.as_str() {
+                        "variables" => variables.get(&r.key).cloned(),
+                        "execution" => Some(execution.to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|_| v.clone());
+                    (k.clone(), value)
+                })
+                .collect();
+            let answer = match self.provider(&resolved.sha256, &action.provider).await {
+                Ok(provider) => {
+                    let limits = Limits {
+                        timeout: Duration::from_secs(300),
+                        ..Limits::default()
+                    };
+                    provider
+                        .latest_revision_with(&configuration, &resolved.mounts, &limits, &ActionLog::discard())
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|f| f.message))
+                }
+                Err(e) => Err(e),
+            };
+            recorded.push(match answer {
+                Ok(revision) => RecordedRevision {
+                    action: action.name.clone(),
+                    revision: Some(revision),
+                    error: None,
+                },
+                Err(error) => RecordedRevision {
+                    action: action.name.clone(),
+                    revision: None,
+                    error: Some(error),
+                },
+            });
+        }
+        recorded
+    }
+
+    /// Makes one call of a provider, with its folders and log, and ingests
+    /// what it produced.
+    async fn call(&self, request: &RunRequest) -> CallResult {
+        let key = &request.key;
+        let log_rel = format!(
+            "logs/{}/{}/{}.{}.log",
+            key.execution, request.stage, request.action, request.attempt
+        );
+        let provider = match self.provider(&request.provider.sha256, &request.provider_reference).await {
+            Ok(p) => p,
+            Err(message) => return CallResult::failed(FailureKind::SystemUnavailable, message),
+        };
+        let folders = match self.runner_folders(request) {
+            Ok(f) => f,
+            Err(message) => return CallResult::failed(FailureKind::JobFailed, message),
+        };
+        let log_path = self.state_dir.root.join(&log_rel);
+        let log = match open_log(&log_path) {
+            Ok(file) => ActionLog::new(file, Limits::default().log_bytes),
+            Err(_) => ActionLog::discard(),
+        };
+        let deadline = Instant::now()
+            + Duration::from_millis((request.deadline_at - now_millis()).max(0) as u64);
+        let mut limits = Limits {
+            deadline: Some(deadline),
+            ..Limits::default()
+        };
+        if let Some(memory) = request.memory {
+            limits.memory_bytes = memory;
+        }
+        let job = Job {
+            id: format!("{}-{}-{}-{}", key.execution, key.stage, key.action, request.attempt),
+            execution_id: key.execution.clone(),
+            pipeline: request.pipeline.clone(),
+            stage: request.stage.clone(),
+            action: request.action.clone(),
+            attempt: request.attempt,
+            configuration: request.configuration.clone(),
+            inputs: folders.inputs.clone(),
+            outputs: folders.outputs.clone(),
+            scratch: folders.scratch.clone(),
+            continuation: request.continuation.clone(),
+            revision: request.revision.clone(),
+            approval: request.approval.as_ref().map(|a| Approval {
+                approved: a.approved,
+                by: a.by.clone(),
+                summary: a.summary.clone(),
+            }),
+            mounts: request.provider.mounts.clone(),
+        };
+        let report = match provider.run(&job, &limits, &log).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.workspaces.release(&folders);
+                return CallResult {
+                    log: Some(log_rel),
+                    ..CallResult::failed(FailureKind::JobFailed, e.to_string())
+                };
+            }
+        };
+        let mut result = CallResult {
+            outcome: report.outcome,
+            outputs: Vec::new(),
+            log: Some(log_rel),
+        };
+        match &result.outcome {
+            Outcome::Succeeded { revision, .. } => {
+                let revision = revision.clone().or_else(|| request.source_revision.clone());
+                for mount in &folders.outputs {
+                    match self.artifacts.ingest(&mount.host_path) {
+                        Ok((manifest, digest)) => {
+                            for skipped in &manifest.skipped {
+                                log.append(
+                                    crate::sandbox::LogSource::Host,
+                                    format!("[sluice] output `{}`: skipped {}: {}\n", mount.name, skipped.path, skipped.reason).as_bytes(),
+                                );
+                            }
+                            result.outputs.push(ArtifactRecord {
+                                name: mount.name.clone(),
+                                digest,
+                                files: manifest.file_count() as u64,
+                                bytes: manifest.total_bytes(),
+                                producer: format!("{}/{}", request.stage, request.action),
+                                revision: revision.clone(),
+                            });
+                        }
+                        Err(e) => {
+                            result = CallResult {
+                                log: result.log,
+                                ..CallResult::failed(FailureKind::JobFailed, format!("cannot store output `{}`: {e}", mount.name))
+                            };
+                            break;
+                        }
+                    }
+                }
+                self.workspaces.release(&folders);
+            }
+            Outcome::Failed(_) => self.workspaces.release(&folders),
+            Outcome::InProgress { .. } => self.workspaces.keep_scratch(key, request.attempt, &folders),
+        }
+        result
+    }
+
+    fn runner_folders(&self, request: &RunRequest) -> Result<JobFolders, String> {
+        self.workspaces
+            .prepare(&request.key, request.attempt, &request.inputs, &request.outputs, &self.artifacts)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::OpenOptions::new().create(true).append(true).open(path)
+}
+

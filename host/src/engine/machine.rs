@@ -1,0 +1,430 @@
+//! The engine's state machine: every execution rule, applied to state in
+//! memory, with no I/O. Events come in (start, an action finished, a timer,
+//! stop, retry, approve, a transition changed); the machine changes its
+//! state, records what changed (for the store to write in one transaction)
+//! and what to do (run an action, cancel one).
+//!
+//! Each rule lives in its own file as an `impl Machine` block:
+//! [`super::stage_lock`] (locks, the inbound execution, the three modes),
+//! [`super::supersede`], [`super::run_order`], [`super::transitions`],
+//! [`super::stop`], [`super::retry`], [`super::approval`],
+//! [`super::timeouts`] (deadlines, call-backs of in-progress actions),
+//! [`super::variables`], [`super::recovery`].
+
+use super::stage_lock::PipelineSlot;
+use super::state::*;
+use crate::sandbox::{Failure, FailureKind, Outcome};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Why the engine refused a request. The message says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// No such pipeline.
+    #[error("there is no pipeline `{0}`")]
+    UnknownPipeline(String),
+    /// No such execution (or it is not loaded).
+    #[error("there is no execution `{0}`")]
+    UnknownExecution(String),
+    /// No such stage.
+    #[error("pipeline `{pipeline}` has no stage `{stage}`")]
+    UnknownStage {
+        /// The pipeline.
+        pipeline: String,
+        /// The stage asked for.
+        stage: String,
+    },
+    /// No such action.
+    #[error("stage `{stage}` has no action `{action}`")]
+    UnknownAction {
+        /// The stage.
+        stage: String,
+        /// The action asked for.
+        action: String,
+    },
+    /// The request does not apply in the current state.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What changed in one step, for the store to write in one transaction.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Executions whose row or stage rows changed.
+    pub executions: BTreeSet<ExecutionId>,
+    /// Actions whose current attempt changed.
+    pub actions: BTreeSet<ActionKey>,
+    /// Earlier attempts closed in this step (written before the new one).
+    pub closed_attempts: Vec<(ActionKey, ActionRun)>,
+    /// Transitions that changed: pipeline and stage.
+    pub transitions: BTreeSet<(String, String)>,
+}
+
+impl Changes {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.executions.is_empty()
+            && self.actions.is_empty()
+            && self.closed_attempts.is_empty()
+            && self.transitions.is_empty()
+    }
+}
+
+/// What the engine must do after a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Call a provider.
+    Run(RunRequest),
+    /// Drop a call under way (its action was abandoned).
+    Cancel {
+        /// The action.
+        key: ActionKey,
+        /// The call.
+        token: u64,
+    },
+    /// An execution reached a final status.
+    Finished {
+        /// The execution.
+        execution: ExecutionId,
+        /// Its status.
+        status: ExecutionStatus,
+    },
+}
+
+/// One call of a provider to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// Which action.
+    pub key: ActionKey,
+    /// Identifies this call; its result must carry it back.
+    pub token: u64,
+    /// The action's attempt.
+    pub attempt: u32,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The pipeline version.
+    pub version: u32,
+    /// The stage's name.
+    pub stage: String,
+    /// The action's name.
+    pub action: String,
+    /// The provider as the pipeline names it.
+    pub provider_reference: String,
+    /// The exact provider.
+    pub provider: ResolvedAction,
+    /// Configuration, variables resolved.
+    pub configuration: Vec<(String, String)>,
+    /// Input artifacts.
+    pub inputs: Vec<ArtifactRecord>,
+    /// Output artifact names.
+    pub outputs: Vec<String>,
+    /// Continuation token of a call-back.
+    pub continuation: Option<String>,
+    /// Source revision to produce.
+    pub revision: Option<String>,
+    /// The approval decision, for an approval action's call-back.
+    pub approval: Option<ApprovalRecord>,
+    /// When the action's time runs out.
+    pub deadline_at: Millis,
+    /// Memory limit, when the action sets one.
+    pub memory: Option<u64>,
+    /// The execution's source revision, when known (the first source
+    /// action's), for artifacts to carry.
+    pub source_revision: Option<String>,
+}
+
+/// What came of one call of a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallResult {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Output artifacts ingested, for a success.
+    pub outputs: Vec<ArtifactRecord>,
+    /// The log file, relative to the state directory.
+    pub log: Option<String>,
+}
+
+impl CallResult {
+    /// A failure that happened before or around the call.
+    pub fn failed(kind: FailureKind, message: impl Into<String>) -> Self {
+        CallResult {
+            outcome: Outcome::Failed(Failure {
+                kind,
+                message: message.into(),
+            }),
+            outputs: Vec::new(),
+            log: None,
+        }
+    }
+}
+
+/// The engine's state machine. See the module documentation.
+#[derive(Debug, Default)]
+pub struct Machine {
+    pub(super) pipelines: HashMap<String, PipelineSlot>,
+    pub(super) versions: HashMap<(String, u32), SharedVersion>,
+    pub(super) executions: HashMap<ExecutionId, Execution>,
+    pub(super) next_seq: u64,
+    pub(super) next_entry: u64,
+    pub(super) next_token: u64,
+    pub(super) now: Millis,
+    pub(super) changes: Changes,
+    pub(super) effects: Vec<Effect>,
+    /// Call-backs and deadlines of in-progress actions not under way.
+    pub(super) timers: BTreeSet<(Millis, ActionKey)>,
+    pub(super) timer_of: HashMap<ActionKey, Millis>,
+}
+
+impl Machine {
+    /// An empty machine.
+    pub fn new() -> Self {
+        Machine {
+            next_seq: 1,
+            next_entry: 1,
+            next_token: 1,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the clock for the next step.
+    pub fn set_now(&mut self, now: Millis) {
+        self.now = now;
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// Takes what changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Takes what to do since the last call.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// An execution held in memory.
+    pub fn execution(&self, id: &str) -> Option<&Execution> {
+        self.executions.get(id)
+    }
+
+    /// Every execution held in memory.
+    pub fn executions(&self) -> impl Iterator<Item = &Execution> {
+        self.executions.values()
+    }
+
+    /// A pipeline's current version.
+    pub fn current_version(&self, pipeline: &str) -> Option<&SharedVersion> {
+        self.pipelines.get(pipeline).map(|p| &p.current)
+    }
+
+    /// A pipeline version, if loaded.
+    pub fn version(&self, pipeline: &str, version: u32) -> Option<&SharedVersion> {
+        self.versions.get(&(pipeline.to_string(), version))
+    }
+
+    /// Makes `version` known, and the current one of its pipeline when it is
+    /// the newest.
+    pub fn add_version(&mut self, version: PipelineVersion) {
+        let version = Arc::new(version);
+        self.versions
+            .insert((version.name.clone(), version.version), version.clone());
+        match self.pipelines.get_mut(&version.name) {
+            Some(slot) if slot.current.version >= version.version => {}
+            Some(slot) => slot.current = version,
+            None => {
+                self.pipelines
+                    .insert(version.name.clone(), PipelineSlot::new(version));
+            }
+        }
+    }
+
+    /// Forgets a pipeline (it has no running executions).
+    pub fn remove_pipeline(&mut self, name: &str) -> Result<(), EngineError> {
+        if self
+            .executions
+            .values()
+            .any(|e| e.pipeline == name && !e.status.is_terminal())
+        {
+            return Err(EngineError::Refused(format!(
+                "pipeline `{name}` has executions in progress; stop them first"
+            )));
+        }
+        self.pipelines.remove(name);
+        self.versions.retain(|(p, _), _| p != name);
+        self.executions.retain(|_, e| e.pipeline != name);
+        Ok(())
+    }
+
+    /// Drops final executions from memory (the store keeps them).
+    pub fn evict_finished(&mut self) {
+        self.executions.retain(|_, e| !e.status.is_terminal());
+    }
+
+    /// The next start order number (for ids made outside).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Starts an execution of `pipeline`'s current version. It waits in
+    /// front of the first stage, and goes in when the stage allows.
+    pub fn start(
+        &mut self,
+        id: ExecutionId,
+        pipeline: &str,
+        trigger: &str,
+        variables: indexmap::IndexMap<String, String>,
+        revisions: Vec<RecordedRevision>,
+    ) -> Result<ExecutionId, EngineError> {
+        let version = self
+            .pipelines
+            .get(pipeline)
+            .map(|p| p.current.clone())
+            .ok_or_else(|| EngineError::UnknownPipeline(pipeline.to_string()))?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let execution = Execution::new(
+            id.clone(),
+            &version,
+            seq,
+            self.now,
+            trigger,
+            variables,
+            revisions,
+        );
+        self.executions.insert(id.clone(), execution);
+        self.touch(&id);
+        self.try_enter(&id);
+        Ok(id)
+    }
+
+    /// Takes the result of one call of a provider. Results of calls that
+    /// no longer matter (the action was abandoned, or called again) are
+    /// ignored.
+    pub fn action_finished(&mut self, key: &ActionKey, token: u64, result: CallResult) {
+        let now = self.now;
+        let category = match self.resolved(key) {
+            Some(r) => r.category,
+            None => return,
+        };
+        let Some(run) = self.action_mut(key) else { return };
+        if run.token != token || !run.running || run.status != Some(ActionStatus::InProgress) {
+            return;
+        }
+        run.running = false;
+        if let Some(log) = result.log {
+            run.log = Some(log);
+        }
+        match result.outcome {
+            Outcome::Succeeded {
+                summary,
+                revision,
+                variables,
+            } => {
+                run.status = Some(ActionStatus::Succeeded);
+                run.ended_at = Some(now);
+                run.summary = summary;
+                run.revision = revision;
+                run.variables = variables;
+                run.continuation = None;
+                run.recheck_at = None;
+                run.awaiting_approval = false;
+                run.outputs = result
+                    .outputs
+                    .iter()
+                    .map(|a| (a.name.clone(), a.digest.clone()))
+                    .collect();
+                let execution = self.executions.get_mut(&key.execution).unwrap();
+                for artifact in result.outputs {
+                    execution.artifacts.insert(artifact.name.clone(), artifact);
+                }
+            }
+            Outcome::Failed(failure) => {
+                run.status = Some(ActionStatus::Failed);
+                run.ended_at = Some(now);
+                run.error = Some(failure);
+                run.recheck_at = None;
+                run.awaiting_approval = false;
+            }
+            Outcome::InProgress {
+                continuation,
+                recheck_after,
+                summary,
+                percent_complete,
+            } => {
+                run.continuation = Some(continuation);
+                run.summary = summary;
+                run.percent = percent_complete;
+                run.recheck_at = Some(now + recheck_after.as_millis() as Millis);
+                run.awaiting_approval =
+                    category == crate::sandbox::Category::Approval && run.approval.is_none();
+                // A decision is delivered once; later calls run without it.
+                run.approval = None;
+                self.arm_timer(key);
+            }
+        }
+        self.changes.actions.insert(key.clone());
+        self.touch(&key.execution);
+        self.evaluate_stage(&key.execution, key.stage);
+    }
+
+    // ----- helpers shared by the rule files -----
+
+    pub(super) fn touch(&mut self, id: &str) {
+        if let Some(execution) = self.executions.get_mut(id) {
+            execution.updated_at = self.now;
+            self.changes.executions.insert(id.to_string());
+        }
+    }
+
+    pub(super) fn action_mut(&mut self, key: &ActionKey) -> Option<&mut ActionRun> {
+        self.executions
+            .get_mut(&key.execution)?
+            .stages
+            .get_mut(key.stage)?
+            .actions
+            .get_mut(key.action)
+    }
+
+    pub(super) fn version_of(&self, id: &str) -> Option<SharedVersion> {
+        let execution = self.executions.get(id)?;
+        self.versions
+            .get(&(execution.pipeline.clone(), execution.version))
+            .cloned()
+    }
+
+    pub(super) fn resolved(&self, key: &ActionKey) -> Option<ResolvedAction> {
+        let version = self.version_of(&key.execution)?;
+        version.resolved.get(key.stage)?.get(key.action).cloned()
+    }
+
+    pub(super) fn token(&mut self) -> u64 {
+        let token = self.next_token;
+        self.next_token += 1;
+        token
+    }
+
+    /// Ends an execution with a final status.
+    pub(super) fn finish_execution(
+        &mut self,
+        id: &str,
+        status: ExecutionStatus,
+        reason: Option<String>,
+    ) {
+        let now = self.now;
+        let Some(execution) = self.executions.get_mut(id) else { return };
+        execution.status = status;
+        execution.status_reason = reason;
+        execution.position = None;
+        execution.ended_at = Some(now);
+        execution.stop = None;
+        self.touch(id);
+        self.effects.push(Effect::Finished {
+            execution: id.to_string(),
+            status,
+        });
+    }
+}

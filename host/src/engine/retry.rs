@@ -1,0 +1,122 @@
+//! Retrying a failed or stopped stage: its failed actions only (succeeded
+//! ones keep their results) or all of them. Refused, with the reason, when
+//! another execution entered the stage since (this one was superseded in
+//! it), when the pipeline changed since the execution started, or when the
+//! execution is still running (a retry is already under way).
+
+use super::machine::{EngineError, Machine};
+use super::state::*;
+
+impl Machine {
+    /// Loads a finished execution back into memory so it can be retried.
+    pub fn restore_finished(&mut self, execution: Execution) {
+        self.executions.entry(execution.id.clone()).or_insert(execution);
+    }
+
+    /// Retries `stage` of a failed or stopped execution.
+    pub fn retry(&mut self, id: &str, stage: &str, mode: RetryMode) -> Result<(), EngineError> {
+        let execution = self
+            .executions
+            .get(id)
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))?;
+        let index = execution
+            .stages
+            .iter()
+            .position(|s| s.name == stage)
+            .ok_or_else(|| EngineError::UnknownStage {
+                pipeline: execution.pipeline.clone(),
+                stage: stage.to_string(),
+            })?;
+        match execution.status {
+            ExecutionStatus::Failed | ExecutionStatus::Stopped => {}
+            ExecutionStatus::InProgress | ExecutionStatus::Stopping => {
+                return Err(EngineError::Refused(format!(
+                    "execution {id} is still {}: a retry can start only once it has failed or stopped",
+                    execution.status.as_str()
+                )));
+            }
+            ExecutionStatus::Succeeded => {
+                return Err(EngineError::Refused(format!(
+                    "execution {id} succeeded: there is nothing to retry"
+                )));
+            }
+            ExecutionStatus::Superseded => {
+                return Err(EngineError::Refused(format!(
+                    "execution {id} was superseded: start a new execution instead"
+                )));
+            }
+        }
+        let run = &execution.stages[index];
+        match run.status {
+            Some(StageStatus::Failed) | Some(StageStatus::Stopped) => {}
+            other => {
+                return Err(EngineError::Refused(format!(
+                    "stage `{stage}` of execution {id} is {}: only a failed or stopped stage can be retried",
+                    other.map(|s| s.as_str()).unwrap_or("not started")
+                )));
+            }
+        }
+        let slot = self
+            .pipelines
+            .get(&execution.pipeline)
+            .ok_or_else(|| EngineError::UnknownPipeline(execution.pipeline.clone()))?;
+        if let Some((_, latest)) = slot.stages.get(stage).and_then(|s| s.latest.as_ref())
+            && latest != id
+        {
+            return Err(EngineError::Refused(format!(
+                "execution {latest} has entered stage `{stage}` since, superseding execution {id} there: only the latest execution of a stage can be retried"
+            )));
+        }
+        if slot.current.version != execution.version {
+            return Err(EngineError::Refused(format!(
+                "pipeline `{}` changed since execution {id} started (version {} then, {} now): start a new execution instead",
+                execution.pipeline, execution.version, slot.current.version
+            )));
+        }
+        if let Some(holder) = slot
+            .stages
+            .get(stage)
+            .filter(|s| s.is_locked(slot.mode()))
+            .and_then(|s| s.holders.first())
+        {
+            return Err(EngineError::Refused(format!(
+                "stage `{stage}` is running execution {holder}"
+            )));
+        }
+
+        let now = self.now;
+        let entry = self.next_entry;
+        self.next_entry += 1;
+        let pipeline = execution.pipeline.clone();
+        {
+            let execution = self.executions.get_mut(id).unwrap();
+            execution.status = ExecutionStatus::InProgress;
+            execution.status_reason = None;
+            execution.ended_at = None;
+            execution.stop = None;
+            execution.position = Some(Position { stage: index, waiting: false });
+            let run = &mut execution.stages[index];
+            run.status = Some(StageStatus::InProgress);
+            run.attempt += 1;
+            run.entered_seq = Some(entry);
+            run.started_at = Some(now);
+            run.ended_at = None;
+            for action in &mut run.actions {
+                let keep = mode == RetryMode::FailedActions
+                    && action.status == Some(ActionStatus::Succeeded);
+                if !keep {
+                    action.reset();
+                }
+            }
+        }
+        let slot = self.slot(&pipeline, stage);
+        slot.holders.push(id.to_string());
+        slot.latest = Some((entry, id.to_string()));
+        self.touch(id);
+        for action in 0..self.executions[id].stages[index].actions.len() {
+            self.changes.actions.insert(ActionKey { execution: id.to_string(), stage: index, action });
+        }
+        self.start_next_run_order(id, index);
+        Ok(())
+    }
+}

@@ -1,0 +1,80 @@
+//! Stopping an execution. Stop-and-wait lets the running actions finish
+//! and starts nothing new (`Stopping`, then `Stopped`); stop-and-abandon
+//! marks the running actions `Abandoned` at once (`Stopped`). An execution
+//! waiting between stages just stops.
+
+use super::machine::{Effect, EngineError, Machine};
+use super::state::*;
+use crate::sandbox::{Failure, FailureKind};
+
+impl Machine {
+    /// Stops an execution.
+    pub fn stop(&mut self, id: &str, mode: StopMode, reason: Option<String>) -> Result<(), EngineError> {
+        let execution = self
+            .executions
+            .get(id)
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))?;
+        if execution.status.is_terminal() {
+            return Err(EngineError::Refused(format!(
+                "execution {id} has already ended ({})",
+                execution.status.as_str()
+            )));
+        }
+        if execution.status == ExecutionStatus::Stopping && mode == StopMode::Wait {
+            return Ok(());
+        }
+        let position = execution.position.expect("running executions have a position");
+        let pipeline = execution.pipeline.clone();
+        let stage_name = execution.stages[position.stage].name.clone();
+        if position.waiting {
+            self.slot(&pipeline, &stage_name).waiting.retain(|(_, w)| w != id);
+            let reason = reason.or_else(|| Some(format!("stopped while waiting in front of stage `{stage_name}`")));
+            self.finish_execution(id, ExecutionStatus::Stopped, reason);
+            return Ok(());
+        }
+        {
+            let execution = self.executions.get_mut(id).unwrap();
+            execution.stop = Some(StopRequest { mode, reason: reason.clone() });
+            execution.status = ExecutionStatus::Stopping;
+            execution.stages[position.stage].status = Some(StageStatus::Stopping);
+        }
+        self.touch(id);
+        if mode == StopMode::Abandon {
+            self.abandon_running(id, position.stage, reason.as_deref());
+        }
+        self.evaluate_stage(id, position.stage);
+        Ok(())
+    }
+
+    /// Marks every in-progress action of a stage abandoned, cancelling
+    /// calls under way.
+    fn abandon_running(&mut self, id: &str, stage: usize, reason: Option<&str>) {
+        let now = self.now;
+        let count = self.executions[id].stages[stage].actions.len();
+        for action in 0..count {
+            let key = ActionKey { execution: id.to_string(), stage, action };
+            let run = self.action_mut(&key).unwrap();
+            if run.status != Some(ActionStatus::InProgress) {
+                continue;
+            }
+            run.status = Some(ActionStatus::Abandoned);
+            run.ended_at = Some(now);
+            run.awaiting_approval = false;
+            run.recheck_at = None;
+            run.error = Some(Failure {
+                kind: FailureKind::JobFailed,
+                message: match reason {
+                    Some(r) => format!("abandoned: the execution was stopped ({r})"),
+                    None => "abandoned: the execution was stopped".to_string(),
+                },
+            });
+            let was_running = std::mem::take(&mut run.running);
+            let token = run.token;
+            if was_running {
+                self.effects.push(Effect::Cancel { key: key.clone(), token });
+            }
+            self.disarm_timer(&key);
+            self.changes.actions.insert(key);
+        }
+    }
+}

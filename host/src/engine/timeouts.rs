@@ -1,0 +1,138 @@
+//! Action deadlines and call-backs of in-progress actions.
+//!
+//! Every attempt has a deadline: the action's `timeout` (default 1 hour,
+//! 7 days for approvals) from when the attempt started. While a provider
+//! call is under way the sandbox enforces it; between calls, a timer fails
+//! the action when it passes. An in-progress action is called back, on a
+//! fresh instance, when its `recheck-after` delay ends.
+
+use super::machine::{Effect, Machine};
+use super::state::*;
+use crate::model::Action;
+use crate::sandbox::{Category, Failure, FailureKind};
+use std::time::Duration;
+
+/// Default timeout of an action.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Default timeout of an approval action.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The timeout of an action: its own, or its category's default.
+pub fn action_timeout(action: &Action, category: Category) -> Duration {
+    action
+        .timeout
+        .as_deref()
+        .and_then(|t| crate::units::parse_duration(t).ok())
+        .unwrap_or(if category == Category::Approval {
+            DEFAULT_APPROVAL_TIMEOUT
+        } else {
+            DEFAULT_TIMEOUT
+        })
+}
+
+impl Machine {
+    /// Sets the timer of an in-progress action between calls: its
+    /// call-back, or its deadline if sooner.
+    pub(super) fn arm_timer(&mut self, key: &ActionKey) {
+        self.disarm_timer(key);
+        let Some(run) = self
+            .executions
+            .get(&key.execution)
+            .map(|e| &e.stages[key.stage].actions[key.action])
+        else {
+            return;
+        };
+        let at = match (run.recheck_at, run.deadline_at) {
+            (Some(r), Some(d)) => r.min(d),
+            (Some(r), None) => r,
+            (None, Some(d)) => d,
+            (None, None) => return,
+        };
+        self.timers.insert((at, key.clone()));
+        self.timer_of.insert(key.clone(), at);
+    }
+
+    pub(super) fn disarm_timer(&mut self, key: &ActionKey) {
+        if let Some(at) = self.timer_of.remove(key) {
+            self.timers.remove(&(at, key.clone()));
+        }
+    }
+
+    /// When the next timer is due.
+    pub fn next_timer(&self) -> Option<Millis> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// Handles every timer due by now: deadlines passed fail their
+    /// actions; call-backs due call their providers again.
+    pub fn tick(&mut self) {
+        while let Some((at, key)) = self.timers.first().cloned() {
+            if at > self.now {
+                break;
+            }
+            self.disarm_timer(&key);
+            let Some(run) = self
+                .executions
+                .get(&key.execution)
+                .map(|e| &e.stages[key.stage].actions[key.action])
+            else {
+                continue;
+            };
+            if run.status != Some(ActionStatus::InProgress) || run.running {
+                continue;
+            }
+            if run.deadline_at.is_some_and(|d| d <= self.now) {
+                self.time_out(&key);
+            } else {
+                self.call_back(&key);
+            }
+        }
+    }
+
+    /// Fails an action whose deadline passed.
+    fn time_out(&mut self, key: &ActionKey) {
+        let now = self.now;
+        let Some(version) = self.version_of(&key.execution) else { return };
+        let definition = &version.definition.stages[key.stage].actions[key.action];
+        let timeout = action_timeout(definition, version.resolved[key.stage][key.action].category);
+        let run = self.action_mut(key).unwrap();
+        run.status = Some(ActionStatus::Failed);
+        run.ended_at = Some(now);
+        run.awaiting_approval = false;
+        run.recheck_at = None;
+        run.error = Some(Failure {
+            kind: FailureKind::JobFailed,
+            message: format!(
+                "deadline exceeded: the action did not finish within its timeout of {}",
+                crate::units::format_duration(timeout)
+            ),
+        });
+        self.changes.actions.insert(key.clone());
+        self.touch(&key.execution);
+        self.evaluate_stage(&key.execution, key.stage);
+    }
+
+    /// Calls an in-progress provider again, with its continuation token.
+    pub(super) fn call_back(&mut self, key: &ActionKey) {
+        let token = self.token();
+        {
+            let Some(run) = self.action_mut(key) else { return };
+            run.token = token;
+            run.running = true;
+            run.recheck_at = None;
+        }
+        match self.prepare_call(key) {
+            Ok(request) => self.effects.push(Effect::Run(request)),
+            Err(failure) => {
+                let now = self.now;
+                let run = self.action_mut(key).unwrap();
+                run.running = false;
+                run.status = Some(ActionStatus::Failed);
+                run.ended_at = Some(now);
+                run.error = Some(failure);
+                self.evaluate_stage(&key.execution, key.stage);
+            }
+        }
+        self.changes.actions.insert(key.clone());
+    }
+}

@@ -1,0 +1,227 @@
+//! A pipeline definition, as written in YAML or JSON: one serde model,
+//! unknown fields rejected. `sluice schema` prints its JSON Schema.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A pipeline: stages of actions that every execution goes through in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// The pipeline's name: letters, digits, `.`, `@`, `_`, `-`; at most 100 characters.
+    pub name: String,
+    /// How executions share stages: `superseded` (default), `queued` or `parallel`.
+    #[serde(default, skip_serializing_if = "ExecutionMode::is_default")]
+    pub execution_mode: ExecutionMode,
+    /// Pipeline variables, readable as `#{variables.NAME}`; each may be
+    /// overridden when an execution starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<Variable>,
+    /// The stages, in order. The first holds only source actions; there are at least two.
+    pub stages: Vec<Stage>,
+}
+
+/// How executions of one pipeline share its stages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionMode {
+    /// A stage holds one execution at a time; one execution may wait in
+    /// front of it, and a newer one arriving supersedes the waiting one.
+    #[default]
+    Superseded,
+    /// A stage holds one execution at a time; the others wait in front of
+    /// it in the order they started.
+    Queued,
+    /// Executions do not lock stages: each runs independently.
+    Parallel,
+}
+
+impl ExecutionMode {
+    fn is_default(&self) -> bool {
+        *self == ExecutionMode::Superseded
+    }
+
+    /// The mode's name as written in a definition.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExecutionMode::Superseded => "superseded",
+            ExecutionMode::Queued => "queued",
+            ExecutionMode::Parallel => "parallel",
+        }
+    }
+}
+
+/// A pipeline variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    /// Its name: letters, digits, `_`, `-`.
+    pub name: String,
+    /// Its value when an execution does not set one. A variable without a
+    /// default must be given a value when an execution starts.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_scalar")]
+    #[schemars(with = "Option<String>")]
+    pub default: Option<String>,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A stage: actions that run together, in run orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// The stage's name, unique in the pipeline.
+    pub name: String,
+    /// Its actions (at least one).
+    pub actions: Vec<Action>,
+}
+
+/// An action: one provider doing one piece of work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// The action's name, unique in its stage.
+    pub name: String,
+    /// The provider that does the work: `builtin:NAME`, or a path to a
+    /// `.wasm` component (relative to the pipeline file).
+    pub provider: String,
+    /// Actions with the same run order run in parallel; a higher run order
+    /// runs after every lower one succeeded. 1 to 999, default 1.
+    #[serde(default = "default_run_order", skip_serializing_if = "is_default_run_order")]
+    pub run_order: u32,
+    /// The provider's configuration: property names and values. Values may
+    /// refer to variables: `#{variables.NAME}`, `#{execution.id}`,
+    /// `#{Namespace.Key}`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty", deserialize_with = "scalar_map")]
+    #[schemars(with = "IndexMap<String, String>")]
+    pub configuration: IndexMap<String, String>,
+    /// Names of the artifacts it reads, each produced by an earlier stage or
+    /// a lower run order of this stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+    /// Names of the artifacts it produces, unique in the pipeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    /// Makes the action's output variables readable by later actions as
+    /// `#{NAMESPACE.Key}`. Unique in the pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// How long the action may take, e.g. `30s`, `10m`, `2h`. Default: 1h
+    /// (7 days for approvals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Memory limit of the provider's instance, e.g. `256MiB`. Default: 1GiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// What the provider may reach beyond its artifacts. Nothing unless granted.
+    #[serde(default, skip_serializing_if = "Grants::is_empty")]
+    pub grants: Grants,
+}
+
+/// Capabilities granted to one action. Each is refused unless listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Host folders the provider may reach, by name: each is mounted at
+    /// `/paths/NAME` inside the sandbox.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub paths: IndexMap<String, PathGrant>,
+}
+
+impl Grants {
+    /// Whether nothing is granted.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+}
+
+/// A host folder granted to an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathGrant {
+    /// The folder on the host; relative paths are relative to the pipeline file.
+    pub path: String,
+    /// `read-only` (default) or `read-write`. A read-write folder is
+    /// created when missing.
+    #[serde(default)]
+    pub access: PathAccess,
+}
+
+/// How a granted folder may be used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PathAccess {
+    /// Read only.
+    #[default]
+    ReadOnly,
+    /// Read and write.
+    ReadWrite,
+}
+
+fn default_run_order() -> u32 {
+    1
+}
+
+fn is_default_run_order(order: &u32) -> bool {
+    *order == 1
+}
+
+/// Configuration values are strings; numbers and booleans written without
+/// quotes are taken as their text, as people expect.
+struct ScalarText;
+
+impl<'de> serde::de::Visitor<'de> for ScalarText {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string (or a number or boolean, taken as text)")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ScalarText).map(Text)
+    }
+}
+
+fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<IndexMap<String, String>, D::Error> {
+    let raw: Option<IndexMap<String, Text>> = Option::deserialize(d)?;
+    Ok(raw
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect())
+}
+
+fn optional_scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let raw: Option<Text> = Option::deserialize(d)?;
+    Ok(raw.map(|t| t.0))
+}

@@ -1,0 +1,62 @@
+//! Pipeline definitions as code: the serde model (YAML or JSON), where each
+//! value sits in its file, and validation, first on its own and then
+//! against the providers the pipeline names.
+
+pub mod definition;
+pub mod diagnostic;
+pub mod parse;
+pub mod providers;
+pub mod source_map;
+pub mod validate;
+pub mod variables;
+
+pub use definition::{Action, ExecutionMode, Grants, PathAccess, PathGrant, Pipeline, Stage, Variable};
+pub use diagnostic::{Diagnostic, Report, Severity};
+pub use parse::Format;
+pub use source_map::SourceMap;
+
+use std::path::{Path, PathBuf};
+
+/// A definition read from a file, with what is needed to report on it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The definition.
+    pub pipeline: Pipeline,
+    /// The file as the user named it.
+    pub file: String,
+    /// The folder relative provider paths are resolved against.
+    pub base_dir: PathBuf,
+    /// Positions of its values.
+    pub map: SourceMap,
+}
+
+/// Reads and parses a definition file. On failure the report holds the
+/// parse error (a file that does not parse has no further findings).
+pub fn load(path: &Path) -> Result<Loaded, Report> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Report {
+        file: file.clone(),
+        diagnostics: vec![Diagnostic::error("", format!("cannot read the file: {e}"))],
+    })?;
+    let (pipeline, map) = parse::parse_with_map(&text, Format::of(&file)).map_err(|d| Report {
+        file: file.clone(),
+        diagnostics: vec![d],
+    })?;
+    let base_dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok(Loaded {
+        pipeline,
+        file,
+        base_dir,
+        map,
+    })
+}
+
+/// The JSON Schema of pipeline definitions, for editors.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Pipeline);
+    serde_json::to_value(schema).expect("a schema serialises")
+}

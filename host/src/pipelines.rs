@@ -1,0 +1,163 @@
+//! Checking and applying pipeline definitions: validation on its own and
+//! against the providers, resolution of each action's provider (to the
+//! exact component, kept in the state directory) and of its granted
+//! folders, and recording a new pipeline version.
+
+use crate::engine::{PipelineVersion, ResolvedAction, now_millis};
+use crate::model::{self, Diagnostic, Loaded, PathAccess, Report};
+use crate::providers::Catalog;
+use crate::sandbox::{HostMount, guest_paths, is_artifact_name};
+use crate::store::Store;
+use std::path::PathBuf;
+
+/// The outcome of checking a definition.
+#[derive(Debug)]
+pub struct Checked {
+    /// Every finding, with positions.
+    pub report: Report,
+    /// The version to record, when there are no errors.
+    pub version: Option<PipelineVersion>,
+}
+
+/// Checks a loaded definition completely: on its own, its grants, and
+/// against its providers. Every problem is reported.
+pub async fn check(loaded: &Loaded, catalog: &Catalog) -> Checked {
+    let pipeline = &loaded.pipeline;
+    let mut diagnostics = model::validate::validate(pipeline);
+    let mounts = check_grants(loaded, &mut diagnostics);
+    let (resolved, provider_problems) = model::providers::validate(pipeline, catalog).await;
+    diagnostics.extend(provider_problems);
+    let report = Report::new(loaded.file.clone(), diagnostics, &loaded.map);
+    let version = (!report.has_errors()).then(|| PipelineVersion {
+        name: pipeline.name.clone(),
+        version: 0,
+        definition: pipeline.clone(),
+        resolved: pipeline
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(s, stage)| {
+                stage
+                    .actions
+                    .iter()
+                    .enumerate()
+                    .map(|(a, action)| {
+                        let r = &resolved[&action.provider];
+                        ResolvedAction {
+                            sha256: r.sha256.clone(),
+                            category: r.descriptor.action_type.category,
+                            secret_properties: r
+                                .descriptor
+                                .properties
+                                .iter()
+                                .filter(|p| p.secret)
+                                .map(|p| p.name.clone())
+                                .collect(),
+                            mounts: mounts[s][a].clone(),
+                        }
+                    })
+                    .collect()
+            })
+            .collect(),
+        created_at: now_millis(),
+    });
+    Checked { report, version }
+}
+
+/// Checks and records a definition as its pipeline's new version. Returns
+/// the version number, whether it changed, and the warnings; or the report
+/// with the errors.
+pub async fn apply(
+    loaded: &Loaded,
+    catalog: &Catalog,
+    store: &mut Store,
+) -> Result<(u32, bool, Report), Report> {
+    let checked = check(loaded, catalog).await;
+    let Some(version) = checked.version else {
+        return Err(checked.report);
+    };
+    for stage in &version.resolved {
+        for action in stage {
+            for mount in action.mounts.iter().filter(|m| m.writable) {
+                if let Err(e) = std::fs::create_dir_all(&mount.host_path) {
+                    return Err(Report {
+                        file: loaded.file.clone(),
+                        diagnostics: vec![Diagnostic::error(
+                            "",
+                            format!("cannot create granted folder {}: {e}", mount.host_path.display()),
+                        )],
+                    });
+                }
+            }
+        }
+    }
+    let source = std::fs::canonicalize(&loaded.file)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| loaded.file.clone());
+    match store.apply_pipeline(&version, Some(&source)) {
+        Ok((number, changed)) => Ok((number, changed, checked.report)),
+        Err(e) => Err(Report {
+            file: loaded.file.clone(),
+            diagnostics: vec![Diagnostic::error("", e.to_string())],
+        }),
+    }
+}
+
+/// Checks `grants.paths` of every action; returns the mounts, per stage
+/// and action, with host paths made absolute.
+fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostMount>>> {
+    let mut all = Vec::new();
+    for (s, stage) in loaded.pipeline.stages.iter().enumerate() {
+        let mut stage_mounts = Vec::new();
+        for (a, action) in stage.actions.iter().enumerate() {
+            let mut mounts = Vec::new();
+            for (name, grant) in &action.grants.paths {
+                let path = format!("stages[{s}].actions[{a}].grants.paths.{name}");
+                if !is_artifact_name(name) {
+                    out.push(Diagnostic::error(
+                        &path,
+                        format!("grant name `{name}` is not valid: use letters, digits, `_` or `-`"),
+                    ));
+                    continue;
+                }
+                if grant.path.trim().is_empty() {
+                    out.push(Diagnostic::error(format!("{path}.path"), "the folder is empty"));
+                    continue;
+                }
+                let host = PathBuf::from(&grant.path);
+                let host = if host.is_relative() { loaded.base_dir.join(host) } else { host };
+                let writable = grant.access == PathAccess::ReadWrite;
+                let host = if host.is_dir() {
+                    host.canonicalize().unwrap_or(host)
+                } else if writable {
+                    absolute(&host)
+                } else {
+                    out.push(Diagnostic::error(
+                        format!("{path}.path"),
+                        format!("granted folder {} does not exist", host.display()),
+                    ));
+                    continue;
+                };
+                mounts.push(HostMount {
+                    name: name.clone(),
+                    host_path: host,
+                    guest_path: format!("{}/{name}", guest_paths::PATHS),
+                    writable,
+                });
+            }
+            stage_mounts.push(mounts);
+        }
+        all.push(stage_mounts);
+    }
+    all
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    }
+}

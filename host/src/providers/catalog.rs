@@ -1,0 +1,94 @@
+//! Resolving the provider references a pipeline writes (`builtin:copy`,
+//! `./providers/x.wasm`) to loaded providers and their descriptors.
+
+use super::{ComponentStore, ProviderRef};
+use crate::sandbox::{ComponentSource, Descriptor, Provider, Sandbox, SandboxError};
+use std::path::{Path, PathBuf};
+
+/// A provider reference resolved: the loaded provider, what it says about
+/// itself, and the digest of the exact component.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The reference as the pipeline wrote it.
+    pub reference: String,
+    /// The loaded provider.
+    pub provider: Provider,
+    /// Its descriptor.
+    pub descriptor: Descriptor,
+    /// The component's sha256.
+    pub sha256: String,
+}
+
+/// Resolves provider references for one pipeline file.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    sandbox: Sandbox,
+    base_dir: PathBuf,
+    components: Option<ComponentStore>,
+}
+
+impl Catalog {
+    /// Resolves relative paths against `base_dir`; keeps every component it
+    /// resolves in `components` when given.
+    pub fn new(sandbox: Sandbox, base_dir: &Path, components: Option<ComponentStore>) -> Self {
+        Catalog {
+            sandbox,
+            base_dir: base_dir.to_path_buf(),
+            components,
+        }
+    }
+
+    /// The sandbox providers are loaded into.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Loads the provider `reference` names and asks it to describe itself.
+    pub async fn resolve(&self, reference: &str) -> Result<Resolved, SandboxError> {
+        let parsed: ProviderRef = reference
+            .parse()
+            .map_err(|message: String| SandboxError::NotAProvider {
+                provider: reference.to_string(),
+                message,
+            })?;
+        let parsed = match parsed {
+            ProviderRef::File(path) if path.is_relative() => ProviderRef::File(self.base_dir.join(path)),
+            other => other,
+        };
+        let mut source = parsed.component()?;
+        source.name = reference.to_string();
+        if let Some(store) = &self.components {
+            store.keep(&source).map_err(|e| SandboxError::Engine(format!(
+                "cannot keep component {reference} in the state directory: {e}"
+            )))?;
+        }
+        self.load(source, reference).await
+    }
+
+    /// Loads a component kept in the component store by its digest.
+    pub async fn by_digest(&self, sha256: &str, reference: &str) -> Result<Resolved, SandboxError> {
+        let store = self.components.as_ref().ok_or_else(|| {
+            SandboxError::Engine("no component store to load providers from".into())
+        })?;
+        let source = store.get(sha256, reference).map_err(|e| SandboxError::Read {
+            path: PathBuf::from(format!("components/{sha256}.wasm")),
+            source: e,
+        })?;
+        self.load(source, reference).await
+    }
+
+    async fn load(&self, source: ComponentSource, reference: &str) -> Result<Resolved, SandboxError> {
+        let sandbox = self.sandbox.clone();
+        // Compiling is CPU work; keep it off the async threads.
+        let (provider, _) = tokio::task::spawn_blocking(move || sandbox.load(&source))
+            .await
+            .map_err(|e| SandboxError::Engine(format!("loading a provider panicked: {e}")))??;
+        let descriptor = provider.describe().await?;
+        Ok(Resolved {
+            reference: reference.to_string(),
+            sha256: provider.sha256().to_string(),
+            provider,
+            descriptor,
+        })
+    }
+}

@@ -1,0 +1,587 @@
+//! Executions, their stage runs and action runs (every attempt), and
+//! artifacts: written one engine step per transaction, read back for
+//! recovery and for the commands that show state.
+
+use super::{Store, StoreError, json};
+use crate::engine::*;
+use crate::sandbox::{Failure, FailureKind};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+/// An execution as listed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExecutionSummary {
+    /// Its id.
+    pub id: String,
+    /// The pipeline.
+    pub pipeline: String,
+    /// The pipeline version it runs.
+    pub version: u32,
+    /// Its status.
+    pub status: String,
+    /// Why it has that status.
+    pub status_reason: Option<String>,
+    /// What started it.
+    pub trigger: String,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it ended.
+    pub ended_at: Option<Millis>,
+    /// The source revisions it carries.
+    pub source_revisions: Vec<RecordedRevision>,
+}
+
+/// One attempt of one action, as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionAttempt {
+    /// The execution.
+    pub execution_id: String,
+    /// The stage.
+    pub stage: String,
+    /// The action.
+    pub action: String,
+    /// The attempt.
+    pub attempt: u32,
+    /// The run as stored.
+    pub run: ActionRun,
+}
+
+impl Store {
+    /// Writes what one engine step changed, in one transaction.
+    pub fn write_step(&mut self, machine: &Machine, changes: &Changes) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| super::sqlite_at(&path, e))?;
+        for (key, run) in &changes.closed_attempts {
+            if let Some(execution) = machine.execution(&key.execution) {
+                write_action(&tx, execution, key, run).map_err(|e| super::sqlite_at(&path, e))?;
+            }
+        }
+        for id in &changes.executions {
+            if let Some(execution) = machine.execution(id) {
+                write_execution(&tx, execution).map_err(|e| super::sqlite_at(&path, e))?;
+            }
+        }
+        for key in &changes.actions {
+            if let Some(execution) = machine.execution(&key.execution) {
+                let run = &execution.stages[key.stage].actions[key.action];
+                write_action(&tx, execution, key, run).map_err(|e| super::sqlite_at(&path, e))?;
+            }
+        }
+        for (pipeline, stage) in &changes.transitions {
+            if let Some(t) = machine
+                .transitions(pipeline)
+                .into_iter()
+                .find(|t| &t.stage == stage)
+            {
+                tx.execute(
+                    "INSERT INTO transitions (pipeline, stage, enabled, reason, changed_by, changed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (pipeline, stage) DO UPDATE SET
+                       enabled = ?3, reason = ?4, changed_by = ?5, changed_at = ?6",
+                    params![t.pipeline, t.stage, t.enabled, t.reason, t.changed_by, t.changed_at],
+                )
+                .map_err(|e| super::sqlite_at(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| super::sqlite_at(&path, e))
+    }
+
+    /// Every execution still running, oldest first, with the versions they
+    /// run (which the caller loads into the machine first).
+    pub fn active_executions(&self, version_of: impl Fn(&str, u32) -> Option<SharedVersion>) -> Result<Vec<Execution>, StoreError> {
+        let ids: Vec<String> = {
+            let mut statement = self
+                .conn
+                .prepare("SELECT id FROM executions WHERE status IN ('InProgress', 'Stopping') ORDER BY seq")
+                .map_err(|e| self.sqlite(e))?;
+            let rows = statement.query_map([], |r| r.get(0)).map_err(|e| self.sqlite(e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))?
+        };
+        let mut executions = Vec::new();
+        for id in ids {
+            if let Some(e) = self.execution(&id, &version_of)? {
+                executions.push(e);
+            }
+        }
+        Ok(executions)
+    }
+
+    /// The pipeline and version of an execution.
+    pub fn execution_version(&self, id: &str) -> Result<Option<(String, u32)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT pipeline, version FROM executions WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Finds an execution by its id or a unique prefix of it.
+    pub fn find_execution_id(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        let mut statement = self
+            .conn
+            .prepare("SELECT id FROM executions WHERE id LIKE ?1 ORDER BY seq DESC LIMIT 2")
+            .map_err(|e| self.sqlite(e))?;
+        let ids: Vec<String> = statement
+            .query_map(params![pattern], |r| r.get(0))
+            .map_err(|e| self.sqlite(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sqlite(e))?;
+        Ok(match ids.as_slice() {
+            [one] => Some(one.clone()),
+            [..] if ids.iter().any(|i| i == prefix) => Some(prefix.to_string()),
+            _ => None,
+        })
+    }
+
+    /// One execution with its stages and the current attempt of each action.
+    pub fn execution(
+        &self,
+        id: &str,
+        version_of: impl Fn(&str, u32) -> Option<SharedVersion>,
+    ) -> Result<Option<Execution>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT pipeline, version, seq, status, status_reason, trigger_, variables,
+                        source_revisions, position_stage, position_waiting, stop,
+                        started_at, updated_at, ended_at
+                 FROM executions WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, u64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, Option<usize>>(8)?,
+                        r.get::<_, Option<bool>>(9)?,
+                        r.get::<_, Option<String>>(10)?,
+                        r.get::<_, Millis>(11)?,
+                        r.get::<_, Millis>(12)?,
+                        r.get::<_, Option<Millis>>(13)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        let Some((pipeline, version, seq, status, status_reason, trigger, variables, revisions, stage, waiting, stop, started_at, updated_at, ended_at)) = row else {
+            return Ok(None);
+        };
+        let what = || format!("execution {id}");
+        let Some(version_def) = version_of(&pipeline, version).or_else(|| {
+            self.pipeline_version(&pipeline, version).ok().flatten().map(std::sync::Arc::new)
+        }) else {
+            return Err(self.corrupt(what(), format!("its pipeline version {pipeline} v{version} is missing")));
+        };
+        let mut execution = Execution::new(
+            id.to_string(),
+            &version_def,
+            seq,
+            started_at,
+            &trigger,
+            serde_json::from_str(&variables).map_err(|e| self.corrupt(what(), e))?,
+            serde_json::from_str(&revisions).map_err(|e| self.corrupt(what(), e))?,
+        );
+        execution.status = ExecutionStatus::parse(&status)
+            .ok_or_else(|| self.corrupt(what(), format!("unknown status {status}")))?;
+        execution.status_reason = status_reason;
+        execution.position = stage.map(|stage| Position {
+            stage,
+            waiting: waiting.unwrap_or(false),
+        });
+        execution.stop = stop
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| self.corrupt(what(), e))?;
+        execution.updated_at = updated_at;
+        execution.ended_at = ended_at;
+
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT stage_index, status, attempt, entered_seq, started_at, ended_at
+                 FROM stage_runs WHERE execution_id = ?1",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let stages = statement
+            .query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, usize>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, Option<u64>>(3)?,
+                    r.get::<_, Option<Millis>>(4)?,
+                    r.get::<_, Option<Millis>>(5)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        for row in stages {
+            let (index, status, attempt, entered, started, ended) = row.map_err(|e| self.sqlite(e))?;
+            let Some(run) = execution.stages.get_mut(index) else { continue };
+            run.status = status.as_deref().and_then(StageStatus::parse);
+            run.attempt = attempt;
+            run.entered_seq = entered;
+            run.started_at = started;
+            run.ended_at = ended;
+        }
+
+        // The latest attempt of each action; it belongs to the current
+        // stage run only if it was written in it.
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT a.* FROM action_runs a
+                 WHERE a.execution_id = ?1 AND a.attempt = (
+                   SELECT MAX(b.attempt) FROM action_runs b
+                   WHERE b.execution_id = a.execution_id AND b.stage_index = a.stage_index
+                     AND b.action_index = a.action_index)",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![id], row_to_action)
+            .map_err(|e| self.sqlite(e))?;
+        for row in rows {
+            let (stage_index, action_index, stage_attempt, run) = row.map_err(|e| self.sqlite(e))?;
+            let Some(stage) = execution.stages.get_mut(stage_index) else { continue };
+            let stage_attempt_now = stage.attempt;
+            let Some(slot) = stage.actions.get_mut(action_index) else { continue };
+            if stage_attempt == stage_attempt_now {
+                *slot = run;
+            } else {
+                slot.attempt = run.attempt;
+            }
+        }
+
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT name, digest, files, bytes, producer, revision FROM artifacts WHERE execution_id = ?1",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let artifacts = statement
+            .query_map(params![id], |r| {
+                Ok(ArtifactRecord {
+                    name: r.get(0)?,
+                    digest: r.get(1)?,
+                    files: r.get(2)?,
+                    bytes: r.get(3)?,
+                    producer: r.get(4)?,
+                    revision: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        for artifact in artifacts {
+            let artifact = artifact.map_err(|e| self.sqlite(e))?;
+            execution.artifacts.insert(artifact.name.clone(), artifact);
+        }
+        Ok(Some(execution))
+    }
+
+    /// Every attempt of every action of an execution, in order.
+    pub fn action_attempts(&self, id: &str) -> Result<Vec<ActionAttempt>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT * FROM action_runs WHERE execution_id = ?1
+                 ORDER BY stage_index, action_index, attempt",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![id], |r| {
+                let stage: String = r.get("stage")?;
+                let (_, _, _, run) = row_to_action(r)?;
+                Ok(ActionAttempt {
+                    execution_id: id.to_string(),
+                    stage,
+                    action: run.name.clone(),
+                    attempt: run.attempt,
+                    run,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Executions of a pipeline, newest first.
+    pub fn list_executions(&self, pipeline: &str, limit: usize) -> Result<Vec<ExecutionSummary>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT id, pipeline, version, status, status_reason, trigger_, started_at, ended_at, source_revisions
+                 FROM executions WHERE pipeline = ?1 ORDER BY seq DESC LIMIT ?2",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![pipeline, limit as i64], |r| {
+                let revisions: String = r.get(8)?;
+                Ok(ExecutionSummary {
+                    id: r.get(0)?,
+                    pipeline: r.get(1)?,
+                    version: r.get(2)?,
+                    status: r.get(3)?,
+                    status_reason: r.get(4)?,
+                    trigger: r.get(5)?,
+                    started_at: r.get(6)?,
+                    ended_at: r.get(7)?,
+                    source_revisions: serde_json::from_str(&revisions).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// For each stage of each pipeline, the execution that entered it last.
+    pub fn latest_stage_entries(&self) -> Result<Vec<(String, String, u64, String)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT e.pipeline, s.name, s.entered_seq, s.execution_id
+                 FROM stage_runs s JOIN executions e ON e.id = s.execution_id
+                 WHERE s.entered_seq = (
+                   SELECT MAX(s2.entered_seq) FROM stage_runs s2 JOIN executions e2 ON e2.id = s2.execution_id
+                   WHERE e2.pipeline = e.pipeline AND s2.name = s.name)",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// The largest start order number and stage entry number used.
+    pub fn last_numbers(&self) -> Result<(u64, u64), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT COALESCE(MAX(seq), 0) FROM executions),
+                        (SELECT COALESCE(MAX(entered_seq), 0) FROM stage_runs)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Running executions waiting in front of a stage: id and stage index.
+    pub fn waiting_executions(&self, pipeline: &str) -> Result<Vec<(String, usize)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT id, position_stage FROM executions
+                 WHERE pipeline = ?1 AND status IN ('InProgress', 'Stopping') AND position_waiting = 1
+                 ORDER BY seq",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// How many executions are running, all pipelines together.
+    pub fn active_count(&self) -> Result<usize, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM executions WHERE status IN ('InProgress', 'Stopping')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Every artifact record (for verification).
+    pub fn all_artifacts(&self) -> Result<Vec<(String, ArtifactRecord)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT execution_id, name, digest, files, bytes, producer, revision FROM artifacts")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    ArtifactRecord {
+                        name: r.get(1)?,
+                        digest: r.get(2)?,
+                        files: r.get(3)?,
+                        bytes: r.get(4)?,
+                        producer: r.get(5)?,
+                        revision: r.get(6)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+}
+
+fn write_execution(tx: &Transaction<'_>, e: &Execution) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO executions (id, pipeline, version, seq, status, status_reason, trigger_, variables,
+                                 source_revisions, position_stage, position_waiting, stop,
+                                 started_at, updated_at, ended_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET status = ?5, status_reason = ?6, position_stage = ?10,
+             position_waiting = ?11, stop = ?12, updated_at = ?14, ended_at = ?15",
+    )?
+    .execute(params![
+        e.id,
+        e.pipeline,
+        e.version,
+        e.seq,
+        e.status.as_str(),
+        e.status_reason,
+        e.trigger,
+        json(&e.variables),
+        json(&e.source_revisions),
+        e.position.map(|p| p.stage),
+        e.position.map(|p| p.waiting),
+        e.stop.as_ref().map(json),
+        e.started_at,
+        e.updated_at,
+        e.ended_at,
+    ])?;
+    for (index, stage) in e.stages.iter().enumerate() {
+        if stage.status.is_none() && stage.attempt == 0 {
+            continue;
+        }
+        tx.prepare_cached(
+            "INSERT INTO stage_runs (execution_id, stage_index, name, status, attempt, entered_seq, started_at, ended_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (execution_id, stage_index) DO UPDATE SET status = ?4, attempt = ?5,
+                 entered_seq = ?6, started_at = ?7, ended_at = ?8",
+        )?
+        .execute(params![
+            e.id,
+            index,
+            stage.name,
+            stage.status.map(|s| s.as_str()),
+            stage.attempt,
+            stage.entered_seq,
+            stage.started_at,
+            stage.ended_at,
+        ])?;
+    }
+    for artifact in e.artifacts.values() {
+        tx.prepare_cached(
+            "INSERT INTO artifacts (execution_id, name, digest, files, bytes, producer, revision)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (execution_id, name) DO UPDATE SET digest = ?3, files = ?4, bytes = ?5,
+                 producer = ?6, revision = ?7",
+        )?
+        .execute(params![
+            e.id,
+            artifact.name,
+            artifact.digest,
+            artifact.files,
+            artifact.bytes,
+            artifact.producer,
+            artifact.revision,
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_action(tx: &Transaction<'_>, e: &Execution, key: &ActionKey, run: &ActionRun) -> rusqlite::Result<()> {
+    // An action reset for a new stage run has nothing to record until it
+    // starts: its earlier attempts keep their final state.
+    let Some(status) = run.status else { return Ok(()) };
+    let stage = &e.stages[key.stage];
+    tx.prepare_cached(
+        "INSERT INTO action_runs (execution_id, stage_index, action_index, attempt, stage_attempt, stage, action,
+             run_order, status, started_at, ended_at, deadline_at, summary, variables, error_kind, error_message,
+             continuation, recheck_at, percent, running, awaiting_approval, approval, revision, inputs, outputs,
+             log, configuration)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                 ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+         ON CONFLICT (execution_id, stage_index, action_index, attempt) DO UPDATE SET
+             stage_attempt = ?5, status = ?9, started_at = ?10, ended_at = ?11, deadline_at = ?12,
+             summary = ?13, variables = ?14, error_kind = ?15, error_message = ?16, continuation = ?17,
+             recheck_at = ?18, percent = ?19, running = ?20, awaiting_approval = ?21, approval = ?22,
+             revision = ?23, inputs = ?24, outputs = ?25, log = ?26, configuration = ?27",
+    )?
+    .execute(params![
+        e.id,
+        key.stage,
+        key.action,
+        run.attempt,
+        stage.attempt,
+        stage.name,
+        run.name,
+        run.run_order,
+        status.as_str(),
+        run.started_at,
+        run.ended_at,
+        run.deadline_at,
+        run.summary,
+        json(&run.variables),
+        run.error.as_ref().map(|f| f.kind.to_string()),
+        run.error.as_ref().map(|f| f.message.clone()),
+        run.continuation,
+        run.recheck_at,
+        run.percent,
+        run.running,
+        run.awaiting_approval,
+        run.approval.as_ref().map(json),
+        run.revision,
+        json(&run.inputs),
+        json(&run.outputs),
+        run.log,
+        json(&run.configuration),
+    ])?;
+    Ok(())
+}
+
+fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<(usize, usize, u32, ActionRun)> {
+    let text = |name: &str| -> rusqlite::Result<String> { r.get(name) };
+    let parse_json = |name: &str| -> rusqlite::Result<String> { r.get(name) };
+    let status: String = text("status")?;
+    let error_kind: Option<String> = r.get("error_kind")?;
+    let error_message: Option<String> = r.get("error_message")?;
+    let approval: Option<String> = r.get("approval")?;
+    let mut run = ActionRun::new(&text("action")?, r.get("run_order")?);
+    run.status = ActionStatus::parse(&status);
+    run.attempt = r.get("attempt")?;
+    run.started_at = r.get("started_at")?;
+    run.ended_at = r.get("ended_at")?;
+    run.deadline_at = r.get("deadline_at")?;
+    run.summary = r.get("summary")?;
+    run.variables = serde_json::from_str(&parse_json("variables")?).unwrap_or_default();
+    run.error = error_kind.map(|kind| Failure {
+        kind: parse_kind(&kind),
+        message: error_message.unwrap_or_default(),
+    });
+    run.continuation = r.get("continuation")?;
+    run.recheck_at = r.get("recheck_at")?;
+    run.percent = r.get("percent")?;
+    run.running = r.get("running")?;
+    run.awaiting_approval = r.get("awaiting_approval")?;
+    run.approval = approval.and_then(|a| serde_json::from_str(&a).ok());
+    run.revision = r.get("revision")?;
+    run.inputs = serde_json::from_str(&parse_json("inputs")?).unwrap_or_default();
+    run.outputs = serde_json::from_str(&parse_json("outputs")?).unwrap_or_default();
+    run.log = r.get("log")?;
+    run.configuration = serde_json::from_str(&parse_json("configuration")?).unwrap_or_default();
+    Ok((r.get("stage_index")?, r.get("action_index")?, r.get("stage_attempt")?, run))
+}
+
+fn parse_kind(text: &str) -> FailureKind {
+    match text {
+        "configuration-error" => FailureKind::ConfigurationError,
+        "permission-error" => FailureKind::PermissionError,
+        "revision-unavailable" => FailureKind::RevisionUnavailable,
+        "system-unavailable" => FailureKind::SystemUnavailable,
+        _ => FailureKind::JobFailed,
+    }
+}

@@ -1,0 +1,221 @@
+//! Pipelines and their versions, and transitions.
+
+use super::{Store, StoreError, json};
+use crate::engine::{Millis, PipelineVersion, TransitionState};
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+/// A pipeline as listed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PipelineSummary {
+    /// Its name.
+    pub name: String,
+    /// Its current version.
+    pub version: u32,
+    /// When it was last applied.
+    pub updated_at: Millis,
+    /// Its latest execution, if any: id and status.
+    pub latest_execution: Option<(String, String)>,
+}
+
+impl Store {
+    /// Records `version` (its number is ignored) as the pipeline's new
+    /// current version, unless it equals the current one. Returns the
+    /// current version number and whether it changed.
+    pub fn apply_pipeline(
+        &mut self,
+        version: &PipelineVersion,
+        source_file: Option<&str>,
+    ) -> Result<(u32, bool), StoreError> {
+        let digest = {
+            let body = json(&(&version.definition, &version.resolved));
+            hex::encode(Sha256::digest(body.as_bytes()))
+        };
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| super::sqlite_at(&path, e))?;
+        let current: Option<(u32, String)> = tx
+            .query_row(
+                "SELECT v.version, v.digest FROM pipelines p
+                 JOIN pipeline_versions v ON v.pipeline = p.name AND v.version = p.current_version
+                 WHERE p.name = ?1",
+                params![version.name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| super::sqlite_at(&path, e))?;
+        if let Some((number, existing)) = &current
+            && *existing == digest
+        {
+            return Ok((*number, false));
+        }
+        let number = current.map(|(n, _)| n + 1).unwrap_or(1);
+        let mut stored = version.clone();
+        stored.version = number;
+        tx.execute(
+            "INSERT INTO pipeline_versions (pipeline, version, body, digest, source_file, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![version.name, number, json(&stored), digest, source_file, version.created_at],
+        )
+        .map_err(|e| super::sqlite_at(&path, e))?;
+        tx.execute(
+            "INSERT INTO pipelines (name, current_version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (name) DO UPDATE SET current_version = ?2, updated_at = ?3",
+            params![version.name, number, version.created_at],
+        )
+        .map_err(|e| super::sqlite_at(&path, e))?;
+        tx.commit().map_err(|e| super::sqlite_at(&path, e))?;
+        Ok((number, true))
+    }
+
+    /// One version of a pipeline.
+    pub fn pipeline_version(&self, name: &str, version: u32) -> Result<Option<PipelineVersion>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT body FROM pipeline_versions WHERE pipeline = ?1 AND version = ?2",
+                params![name, version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        body.map(|b| self.parse_version(name, &b)).transpose()
+    }
+
+    /// A pipeline's current version.
+    pub fn current_pipeline(&self, name: &str) -> Result<Option<PipelineVersion>, StoreError> {
+        let version: Option<u32> = self
+            .conn
+            .query_row(
+                "SELECT current_version FROM pipelines WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        match version {
+            Some(v) => self.pipeline_version(name, v),
+            None => Ok(None),
+        }
+    }
+
+    /// Every pipeline's current version.
+    pub fn current_pipelines(&self) -> Result<Vec<PipelineVersion>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT v.pipeline, v.body FROM pipelines p
+                 JOIN pipeline_versions v ON v.pipeline = p.name AND v.version = p.current_version
+                 ORDER BY p.name",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows: Vec<(String, String)> = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sqlite(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sqlite(e))?;
+        rows.iter().map(|(n, b)| self.parse_version(n, b)).collect()
+    }
+
+    /// Versions of a pipeline that running executions still use.
+    pub fn versions_in_use(&self) -> Result<Vec<PipelineVersion>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT v.pipeline, v.body FROM executions e
+                 JOIN pipeline_versions v ON v.pipeline = e.pipeline AND v.version = e.version
+                 WHERE e.status IN ('InProgress', 'Stopping')",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows: Vec<(String, String)> = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sqlite(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sqlite(e))?;
+        rows.iter().map(|(n, b)| self.parse_version(n, b)).collect()
+    }
+
+    fn parse_version(&self, name: &str, body: &str) -> Result<PipelineVersion, StoreError> {
+        serde_json::from_str(body).map_err(|e| self.corrupt(format!("pipeline `{name}`"), e))
+    }
+
+    /// Every pipeline, with its latest execution.
+    pub fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT p.name, p.current_version, p.updated_at,
+                        (SELECT id FROM executions e WHERE e.pipeline = p.name ORDER BY seq DESC LIMIT 1),
+                        (SELECT status FROM executions e WHERE e.pipeline = p.name ORDER BY seq DESC LIMIT 1)
+                 FROM pipelines p ORDER BY p.name",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |r| {
+                let id: Option<String> = r.get(3)?;
+                let status: Option<String> = r.get(4)?;
+                Ok(PipelineSummary {
+                    name: r.get(0)?,
+                    version: r.get(1)?,
+                    updated_at: r.get(2)?,
+                    latest_execution: id.zip(status),
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Deletes a pipeline, its versions, transitions and execution history.
+    /// The caller makes sure no execution of it is running.
+    pub fn delete_pipeline(&mut self, name: &str) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| super::sqlite_at(&path, e))?;
+        let sql = [
+            "DELETE FROM action_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+            "DELETE FROM stage_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+            "DELETE FROM artifacts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+            "DELETE FROM executions WHERE pipeline = ?1",
+            "DELETE FROM transitions WHERE pipeline = ?1",
+            "DELETE FROM pipeline_versions WHERE pipeline = ?1",
+        ];
+        for statement in sql {
+            tx.execute(statement, params![name])
+                .map_err(|e| super::sqlite_at(&path, e))?;
+        }
+        let deleted = tx
+            .execute("DELETE FROM pipelines WHERE name = ?1", params![name])
+            .map_err(|e| super::sqlite_at(&path, e))?;
+        tx.commit().map_err(|e| super::sqlite_at(&path, e))?;
+        Ok(deleted > 0)
+    }
+
+    /// The transitions of a pipeline that were ever changed.
+    pub fn transitions(&self, pipeline: &str) -> Result<Vec<TransitionState>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT pipeline, stage, enabled, reason, changed_by, changed_at
+                 FROM transitions WHERE pipeline = ?1 ORDER BY stage",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![pipeline], |r| {
+                Ok(TransitionState {
+                    pipeline: r.get(0)?,
+                    stage: r.get(1)?,
+                    enabled: r.get(2)?,
+                    reason: r.get(3)?,
+                    changed_by: r.get(4)?,
+                    changed_at: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+}

@@ -1,0 +1,112 @@
+//! Schema migrations, applied in order; `PRAGMA user_version` records how
+//! many have been applied. Never edit a released migration: add one.
+
+/// The migrations, oldest first.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: pipelines, executions, stage and action runs, artifacts,
+    //    transitions, requests from other processes.
+    r#"
+    CREATE TABLE pipelines (
+        name            TEXT PRIMARY KEY,
+        current_version INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE TABLE pipeline_versions (
+        pipeline    TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        body        TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        source_file TEXT,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (pipeline, version)
+    );
+    CREATE TABLE executions (
+        id               TEXT PRIMARY KEY,
+        pipeline         TEXT NOT NULL,
+        version          INTEGER NOT NULL,
+        seq              INTEGER NOT NULL UNIQUE,
+        status           TEXT NOT NULL,
+        status_reason    TEXT,
+        trigger_         TEXT NOT NULL,
+        variables        TEXT NOT NULL,
+        source_revisions TEXT NOT NULL,
+        position_stage   INTEGER,
+        position_waiting INTEGER,
+        stop             TEXT,
+        started_at       INTEGER NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        ended_at         INTEGER
+    );
+    CREATE INDEX executions_by_pipeline ON executions (pipeline, seq);
+    CREATE INDEX executions_active ON executions (status)
+        WHERE status IN ('InProgress', 'Stopping');
+    CREATE TABLE stage_runs (
+        execution_id TEXT NOT NULL,
+        stage_index  INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        status       TEXT,
+        attempt      INTEGER NOT NULL,
+        entered_seq  INTEGER,
+        started_at   INTEGER,
+        ended_at     INTEGER,
+        PRIMARY KEY (execution_id, stage_index)
+    );
+    CREATE TABLE action_runs (
+        execution_id      TEXT NOT NULL,
+        stage_index       INTEGER NOT NULL,
+        action_index      INTEGER NOT NULL,
+        attempt           INTEGER NOT NULL,
+        stage_attempt     INTEGER NOT NULL,
+        stage             TEXT NOT NULL,
+        action            TEXT NOT NULL,
+        run_order         INTEGER NOT NULL,
+        status            TEXT NOT NULL,
+        started_at        INTEGER,
+        ended_at          INTEGER,
+        deadline_at       INTEGER,
+        summary           TEXT,
+        variables         TEXT NOT NULL,
+        error_kind        TEXT,
+        error_message     TEXT,
+        continuation      TEXT,
+        recheck_at        INTEGER,
+        percent           INTEGER,
+        running           INTEGER NOT NULL,
+        awaiting_approval INTEGER NOT NULL,
+        approval          TEXT,
+        revision          TEXT,
+        inputs            TEXT NOT NULL,
+        outputs           TEXT NOT NULL,
+        log               TEXT,
+        configuration     TEXT NOT NULL,
+        PRIMARY KEY (execution_id, stage_index, action_index, attempt)
+    );
+    CREATE TABLE artifacts (
+        execution_id TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        digest       TEXT NOT NULL,
+        files        INTEGER NOT NULL,
+        bytes        INTEGER NOT NULL,
+        producer     TEXT NOT NULL,
+        revision     TEXT,
+        PRIMARY KEY (execution_id, name)
+    );
+    CREATE TABLE transitions (
+        pipeline   TEXT NOT NULL,
+        stage      TEXT NOT NULL,
+        enabled    INTEGER NOT NULL,
+        reason     TEXT,
+        changed_by TEXT,
+        changed_at INTEGER,
+        PRIMARY KEY (pipeline, stage)
+    );
+    CREATE TABLE requests (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        body       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        done_at    INTEGER,
+        outcome    TEXT
+    );
+    "#,
+];

@@ -1,0 +1,66 @@
+//! `builtin:manual`: a manual approval. It waits (in progress) until
+//! someone approves or rejects it; approval succeeds, rejection fails. The
+//! host records who decided and why; the action's timeout (7 days by
+//! default) ends the wait.
+
+use sluice_sdk::{Category, Descriptor, Failure, Job, Outcome, Property, Provider};
+
+struct Manual;
+
+/// How long to wait between checks when nothing has been decided. The
+/// host calls back at once when a decision arrives, and fails the action
+/// at its deadline, so this only bounds how long a waiting action goes
+/// without being looked at.
+const RECHECK_MS: u32 = 3_600_000;
+
+impl Provider for Manual {
+    fn describe() -> Descriptor {
+        Descriptor::new(Category::Approval, "sluice", "manual", "1.0.0")
+            .description("Waits until a person approves or rejects; rejection fails the stage.")
+            .property(Property::optional(
+                "CustomData",
+                "What the approver should look at, shown with the request.",
+            ))
+            .property(Property::optional(
+                "ExternalEntityLink",
+                "A link for the approver (the staging site, a change request).",
+            ))
+    }
+
+    fn run(job: Job) -> Result<Outcome, Failure> {
+        match &job.approval {
+            Some(decision) if decision.approved => {
+                let comment = decision.summary.clone().unwrap_or_default();
+                Ok(Outcome::success()
+                    .summary(match comment.as_str() {
+                        "" => format!("approved by {}", decision.by),
+                        c => format!("approved by {}: {c}", decision.by),
+                    })
+                    .variable("ApprovedBy", &decision.by)
+                    .variable("Comment", comment))
+            }
+            Some(decision) => Err(Failure::job_failed(match &decision.summary {
+                Some(c) if !c.is_empty() => format!("rejected by {}: {c}", decision.by),
+                _ => format!("rejected by {}", decision.by),
+            })),
+            None => {
+                if job.continuation.is_none() {
+                    let what = job.config.get("CustomData").unwrap_or("");
+                    let link = job.config.get("ExternalEntityLink").unwrap_or("");
+                    sluice_sdk::info!(
+                        "waiting for approval of {}/{} in execution {}{}{}",
+                        job.stage,
+                        job.action,
+                        job.execution_id,
+                        if what.is_empty() { String::new() } else { format!(": {what}") },
+                        if link.is_empty() { String::new() } else { format!(" ({link})") }
+                    );
+                }
+                Ok(Outcome::in_progress("waiting-for-approval", RECHECK_MS)
+                    .summary("waiting for approval"))
+            }
+        }
+    }
+}
+
+sluice_sdk::export_provider!(Manual);
