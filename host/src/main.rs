@@ -9,8 +9,8 @@ use std::time::Duration;
 use sluice::cli;
 use sluice::cli::control::StartArgs;
 use sluice::providers::ProviderRef;
-use sluice::store::Request;
 use sluice::sandbox::{Sandbox, SandboxBuilder};
+use sluice::store::Request;
 
 #[derive(Parser)]
 #[command(
@@ -25,7 +25,13 @@ struct Cli {
     cache_dir: Option<PathBuf>,
 
     /// The state directory: pipelines, executions, artifacts, logs.
-    #[arg(long, global = true, value_name = "DIR", env = "SLUICE_STATE_DIR", default_value = ".sluice")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "SLUICE_STATE_DIR",
+        default_value = ".sluice"
+    )]
     state_dir: PathBuf,
 
     #[command(subcommand)]
@@ -373,44 +379,128 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Run { file, variables, revisions, yes } => {
-                cli::control::run(&ctx, &file, StartArgs { variables, revisions, yes, wait: true }).await
+            Command::Run {
+                file,
+                variables,
+                revisions,
+                yes,
+            } => {
+                cli::control::run(
+                    &ctx,
+                    &file,
+                    StartArgs {
+                        variables,
+                        revisions,
+                        yes,
+                        wait: true,
+                    },
+                )
+                .await
             }
             Command::Validate { file, json } => cli::pipeline::validate(&ctx, &file, json).await,
-            Command::Pipeline(PipelineCommand::Apply { file }) => cli::pipeline::apply(&ctx, &file).await,
-            Command::Pipeline(PipelineCommand::List { json }) => cli::pipeline::list(&ctx, json),
-            Command::Pipeline(PipelineCommand::Get { name, version, json }) => {
-                cli::pipeline::get(&ctx, &name, version, json)
+            Command::Pipeline(PipelineCommand::Apply { file }) => {
+                cli::pipeline::apply(&ctx, &file).await
             }
-            Command::Pipeline(PipelineCommand::Delete { name }) => cli::pipeline::delete(&ctx, &name),
-            Command::Start { name, variables, revisions, wait, yes } => {
-                cli::control::start(&ctx, &name, StartArgs { variables, revisions, yes, wait }, "sluice start").await
+            Command::Pipeline(PipelineCommand::List { json }) => cli::pipeline::list(&ctx, json),
+            Command::Pipeline(PipelineCommand::Get {
+                name,
+                version,
+                json,
+            }) => cli::pipeline::get(&ctx, &name, version, json),
+            Command::Pipeline(PipelineCommand::Delete { name }) => {
+                cli::pipeline::delete(&ctx, &name)
+            }
+            Command::Start {
+                name,
+                variables,
+                revisions,
+                wait,
+                yes,
+            } => {
+                cli::control::start(
+                    &ctx,
+                    &name,
+                    StartArgs {
+                        variables,
+                        revisions,
+                        yes,
+                        wait,
+                    },
+                    "sluice start",
+                )
+                .await
             }
             Command::State { name, json } => cli::show::state(&ctx, &name, json),
-            Command::Executions { name, limit, json } => cli::show::executions(&ctx, &name, limit, json),
+            Command::Executions { name, limit, json } => {
+                cli::show::executions(&ctx, &name, limit, json)
+            }
             Command::Execution { id, json } => cli::show::execution(&ctx, &id, json),
             Command::Logs { id, action } => cli::show::logs(&ctx, &id, action.as_deref()),
-            Command::Stop { id, abandon, reason } => match execution_id(&ctx, &id) {
-                Ok(id) => cli::control::send(&ctx, Request::Stop { execution: id, abandon, reason }).await,
+            Command::Stop {
+                id,
+                abandon,
+                reason,
+            } => match execution_id(&ctx, &id) {
+                Ok(id) => {
+                    cli::control::send(
+                        &ctx,
+                        Request::Stop {
+                            execution: id,
+                            abandon,
+                            reason,
+                        },
+                    )
+                    .await
+                }
                 Err(code) => code,
             },
             Command::Retry { id, stage, all } => match execution_id(&ctx, &id) {
-                Ok(id) => cli::control::send(&ctx, Request::Retry { execution: id, stage, all }).await,
+                Ok(id) => {
+                    cli::control::send(
+                        &ctx,
+                        Request::Retry {
+                            execution: id,
+                            stage,
+                            all,
+                        },
+                    )
+                    .await
+                }
                 Err(code) => code,
             },
             Command::Approve(decision) => decide(&ctx, decision, true).await,
             Command::Reject(decision) => decide(&ctx, decision, false).await,
-            Command::Transition(TransitionCommand::Disable { name, stage, reason }) => {
+            Command::Transition(TransitionCommand::Disable {
+                name,
+                stage,
+                reason,
+            }) => {
                 cli::control::send(
                     &ctx,
-                    Request::Transition { pipeline: name, stage, enabled: false, reason, by: ctx.user.clone() },
+                    Request::Transition {
+                        pipeline: name,
+                        stage,
+                        enabled: false,
+                        reason,
+                        by: ctx.user.clone(),
+                    },
                 )
                 .await
             }
-            Command::Transition(TransitionCommand::Enable { name, stage, reason }) => {
+            Command::Transition(TransitionCommand::Enable {
+                name,
+                stage,
+                reason,
+            }) => {
                 cli::control::send(
                     &ctx,
-                    Request::Transition { pipeline: name, stage, enabled: true, reason, by: ctx.user.clone() },
+                    Request::Transition {
+                        pipeline: name,
+                        stage,
+                        enabled: true,
+                        reason,
+                        by: ctx.user.clone(),
+                    },
                 )
                 .await
             }

@@ -84,7 +84,10 @@ pub async fn apply(
                         file: loaded.file.clone(),
                         diagnostics: vec![Diagnostic::error(
                             "",
-                            format!("cannot create granted folder {}: {e}", mount.host_path.display()),
+                            format!(
+                                "cannot create granted folder {}: {e}",
+                                mount.host_path.display()
+                            ),
                         )],
                     });
                 }
@@ -116,16 +119,25 @@ fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostM
                 if !is_artifact_name(name) {
                     out.push(Diagnostic::error(
                         &path,
-                        format!("grant name `{name}` is not valid: use letters, digits, `_` or `-`"),
+                        format!(
+                            "grant name `{name}` is not valid: use letters, digits, `_` or `-`"
+                        ),
                     ));
                     continue;
                 }
                 if grant.path.trim().is_empty() {
-                    out.push(Diagnostic::error(format!("{path}.path"), "the folder is empty"));
+                    out.push(Diagnostic::error(
+                        format!("{path}.path"),
+                        "the folder is empty",
+                    ));
                     continue;
                 }
                 let host = PathBuf::from(&grant.path);
-                let host = if host.is_relative() { loaded.base_dir.join(host) } else { host };
+                let host = if host.is_relative() {
+                    loaded.base_dir.join(host)
+                } else {
+                    host
+                };
                 let writable = grant.access == PathAccess::ReadWrite;
                 let host = if host.is_dir() {
                     host.canonicalize().unwrap_or(host)

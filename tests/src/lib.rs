@@ -10,6 +10,8 @@ use sluice::sandbox::{
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub mod harness;
+
 /// Paths of the fixture components built from `tests/fixtures/`.
 pub mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));

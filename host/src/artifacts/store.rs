@@ -63,7 +63,9 @@ impl ArtifactStore {
 
     fn blob_path(&self, sha256: &str, mode: u32) -> PathBuf {
         let suffix = if mode & 0o111 != 0 { ".x" } else { "" };
-        self.blobs.join(&sha256[..2]).join(format!("{sha256}{suffix}"))
+        self.blobs
+            .join(&sha256[..2])
+            .join(format!("{sha256}{suffix}"))
     }
 
     fn manifest_path(&self, digest: &str) -> PathBuf {
@@ -76,15 +78,19 @@ impl ArtifactStore {
     pub fn ingest(&self, dir: &Path) -> Result<(Manifest, String), ArtifactError> {
         let manifest = manifest::scan(dir).map_err(io(format!("reading {}", dir.display())))?;
         for entry in &manifest.entries {
-            let EntryKind::File { mode, sha256, .. } = &entry.kind else { continue };
+            let EntryKind::File { mode, sha256, .. } = &entry.kind else {
+                continue;
+            };
             let blob = self.blob_path(sha256, *mode);
             if blob.exists() {
                 continue;
             }
             let source = dir.join(&entry.path);
             let parent = blob.parent().expect("blobs live in a folder");
-            std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
-            set_read_only(&source, *mode).map_err(io(format!("protecting {}", source.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(io(format!("creating {}", parent.display())))?;
+            set_read_only(&source, *mode)
+                .map_err(io(format!("protecting {}", source.display())))?;
             match std::fs::hard_link(&source, &blob) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -101,8 +107,10 @@ impl ArtifactStore {
             let mut temp = tempfile::NamedTempFile::new_in(&self.manifests)
                 .map_err(io("writing a manifest"))?;
             temp.write_all(&body).map_err(io("writing a manifest"))?;
-            temp.persist(&path)
-                .map_err(|e| ArtifactError::Io { what: "writing a manifest".into(), source: e.error })?;
+            temp.persist(&path).map_err(|e| ArtifactError::Io {
+                what: "writing a manifest".into(),
+                source: e.error,
+            })?;
         }
         Ok((manifest, digest))
     }
@@ -135,15 +143,19 @@ impl ArtifactStore {
         for entry in &manifest.entries {
             let target = into.join(&entry.path);
             match &entry.kind {
-                EntryKind::Dir => {
-                    std::fs::create_dir_all(&target).map_err(io(format!("creating {}", target.display())))?
-                }
+                EntryKind::Dir => std::fs::create_dir_all(&target)
+                    .map_err(io(format!("creating {}", target.display())))?,
                 EntryKind::File { mode, size, sha256 } => {
                     let blob = self.blob_path(sha256, *mode);
-                    let stored = std::fs::metadata(&blob).map(|m| m.len()).map_err(|_| ArtifactError::Corrupt {
-                        name: name.to_string(),
-                        digest: digest.to_string(),
-                        problem: format!("the content of `{}` (sha256:{sha256}) is missing from the store", entry.path),
+                    let stored = std::fs::metadata(&blob).map(|m| m.len()).map_err(|_| {
+                        ArtifactError::Corrupt {
+                            name: name.to_string(),
+                            digest: digest.to_string(),
+                            problem: format!(
+                                "the content of `{}` (sha256:{sha256}) is missing from the store",
+                                entry.path
+                            ),
+                        }
                     })?;
                     if stored != *size {
                         return Err(ArtifactError::Corrupt {
@@ -156,7 +168,8 @@ impl ArtifactStore {
                         });
                     }
                     if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+                        std::fs::create_dir_all(parent)
+                            .map_err(io(format!("creating {}", parent.display())))?;
                     }
                     if std::fs::hard_link(&blob, &target).is_err() {
                         copy_atomically(&blob, &target, *mode)?;
@@ -164,7 +177,8 @@ impl ArtifactStore {
                 }
                 EntryKind::Symlink { target: link } => {
                     #[cfg(unix)]
-                    std::os::unix::fs::symlink(link, &target).map_err(io(format!("linking {}", target.display())))?;
+                    std::os::unix::fs::symlink(link, &target)
+                        .map_err(io(format!("linking {}", target.display())))?;
                     #[cfg(not(unix))]
                     let _ = link;
                 }
@@ -178,7 +192,9 @@ impl ArtifactStore {
     pub fn verify(&self, name: &str, digest: &str) -> Result<(), ArtifactError> {
         let manifest = self.manifest(name, digest)?;
         for entry in &manifest.entries {
-            let EntryKind::File { mode, sha256, .. } = &entry.kind else { continue };
+            let EntryKind::File { mode, sha256, .. } = &entry.kind else {
+                continue;
+            };
             let blob = self.blob_path(sha256, *mode);
             let (actual, _) = manifest::hash_file(&blob).map_err(|e| ArtifactError::Corrupt {
                 name: name.to_string(),
@@ -189,7 +205,10 @@ impl ArtifactStore {
                 return Err(ArtifactError::Corrupt {
                     name: name.to_string(),
                     digest: digest.to_string(),
-                    problem: format!("the content of `{}` has sha256:{actual}, not sha256:{sha256}", entry.path),
+                    problem: format!(
+                        "the content of `{}` has sha256:{actual}, not sha256:{sha256}",
+                        entry.path
+                    ),
                 });
             }
         }
@@ -199,11 +218,14 @@ impl ArtifactStore {
 
 fn copy_atomically(from: &Path, to: &Path, mode: u32) -> Result<(), ArtifactError> {
     let parent = to.parent().expect("a file in a folder");
-    let temp = tempfile::NamedTempFile::new_in(parent).map_err(io(format!("copying into {}", parent.display())))?;
+    let temp = tempfile::NamedTempFile::new_in(parent)
+        .map_err(io(format!("copying into {}", parent.display())))?;
     std::fs::copy(from, temp.path()).map_err(io(format!("copying {}", from.display())))?;
     set_read_only(temp.path(), mode).map_err(io(format!("protecting {}", to.display())))?;
-    temp.persist(to)
-        .map_err(|e| ArtifactError::Io { what: format!("copying to {}", to.display()), source: e.error })?;
+    temp.persist(to).map_err(|e| ArtifactError::Io {
+        what: format!("copying to {}", to.display()),
+        source: e.error,
+    })?;
     Ok(())
 }
 
@@ -241,7 +263,10 @@ mod tests {
 
         let mounted = root.path().join("in");
         store.mount("Out", &digest, &mounted).unwrap();
-        assert_eq!(std::fs::read_to_string(mounted.join("a/b/one.txt")).unwrap(), "same");
+        assert_eq!(
+            std::fs::read_to_string(mounted.join("a/b/one.txt")).unwrap(),
+            "same"
+        );
         assert!(mounted.join("empty").is_dir());
         assert_eq!(manifest::scan(&mounted).unwrap().digest(), digest);
         store.verify("Out", &digest).unwrap();
@@ -258,11 +283,17 @@ mod tests {
 
         // Change the manifest: its digest no longer matches.
         let path = store.manifest_path(&digest);
-        let body = std::fs::read_to_string(&path).unwrap().replace("f.txt", "g.txt");
+        let body = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("f.txt", "g.txt");
         std::fs::write(&path, body).unwrap();
-        let error = store.mount("Build", &digest, &root.path().join("in")).unwrap_err();
+        let error = store
+            .mount("Build", &digest, &root.path().join("in"))
+            .unwrap_err();
         assert!(
-            error.to_string().starts_with(&format!("artifact `Build` (sha256:{digest}) is corrupt: its manifest's digest is sha256:")),
+            error.to_string().starts_with(&format!(
+                "artifact `Build` (sha256:{digest}) is corrupt: its manifest's digest is sha256:"
+            )),
             "{error}"
         );
     }
@@ -275,15 +306,26 @@ mod tests {
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(out.join("f.txt"), "content").unwrap();
         let (manifest, digest) = store.ingest(&out).unwrap();
-        let EntryKind::File { sha256, mode, .. } = &manifest.entries[0].kind else { panic!() };
+        let EntryKind::File { sha256, mode, .. } = &manifest.entries[0].kind else {
+            panic!()
+        };
         let blob = store.blob_path(sha256, *mode);
         set_writable(&blob);
         std::fs::write(&blob, "CONTENT").unwrap();
         let error = store.verify("Build", &digest).unwrap_err().to_string();
-        assert!(error.contains("the content of `f.txt` has sha256:"), "{error}");
+        assert!(
+            error.contains("the content of `f.txt` has sha256:"),
+            "{error}"
+        );
         std::fs::write(&blob, "longer content").unwrap();
-        let error = store.mount("Build", &digest, &root.path().join("in")).unwrap_err().to_string();
-        assert!(error.contains("should be 7 bytes but the stored blob has 14"), "{error}");
+        let error = store
+            .mount("Build", &digest, &root.path().join("in"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("should be 7 bytes but the stored blob has 14"),
+            "{error}"
+        );
     }
 
     fn set_writable(path: &Path) {

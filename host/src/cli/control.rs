@@ -67,8 +67,12 @@ impl Controller {
     /// Where to follow an execution's progress.
     pub fn feed(&self, ctx: &Context, execution: &str) -> Result<Feed, String> {
         match self {
-            Controller::Local(engine) => Ok(Feed::events(engine.subscribe(), execution, ctx.store()?)),
-            Controller::Remote(_) | Controller::Queued(_) => Ok(Feed::poll(ctx.store()?, execution)),
+            Controller::Local(engine) => {
+                Ok(Feed::events(engine.subscribe(), execution, ctx.store()?))
+            }
+            Controller::Remote(_) | Controller::Queued(_) => {
+                Ok(Feed::poll(ctx.store()?, execution))
+            }
         }
     }
 
@@ -83,7 +87,11 @@ impl Controller {
                 eprintln!(
                     "note: {n} other execution{} still in progress; {} when a driver runs (`sluice drive`)",
                     if n == 1 { " is" } else { "s are" },
-                    if n == 1 { "it continues" } else { "they continue" }
+                    if n == 1 {
+                        "it continues"
+                    } else {
+                        "they continue"
+                    }
                 );
             }
         }
@@ -94,7 +102,13 @@ impl Controller {
 async fn remote_request(store: &mut Store, request: &Request) -> RequestOutcome {
     let id = match store.push_request(request) {
         Ok(id) => id,
-        Err(e) => return RequestOutcome { ok: false, message: e.to_string(), execution: None },
+        Err(e) => {
+            return RequestOutcome {
+                ok: false,
+                message: e.to_string(),
+                execution: None,
+            };
+        }
     };
     let is_start = matches!(request, Request::Start { .. });
     for _ in 0..2400 {

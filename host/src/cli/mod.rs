@@ -61,8 +61,9 @@ impl Context {
     /// Resolves providers for a pipeline file in `base_dir`, keeping the
     /// components in the state directory.
     pub fn catalog(&self, sandbox: Sandbox, base_dir: &Path) -> Result<Catalog, String> {
-        let components = ComponentStore::open(&crate::engine::StateDir::new(&self.state_dir).components())
-            .map_err(|e| format!("cannot open the component store: {e}"))?;
+        let components =
+            ComponentStore::open(&crate::engine::StateDir::new(&self.state_dir).components())
+                .map_err(|e| format!("cannot open the component store: {e}"))?;
         Ok(Catalog::new(sandbox, base_dir, Some(components)))
     }
 }

@@ -18,7 +18,14 @@ pub fn print_report(report: &Report) {
             "{}: {errors} error{}{}",
             report.file,
             if errors == 1 { "" } else { "s" },
-            if warnings > 0 { format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" }) } else { String::new() }
+            if warnings > 0 {
+                format!(
+                    ", {warnings} warning{}",
+                    if warnings == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            }
         );
     }
 }
@@ -41,7 +48,12 @@ pub async fn validate(ctx: &Context, file: &Path, json: bool) -> u8 {
         "pipeline `{}`: {} stages, {} actions",
         loaded.pipeline.name,
         loaded.pipeline.stages.len(),
-        loaded.pipeline.stages.iter().map(|s| s.actions.len()).sum::<usize>()
+        loaded
+            .pipeline
+            .stages
+            .iter()
+            .map(|s| s.actions.len())
+            .sum::<usize>()
     );
     finish_validation(&checked.report, json, Some(summary))
 }
@@ -60,7 +72,11 @@ fn finish_validation(report: &Report, json: bool, summary: Option<String>) -> u8
             println!("{}: valid; {}", report.file, summary.unwrap_or_default());
         }
     }
-    if report.has_errors() { EXIT_FAILED } else { EXIT_OK }
+    if report.has_errors() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// `sluice pipeline apply FILE`: validates and records a new version.
@@ -99,7 +115,11 @@ pub async fn apply_loaded(
     let mut store = ctx.store().map_err(fail)?;
     match crate::pipelines::apply(loaded, &catalog, &mut store).await {
         Ok((version, changed, report)) => {
-            if report.diagnostics.iter().any(|d| d.severity == Severity::Warning) {
+            if report
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Warning)
+            {
                 print_report(&report);
             }
             if changed && is_driven(&ctx.state_dir) {
@@ -134,13 +154,21 @@ pub fn list(ctx: &Context, json: bool) -> u8 {
         println!("no pipelines in {}", ctx.state_dir.display());
         return EXIT_OK;
     }
-    println!("{:<24} {:>7}  {:<20}  LATEST EXECUTION", "NAME", "VERSION", "UPDATED");
+    println!(
+        "{:<24} {:>7}  {:<20}  LATEST EXECUTION",
+        "NAME", "VERSION", "UPDATED"
+    );
     for p in pipelines {
         let latest = p
             .latest_execution
             .map(|(id, status)| format!("{id}  {status}"))
             .unwrap_or_else(|| "-".into());
-        println!("{:<24} {:>7}  {:<20}  {latest}", p.name, p.version, format_timestamp(p.updated_at));
+        println!(
+            "{:<24} {:>7}  {:<20}  {latest}",
+            p.name,
+            p.version,
+            format_timestamp(p.updated_at)
+        );
     }
     EXIT_OK
 }
@@ -158,13 +186,23 @@ pub fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 {
     };
     let version = match found {
         Ok(Some(v)) => v,
-        Ok(None) => return fail(format!("there is no pipeline `{name}`{}", version.map(|v| format!(" version {v}")).unwrap_or_default())),
+        Ok(None) => {
+            return fail(format!(
+                "there is no pipeline `{name}`{}",
+                version.map(|v| format!(" version {v}")).unwrap_or_default()
+            ));
+        }
         Err(e) => return fail(e),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&version).unwrap());
     } else {
-        println!("# pipeline `{}` version {}, applied {}", name, version.version, format_timestamp(version.created_at));
+        println!(
+            "# pipeline `{}` version {}, applied {}",
+            name,
+            version.version,
+            format_timestamp(version.created_at)
+        );
         print!("{}", serde_yaml::to_string(&version.definition).unwrap());
     }
     EXIT_OK
@@ -193,7 +231,9 @@ pub fn delete(ctx: &Context, name: &str) -> u8 {
     match store.delete_pipeline(name) {
         Ok(true) => {
             if is_driven(&ctx.state_dir) {
-                let _ = store.push_request(&Request::Reload { pipeline: name.to_string() });
+                let _ = store.push_request(&Request::Reload {
+                    pipeline: name.to_string(),
+                });
             }
             println!("deleted pipeline `{name}` and its history");
             EXIT_OK
@@ -205,6 +245,9 @@ pub fn delete(ctx: &Context, name: &str) -> u8 {
 
 /// `sluice schema`: the JSON Schema of pipeline definitions.
 pub fn schema() -> u8 {
-    println!("{}", serde_json::to_string_pretty(&model::json_schema()).unwrap());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&model::json_schema()).unwrap()
+    );
     EXIT_OK
 }

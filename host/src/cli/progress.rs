@@ -38,12 +38,20 @@ pub enum Feed {
 impl Feed {
     /// Snapshots from this process's engine.
     pub fn events(events: broadcast::Receiver<EngineEvent>, id: &str, store: Store) -> Feed {
-        Feed::Events { events, id: id.to_string(), store }
+        Feed::Events {
+            events,
+            id: id.to_string(),
+            store,
+        }
     }
 
     /// Snapshots read from the database.
     pub fn poll(store: Store, id: &str) -> Feed {
-        Feed::Poll { store, id: id.to_string(), seen: -1 }
+        Feed::Poll {
+            store,
+            id: id.to_string(),
+            seen: -1,
+        }
     }
 
     /// The next snapshot.
@@ -126,7 +134,10 @@ pub async fn follow(
                         })
                         .await;
                     if !outcome.ok {
-                        view.line(format!("  could not record the decision: {}", outcome.message));
+                        view.line(format!(
+                            "  could not record the decision: {}",
+                            outcome.message
+                        ));
                     }
                 }
             }
@@ -217,13 +228,20 @@ impl View {
                 e.pipeline,
                 e.version,
                 e.id,
-                if revisions.is_empty() { String::new() } else { format!(" · {}", revisions.join(", ")) }
+                if revisions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · {}", revisions.join(", "))
+                }
             ));
         }
         match e.position {
             Some(p) if p.waiting && self.waiting != Some(p.stage) && p.stage > 0 => {
                 self.waiting = Some(p.stage);
-                self.line(format!("  waiting in front of stage {} (locked or transition disabled)", e.stages[p.stage].name));
+                self.line(format!(
+                    "  waiting in front of stage {} (locked or transition disabled)",
+                    e.stages[p.stage].name
+                ));
             }
             Some(p) if !p.waiting => self.waiting = None,
             _ => {}
@@ -236,7 +254,10 @@ impl View {
                 if let Some(StageStatus::InProgress) = stage.status
                     && stage.attempt > 1
                 {
-                    self.line(format!("  {} · retry (attempt {})", stage.name, stage.attempt));
+                    self.line(format!(
+                        "  {} · retry (attempt {})",
+                        stage.name, stage.attempt
+                    ));
                 }
             }
             for (a, action) in stage.actions.iter().enumerate() {
@@ -244,44 +265,76 @@ impl View {
                 let before = self.actions.insert((s, a), state);
                 if action.status == Some(ActionStatus::InProgress) {
                     let since = action.started_at.unwrap_or(e.updated_at);
-                    let elapsed = Duration::from_millis((crate::engine::now_millis() - since).max(0) as u64);
+                    let elapsed =
+                        Duration::from_millis((crate::engine::now_millis() - since).max(0) as u64);
                     let note = if action.awaiting_approval {
                         " (waiting for approval)".to_string()
                     } else {
                         action.percent.map(|p| format!(" {p}%")).unwrap_or_default()
                     };
-                    running.push(format!("{}/{} {}{note}", stage.name, action.name, format_duration(elapsed)));
+                    running.push(format!(
+                        "{}/{} {}{note}",
+                        stage.name,
+                        action.name,
+                        format_duration(elapsed)
+                    ));
                     if action.awaiting_approval && before.map(|b| b.2) != Some(true) {
-                        self.line(format!("  {:<10} ⏸ {:<14} waiting for approval", stage.name, action.name));
+                        self.line(format!(
+                            "  {:<10} ⏸ {:<14} waiting for approval",
+                            stage.name, action.name
+                        ));
                     }
                     continue;
                 }
                 if before.map(|b| (b.0, b.1)) == Some((action.status, action.attempt)) {
                     continue;
                 }
-                let Some(status) = action.status else { continue };
+                let Some(status) = action.status else {
+                    continue;
+                };
                 let took = match (action.started_at, action.ended_at) {
-                    (Some(a), Some(b)) => format_duration(Duration::from_millis((b - a).max(0) as u64)),
+                    (Some(a), Some(b)) => {
+                        format_duration(Duration::from_millis((b - a).max(0) as u64))
+                    }
                     _ => String::new(),
                 };
                 let (mark, detail) = match status {
                     ActionStatus::Succeeded => ("✔", action.summary.clone().unwrap_or_default()),
-                    ActionStatus::Failed => ("✘", action.error.as_ref().map(|f| f.message.clone()).unwrap_or_default()),
-                    ActionStatus::Abandoned => ("■", action.error.as_ref().map(|f| f.message.clone()).unwrap_or_default()),
+                    ActionStatus::Failed => (
+                        "✘",
+                        action
+                            .error
+                            .as_ref()
+                            .map(|f| f.message.clone())
+                            .unwrap_or_default(),
+                    ),
+                    ActionStatus::Abandoned => (
+                        "■",
+                        action
+                            .error
+                            .as_ref()
+                            .map(|f| f.message.clone())
+                            .unwrap_or_default(),
+                    ),
                     ActionStatus::InProgress => continue,
                 };
-                let attempt = if action.attempt > 1 { format!(" (attempt {})", action.attempt) } else { String::new() };
+                let attempt = if action.attempt > 1 {
+                    format!(" (attempt {})", action.attempt)
+                } else {
+                    String::new()
+                };
                 self.line(format!(
                     "  {:<10} {mark} {:<14} {:>8}  {}{attempt}",
-                    stage.name,
-                    action.name,
-                    took,
-                    detail
+                    stage.name, action.name, took, detail
                 ));
             }
         }
         if let Some(bar) = &self.spinner {
-            bar.set_message(if running.is_empty() { String::new() } else { format!("running: {}", running.join(", ")) });
+            bar.set_message(if running.is_empty() {
+                String::new()
+            } else {
+                format!("running: {}", running.join(", "))
+            });
         }
     }
 
@@ -301,7 +354,10 @@ impl View {
         println!(
             "{mark} {} in {took}{}",
             e.status.as_str(),
-            e.status_reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            e.status_reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
         );
     }
 }

@@ -3,11 +3,10 @@
 //! never change it.
 
 use super::{Context, EXIT_OK, fail};
-use crate::engine::{ActionStatus, Execution, SharedVersion};
+use crate::engine::{ActionStatus, Execution};
 use crate::store::Store;
 use crate::units::{format_bytes, format_duration, format_timestamp};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn took(start: Option<i64>, end: Option<i64>) -> String {
@@ -48,136 +47,69 @@ pub fn state(ctx: &Context, pipeline: &str, json: bool) -> u8 {
 
 fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(), String> {
     let store = ctx.existing_store()?;
-    let version = store
-        .current_pipeline(pipeline)
+    let state = crate::engine::view::pipeline_state(&store, pipeline)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("there is no pipeline `{pipeline}`"))?;
-    let version: SharedVersion = Arc::new(version);
-    let latest = store.latest_stage_entries().map_err(|e| e.to_string())?;
-    let waiting = store.waiting_executions(pipeline).map_err(|e| e.to_string())?;
-    let transitions = store.transitions(pipeline).map_err(|e| e.to_string())?;
-    let mut stages = Vec::new();
-    for (index, stage) in version.definition.stages.iter().enumerate() {
-        let latest_id = latest
-            .iter()
-            .find(|(p, s, _, _)| p == pipeline && *s == stage.name)
-            .map(|(_, _, _, id)| id.clone());
-        let latest_execution = match &latest_id {
-            Some(id) => store.execution(id, |_, _| None).map_err(|e| e.to_string())?,
-            None => None,
-        };
-        let run = latest_execution
-            .as_ref()
-            .and_then(|e| e.stages.iter().find(|s| s.name == stage.name).cloned());
-        let inbound: Vec<String> = waiting
-            .iter()
-            .filter(|(id, s)| {
-                *s == index
-                    || store
-                        .execution(id, |_, _| None)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|e| e.stages.get(*s).is_some_and(|st| st.name == stage.name))
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        let transition = transitions.iter().find(|t| t.stage == stage.name);
-        stages.push(json!({
-            "name": stage.name,
-            "transition": if index == 0 { serde_json::Value::Null } else { json!({
-                "enabled": transition.is_none_or(|t| t.enabled),
-                "reason": transition.and_then(|t| t.reason.clone()),
-                "changed_by": transition.and_then(|t| t.changed_by.clone()),
-                "changed_at": transition.and_then(|t| t.changed_at).map(format_timestamp),
-            })},
-            "latest_execution": latest_execution.as_ref().map(|e| json!({
-                "id": e.id,
-                "execution_status": e.status.as_str(),
-                "stage_status": run.as_ref().and_then(|r| r.status).map(|s| s.as_str()),
-            })),
-            "inbound_executions": inbound,
-            "actions": stage.actions.iter().enumerate().map(|(a, action)| {
-                let r = run.as_ref().map(|r| &r.actions[a]);
-                json!({
-                    "name": action.name,
-                    "run_order": action.run_order,
-                    "provider": action.provider,
-                    "status": r.and_then(|r| r.status).map(|s| s.as_str()),
-                    "attempt": r.map(|r| r.attempt),
-                    "summary": r.and_then(|r| r.summary.clone()),
-                    "error": r.and_then(|r| r.error.as_ref()).map(|f| f.message.clone()),
-                    "waiting_for_approval": r.is_some_and(|r| r.awaiting_approval),
-                    "started_at": r.and_then(|r| r.started_at).map(format_timestamp),
-                    "duration": r.map(|r| took(r.started_at, r.ended_at)),
-                })
-            }).collect::<Vec<_>>(),
-        }));
-    }
     if as_json {
-        let answer = json!({
-            "pipeline": pipeline,
-            "version": version.version,
-            "execution_mode": version.definition.execution_mode.as_str(),
-            "stages": stages,
-        });
-        println!("{}", serde_json::to_string_pretty(&answer).unwrap());
+        println!("{}", serde_json::to_string_pretty(&state).unwrap());
         return Ok(());
     }
     println!(
         "pipeline {pipeline}  version {}  mode {}",
-        version.version,
-        version.definition.execution_mode.as_str()
+        state.version, state.execution_mode
     );
-    for stage in &stages {
-        if let Some(t) = stage["transition"].as_object() {
-            if t["enabled"].as_bool() == Some(true) {
+    for stage in &state.stages {
+        if let Some(t) = &stage.transition {
+            if t.enabled {
                 println!("  ↓ transition enabled");
             } else {
                 println!(
                     "  ⤫ transition DISABLED{}{}",
-                    t["reason"].as_str().map(|r| format!(": {r}")).unwrap_or_default(),
-                    t["changed_by"].as_str().map(|b| format!(" (by {b})")).unwrap_or_default()
+                    t.reason
+                        .as_ref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default(),
+                    t.changed_by
+                        .as_ref()
+                        .map(|b| format!(" (by {b})"))
+                        .unwrap_or_default()
                 );
             }
         }
-        let inbound: Vec<&str> = stage["inbound_executions"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
-        if !inbound.is_empty() {
-            println!("    inbound (waiting): {}", inbound.join(", "));
+        if !stage.inbound_executions.is_empty() {
+            println!(
+                "    inbound (waiting): {}",
+                stage.inbound_executions.join(", ")
+            );
         }
-        let latest = &stage["latest_execution"];
-        println!(
-            "{:<12} {}",
-            stage["name"].as_str().unwrap_or_default(),
-            if latest.is_null() {
-                "no execution yet".to_string()
+        match &stage.latest_execution {
+            None => println!("{:<12} no execution yet", stage.name),
+            Some(latest) => println!(
+                "{:<12} {}  execution {} ({})",
+                stage.name,
+                latest.stage_status.map(|s| s.as_str()).unwrap_or("-"),
+                latest.id,
+                latest.execution_status.as_str()
+            ),
+        }
+        for action in &stage.actions {
+            let status = if action.waiting_for_approval {
+                "WaitingForApproval"
             } else {
-                format!(
-                    "{}  execution {} ({})",
-                    latest["stage_status"].as_str().unwrap_or("-"),
-                    latest["id"].as_str().unwrap_or_default(),
-                    latest["execution_status"].as_str().unwrap_or_default()
-                )
-            }
-        );
-        for action in stage["actions"].as_array().into_iter().flatten() {
-            let status = if action["waiting_for_approval"].as_bool() == Some(true) {
-                "WaitingForApproval".to_string()
-            } else {
-                action["status"].as_str().unwrap_or("-").to_string()
+                action.status.map(|s| s.as_str()).unwrap_or("-")
             };
-            let detail = action["error"]
-                .as_str()
-                .or(action["summary"].as_str())
+            let detail = action
+                .error
+                .as_ref()
+                .or(action.summary.as_ref())
+                .cloned()
                 .unwrap_or_default();
             println!(
                 "  {:<3} {:<18} {:<18} {:>8}  {detail}",
-                action["run_order"],
-                action["name"].as_str().unwrap_or_default(),
+                action.run_order,
+                action.name,
                 status,
-                action["duration"].as_str().unwrap_or_default(),
+                took(action.started_at, action.ended_at),
             );
         }
     }
@@ -202,7 +134,10 @@ pub fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool) -> u8
         println!("no executions of `{pipeline}`");
         return EXIT_OK;
     }
-    println!("{:<38} {:>3} {:<11} {:<20} {:>9}  TRIGGER / REASON", "EXECUTION", "V", "STATUS", "STARTED", "DURATION");
+    println!(
+        "{:<38} {:>3} {:<11} {:<20} {:>9}  TRIGGER / REASON",
+        "EXECUTION", "V", "STATUS", "STARTED", "DURATION"
+    );
     for e in list {
         let duration = e
             .ended_at
@@ -216,7 +151,9 @@ pub fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool) -> u8
             format_timestamp(e.started_at),
             duration,
             e.trigger,
-            e.status_reason.map(|r| format!(" — {r}")).unwrap_or_default()
+            e.status_reason
+                .map(|r| format!(" — {r}"))
+                .unwrap_or_default()
         );
     }
     EXIT_OK
@@ -243,11 +180,18 @@ pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
         return EXIT_OK;
     }
     println!("execution {}", execution.id);
-    println!("  pipeline  {} (version {})", execution.pipeline, execution.version);
+    println!(
+        "  pipeline  {} (version {})",
+        execution.pipeline, execution.version
+    );
     println!(
         "  status    {}{}",
         execution.status.as_str(),
-        execution.status_reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+        execution
+            .status_reason
+            .as_ref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
     );
     println!("  trigger   {}", execution.trigger);
     println!(
@@ -255,7 +199,11 @@ pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
         format_timestamp(execution.started_at),
         execution
             .ended_at
-            .map(|e| format!("  ended {}  ({})", format_timestamp(e), took(Some(execution.started_at), Some(e))))
+            .map(|e| format!(
+                "  ended {}  ({})",
+                format_timestamp(e),
+                took(Some(execution.started_at), Some(e))
+            ))
             .unwrap_or_default()
     );
     for r in &execution.source_revisions {
@@ -264,14 +212,21 @@ pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
                 "  revision  {}: {}{}",
                 r.action,
                 rev.id,
-                rev.summary.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
+                rev.summary
+                    .as_ref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
             ),
             (None, Some(e)) => println!("  revision  {}: unknown ({e})", r.action),
             _ => {}
         }
     }
     if !execution.variables.is_empty() {
-        let vars: Vec<String> = execution.variables.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let vars: Vec<String> = execution
+            .variables
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         println!("  variables {}", vars.join(", "));
     }
     for stage in &execution.stages {
@@ -279,12 +234,18 @@ pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
             "{:<12} {}{}",
             stage.name,
             stage.status.map(|s| s.as_str()).unwrap_or("not started"),
-            if stage.attempt > 1 { format!(" (attempt {})", stage.attempt) } else { String::new() }
+            if stage.attempt > 1 {
+                format!(" (attempt {})", stage.attempt)
+            } else {
+                String::new()
+            }
         );
         for action in &stage.actions {
             let earlier: Vec<_> = attempts
                 .iter()
-                .filter(|a| a.stage == stage.name && a.action == action.name && a.attempt < action.attempt)
+                .filter(|a| {
+                    a.stage == stage.name && a.action == action.name && a.attempt < action.attempt
+                })
                 .collect();
             let status = match action.status {
                 Some(ActionStatus::InProgress) if action.awaiting_approval => "WaitingForApproval",
@@ -297,7 +258,11 @@ pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
                 action.name,
                 status,
                 took(action.started_at, action.ended_at),
-                if action.attempt > 1 { format!("attempt {}", action.attempt) } else { String::new() }
+                if action.attempt > 1 {
+                    format!("attempt {}", action.attempt)
+                } else {
+                    String::new()
+                }
             );
             if let Some(summary) = &action.summary {
                 println!("        summary: {summary}");
@@ -308,23 +273,39 @@ pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
             if let Some(approval) = &action.approval {
                 println!(
                     "        {} by {}{}",
-                    if approval.approved { "approved" } else { "rejected" },
+                    if approval.approved {
+                        "approved"
+                    } else {
+                        "rejected"
+                    },
                     approval.by,
-                    approval.summary.as_ref().map(|s| format!(": {s}")).unwrap_or_default()
+                    approval
+                        .summary
+                        .as_ref()
+                        .map(|s| format!(": {s}"))
+                        .unwrap_or_default()
                 );
             }
             for (k, v) in &action.variables {
                 println!("        variable {k} = {v}");
             }
             for (name, digest) in &action.inputs {
-                println!("        input  {name} sha256:{}", &digest[..digest.len().min(16)]);
+                println!(
+                    "        input  {name} sha256:{}",
+                    &digest[..digest.len().min(16)]
+                );
             }
             for earlier in earlier {
                 println!(
                     "        attempt {}: {}{}",
                     earlier.attempt,
                     earlier.run.status.map(|s| s.as_str()).unwrap_or("-"),
-                    earlier.run.error.as_ref().map(|e| format!(": {}", e.message)).unwrap_or_default()
+                    earlier
+                        .run
+                        .error
+                        .as_ref()
+                        .map(|e| format!(": {}", e.message))
+                        .unwrap_or_default()
                 );
             }
         }
@@ -356,7 +337,10 @@ pub fn logs(ctx: &Context, id: &str, action: Option<&str>) -> u8 {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
-    let filter = action.map(|a| a.split_once('/').map(|(s, a)| (s.to_string(), a.to_string())));
+    let filter = action.map(|a| {
+        a.split_once('/')
+            .map(|(s, a)| (s.to_string(), a.to_string()))
+    });
     if let Some(None) = filter {
         return fail("--action takes STAGE/ACTION");
     }
@@ -369,9 +353,14 @@ pub fn logs(ctx: &Context, id: &str, action: Option<&str>) -> u8 {
         {
             continue;
         }
-        let Some(log) = &attempt.run.log else { continue };
+        let Some(log) = &attempt.run.log else {
+            continue;
+        };
         let text = std::fs::read_to_string(ctx.state_dir.join(log)).unwrap_or_default();
-        println!("── {}/{} attempt {} ──", attempt.stage, attempt.action, attempt.attempt);
+        println!(
+            "── {}/{} attempt {} ──",
+            attempt.stage, attempt.action, attempt.attempt
+        );
         print!("{text}");
         if !text.is_empty() && !text.ends_with('\n') {
             println!();
@@ -381,7 +370,10 @@ pub fn logs(ctx: &Context, id: &str, action: Option<&str>) -> u8 {
     if shown == 0 {
         match filter {
             Some((s, a)) if !attempts.iter().any(|x| x.stage == s && x.action == a) => {
-                return fail(format!("execution {} has no action `{s}/{a}` that ran", execution.id));
+                return fail(format!(
+                    "execution {} has no action `{s}/{a}` that ran",
+                    execution.id
+                ));
             }
             _ => println!("no logs yet"),
         }

@@ -37,11 +37,17 @@ impl Machine {
                 stage: stage.to_string(),
                 action: action.to_string(),
             })?;
-        let key = ActionKey { execution: id.to_string(), stage: stage_index, action: action_index };
+        let key = ActionKey {
+            execution: id.to_string(),
+            stage: stage_index,
+            action: action_index,
+        };
         let run = &execution.stages[stage_index].actions[action_index];
         if !run.awaiting_approval || run.status != Some(ActionStatus::InProgress) {
             let state = match run.status {
-                Some(ActionStatus::InProgress) if run.approval.is_some() => "already decided".to_string(),
+                Some(ActionStatus::InProgress) if run.approval.is_some() => {
+                    "already decided".to_string()
+                }
                 Some(s) => s.as_str().to_string(),
                 None => "not started".to_string(),
             };
@@ -52,7 +58,12 @@ impl Machine {
         let now = self.now;
         {
             let run = self.action_mut(&key).unwrap();
-            run.approval = Some(ApprovalRecord { approved, by: by.to_string(), summary, at: now });
+            run.approval = Some(ApprovalRecord {
+                approved,
+                by: by.to_string(),
+                summary,
+                at: now,
+            });
             run.awaiting_approval = false;
             run.recheck_at = Some(now);
         }
@@ -71,7 +82,11 @@ impl Machine {
             for (s, stage) in execution.stages.iter().enumerate() {
                 for (a, action) in stage.actions.iter().enumerate() {
                     if action.awaiting_approval && action.status == Some(ActionStatus::InProgress) {
-                        keys.push(ActionKey { execution: execution.id.clone(), stage: s, action: a });
+                        keys.push(ActionKey {
+                            execution: execution.id.clone(),
+                            stage: s,
+                            action: a,
+                        });
                     }
                 }
             }

@@ -126,7 +126,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("state_dir", &self.state_dir).finish()
+        f.debug_struct("Engine")
+            .field("state_dir", &self.state_dir)
+            .finish()
     }
 }
 
@@ -158,7 +160,8 @@ impl Engine {
             what: "opening the artifact store".into(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let components = ComponentStore::open(&dir.components()).map_err(io("opening the component store"))?;
+        let components =
+            ComponentStore::open(&dir.components()).map_err(io("opening the component store"))?;
         let workspaces = Workspaces::open(&dir.work()).map_err(io("preparing job folders"))?;
         let catalog = Catalog::new(sandbox, &dir.root, Some(components));
 
@@ -262,7 +265,10 @@ fn take_lock(dir: &StateDir) -> Result<std::fs::File, DriverError> {
 /// Whether a process drives `state_dir` now.
 pub fn is_driven(state_dir: &Path) -> bool {
     let dir = StateDir::new(state_dir);
-    match std::fs::OpenOptions::new().write(true).open(dir.lock_file()) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.lock_file())
+    {
         Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
         Err(_) => false,
     }
@@ -276,7 +282,11 @@ fn load(machine: &mut Machine, store: &Store) -> Result<(), StoreError> {
     for version in store.versions_in_use()? {
         machine.add_version(version);
     }
-    let pipelines: Vec<String> = store.current_pipelines()?.into_iter().map(|p| p.name).collect();
+    let pipelines: Vec<String> = store
+        .current_pipelines()?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     for pipeline in &pipelines {
         for transition in store.transitions(pipeline)? {
             machine.restore_transition(transition);
@@ -375,7 +385,9 @@ impl Driver {
         if self.events.receiver_count() > 0 {
             for id in &changes.executions {
                 if let Some(execution) = self.machine.execution(id) {
-                    let _ = self.events.send(EngineEvent::Execution(Box::new(execution.clone())));
+                    let _ = self
+                        .events
+                        .send(EngineEvent::Execution(Box::new(execution.clone())));
                 }
             }
         }
@@ -410,7 +422,10 @@ impl Driver {
                 revisions,
                 reply,
             } => {
-                let outcome = match self.machine.start(id, &pipeline, &trigger, variables, revisions) {
+                let outcome = match self
+                    .machine
+                    .start(id, &pipeline, &trigger, variables, revisions)
+                {
                     Ok(id) => RequestOutcome {
                         ok: true,
                         message: format!("started execution {id}"),
@@ -431,7 +446,11 @@ impl Driver {
 
     /// Applies a request; the answer goes to `reply`, or is returned when
     /// there is none to send it to.
-    fn apply(&mut self, request: Request, reply: Option<oneshot::Sender<RequestOutcome>>) -> Option<RequestOutcome> {
+    fn apply(
+        &mut self,
+        request: Request,
+        reply: Option<oneshot::Sender<RequestOutcome>>,
+    ) -> Option<RequestOutcome> {
         let outcome = match request {
             Request::Start {
                 pipeline,
@@ -451,7 +470,9 @@ impl Driver {
                     let runner = self.runner.clone();
                     let inbox = self.inbox.clone();
                     tokio::spawn(async move {
-                        let revisions = runner.record_revisions(&version, &variables, &id, &revisions).await;
+                        let revisions = runner
+                            .record_revisions(&version, &variables, &id, &revisions)
+                            .await;
                         let _ = inbox.send(Input::Started {
                             id,
                             pipeline: version.name.clone(),
@@ -480,7 +501,11 @@ impl Driver {
                 abandon,
                 reason,
             } => {
-                let mode = if abandon { StopMode::Abandon } else { StopMode::Wait };
+                let mode = if abandon {
+                    StopMode::Abandon
+                } else {
+                    StopMode::Wait
+                };
                 let ok = self.ensure_loaded(&execution).and_then(|_| {
                     self.machine
                         .stop(&execution, mode, reason)
@@ -488,14 +513,26 @@ impl Driver {
                 });
                 outcome(ok, format!("stopping execution {execution}"), &execution)
             }
-            Request::Retry { execution, stage, all } => {
-                let mode = if all { RetryMode::AllActions } else { RetryMode::FailedActions };
+            Request::Retry {
+                execution,
+                stage,
+                all,
+            } => {
+                let mode = if all {
+                    RetryMode::AllActions
+                } else {
+                    RetryMode::FailedActions
+                };
                 let ok = self.ensure_loaded(&execution).and_then(|_| {
                     self.machine
                         .retry(&execution, &stage, mode)
                         .map_err(|e| e.to_string())
                 });
-                outcome(ok, format!("retrying stage `{stage}` of execution {execution}"), &execution)
+                outcome(
+                    ok,
+                    format!("retrying stage `{stage}` of execution {execution}"),
+                    &execution,
+                )
             }
             Request::Decide {
                 execution,
@@ -511,7 +548,11 @@ impl Driver {
                         .map_err(|e| e.to_string())
                 });
                 let verb = if approved { "approved" } else { "rejected" };
-                outcome(ok, format!("{verb} `{stage}/{action}` of execution {execution}"), &execution)
+                outcome(
+                    ok,
+                    format!("{verb} `{stage}/{action}` of execution {execution}"),
+                    &execution,
+                )
             }
             Request::Transition {
                 pipeline,
@@ -531,7 +572,11 @@ impl Driver {
                         message: format!("{verb} the transition into `{stage}`"),
                         execution: None,
                     },
-                    Err(message) => RequestOutcome { ok: false, message, execution: None },
+                    Err(message) => RequestOutcome {
+                        ok: false,
+                        message,
+                        execution: None,
+                    },
                 }
             }
             Request::Reload { pipeline } => match self.store.current_pipeline(&pipeline) {
@@ -574,11 +619,19 @@ impl Driver {
         if self.machine.execution(id).is_some() {
             return Ok(());
         }
-        let Some((pipeline, version)) = self.store.execution_version(id).map_err(|e| e.to_string())? else {
+        let Some((pipeline, version)) = self
+            .store
+            .execution_version(id)
+            .map_err(|e| e.to_string())?
+        else {
             return Err(EngineError::UnknownExecution(id.to_string()).to_string());
         };
         if self.machine.version(&pipeline, version).is_none() {
-            match self.store.pipeline_version(&pipeline, version).map_err(|e| e.to_string())? {
+            match self
+                .store
+                .pipeline_version(&pipeline, version)
+                .map_err(|e| e.to_string())?
+            {
                 Some(v) => self.machine.add_version(v),
                 None => return Err(format!("pipeline `{pipeline}` version {version} is gone")),
             }
@@ -610,7 +663,11 @@ impl Driver {
                 let known: Vec<&str> = declared.iter().map(|v| v.name.as_str()).collect();
                 return Err(format!(
                     "pipeline `{pipeline}` has no variable `{name}` (it has: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ));
             }
         }
@@ -663,7 +720,11 @@ impl Driver {
                             }
                         });
                         // Mark it taken so it is not started twice.
-                        RequestOutcome { ok: true, message: "starting".into(), execution: None }
+                        RequestOutcome {
+                            ok: true,
+                            message: "starting".into(),
+                            execution: None,
+                        }
                     }
                 }
             } else {
@@ -676,11 +737,14 @@ impl Driver {
             if is_start && outcome.ok && outcome.execution.is_none() {
                 // Leave `done_at` unset until the task records the id, but
                 // never take the request again.
-                let _ = self.store.complete_request(id, &RequestOutcome {
-                    ok: true,
-                    message: "starting".into(),
-                    execution: None,
-                });
+                let _ = self.store.complete_request(
+                    id,
+                    &RequestOutcome {
+                        ok: true,
+                        message: "starting".into(),
+                        execution: None,
+                    },
+                );
             } else if let Err(error) = self.store.complete_request(id, &outcome) {
                 tracing::warn!(%error, "cannot record a request's outcome");
             }
@@ -755,7 +819,9 @@ impl Runner {
         overrides: &IndexMap<String, String>,
     ) -> Vec<RecordedRevision> {
         let mut recorded = Vec::new();
-        let Some(stage) = version.definition.stages.first() else { return recorded };
+        let Some(stage) = version.definition.stages.first() else {
+            return recorded;
+        };
         for (index, action) in stage.actions.iter().enumerate() {
             if let Some(id) = overrides.get(&action.name) {
                 recorded.push(RecordedRevision {
@@ -774,12 +840,13 @@ impl Runner {
                 .configuration
                 .iter()
                 .map(|(k, v)| {
-                    let value = crate::model::variables::resolve(v, |r| match r.namespace.as_str() {
-                        "variables" => variables.get(&r.key).cloned(),
-                        "execution" => Some(execution.to_string()),
-                        _ => None,
-                    })
-                    .unwrap_or_else(|_| v.clone());
+                    let value =
+                        crate::model::variables::resolve(v, |r| match r.namespace.as_str() {
+                            "variables" => variables.get(&r.key).cloned(),
+                            "execution" => Some(execution.to_string()),
+                            _ => None,
+                        })
+                        .unwrap_or_else(|_| v.clone());
                     (k.clone(), value)
                 })
                 .collect();
@@ -790,7 +857,12 @@ impl Runner {
                         ..Limits::default()
                     };
                     provider
-                        .latest_revision_with(&configuration, &resolved.mounts, &limits, &ActionLog::discard())
+                        .latest_revision_with(
+                            &configuration,
+                            &resolved.mounts,
+                            &limits,
+                            &ActionLog::discard(),
+                        )
                         .await
                         .map_err(|e| e.to_string())
                         .and_then(|r| r.map_err(|f| f.message))
@@ -821,7 +893,10 @@ impl Runner {
             "logs/{}/{}/{}.{}.log",
             key.execution, request.stage, request.action, request.attempt
         );
-        let provider = match self.provider(&request.provider.sha256, &request.provider_reference).await {
+        let provider = match self
+            .provider(&request.provider.sha256, &request.provider_reference)
+            .await
+        {
             Ok(p) => p,
             Err(message) => return CallResult::failed(FailureKind::SystemUnavailable, message),
         };
@@ -844,7 +919,10 @@ impl Runner {
             limits.memory_bytes = memory;
         }
         let job = Job {
-            id: format!("{}-{}-{}-{}", key.execution, key.stage, key.action, request.attempt),
+            id: format!(
+                "{}-{}-{}-{}",
+                key.execution, key.stage, key.action, request.attempt
+            ),
             execution_id: key.execution.clone(),
             pipeline: request.pipeline.clone(),
             stage: request.stage.clone(),
@@ -887,7 +965,11 @@ impl Runner {
                             for skipped in &manifest.skipped {
                                 log.append(
                                     crate::sandbox::LogSource::Host,
-                                    format!("[sluice] output `{}`: skipped {}: {}\n", mount.name, skipped.path, skipped.reason).as_bytes(),
+                                    format!(
+                                        "[sluice] output `{}`: skipped {}: {}\n",
+                                        mount.name, skipped.path, skipped.reason
+                                    )
+                                    .as_bytes(),
                                 );
                             }
                             result.outputs.push(ArtifactRecord {
@@ -902,7 +984,10 @@ impl Runner {
                         Err(e) => {
                             result = CallResult {
                                 log: result.log,
-                                ..CallResult::failed(FailureKind::JobFailed, format!("cannot store output `{}`: {e}", mount.name))
+                                ..CallResult::failed(
+                                    FailureKind::JobFailed,
+                                    format!("cannot store output `{}`: {e}", mount.name),
+                                )
                             };
                             break;
                         }
@@ -911,14 +996,22 @@ impl Runner {
                 self.workspaces.release(&folders);
             }
             Outcome::Failed(_) => self.workspaces.release(&folders),
-            Outcome::InProgress { .. } => self.workspaces.keep_scratch(key, request.attempt, &folders),
+            Outcome::InProgress { .. } => {
+                self.workspaces.keep_scratch(key, request.attempt, &folders)
+            }
         }
         result
     }
 
     fn runner_folders(&self, request: &RunRequest) -> Result<JobFolders, String> {
         self.workspaces
-            .prepare(&request.key, request.attempt, &request.inputs, &request.outputs, &self.artifacts)
+            .prepare(
+                &request.key,
+                request.attempt,
+                &request.inputs,
+                &request.outputs,
+                &self.artifacts,
+            )
             .map_err(|e| e.to_string())
     }
 }
@@ -927,6 +1020,8 @@ fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::OpenOptions::new().create(true).append(true).open(path)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
-

@@ -310,7 +310,9 @@ impl Machine {
             Some(r) => r.category,
             None => return,
         };
-        let Some(run) = self.action_mut(key) else { return };
+        let Some(run) = self.action_mut(key) else {
+            return;
+        };
         if run.token != token || !run.running || run.status != Some(ActionStatus::InProgress) {
             return;
         }
@@ -415,7 +417,9 @@ impl Machine {
         reason: Option<String>,
     ) {
         let now = self.now;
-        let Some(execution) = self.executions.get_mut(id) else { return };
+        let Some(execution) = self.executions.get_mut(id) else {
+            return;
+        };
         execution.status = status;
         execution.status_reason = reason;
         execution.position = None;

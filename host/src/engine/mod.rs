@@ -21,6 +21,7 @@ pub mod supersede;
 pub mod timeouts;
 pub mod transitions;
 pub mod variables;
+pub mod view;
 pub mod workspace;
 
 pub use driver::{DriverError, Engine, EngineEvent, StateDir, is_driven};

@@ -39,7 +39,13 @@ impl Machine {
 
     /// Records which execution entered a stage last (kept across restarts
     /// so that only it may retry the stage).
-    pub fn restore_latest_entry(&mut self, pipeline: &str, stage: &str, entry: u64, execution: &str) {
+    pub fn restore_latest_entry(
+        &mut self,
+        pipeline: &str,
+        stage: &str,
+        entry: u64,
+        execution: &str,
+    ) {
         self.next_entry = self.next_entry.max(entry + 1);
         if self.pipelines.contains_key(pipeline) {
             let slot = self.slot(pipeline, stage);
@@ -66,14 +72,20 @@ impl Machine {
             .collect();
         ids.sort();
         for (_, id) in &ids {
-            let Some(position) = self.executions[id].position else { continue };
+            let Some(position) = self.executions[id].position else {
+                continue;
+            };
             if position.waiting {
                 continue;
             }
             let stage = position.stage;
             let count = self.executions[id].stages[stage].actions.len();
             for action in 0..count {
-                let key = ActionKey { execution: id.clone(), stage, action };
+                let key = ActionKey {
+                    execution: id.clone(),
+                    stage,
+                    action,
+                };
                 let run = &self.executions[id].stages[stage].actions[action];
                 if run.status != Some(ActionStatus::InProgress) {
                     continue;

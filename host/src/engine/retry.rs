@@ -10,7 +10,9 @@ use super::state::*;
 impl Machine {
     /// Loads a finished execution back into memory so it can be retried.
     pub fn restore_finished(&mut self, execution: Execution) {
-        self.executions.entry(execution.id.clone()).or_insert(execution);
+        self.executions
+            .entry(execution.id.clone())
+            .or_insert(execution);
     }
 
     /// Retries `stage` of a failed or stopped execution.
@@ -94,7 +96,10 @@ impl Machine {
             execution.status_reason = None;
             execution.ended_at = None;
             execution.stop = None;
-            execution.position = Some(Position { stage: index, waiting: false });
+            execution.position = Some(Position {
+                stage: index,
+                waiting: false,
+            });
             let run = &mut execution.stages[index];
             run.status = Some(StageStatus::InProgress);
             run.attempt += 1;
@@ -114,7 +119,11 @@ impl Machine {
         slot.latest = Some((entry, id.to_string()));
         self.touch(id);
         for action in 0..self.executions[id].stages[index].actions.len() {
-            self.changes.actions.insert(ActionKey { execution: id.to_string(), stage: index, action });
+            self.changes.actions.insert(ActionKey {
+                execution: id.to_string(),
+                stage: index,
+                action,
+            });
         }
         self.start_next_run_order(id, index);
         Ok(())

@@ -74,7 +74,9 @@ impl Machine {
     /// attempt the host lost had (recovery).
     pub(super) fn start_action(&mut self, key: &ActionKey, carry: Option<Carry>) {
         let now = self.now;
-        let Some(version) = self.version_of(&key.execution) else { return };
+        let Some(version) = self.version_of(&key.execution) else {
+            return;
+        };
         let definition = &version.definition.stages[key.stage].actions[key.action];
         let resolved = version.resolved[key.stage][key.action].clone();
         let timeout = super::timeouts::action_timeout(definition, resolved.category);
@@ -100,7 +102,11 @@ impl Machine {
             Ok(request) => {
                 let run = self.action_mut(key).unwrap();
                 run.running = true;
-                run.inputs = request.inputs.iter().map(|a| (a.name.clone(), a.digest.clone())).collect();
+                run.inputs = request
+                    .inputs
+                    .iter()
+                    .map(|a| (a.name.clone(), a.digest.clone()))
+                    .collect();
                 run.configuration = shown_configuration(&request);
                 self.effects.push(Effect::Run(request));
             }
@@ -129,18 +135,24 @@ impl Machine {
                 None => {
                     return Err(Failure {
                         kind: FailureKind::ConfigurationError,
-                        message: format!("input artifact `{name}` was not produced in this execution"),
+                        message: format!(
+                            "input artifact `{name}` was not produced in this execution"
+                        ),
                     });
                 }
             }
         }
         let revision = if key.stage == 0 {
             match execution.revision_of(&definition.name) {
-                Some(RecordedRevision { revision: Some(r), .. }) => Some(r.id.clone()),
+                Some(RecordedRevision {
+                    revision: Some(r), ..
+                }) => Some(r.id.clone()),
                 Some(RecordedRevision { error: Some(e), .. }) => {
                     return Err(Failure {
                         kind: FailureKind::RevisionUnavailable,
-                        message: format!("the source revision could not be determined when the execution started: {e}"),
+                        message: format!(
+                            "the source revision could not be determined when the execution started: {e}"
+                        ),
                     });
                 }
                 _ => None,
@@ -181,8 +193,15 @@ impl Machine {
     /// Decides what happens in a stage after an action changed: wait for
     /// running actions, stop, fail, or start the next run order.
     pub(super) fn evaluate_stage(&mut self, id: &str, stage: usize) {
-        let Some(execution) = self.executions.get(id) else { return };
-        if execution.position != Some(Position { stage, waiting: false }) {
+        let Some(execution) = self.executions.get(id) else {
+            return;
+        };
+        if execution.position
+            != Some(Position {
+                stage,
+                waiting: false,
+            })
+        {
             return;
         }
         let run = &execution.stages[stage];
@@ -224,7 +243,11 @@ impl Machine {
                 .iter()
                 .find(|a| a.status == Some(ActionStatus::Failed))
                 .map(|a| {
-                    let message = a.error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+                    let message = a
+                        .error
+                        .as_ref()
+                        .map(|e| e.message.clone())
+                        .unwrap_or_default();
                     format!("action `{}` failed: {message}", a.name)
                 });
             (

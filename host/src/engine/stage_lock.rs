@@ -79,23 +79,25 @@ impl Machine {
     /// when the transition is enabled and the stage is not locked, and
     /// otherwise waits.
     pub(super) fn try_enter(&mut self, id: &str) {
-        let Some(execution) = self.executions.get(id) else { return };
-        let Some(position) = execution.position.filter(|p| p.waiting) else { return };
+        let Some(execution) = self.executions.get(id) else {
+            return;
+        };
+        let Some(position) = execution.position.filter(|p| p.waiting) else {
+            return;
+        };
         let stage = execution.stages[position.stage].name.clone();
         let pipeline = execution.pipeline.clone();
         let slot = &self.pipelines[&pipeline];
         let mode = slot.mode();
         let open = position.stage == 0 || slot.transition_enabled(&stage);
-        let locked = slot
-            .stages
-            .get(&stage)
-            .is_some_and(|s| s.is_locked(mode));
+        let locked = slot.stages.get(&stage).is_some_and(|s| s.is_locked(mode));
         // Executions that were waiting first go first (queued mode).
         let queue_ahead = mode == ExecutionMode::Queued
-            && slot
-                .stages
-                .get(&stage)
-                .is_some_and(|s| s.waiting.iter().any(|(seq, w)| w != id && *seq < execution.seq));
+            && slot.stages.get(&stage).is_some_and(|s| {
+                s.waiting
+                    .iter()
+                    .any(|(seq, w)| w != id && *seq < execution.seq)
+            });
         if open && !locked && !queue_ahead {
             self.enter(id, position.stage);
         } else {
@@ -172,17 +174,25 @@ impl Machine {
     /// Lets waiting executions into a stage while it has room.
     pub(super) fn admit(&mut self, pipeline: &str, stage: &str) {
         loop {
-            let Some(slot) = self.pipelines.get(pipeline) else { return };
+            let Some(slot) = self.pipelines.get(pipeline) else {
+                return;
+            };
             let mode = slot.mode();
-            let Some(stage_slot) = slot.stages.get(stage) else { return };
+            let Some(stage_slot) = slot.stages.get(stage) else {
+                return;
+            };
             if stage_slot.is_locked(mode) {
                 return;
             }
             // Superseded mode keeps one waiting; queued mode takes the
             // oldest; parallel mode lets every one in.
-            let Some((_, next)) = stage_slot.waiting.first().cloned() else { return };
+            let Some((_, next)) = stage_slot.waiting.first().cloned() else {
+                return;
+            };
             let Some(position) = self.executions.get(&next).and_then(|e| e.position) else {
-                self.slot(pipeline, stage).waiting.retain(|(_, w)| w != &next);
+                self.slot(pipeline, stage)
+                    .waiting
+                    .retain(|(_, w)| w != &next);
                 continue;
             };
             if position.stage > 0 && !slot.transition_enabled(stage) {

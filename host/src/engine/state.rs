@@ -33,7 +33,10 @@ pub enum ExecutionStatus {
 impl ExecutionStatus {
     /// Whether the status is final (no further change, except by a retry).
     pub fn is_terminal(self) -> bool {
-        !matches!(self, ExecutionStatus::InProgress | ExecutionStatus::Stopping)
+        !matches!(
+            self,
+            ExecutionStatus::InProgress | ExecutionStatus::Stopping
+        )
     }
 
     /// The status's name as shown to users.

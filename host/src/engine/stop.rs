@@ -9,7 +9,12 @@ use crate::sandbox::{Failure, FailureKind};
 
 impl Machine {
     /// Stops an execution.
-    pub fn stop(&mut self, id: &str, mode: StopMode, reason: Option<String>) -> Result<(), EngineError> {
+    pub fn stop(
+        &mut self,
+        id: &str,
+        mode: StopMode,
+        reason: Option<String>,
+    ) -> Result<(), EngineError> {
         let execution = self
             .executions
             .get(id)
@@ -23,18 +28,29 @@ impl Machine {
         if execution.status == ExecutionStatus::Stopping && mode == StopMode::Wait {
             return Ok(());
         }
-        let position = execution.position.expect("running executions have a position");
+        let position = execution
+            .position
+            .expect("running executions have a position");
         let pipeline = execution.pipeline.clone();
         let stage_name = execution.stages[position.stage].name.clone();
         if position.waiting {
-            self.slot(&pipeline, &stage_name).waiting.retain(|(_, w)| w != id);
-            let reason = reason.or_else(|| Some(format!("stopped while waiting in front of stage `{stage_name}`")));
+            self.slot(&pipeline, &stage_name)
+                .waiting
+                .retain(|(_, w)| w != id);
+            let reason = reason.or_else(|| {
+                Some(format!(
+                    "stopped while waiting in front of stage `{stage_name}`"
+                ))
+            });
             self.finish_execution(id, ExecutionStatus::Stopped, reason);
             return Ok(());
         }
         {
             let execution = self.executions.get_mut(id).unwrap();
-            execution.stop = Some(StopRequest { mode, reason: reason.clone() });
+            execution.stop = Some(StopRequest {
+                mode,
+                reason: reason.clone(),
+            });
             execution.status = ExecutionStatus::Stopping;
             execution.stages[position.stage].status = Some(StageStatus::Stopping);
         }
@@ -52,7 +68,11 @@ impl Machine {
         let now = self.now;
         let count = self.executions[id].stages[stage].actions.len();
         for action in 0..count {
-            let key = ActionKey { execution: id.to_string(), stage, action };
+            let key = ActionKey {
+                execution: id.to_string(),
+                stage,
+                action,
+            };
             let run = self.action_mut(&key).unwrap();
             if run.status != Some(ActionStatus::InProgress) {
                 continue;
@@ -71,7 +91,10 @@ impl Machine {
             let was_running = std::mem::take(&mut run.running);
             let token = run.token;
             if was_running {
-                self.effects.push(Effect::Cancel { key: key.clone(), token });
+                self.effects.push(Effect::Cancel {
+                    key: key.clone(),
+                    token,
+                });
             }
             self.disarm_timer(&key);
             self.changes.actions.insert(key);

@@ -92,7 +92,9 @@ impl Machine {
     /// Fails an action whose deadline passed.
     fn time_out(&mut self, key: &ActionKey) {
         let now = self.now;
-        let Some(version) = self.version_of(&key.execution) else { return };
+        let Some(version) = self.version_of(&key.execution) else {
+            return;
+        };
         let definition = &version.definition.stages[key.stage].actions[key.action];
         let timeout = action_timeout(definition, version.resolved[key.stage][key.action].category);
         let run = self.action_mut(key).unwrap();
@@ -116,7 +118,9 @@ impl Machine {
     pub(super) fn call_back(&mut self, key: &ActionKey) {
         let token = self.token();
         {
-            let Some(run) = self.action_mut(key) else { return };
+            let Some(run) = self.action_mut(key) else {
+                return;
+            };
             run.token = token;
             run.running = true;
             run.recheck_at = None;

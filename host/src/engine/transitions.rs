@@ -56,7 +56,8 @@ impl Machine {
     /// Restores a transition's state (when loading from the store).
     pub fn restore_transition(&mut self, transition: TransitionState) {
         if let Some(slot) = self.pipelines.get_mut(&transition.pipeline) {
-            slot.transitions.insert(transition.stage.clone(), transition);
+            slot.transitions
+                .insert(transition.stage.clone(), transition);
         }
     }
 

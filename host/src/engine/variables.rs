@@ -10,7 +10,10 @@ use crate::sandbox::{Failure, FailureKind};
 
 impl Machine {
     /// The action's configuration with every reference replaced.
-    pub(super) fn resolve_configuration(&self, key: &ActionKey) -> Result<Vec<(String, String)>, Failure> {
+    pub(super) fn resolve_configuration(
+        &self,
+        key: &ActionKey,
+    ) -> Result<Vec<(String, String)>, Failure> {
         let version = self.version_of(&key.execution).expect("known version");
         let execution = &self.executions[&key.execution];
         let definition = &version.definition.stages[key.stage].actions[key.action];
@@ -24,7 +27,10 @@ impl Machine {
                     if run.status != Some(ActionStatus::Succeeded) {
                         return None;
                     }
-                    run.variables.iter().find(|(k, _)| *k == r.key).map(|(_, v)| v.clone())
+                    run.variables
+                        .iter()
+                        .find(|(k, _)| *k == r.key)
+                        .map(|(_, v)| v.clone())
                 }
             }
         };
@@ -56,7 +62,9 @@ fn find_namespace(pipeline: &crate::model::Pipeline, namespace: &str) -> Option<
 /// Says what the namespaces referred to in `value` do hold, to help fix a
 /// reference to a variable an action did not produce.
 fn explain(execution: &Execution, pipeline: &crate::model::Pipeline, value: &str) -> String {
-    let Ok(references) = variables::references(value) else { return String::new() };
+    let Ok(references) = variables::references(value) else {
+        return String::new();
+    };
     for r in references {
         if [PIPELINE_VARIABLES, EXECUTION].contains(&r.namespace.as_str()) {
             continue;
@@ -70,7 +78,11 @@ fn explain(execution: &Execution, pipeline: &crate::model::Pipeline, value: &str
                 return format!(
                     " (action `{}` set: {})",
                     run.name,
-                    if names.is_empty() { "no variables".to_string() } else { names.join(", ") }
+                    if names.is_empty() {
+                        "no variables".to_string()
+                    } else {
+                        names.join(", ")
+                    }
                 );
             }
         }

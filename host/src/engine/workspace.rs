@@ -116,10 +116,10 @@ impl Workspaces {
     /// A scratch folder for an attempt without artifacts: a spare empty one
     /// when there is one. In-progress attempts keep theirs across calls.
     fn scratch_for(&self, key: &ActionKey, attempt: u32) -> Result<PathBuf, ArtifactError> {
-        let kept = self
-            .root
-            .join("scratch")
-            .join(format!("{}-{}-{}-{attempt}", key.execution, key.stage, key.action));
+        let kept = self.root.join("scratch").join(format!(
+            "{}-{}-{}-{attempt}",
+            key.execution, key.stage, key.action
+        ));
         if kept.exists() {
             return Ok(kept);
         }
@@ -141,10 +141,10 @@ impl Workspaces {
         if folders.dir.is_some() {
             return;
         }
-        let kept = self
-            .root
-            .join("scratch")
-            .join(format!("{}-{}-{}-{attempt}", key.execution, key.stage, key.action));
+        let kept = self.root.join("scratch").join(format!(
+            "{}-{}-{}-{attempt}",
+            key.execution, key.stage, key.action
+        ));
         if folders.scratch != kept {
             let _ = std::fs::rename(&folders.scratch, &kept);
         }

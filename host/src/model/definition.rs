@@ -60,7 +60,11 @@ pub struct Variable {
     pub name: String,
     /// Its value when an execution does not set one. A variable without a
     /// default must be given a value when an execution starts.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_scalar")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_scalar"
+    )]
     #[schemars(with = "Option<String>")]
     pub default: Option<String>,
     /// What it is for.
@@ -89,12 +93,19 @@ pub struct Action {
     pub provider: String,
     /// Actions with the same run order run in parallel; a higher run order
     /// runs after every lower one succeeded. 1 to 999, default 1.
-    #[serde(default = "default_run_order", skip_serializing_if = "is_default_run_order")]
+    #[serde(
+        default = "default_run_order",
+        skip_serializing_if = "is_default_run_order"
+    )]
     pub run_order: u32,
     /// The provider's configuration: property names and values. Values may
     /// refer to variables: `#{variables.NAME}`, `#{execution.id}`,
     /// `#{Namespace.Key}`.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty", deserialize_with = "scalar_map")]
+    #[serde(
+        default,
+        skip_serializing_if = "IndexMap::is_empty",
+        deserialize_with = "scalar_map"
+    )]
     #[schemars(with = "IndexMap<String, String>")]
     pub configuration: IndexMap<String, String>,
     /// Names of the artifacts it reads, each produced by an earlier stage or

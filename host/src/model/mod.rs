@@ -10,7 +10,9 @@ pub mod source_map;
 pub mod validate;
 pub mod variables;
 
-pub use definition::{Action, ExecutionMode, Grants, PathAccess, PathGrant, Pipeline, Stage, Variable};
+pub use definition::{
+    Action, ExecutionMode, Grants, PathAccess, PathGrant, Pipeline, Stage, Variable,
+};
 pub use diagnostic::{Diagnostic, Report, Severity};
 pub use parse::Format;
 pub use source_map::SourceMap;

@@ -64,7 +64,12 @@ pub fn parse_with_map(text: &str, format: Format) -> Result<(Pipeline, SourceMap
 /// (`stages[0].actions[1]: unknown field ...`); keep it as the path.
 fn yaml_error_path(message: &str) -> String {
     match message.split_once(": ") {
-        Some((path, _)) if !path.contains(' ') && (path.contains('.') || path.contains('[') || path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) => {
+        Some((path, _))
+            if !path.contains(' ')
+                && (path.contains('.')
+                    || path.contains('[')
+                    || path.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) =>
+        {
             path.to_string()
         }
         _ => String::new(),
@@ -96,14 +101,24 @@ mod tests {
         let error = parse(text, Format::Yaml).unwrap_err();
         assert_eq!(error.line, Some(7), "{error:?}");
         assert_eq!(error.path, "stages[0].actions[0]");
-        assert!(error.message.starts_with("unknown field `colour`, expected one of"), "{}", error.message);
+        assert!(
+            error
+                .message
+                .starts_with("unknown field `colour`, expected one of"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
     fn json_errors_have_positions() {
         let error = parse("{\"name\": \"p\",\n \"stages\": 3}", Format::Json).unwrap_err();
         assert_eq!(error.line, Some(2));
-        assert!(error.message.contains("invalid type: integer `3`"), "{}", error.message);
+        assert!(
+            error.message.contains("invalid type: integer `3`"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

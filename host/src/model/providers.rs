@@ -26,7 +26,10 @@ pub async fn validate(
                 continue; // reported by the static checks
             }
             if let Some(message) = failed.get(reference) {
-                out.push(Diagnostic::error(format!("{path}.provider"), message.clone()));
+                out.push(Diagnostic::error(
+                    format!("{path}.provider"),
+                    message.clone(),
+                ));
                 continue;
             }
             if !resolved.contains_key(reference) {
@@ -45,7 +48,13 @@ pub async fn validate(
             let provider = &resolved[reference];
             let descriptor = &provider.descriptor;
             check_category(s, &stage.name, &action.name, provider, &path, &mut out);
-            check_counts(descriptor, action.inputs.len(), action.outputs.len(), &path, &mut out);
+            check_counts(
+                descriptor,
+                action.inputs.len(),
+                action.outputs.len(),
+                &path,
+                &mut out,
+            );
             check_properties(descriptor, &action.configuration, &path, &mut out);
             let configuration: Vec<(String, String)> = action
                 .configuration
@@ -91,7 +100,9 @@ fn check_category(
     } else if stage_index == 0 && !provider.provider.is_source() {
         out.push(Diagnostic::error(
             format!("{path}.provider"),
-            format!("{name} says it is a source provider but does not export the `source` interface"),
+            format!(
+                "{name} says it is a source provider but does not export the `source` interface"
+            ),
         ));
     } else if stage_index > 0 && category == Category::Source {
         out.push(Diagnostic::error(
@@ -103,14 +114,30 @@ fn check_category(
     }
 }
 
-fn check_counts(descriptor: &Descriptor, inputs: usize, outputs: usize, path: &str, out: &mut Vec<Diagnostic>) {
+fn check_counts(
+    descriptor: &Descriptor,
+    inputs: usize,
+    outputs: usize,
+    path: &str,
+    out: &mut Vec<Diagnostic>,
+) {
     let name = format!(
         "{}/{}",
         descriptor.action_type.owner, descriptor.action_type.provider
     );
     for (kind, count, min, max) in [
-        ("input", inputs, descriptor.min_inputs, descriptor.max_inputs),
-        ("output", outputs, descriptor.min_outputs, descriptor.max_outputs),
+        (
+            "input",
+            inputs,
+            descriptor.min_inputs,
+            descriptor.max_inputs,
+        ),
+        (
+            "output",
+            outputs,
+            descriptor.min_outputs,
+            descriptor.max_outputs,
+        ),
     ] {
         if count < min as usize || count > max as usize {
             let range = if min == max {
@@ -149,13 +176,20 @@ fn check_properties(
     }
     for key in configuration.keys() {
         if !descriptor.properties.iter().any(|p| &p.name == key) {
-            let known: Vec<&str> = descriptor.properties.iter().map(|p| p.name.as_str()).collect();
+            let known: Vec<&str> = descriptor
+                .properties
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
             out.push(Diagnostic::error(
                 format!("{path}.configuration.{key}"),
                 if known.is_empty() {
                     format!("{name} takes no configuration, so `{key}` is unknown")
                 } else {
-                    format!("{name} has no configuration property `{key}` (it has: {})", known.join(", "))
+                    format!(
+                        "{name} has no configuration property `{key}` (it has: {})",
+                        known.join(", ")
+                    )
                 },
             ));
         }
@@ -165,11 +199,10 @@ fn check_properties(
 /// The provider's own validation often repeats the host's property checks;
 /// report each problem once.
 fn already_reported(out: &[Diagnostic], path: &str, problem: &str) -> bool {
-    let property = problem
-        .split('`')
-        .nth(1)
-        .unwrap_or_default();
+    let property = problem.split('`').nth(1).unwrap_or_default();
     (problem.starts_with("missing required configuration property")
         || problem.starts_with("unknown configuration property"))
-        && out.iter().any(|d| d.path.starts_with(path) && d.message.contains(&format!("`{property}`")))
+        && out
+            .iter()
+            .any(|d| d.path.starts_with(path) && d.message.contains(&format!("`{property}`")))
 }

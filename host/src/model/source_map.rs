@@ -69,7 +69,10 @@ impl Builder {
             None => (String::new(), false),
             Some(Frame::Sequence { path, index }) => (format!("{path}[{index}]"), false),
             Some(Frame::Mapping { path, key: None }) => (path.clone(), true),
-            Some(Frame::Mapping { path, key: Some(key) }) => {
+            Some(Frame::Mapping {
+                path,
+                key: Some(key),
+            }) => {
                 if path.is_empty() {
                     (key.clone(), false)
                 } else {
@@ -139,8 +142,20 @@ mod tests {
         let text = "name: x\nstages:\n  - name: A\n    actions:\n      - name: a\n        inputs: [one, two]\n";
         let map = SourceMap::of(text);
         assert_eq!(map.find("name"), Some(Position { line: 1, column: 7 }));
-        assert_eq!(map.find("stages[0].name"), Some(Position { line: 3, column: 11 }));
-        assert_eq!(map.find("stages[0].actions[0].inputs[1]"), Some(Position { line: 6, column: 23 }));
+        assert_eq!(
+            map.find("stages[0].name"),
+            Some(Position {
+                line: 3,
+                column: 11
+            })
+        );
+        assert_eq!(
+            map.find("stages[0].actions[0].inputs[1]"),
+            Some(Position {
+                line: 6,
+                column: 23
+            })
+        );
         // A missing value is placed at its nearest ancestor.
         assert_eq!(map.find("stages[0].actions[0].outputs[0]").unwrap().line, 5);
     }

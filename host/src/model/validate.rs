@@ -164,7 +164,10 @@ fn check_stages(pipeline: &Pipeline, out: &mut Vec<Diagnostic>) {
         if stage.actions.is_empty() {
             out.push(Diagnostic::error(
                 format!("{path}.actions"),
-                format!("stage `{}` has no actions; it needs at least one", stage.name),
+                format!(
+                    "stage `{}` has no actions; it needs at least one",
+                    stage.name
+                ),
             ));
         }
         if stage.actions.len() > MAX_ACTIONS_PER_STAGE {
@@ -201,7 +204,10 @@ fn check_stages(pipeline: &Pipeline, out: &mut Vec<Diagnostic>) {
             if !(1..=999).contains(&action.run_order) {
                 out.push(Diagnostic::error(
                     format!("{path}.run_order"),
-                    format!("run_order must be between 1 and 999, not {}", action.run_order),
+                    format!(
+                        "run_order must be between 1 and 999, not {}",
+                        action.run_order
+                    ),
                 ));
             }
         }
@@ -257,7 +263,9 @@ fn check_namespaces(
     let mut namespaces: HashMap<String, Origin> = HashMap::new();
     for (s, stage) in pipeline.stages.iter().enumerate() {
         for (a, action) in stage.actions.iter().enumerate() {
-            let Some(namespace) = &action.namespace else { continue };
+            let Some(namespace) = &action.namespace else {
+                continue;
+            };
             let path = format!("stages[{s}].actions[{a}].namespace");
             if !is_variable_name(namespace) {
                 out.push(Diagnostic::error(
@@ -274,12 +282,16 @@ fn check_namespaces(
             } else if namespaces.contains_key(namespace) {
                 out.push(Diagnostic::error(
                     &path,
-                    format!("namespace `{namespace}` is used twice; namespaces are unique in a pipeline"),
+                    format!(
+                        "namespace `{namespace}` is used twice; namespaces are unique in a pipeline"
+                    ),
                 ));
             } else if artifacts.contains_key(namespace) {
                 out.push(Diagnostic::error(
                     &path,
-                    format!("namespace `{namespace}` has the name of an artifact; use another name"),
+                    format!(
+                        "namespace `{namespace}` has the name of an artifact; use another name"
+                    ),
                 ));
             } else {
                 namespaces.insert(
@@ -316,12 +328,11 @@ fn check_action_fields(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
     }
     if let Some(memory) = &action.memory {
         match crate::units::parse_bytes(memory) {
-            Ok(m) if !(1 << 20..=crate::sandbox::limits::MAX_MEMORY_BYTES).contains(&m) => {
-                out.push(Diagnostic::error(
+            Ok(m) if !(1 << 20..=crate::sandbox::limits::MAX_MEMORY_BYTES).contains(&m) => out
+                .push(Diagnostic::error(
                     format!("{path}.memory"),
                     format!("memory `{memory}` must be between 1MiB and 4GiB"),
-                ))
-            }
+                )),
             Ok(_) => {}
             Err(e) => out.push(Diagnostic::error(format!("{path}.memory"), e)),
         }
@@ -356,7 +367,10 @@ fn check_inputs(
     for (i, input) in action.inputs.iter().enumerate() {
         let path = format!("{path}.inputs[{i}]");
         if !seen.insert(input.as_str()) {
-            out.push(Diagnostic::error(&path, format!("input `{input}` is listed twice")));
+            out.push(Diagnostic::error(
+                &path,
+                format!("input `{input}` is listed twice"),
+            ));
             continue;
         }
         if action.outputs.contains(input) {
@@ -530,7 +544,11 @@ stages:
             "stages[1].actions[2].configuration.Z: `#{oops` is not closed",
         ];
         for e in expected {
-            assert!(found.iter().any(|f| f.starts_with(e)), "missing `{e}` in:\n{}", found.join("\n"));
+            assert!(
+                found.iter().any(|f| f.starts_with(e)),
+                "missing `{e}` in:\n{}",
+                found.join("\n")
+            );
         }
         assert_eq!(found.len(), expected.len(), "{}", found.join("\n"));
     }
@@ -539,7 +557,15 @@ stages:
     fn a_single_stage_is_not_a_pipeline() {
         let yaml = "name: p\nstages:\n  - name: S\n    actions: []\n";
         let found = problems(yaml);
-        assert!(found.iter().any(|f| f.starts_with("stages: a pipeline needs at least 2 stages")));
-        assert!(found.iter().any(|f| f.starts_with("stages[0].actions: stage `S` has no actions")));
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("stages: a pipeline needs at least 2 stages"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("stages[0].actions: stage `S` has no actions"))
+        );
     }
 }

@@ -109,21 +109,38 @@ mod tests {
         let refs = references("v#{variables.tag}-#{Build.Commit}!").unwrap();
         assert_eq!(refs.len(), 2);
         assert_eq!(refs[1].to_string(), "#{Build.Commit}");
-        let resolved = resolve("v#{variables.tag}-#{Build.Commit}!", |r| match r.key.as_str() {
-            "tag" => Some("1.2".into()),
-            "Commit" => Some("abc".into()),
-            _ => None,
+        let resolved = resolve("v#{variables.tag}-#{Build.Commit}!", |r| {
+            match r.key.as_str() {
+                "tag" => Some("1.2".into()),
+                "Commit" => Some("abc".into()),
+                _ => None,
+            }
         })
         .unwrap();
         assert_eq!(resolved, "v1.2-abc!");
-        assert_eq!(resolve("#{x.y}", |_| None).unwrap_err(), "#{x.y} has no value");
+        assert_eq!(
+            resolve("#{x.y}", |_| None).unwrap_err(),
+            "#{x.y} has no value"
+        );
         assert_eq!(resolve("plain", |_| None).unwrap(), "plain");
     }
 
     #[test]
     fn malformed_references_are_errors() {
-        assert!(references("#{variables.x").unwrap_err().contains("not closed"));
-        assert!(references("#{nodot}").unwrap_err().contains("namespace.key"));
-        assert!(references("#{a b.c}").unwrap_err().contains("letters, digits"));
+        assert!(
+            references("#{variables.x")
+                .unwrap_err()
+                .contains("not closed")
+        );
+        assert!(
+            references("#{nodot}")
+                .unwrap_err()
+                .contains("namespace.key")
+        );
+        assert!(
+            references("#{a b.c}")
+                .unwrap_err()
+                .contains("letters, digits")
+        );
     }
 }

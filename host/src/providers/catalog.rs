@@ -45,22 +45,27 @@ impl Catalog {
 
     /// Loads the provider `reference` names and asks it to describe itself.
     pub async fn resolve(&self, reference: &str) -> Result<Resolved, SandboxError> {
-        let parsed: ProviderRef = reference
-            .parse()
-            .map_err(|message: String| SandboxError::NotAProvider {
-                provider: reference.to_string(),
-                message,
-            })?;
+        let parsed: ProviderRef =
+            reference
+                .parse()
+                .map_err(|message: String| SandboxError::NotAProvider {
+                    provider: reference.to_string(),
+                    message,
+                })?;
         let parsed = match parsed {
-            ProviderRef::File(path) if path.is_relative() => ProviderRef::File(self.base_dir.join(path)),
+            ProviderRef::File(path) if path.is_relative() => {
+                ProviderRef::File(self.base_dir.join(path))
+            }
             other => other,
         };
         let mut source = parsed.component()?;
         source.name = reference.to_string();
         if let Some(store) = &self.components {
-            store.keep(&source).map_err(|e| SandboxError::Engine(format!(
-                "cannot keep component {reference} in the state directory: {e}"
-            )))?;
+            store.keep(&source).map_err(|e| {
+                SandboxError::Engine(format!(
+                    "cannot keep component {reference} in the state directory: {e}"
+                ))
+            })?;
         }
         self.load(source, reference).await
     }
@@ -70,14 +75,20 @@ impl Catalog {
         let store = self.components.as_ref().ok_or_else(|| {
             SandboxError::Engine("no component store to load providers from".into())
         })?;
-        let source = store.get(sha256, reference).map_err(|e| SandboxError::Read {
-            path: PathBuf::from(format!("components/{sha256}.wasm")),
-            source: e,
-        })?;
+        let source = store
+            .get(sha256, reference)
+            .map_err(|e| SandboxError::Read {
+                path: PathBuf::from(format!("components/{sha256}.wasm")),
+                source: e,
+            })?;
         self.load(source, reference).await
     }
 
-    async fn load(&self, source: ComponentSource, reference: &str) -> Result<Resolved, SandboxError> {
+    async fn load(
+        &self,
+        source: ComponentSource,
+        reference: &str,
+    ) -> Result<Resolved, SandboxError> {
         let sandbox = self.sandbox.clone();
         // Compiling is CPU work; keep it off the async threads.
         let (provider, _) = tokio::task::spawn_blocking(move || sandbox.load(&source))

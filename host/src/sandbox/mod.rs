@@ -489,7 +489,8 @@ impl Provider {
         limits: &Limits,
         log: &ActionLog,
     ) -> Result<Result<SourceRevision, Failure>, SandboxError> {
-        self.latest_revision_with(configuration, &[], limits, log).await
+        self.latest_revision_with(configuration, &[], limits, log)
+            .await
     }
 
     /// [`Provider::latest_revision`] with the action's granted folders mounted.
@@ -718,7 +719,11 @@ fn quiet_wasi(log: &ActionLog) -> WasiCtx {
 /// Mounts the host folders granted to an action.
 fn mount_granted(builder: &mut WasiCtxBuilder, mounts: &[HostMount]) -> Result<(), SandboxError> {
     for mount in mounts {
-        let perms = if mount.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+        let perms = if mount.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
         builder
             .preopened_dir(&mount.host_path, &mount.guest_path, perms)
             .map_err(|e| SandboxError::Mount {

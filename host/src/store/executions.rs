@@ -93,13 +93,18 @@ impl Store {
 
     /// Every execution still running, oldest first, with the versions they
     /// run (which the caller loads into the machine first).
-    pub fn active_executions(&self, version_of: impl Fn(&str, u32) -> Option<SharedVersion>) -> Result<Vec<Execution>, StoreError> {
+    pub fn active_executions(
+        &self,
+        version_of: impl Fn(&str, u32) -> Option<SharedVersion>,
+    ) -> Result<Vec<Execution>, StoreError> {
         let ids: Vec<String> = {
             let mut statement = self
                 .conn
                 .prepare("SELECT id FROM executions WHERE status IN ('InProgress', 'Stopping') ORDER BY seq")
                 .map_err(|e| self.sqlite(e))?;
-            let rows = statement.query_map([], |r| r.get(0)).map_err(|e| self.sqlite(e))?;
+            let rows = statement
+                .query_map([], |r| r.get(0))
+                .map_err(|e| self.sqlite(e))?;
             rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))?
         };
         let mut executions = Vec::new();
@@ -177,14 +182,36 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.sqlite(e))?;
-        let Some((pipeline, version, seq, status, status_reason, trigger, variables, revisions, stage, waiting, stop, started_at, updated_at, ended_at)) = row else {
+        let Some((
+            pipeline,
+            version,
+            seq,
+            status,
+            status_reason,
+            trigger,
+            variables,
+            revisions,
+            stage,
+            waiting,
+            stop,
+            started_at,
+            updated_at,
+            ended_at,
+        )) = row
+        else {
             return Ok(None);
         };
         let what = || format!("execution {id}");
         let Some(version_def) = version_of(&pipeline, version).or_else(|| {
-            self.pipeline_version(&pipeline, version).ok().flatten().map(std::sync::Arc::new)
+            self.pipeline_version(&pipeline, version)
+                .ok()
+                .flatten()
+                .map(std::sync::Arc::new)
         }) else {
-            return Err(self.corrupt(what(), format!("its pipeline version {pipeline} v{version} is missing")));
+            return Err(self.corrupt(
+                what(),
+                format!("its pipeline version {pipeline} v{version} is missing"),
+            ));
         };
         let mut execution = Execution::new(
             id.to_string(),
@@ -229,8 +256,11 @@ impl Store {
             })
             .map_err(|e| self.sqlite(e))?;
         for row in stages {
-            let (index, status, attempt, entered, started, ended) = row.map_err(|e| self.sqlite(e))?;
-            let Some(run) = execution.stages.get_mut(index) else { continue };
+            let (index, status, attempt, entered, started, ended) =
+                row.map_err(|e| self.sqlite(e))?;
+            let Some(run) = execution.stages.get_mut(index) else {
+                continue;
+            };
             run.status = status.as_deref().and_then(StageStatus::parse);
             run.attempt = attempt;
             run.entered_seq = entered;
@@ -254,10 +284,15 @@ impl Store {
             .query_map(params![id], row_to_action)
             .map_err(|e| self.sqlite(e))?;
         for row in rows {
-            let (stage_index, action_index, stage_attempt, run) = row.map_err(|e| self.sqlite(e))?;
-            let Some(stage) = execution.stages.get_mut(stage_index) else { continue };
+            let (stage_index, action_index, stage_attempt, run) =
+                row.map_err(|e| self.sqlite(e))?;
+            let Some(stage) = execution.stages.get_mut(stage_index) else {
+                continue;
+            };
             let stage_attempt_now = stage.attempt;
-            let Some(slot) = stage.actions.get_mut(action_index) else { continue };
+            let Some(slot) = stage.actions.get_mut(action_index) else {
+                continue;
+            };
             if stage_attempt == stage_attempt_now {
                 *slot = run;
             } else {
@@ -316,7 +351,11 @@ impl Store {
     }
 
     /// Executions of a pipeline, newest first.
-    pub fn list_executions(&self, pipeline: &str, limit: usize) -> Result<Vec<ExecutionSummary>, StoreError> {
+    pub fn list_executions(
+        &self,
+        pipeline: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionSummary>, StoreError> {
         let mut statement = self
             .conn
             .prepare_cached(
@@ -493,10 +532,17 @@ fn write_execution(tx: &Transaction<'_>, e: &Execution) -> rusqlite::Result<()> 
     Ok(())
 }
 
-fn write_action(tx: &Transaction<'_>, e: &Execution, key: &ActionKey, run: &ActionRun) -> rusqlite::Result<()> {
+fn write_action(
+    tx: &Transaction<'_>,
+    e: &Execution,
+    key: &ActionKey,
+    run: &ActionRun,
+) -> rusqlite::Result<()> {
     // An action reset for a new stage run has nothing to record until it
     // starts: its earlier attempts keep their final state.
-    let Some(status) = run.status else { return Ok(()) };
+    let Some(status) = run.status else {
+        return Ok(());
+    };
     let stage = &e.stages[key.stage];
     tx.prepare_cached(
         "INSERT INTO action_runs (execution_id, stage_index, action_index, attempt, stage_attempt, stage, action,
@@ -573,7 +619,12 @@ fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<(usize, usize, u32, 
     run.outputs = serde_json::from_str(&parse_json("outputs")?).unwrap_or_default();
     run.log = r.get("log")?;
     run.configuration = serde_json::from_str(&parse_json("configuration")?).unwrap_or_default();
-    Ok((r.get("stage_index")?, r.get("action_index")?, r.get("stage_attempt")?, run))
+    Ok((
+        r.get("stage_index")?,
+        r.get("action_index")?,
+        r.get("stage_attempt")?,
+        run,
+    ))
 }
 
 fn parse_kind(text: &str) -> FailureKind {

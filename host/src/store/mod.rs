@@ -176,7 +176,8 @@ impl Store {
         let rows = statement
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sqlite(e))
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sqlite(e))
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> StoreError {

@@ -72,7 +72,11 @@ impl Store {
     }
 
     /// One version of a pipeline.
-    pub fn pipeline_version(&self, name: &str, version: u32) -> Result<Option<PipelineVersion>, StoreError> {
+    pub fn pipeline_version(
+        &self,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<PipelineVersion>, StoreError> {
         let body: Option<String> = self
             .conn
             .query_row(

@@ -123,7 +123,11 @@ impl Store {
     }
 
     /// Records how a request went.
-    pub fn complete_request(&mut self, id: i64, outcome: &RequestOutcome) -> Result<(), StoreError> {
+    pub fn complete_request(
+        &mut self,
+        id: i64,
+        outcome: &RequestOutcome,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE requests SET done_at = ?2, outcome = ?3 WHERE id = ?1",
@@ -137,7 +141,11 @@ impl Store {
     pub fn request_outcome(&self, id: i64) -> Result<Option<RequestOutcome>, StoreError> {
         let outcome: Option<Option<String>> = self
             .conn
-            .query_row("SELECT outcome FROM requests WHERE id = ?1", params![id], |r| r.get(0))
+            .query_row(
+                "SELECT outcome FROM requests WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.sqlite(e))?;
         Ok(outcome

@@ -21,7 +21,11 @@ impl Pattern {
         }
         let anywhere = !text.trim_end_matches('/').contains('/');
         let text = text.trim_start_matches('/');
-        let mut segments: Vec<String> = text.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let mut segments: Vec<String> = text
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         if text.ends_with('/') {
             segments.push("**".into());
         }
@@ -64,7 +68,9 @@ fn matches_at(p: &[char], t: &[char]) -> bool {
         Some('*') => (0..=t.len()).any(|skip| matches_at(&p[1..], &t[skip..])),
         Some('?') => !t.is_empty() && matches_at(&p[1..], &t[1..]),
         Some('[') => {
-            let Some(end) = p.iter().position(|c| *c == ']') else { return false };
+            let Some(end) = p.iter().position(|c| *c == ']') else {
+                return false;
+            };
             let class = &p[1..end];
             let (negate, class) = match class.first() {
                 Some('!') | Some('^') => (true, &class[1..]),

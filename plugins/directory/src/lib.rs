@@ -50,7 +50,9 @@ impl Provider for Directory {
         for property in ["Include", "Exclude"] {
             for pattern in config.list(property) {
                 if let Err(e) = glob::Pattern::new(&pattern) {
-                    problems.push(format!("configuration property `{property}`: pattern `{pattern}`: {e}"));
+                    problems.push(format!(
+                        "configuration property `{property}`: pattern `{pattern}`: {e}"
+                    ));
                 }
             }
         }
@@ -62,7 +64,11 @@ impl Provider for Directory {
                 "configuration property `Path` must be a folder inside the sandbox such as `/paths/source`, not `{path}`"
             ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     fn run(job: Job) -> Result<Outcome, Failure> {
@@ -84,13 +90,22 @@ impl Provider for Directory {
             let from = selection.root.join(file);
             let to = output.join(file);
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).context(format!("creating {}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .context(format!("creating {}", parent.display()))?;
             }
             bytes += std::fs::copy(&from, &to).context(format!("copying {}", file.display()))?;
         }
-        sluice_sdk::info!("{} files ({bytes} bytes) at revision {}", files.len(), short(&revision.id));
+        sluice_sdk::info!(
+            "{} files ({bytes} bytes) at revision {}",
+            files.len(),
+            short(&revision.id)
+        );
         Ok(Outcome::success()
-            .summary(format!("{} files at revision {}", files.len(), short(&revision.id)))
+            .summary(format!(
+                "{} files at revision {}",
+                files.len(),
+                short(&revision.id)
+            ))
             .revision(revision.id.clone())
             .variable("Revision", revision.id)
             .variable("FileCount", files.len().to_string())
@@ -120,7 +135,9 @@ impl Selection {
                 .iter()
                 .map(|p| {
                     glob::Pattern::new(p).map_err(|e| {
-                        Failure::configuration(format!("configuration property `{property}`: pattern `{p}`: {e}"))
+                        Failure::configuration(format!(
+                            "configuration property `{property}`: pattern `{p}`: {e}"
+                        ))
                     })
                 })
                 .collect()
@@ -132,12 +149,17 @@ impl Selection {
                 root.display()
             )));
         }
-        Ok(Selection { root, include: patterns("Include")?, exclude: patterns("Exclude")? })
+        Ok(Selection {
+            root,
+            include: patterns("Include")?,
+            exclude: patterns("Exclude")?,
+        })
     }
 
     /// The files taken, relative to the root, sorted.
     fn files(&self) -> Result<Vec<PathBuf>, Failure> {
-        let all = sluice_sdk::fs::list_files(&self.root).context(format!("listing {}", self.root.display()))?;
+        let all = sluice_sdk::fs::list_files(&self.root)
+            .context(format!("listing {}", self.root.display()))?;
         Ok(all
             .into_iter()
             .filter(|f| self.root.join(f).is_file())
@@ -157,11 +179,14 @@ fn digest(root: &Path, files: &[PathBuf]) -> Result<SourceRevision, Failure> {
     let mut bytes = 0u64;
     let mut buffer = vec![0u8; 64 * 1024];
     for file in files {
-        let mut f = std::fs::File::open(root.join(file)).context(format!("reading {}", file.display()))?;
+        let mut f =
+            std::fs::File::open(root.join(file)).context(format!("reading {}", file.display()))?;
         let mut content = Sha256::new();
         let mut size = 0u64;
         loop {
-            let n = f.read(&mut buffer).context(format!("reading {}", file.display()))?;
+            let n = f
+                .read(&mut buffer)
+                .context(format!("reading {}", file.display()))?;
             if n == 0 {
                 break;
             }
@@ -172,7 +197,8 @@ fn digest(root: &Path, files: &[PathBuf]) -> Result<SourceRevision, Failure> {
         let content = hex(&content.finalize());
         total.update(format!("{}\0{size}\0{content}\n", file.display()).as_bytes());
     }
-    Ok(SourceRevision::new(hex(&total.finalize())).summary(format!("{} files, {bytes} bytes", files.len())))
+    Ok(SourceRevision::new(hex(&total.finalize()))
+        .summary(format!("{} files, {bytes} bytes", files.len())))
 }
 
 fn short(revision: &str) -> &str {

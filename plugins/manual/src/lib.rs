@@ -52,8 +52,16 @@ impl Provider for Manual {
                         job.stage,
                         job.action,
                         job.execution_id,
-                        if what.is_empty() { String::new() } else { format!(": {what}") },
-                        if link.is_empty() { String::new() } else { format!(" ({link})") }
+                        if what.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {what}")
+                        },
+                        if link.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({link})")
+                        }
                     );
                 }
                 Ok(Outcome::in_progress("waiting-for-approval", RECHECK_MS)

@@ -1,0 +1,220 @@
+//! An engine on a temporary state directory, driven by the tests: apply a
+//! pipeline, start executions, open gates, wait for what `sluice state`
+//! would show.
+
+use crate::{fixtures, sandbox};
+use sluice::engine::view::{PipelineState, pipeline_state};
+use sluice::engine::{Engine, Execution, ExecutionStatus};
+use sluice::model;
+use sluice::providers::{Catalog, ComponentStore};
+use sluice::store::{Request, RequestOutcome, Store};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The source stage most test pipelines start with: the gated stub source.
+pub const SOURCE_STAGE: &str = r#"
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants:
+          paths:
+            source: { path: "{src}" }
+            gates: { path: "{gates}" }
+"#;
+
+/// A test's engine and folders.
+pub struct Harness {
+    /// Everything lives under here.
+    pub dir: tempfile::TempDir,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// Where gate files go.
+    pub gates: PathBuf,
+    /// The stub source's folder.
+    pub src: PathBuf,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The engine.
+    pub engine: Option<Engine>,
+}
+
+impl Harness {
+    /// Applies `yaml` (placeholders: `{gate}`, `{source}`, `{gates}`,
+    /// `{src}`) and starts an engine. The stub source's latest revision is `r1`.
+    pub async fn new(yaml: &str) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let gates = dir.path().join("gates");
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&gates).unwrap();
+        std::fs::create_dir_all(&src).unwrap();
+        let mut harness = Harness {
+            state_dir: dir.path().join("state"),
+            gates,
+            src,
+            pipeline: String::new(),
+            engine: None,
+            dir,
+        };
+        harness.set_revision("r1", &[("file.txt", "one")]);
+        harness.pipeline = harness.apply(yaml).await;
+        harness.engine = Some(
+            Engine::start(&harness.state_dir, sandbox().clone())
+                .await
+                .unwrap(),
+        );
+        harness
+    }
+
+    /// Fills in placeholders.
+    pub fn expand(&self, yaml: &str) -> String {
+        yaml.replace("{source_stage}", SOURCE_STAGE)
+            .replace("{gate}", fixtures::GATE)
+            .replace("{source}", fixtures::GATED_SOURCE)
+            .replace("{gates}", &self.gates.display().to_string())
+            .replace("{src}", &self.src.display().to_string())
+    }
+
+    /// Applies a definition; returns the pipeline's name. Panics with the
+    /// report when it is not valid.
+    pub async fn apply(&self, yaml: &str) -> String {
+        let file = self.dir.path().join("pipeline.yaml");
+        std::fs::write(&file, self.expand(yaml)).unwrap();
+        let loaded = model::load(&file).unwrap_or_else(|r| panic!("{r}"));
+        let components = ComponentStore::open(&self.state_dir.join("components")).unwrap();
+        let catalog = Catalog::new(sandbox().clone(), &loaded.base_dir, Some(components));
+        let mut store = Store::open(&self.state_dir).unwrap();
+        sluice::pipelines::apply(&loaded, &catalog, &mut store)
+            .await
+            .unwrap_or_else(|r| panic!("{r}"));
+        if let Some(engine) = &self.engine {
+            let outcome = engine
+                .request(Request::Reload {
+                    pipeline: loaded.pipeline.name.clone(),
+                })
+                .await;
+            assert!(outcome.ok, "{outcome:?}");
+        }
+        loaded.pipeline.name
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        self.engine.as_ref().expect("the engine runs")
+    }
+
+    /// Sends a request.
+    pub async fn request(&self, request: Request) -> RequestOutcome {
+        self.engine().request(request).await
+    }
+
+    /// Starts an execution; returns its id.
+    pub async fn start(&self) -> String {
+        self.start_with(&[]).await
+    }
+
+    /// Starts an execution with variables; returns its id.
+    pub async fn start_with(&self, variables: &[(&str, &str)]) -> String {
+        let outcome = self
+            .request(Request::Start {
+                pipeline: self.pipeline.clone(),
+                variables: variables
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                revisions: Default::default(),
+                trigger: "test".into(),
+            })
+            .await;
+        assert!(outcome.ok, "{outcome:?}");
+        outcome.execution.expect("a start names its execution")
+    }
+
+    /// Writes revision `id` of the stub source and makes it the latest.
+    pub fn set_revision(&self, id: &str, files: &[(&str, &str)]) {
+        let folder = self.src.join("revisions").join(id);
+        std::fs::create_dir_all(&folder).unwrap();
+        for (name, content) in files {
+            std::fs::write(folder.join(name), content).unwrap();
+        }
+        std::fs::write(self.src.join("LATEST"), id).unwrap();
+    }
+
+    /// Opens a gate: actions waiting on it succeed.
+    pub fn open(&self, gate: &str) {
+        std::fs::write(self.gates.join(gate), "pass").unwrap();
+    }
+
+    /// Opens a gate that fails the actions waiting on it.
+    pub fn fail(&self, gate: &str) {
+        std::fs::write(self.gates.join(gate), "fail").unwrap();
+    }
+
+    /// The pipeline's state, as `sluice state` shows it.
+    pub fn state(&self) -> PipelineState {
+        let store = Store::open(&self.state_dir).unwrap();
+        pipeline_state(&store, &self.pipeline)
+            .unwrap()
+            .expect("the pipeline exists")
+    }
+
+    /// An execution as stored.
+    pub fn execution(&self, id: &str) -> Execution {
+        let store = Store::open(&self.state_dir).unwrap();
+        store
+            .execution(id, |_, _| None)
+            .unwrap()
+            .expect("the execution exists")
+    }
+
+    /// The status of an execution.
+    pub fn status(&self, id: &str) -> ExecutionStatus {
+        self.execution(id).status
+    }
+
+    /// Waits (up to 30 s) until `check` holds, then returns; panics with
+    /// the pipeline's state otherwise.
+    pub async fn wait_for(&self, what: &str, check: impl Fn(&Harness) -> bool) {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if check(self) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "timed out waiting for {what}; state:\n{}",
+            serde_json::to_string_pretty(&self.state()).unwrap()
+        );
+    }
+
+    /// Waits until an execution has `status`.
+    pub async fn wait_status(&self, id: &str, status: ExecutionStatus) {
+        self.wait_for(&format!("execution {id} to be {}", status.as_str()), |h| {
+            h.status(id) == status
+        })
+        .await;
+    }
+
+    /// Waits until `stage`'s latest execution is `id` with its action
+    /// `action` in progress.
+    pub async fn wait_running(&self, id: &str, stage: &str, action: &str) {
+        self.wait_for(&format!("{stage}/{action} of {id} to run"), |h| {
+            let e = h.execution(id);
+            e.stages
+                .iter()
+                .find(|s| s.name == stage)
+                .and_then(|s| s.actions.iter().find(|a| a.name == action))
+                .is_some_and(|a| a.status == Some(sluice::engine::ActionStatus::InProgress))
+        })
+        .await;
+    }
+
+    /// Stops the engine cleanly.
+    pub async fn shutdown(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown().await;
+        }
+    }
+}
