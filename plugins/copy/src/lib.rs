@@ -28,11 +28,15 @@ impl Provider for Copy {
 
     fn validate(config: &sluice_sdk::Config) -> Result<(), Vec<String>> {
         Self::describe().check(config)?;
+        // Values holding `#{...}` references are only known at run time.
+        let known = |name: &str| config.get(name).is_some_and(|v| !v.contains("#{"));
         let mut problems = Vec::new();
-        if let Err(e) = config.flag("Merge", false) {
+        if known("Merge")
+            && let Err(e) = config.flag("Merge", false)
+        {
             problems.push(e.message);
         }
-        if let Some(sub) = config.get("Subfolder") {
+        if let Some(sub) = config.get("Subfolder").filter(|_| known("Subfolder")) {
             if sub.starts_with('/') || sub.split('/').any(|part| part == "..") {
                 problems.push(format!(
                     "configuration property `Subfolder` must be a relative path inside the \

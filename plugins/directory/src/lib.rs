@@ -38,7 +38,8 @@ impl Provider for Directory {
             ))
             .property(Property::optional(
                 "Exclude",
-                "Glob patterns of files to leave out (e.g. `target/**, *.tmp`).",
+                "Glob patterns of files to leave out (e.g. `target/**, *.tmp`); `.git/` and \
+                 `.sluice/` (Sluice's own state) are always left out.",
             ))
             .inputs(0, 0)
             .outputs(1, 1)

@@ -1,0 +1,206 @@
+//! Recovery: a driver killed with SIGKILL mid-execution (no clean
+//! shutdown) leaves its state directory; a new driver on the same files
+//! continues: waiting executions keep waiting, an approval keeps waiting,
+//! the action that was running runs again as its next attempt, and every
+//! execution reaches the status it should.
+
+use sluice::engine::{ActionStatus, Execution, ExecutionStatus};
+use sluice::store::Store;
+use sluice_tests::fixtures;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Setup {
+    dir: tempfile::TempDir,
+    state: PathBuf,
+    gates: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let gates = dir.path().join("gates");
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&gates).unwrap();
+        std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
+        std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
+        std::fs::write(src.join("LATEST"), "r1").unwrap();
+        let yaml = format!(
+            r##"
+name: crashy
+execution_mode: queued
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: {{ paths: {{ source: {{ path: "{src}" }}, gates: {{ path: "{gates}" }} }} }}
+  - name: Build
+    actions:
+      - name: Wait
+        provider: "{gate}"
+        inputs: [Code]
+        outputs: [Built]
+        configuration: {{ Behavior: gate, Gate: "#{{execution.id}}" }}
+        grants: {{ paths: {{ gates: {{ path: "{gates}" }} }} }}
+      - {{ name: Slow, provider: "{gate}", configuration: {{ Behavior: sleep, Millis: "3000" }} }}
+  - name: Approve
+    actions:
+      - {{ name: Manager, provider: "builtin:manual" }}
+  - name: Deploy
+    actions:
+      - {{ name: Go, provider: "{gate}", inputs: [Built] }}
+"##,
+            source = fixtures::GATED_SOURCE,
+            gate = fixtures::GATE,
+            src = src.display(),
+            gates = gates.display(),
+        );
+        std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
+        let state = dir.path().join("state");
+        let setup = Setup { dir, state, gates };
+        let applied = setup.sluice(&["pipeline", "apply", &setup.dir.path().join("pipeline.yaml").display().to_string()]);
+        assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+        setup
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command
+            .arg("--state-dir")
+            .arg(&self.state)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .env("SLUICE_USER", "recovery-test");
+        command
+    }
+
+    fn sluice(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn drive(&self) -> Child {
+        let child = self
+            .command(&["drive"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !sluice::engine::is_driven(&self.state) {
+            assert!(started.elapsed() < Duration::from_secs(30), "the driver did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    fn start(&self) -> String {
+        let output = self.sluice(&["start", "crashy"]);
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
+        text.trim().strip_prefix("started execution ").expect("an id").to_string()
+    }
+
+    fn execution(&self, id: &str) -> Execution {
+        let store = Store::open(&self.state).unwrap();
+        store.execution(id, |_, _| None).unwrap().unwrap()
+    }
+
+    fn wait(&self, what: &str, check: impl Fn(&Setup) -> bool) {
+        let started = Instant::now();
+        while !check(self) {
+            assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn running(e: &Execution, stage: usize, action: usize) -> bool {
+    let a = &e.stages[stage].actions[action];
+    a.status == Some(ActionStatus::InProgress) && a.running
+}
+
+fn waiting_for_approval(e: &Execution) -> bool {
+    e.stages[2].actions[0].awaiting_approval
+}
+
+fn kill(mut driver: Child) {
+    driver.kill().unwrap(); // SIGKILL
+    driver.wait().unwrap();
+}
+
+#[test]
+fn a_new_driver_continues_what_a_killed_one_left() {
+    let setup = Setup::new();
+    let driver = setup.drive();
+    let a = setup.start();
+    setup.wait("A in Build", |s| running(&s.execution(&a), 1, 1));
+    let b = setup.start();
+    let c = setup.start();
+    setup.wait("B and C waiting", |s| {
+        [&b, &c].iter().all(|id| s.execution(id).position.is_some_and(|p| p.waiting && p.stage == 1))
+    });
+
+    // Kill the driver while A's slow action is mid-call, its other action
+    // waits between calls, and B and C wait in front of the stage.
+    kill(driver);
+    let store = Store::open(&setup.state).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    let before = setup.execution(&a);
+    assert_eq!(before.status, ExecutionStatus::InProgress);
+    assert!(before.stages[1].actions[1].running, "the slow call was under way");
+    std::fs::write(setup.gates.join(&a), "pass").unwrap();
+
+    let driver = setup.drive();
+    setup.wait("A to wait for approval", |s| waiting_for_approval(&s.execution(&a)));
+    let build = setup.execution(&a).stages[1].clone();
+    let (wait, slow) = (&build.actions[0], &build.actions[1]);
+    assert_eq!((wait.status, wait.attempt), (Some(ActionStatus::Succeeded), 1), "called back, same attempt");
+    assert_eq!((slow.status, slow.attempt), (Some(ActionStatus::Succeeded), 2), "run again as the next attempt");
+    let attempts = Store::open(&setup.state).unwrap().action_attempts(&a).unwrap();
+    let first = attempts.iter().find(|x| x.action == "Slow" && x.attempt == 1).unwrap();
+    assert_eq!(first.run.status, Some(ActionStatus::Abandoned));
+    assert_eq!(
+        first.run.error.as_ref().unwrap().message,
+        "the host stopped while attempt 1 ran; it runs again as attempt 2"
+    );
+
+    // Kill it again while A waits for approval and B is in Build.
+    setup.wait("B in Build", |s| running(&s.execution(&b), 1, 0));
+    kill(driver);
+    let driver = setup.drive();
+    std::thread::sleep(Duration::from_millis(300));
+    let a_now = setup.execution(&a);
+    assert!(waiting_for_approval(&a_now), "the approval still waits");
+    assert_eq!(a_now.stages[2].actions[0].attempt, 1, "a waiting approval is not re-run");
+    assert!(setup.execution(&c).position.is_some_and(|p| p.waiting), "C still waits");
+
+    for id in [&b, &c] {
+        std::fs::write(setup.gates.join(id), "pass").unwrap();
+    }
+    for id in [&a, &b, &c] {
+        setup.wait("an approval", |s| waiting_for_approval(&s.execution(id)));
+        let approved = setup.sluice(&["approve", id, "Approve", "Manager", "--summary", "after the crash"]);
+        assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
+    }
+    for id in [&a, &b, &c] {
+        setup.wait("every execution to succeed", |s| s.execution(id).status == ExecutionStatus::Succeeded);
+        let e = setup.execution(id);
+        for stage in &e.stages {
+            for action in &stage.actions {
+                assert_ne!(action.status, Some(ActionStatus::InProgress), "{}/{}", stage.name, action.name);
+            }
+        }
+    }
+    kill(driver);
+    let store = Store::open(&setup.state).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    assert_eq!(store.active_count().unwrap(), 0);
+    let artifacts = sluice::artifacts::ArtifactStore::open(&setup.state.join("artifacts")).unwrap();
+    for (_, artifact) in store.all_artifacts().unwrap() {
+        artifacts.verify(&artifact.name, &artifact.digest).unwrap();
+    }
+}
