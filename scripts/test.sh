@@ -20,6 +20,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests"
 cargo test --workspace --locked
+# The built-in providers' own unit tests, compiled for the host.
+(cd plugins && cargo test --locked --target "$(rustc -vV | sed -n 's/^host: //p')")
 
 echo "== benchmark smoke run (figures in BENCHMARKS.md come from release builds)"
 cargo run --locked -q -- bench action --iterations 200 --slow-iterations 2

@@ -12,7 +12,9 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
-        Cli { dir: tempfile::tempdir().unwrap() }
+        Cli {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn state(&self) -> PathBuf {
@@ -32,7 +34,11 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let Output { status, stdout, stderr } = self.command(args).output().unwrap();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command(args).output().unwrap();
         (
             status.code().unwrap_or(-1),
             String::from_utf8_lossy(&stdout).into_owned(),
@@ -62,13 +68,19 @@ fn run_carries_the_example_through_and_the_state_commands_show_it() {
     assert!(out.contains("▶ hello v1 · execution "), "{out}");
     assert!(out.contains("Source     ✔ Site"), "{out}");
     assert!(out.contains("Build      ✔ Package"), "{out}");
-    assert!(out.lines().last().unwrap().starts_with("✔ Succeeded in "), "{out}");
+    assert!(
+        out.lines().last().unwrap().starts_with("✔ Succeeded in "),
+        "{out}"
+    );
 
     let (code, out, _) = cli.run(&["state", "hello", "--json"]);
     assert_eq!(code, 0);
     let state: serde_json::Value = serde_json::from_str(&out).unwrap();
     for stage in state["stages"].as_array().unwrap() {
-        assert_eq!(stage["latest_execution"]["stage_status"], "Succeeded", "{stage}");
+        assert_eq!(
+            stage["latest_execution"]["stage_status"], "Succeeded",
+            "{stage}"
+        );
         for action in stage["actions"].as_array().unwrap() {
             assert_eq!(action["status"], "Succeeded");
         }
@@ -82,8 +94,14 @@ fn run_carries_the_example_through_and_the_state_commands_show_it() {
     assert_eq!(code, 0);
     assert!(out.contains("artifacts"), "{out}");
     for artifact in ["SiteSource", "SitePackage", "Published"] {
-        let line = out.lines().find(|l| l.trim_start().starts_with(artifact)).unwrap_or_else(|| panic!("{out}"));
-        assert!(line.contains("sha256:") && line.contains("2 files"), "{line}");
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(artifact))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            line.contains("sha256:") && line.contains("2 files"),
+            "{line}"
+        );
     }
     let (code, out, _) = cli.run(&["logs", &id, "--action", "Build/Package"]);
     assert_eq!(code, 0);
@@ -120,8 +138,14 @@ stages:
     let (code, out, err) = cli.run(&["run", &file]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("✘ Copy"), "{out}");
-    assert!(out.contains("input artifact `S` has no folder `nowhere`"), "{out}");
-    assert!(out.lines().last().unwrap().starts_with("✘ Failed in"), "{out}");
+    assert!(
+        out.contains("input artifact `S` has no folder `nowhere`"),
+        "{out}"
+    );
+    assert!(
+        out.lines().last().unwrap().starts_with("✘ Failed in"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -158,7 +182,10 @@ stages:
         ":17:19: error: stages[1].actions[1].provider: there is no built-in provider `builtin:nothing`",
     ];
     for e in expected {
-        assert!(err.contains(&format!("{file}{e}")), "missing {e} in:\n{err}");
+        assert!(
+            err.contains(&format!("{file}{e}")),
+            "missing {e} in:\n{err}"
+        );
     }
     assert!(err.contains("5 errors"), "{err}");
 
@@ -168,14 +195,23 @@ stages:
     assert_eq!(answer["valid"], false);
     assert_eq!(answer["diagnostics"].as_array().unwrap().len(), 5);
 
-    let unknown = cli.write("unknown.json", "{\"name\": \"x\", \"stages\": [], \"colour\": 1}");
+    let unknown = cli.write(
+        "unknown.json",
+        "{\"name\": \"x\", \"stages\": [], \"colour\": 1}",
+    );
     let (code, _, err) = cli.run(&["validate", &unknown]);
     assert_eq!(code, 1);
-    assert!(err.contains("unknown.json:1:") && err.contains("unknown field `colour`"), "{err}");
+    assert!(
+        err.contains("unknown.json:1:") && err.contains("unknown field `colour`"),
+        "{err}"
+    );
 
     let (code, out, _) = cli.run(&["validate", &example()]);
     assert_eq!(code, 0);
-    assert!(out.contains("valid; pipeline `hello`: 3 stages, 5 actions"), "{out}");
+    assert!(
+        out.contains("valid; pipeline `hello`: 3 stages, 5 actions"),
+        "{out}"
+    );
 }
 
 const APPROVAL: &str = r#"
@@ -201,20 +237,35 @@ fn run_yes_approves_and_another_process_can_approve_instead() {
     let (code, out, err) = cli.run(&["run", &file, "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("✔ Manager"), "{out}");
-    assert!(out.contains("approved by cli-test: approved with --yes"), "{out}");
+    assert!(
+        out.contains("approved by cli-test: approved with --yes"),
+        "{out}"
+    );
 
     // Without --yes and without a terminal, `run` waits; a second process
     // approves through the first one.
-    let mut runner = cli.command(&["run", &file]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut runner = cli
+        .command(&["run", &file])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     let id = loop {
-        assert!(started.elapsed() < Duration::from_secs(60), "the execution did not reach its approval");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the execution did not reach its approval"
+        );
         std::thread::sleep(Duration::from_millis(50));
         let (_, out, _) = cli.run(&["state", "gated-release", "--json"]);
-        let Ok(state) = serde_json::from_str::<serde_json::Value>(&out) else { continue };
+        let Ok(state) = serde_json::from_str::<serde_json::Value>(&out) else {
+            continue;
+        };
         let stage = &state["stages"][1];
         if stage["actions"][0]["waiting_for_approval"] == true {
-            break stage["latest_execution"]["id"].as_str().unwrap().to_string();
+            break stage["latest_execution"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
         }
     };
     let (code, out, err) = cli.run(&["approve", &id, "Approve", "Manager", "--summary", "ship it"]);
@@ -224,8 +275,14 @@ fn run_yes_approves_and_another_process_can_approve_instead() {
     let mut printed = String::new();
     std::io::Read::read_to_string(runner.stdout.as_mut().unwrap(), &mut printed).unwrap();
     assert!(status.success(), "{printed}");
-    assert!(printed.contains("waiting for approval of Approve/Manager: run `sluice approve"), "{printed}");
-    assert!(printed.contains("approved by cli-test: ship it"), "{printed}");
+    assert!(
+        printed.contains("waiting for approval of Approve/Manager: run `sluice approve"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("approved by cli-test: ship it"),
+        "{printed}"
+    );
 }
 
 #[test]
@@ -233,23 +290,43 @@ fn requests_without_a_driver_are_queued_and_a_driver_applies_them() {
     let cli = Cli::new();
     let (code, _, err) = cli.run(&["pipeline", "apply", &example()]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, _) = cli.run(&["transition", "disable", "hello", "Deploy", "--reason", "code freeze"]);
+    let (code, out, _) = cli.run(&[
+        "transition",
+        "disable",
+        "hello",
+        "Deploy",
+        "--reason",
+        "code freeze",
+    ]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("queued: no sluice process is driving"), "{out}");
+    assert!(
+        out.starts_with("queued: no sluice process is driving"),
+        "{out}"
+    );
     let (code, out, _) = cli.run(&["start", "hello"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("queued"), "{out}");
 
     // A driver takes the queued requests in order: the transition is
     // disabled, then the execution starts and waits in front of Deploy.
-    let mut driver = cli.command(&["drive"]).stderr(Stdio::null()).spawn().unwrap();
+    let mut driver = cli
+        .command(&["drive"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     loop {
-        assert!(started.elapsed() < Duration::from_secs(60), "the execution did not reach Deploy");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the execution did not reach Deploy"
+        );
         std::thread::sleep(Duration::from_millis(50));
         let (_, out, _) = cli.run(&["state", "hello"]);
         if out.contains("inbound (waiting): ") {
-            assert!(out.contains("⤫ transition DISABLED: code freeze (by cli-test)"), "{out}");
+            assert!(
+                out.contains("⤫ transition DISABLED: code freeze (by cli-test)"),
+                "{out}"
+            );
             break;
         }
     }
@@ -259,7 +336,10 @@ fn requests_without_a_driver_are_queued_and_a_driver_applies_them() {
     assert_eq!(out.trim(), "enabled the transition into `Deploy`");
     let started = Instant::now();
     loop {
-        assert!(started.elapsed() < Duration::from_secs(60), "the execution did not finish");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the execution did not finish"
+        );
         std::thread::sleep(Duration::from_millis(50));
         let (_, out, _) = cli.run(&["executions", "hello", "--json"]);
         let executions: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -270,7 +350,10 @@ fn requests_without_a_driver_are_queued_and_a_driver_applies_them() {
     // A refused request says why and exits 1.
     let (code, _, err) = cli.run(&["transition", "disable", "hello", "Source"]);
     assert_eq!(code, 1);
-    assert!(err.contains("stage `Source` is the first stage: there is no transition into it"), "{err}");
+    assert!(
+        err.contains("stage `Source` is the first stage: there is no transition into it"),
+        "{err}"
+    );
     driver.kill().unwrap();
     driver.wait().unwrap();
 }
@@ -280,8 +363,10 @@ fn the_published_schema_matches_the_model() {
     let cli = Cli::new();
     let (code, out, _) = cli.run(&["schema"]);
     assert_eq!(code, 0);
-    let published = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pipeline.schema.json"))
-        .expect("docs/pipeline.schema.json exists");
+    let published = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pipeline.schema.json"),
+    )
+    .expect("docs/pipeline.schema.json exists");
     assert_eq!(
         published.trim(),
         out.trim(),

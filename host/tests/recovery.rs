@@ -61,8 +61,16 @@ stages:
         std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
         let state = dir.path().join("state");
         let setup = Setup { dir, state, gates };
-        let applied = setup.sluice(&["pipeline", "apply", &setup.dir.path().join("pipeline.yaml").display().to_string()]);
-        assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+        let applied = setup.sluice(&[
+            "pipeline",
+            "apply",
+            &setup.dir.path().join("pipeline.yaml").display().to_string(),
+        ]);
+        assert!(
+            applied.status.success(),
+            "{}",
+            String::from_utf8_lossy(&applied.stderr)
+        );
         setup
     }
 
@@ -91,7 +99,10 @@ stages:
             .unwrap();
         let started = Instant::now();
         while !sluice::engine::is_driven(&self.state) {
-            assert!(started.elapsed() < Duration::from_secs(30), "the driver did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the driver did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         child
@@ -100,8 +111,15 @@ stages:
     fn start(&self) -> String {
         let output = self.sluice(&["start", "crashy"]);
         let text = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
-        text.trim().strip_prefix("started execution ").expect("an id").to_string()
+        assert!(
+            output.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        text.trim()
+            .strip_prefix("started execution ")
+            .expect("an id")
+            .to_string()
     }
 
     fn execution(&self, id: &str) -> Execution {
@@ -112,7 +130,10 @@ stages:
     fn wait(&self, what: &str, check: impl Fn(&Setup) -> bool) {
         let started = Instant::now();
         while !check(self) {
-            assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -141,7 +162,11 @@ fn a_new_driver_continues_what_a_killed_one_left() {
     let b = setup.start();
     let c = setup.start();
     setup.wait("B and C waiting", |s| {
-        [&b, &c].iter().all(|id| s.execution(id).position.is_some_and(|p| p.waiting && p.stage == 1))
+        [&b, &c].iter().all(|id| {
+            s.execution(id)
+                .position
+                .is_some_and(|p| p.waiting && p.stage == 1)
+        })
     });
 
     // Kill the driver while A's slow action is mid-call, its other action
@@ -151,17 +176,36 @@ fn a_new_driver_continues_what_a_killed_one_left() {
     assert_eq!(store.integrity_check().unwrap(), ["ok"]);
     let before = setup.execution(&a);
     assert_eq!(before.status, ExecutionStatus::InProgress);
-    assert!(before.stages[1].actions[1].running, "the slow call was under way");
+    assert!(
+        before.stages[1].actions[1].running,
+        "the slow call was under way"
+    );
     std::fs::write(setup.gates.join(&a), "pass").unwrap();
 
     let driver = setup.drive();
-    setup.wait("A to wait for approval", |s| waiting_for_approval(&s.execution(&a)));
+    setup.wait("A to wait for approval", |s| {
+        waiting_for_approval(&s.execution(&a))
+    });
     let build = setup.execution(&a).stages[1].clone();
     let (wait, slow) = (&build.actions[0], &build.actions[1]);
-    assert_eq!((wait.status, wait.attempt), (Some(ActionStatus::Succeeded), 1), "called back, same attempt");
-    assert_eq!((slow.status, slow.attempt), (Some(ActionStatus::Succeeded), 2), "run again as the next attempt");
-    let attempts = Store::open(&setup.state).unwrap().action_attempts(&a).unwrap();
-    let first = attempts.iter().find(|x| x.action == "Slow" && x.attempt == 1).unwrap();
+    assert_eq!(
+        (wait.status, wait.attempt),
+        (Some(ActionStatus::Succeeded), 1),
+        "called back, same attempt"
+    );
+    assert_eq!(
+        (slow.status, slow.attempt),
+        (Some(ActionStatus::Succeeded), 2),
+        "run again as the next attempt"
+    );
+    let attempts = Store::open(&setup.state)
+        .unwrap()
+        .action_attempts(&a)
+        .unwrap();
+    let first = attempts
+        .iter()
+        .find(|x| x.action == "Slow" && x.attempt == 1)
+        .unwrap();
     assert_eq!(first.run.status, Some(ActionStatus::Abandoned));
     assert_eq!(
         first.run.error.as_ref().unwrap().message,
@@ -175,23 +219,48 @@ fn a_new_driver_continues_what_a_killed_one_left() {
     std::thread::sleep(Duration::from_millis(300));
     let a_now = setup.execution(&a);
     assert!(waiting_for_approval(&a_now), "the approval still waits");
-    assert_eq!(a_now.stages[2].actions[0].attempt, 1, "a waiting approval is not re-run");
-    assert!(setup.execution(&c).position.is_some_and(|p| p.waiting), "C still waits");
+    assert_eq!(
+        a_now.stages[2].actions[0].attempt, 1,
+        "a waiting approval is not re-run"
+    );
+    assert!(
+        setup.execution(&c).position.is_some_and(|p| p.waiting),
+        "C still waits"
+    );
 
     for id in [&b, &c] {
         std::fs::write(setup.gates.join(id), "pass").unwrap();
     }
     for id in [&a, &b, &c] {
         setup.wait("an approval", |s| waiting_for_approval(&s.execution(id)));
-        let approved = setup.sluice(&["approve", id, "Approve", "Manager", "--summary", "after the crash"]);
-        assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
+        let approved = setup.sluice(&[
+            "approve",
+            id,
+            "Approve",
+            "Manager",
+            "--summary",
+            "after the crash",
+        ]);
+        assert!(
+            approved.status.success(),
+            "{}",
+            String::from_utf8_lossy(&approved.stderr)
+        );
     }
     for id in [&a, &b, &c] {
-        setup.wait("every execution to succeed", |s| s.execution(id).status == ExecutionStatus::Succeeded);
+        setup.wait("every execution to succeed", |s| {
+            s.execution(id).status == ExecutionStatus::Succeeded
+        });
         let e = setup.execution(id);
         for stage in &e.stages {
             for action in &stage.actions {
-                assert_ne!(action.status, Some(ActionStatus::InProgress), "{}/{}", stage.name, action.name);
+                assert_ne!(
+                    action.status,
+                    Some(ActionStatus::InProgress),
+                    "{}/{}",
+                    stage.name,
+                    action.name
+                );
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Manual approvals: an approval action answers `in-progress` until
 //! someone approves or rejects it. The decision (who, when, and a summary)
-//! is recorded and the provider called back at once with it; it then
-//! succeeds (approved) or fails (rejected).
+//! is recorded and the provider called back at once with it (a routine
+//! call-back under way is dropped for this one); every later call carries
+//! it too. The provider then succeeds (approved) or fails (rejected).
 
-use super::machine::{EngineError, Machine};
+use super::machine::{Effect, EngineError, Machine};
 use super::state::*;
 
 impl Machine {
@@ -66,10 +67,18 @@ impl Machine {
             });
             run.awaiting_approval = false;
             run.recheck_at = Some(now);
+            // A routine call-back under way does not carry the decision:
+            // drop it and call again with it.
+            if std::mem::take(&mut run.running) {
+                let token = run.token;
+                self.effects.push(Effect::Cancel {
+                    key: key.clone(),
+                    token,
+                });
+            }
         }
         self.changes.actions.insert(key.clone());
         self.touch(id);
-        // Call it back now, with the decision.
         self.disarm_timer(&key);
         self.call_back(&key);
         Ok(())

@@ -363,8 +363,6 @@ impl Machine {
                 run.recheck_at = Some(now + recheck_after.as_millis() as Millis);
                 run.awaiting_approval =
                     category == crate::sandbox::Category::Approval && run.approval.is_none();
-                // A decision is delivered once; later calls run without it.
-                run.approval = None;
                 self.arm_timer(key);
             }
         }

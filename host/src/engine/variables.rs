@@ -36,7 +36,7 @@ impl Machine {
         };
         let mut resolved = Vec::with_capacity(definition.configuration.len());
         for (name, value) in &definition.configuration {
-            let value = variables::resolve(value, &lookup).map_err(|problem| Failure {
+            let value = variables::resolve(value, lookup).map_err(|problem| Failure {
                 kind: FailureKind::ConfigurationError,
                 message: format!(
                     "configuration property `{name}`: {problem}{}",

@@ -27,12 +27,62 @@ impl Format {
 /// Files larger than this are refused before parsing.
 pub const MAX_DEFINITION_BYTES: usize = 1 << 20;
 
+/// Deepest nesting accepted. Definitions need about ten levels; the YAML
+/// scanner's work grows with the square of the depth, so deeper input is
+/// refused before it is scanned.
+pub const MAX_NESTING: usize = 64;
+
+/// How deep `text` nests, by brackets and by indentation, whichever is
+/// deeper (a quick over-estimate, not a parse).
+pub fn nesting(text: &str) -> usize {
+    let mut depth: usize = 0;
+    let mut deepest = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                '\n' => quote = None,
+                _ => {}
+            },
+        }
+    }
+    let indent = text
+        .lines()
+        .map(|l| l.len() - l.trim_start_matches([' ', '-']).len())
+        .max()
+        .unwrap_or(0);
+    deepest.max(indent / 2)
+}
+
 /// Parses `text`; on failure, one diagnostic with the parser's position.
 pub fn parse(text: &str, format: Format) -> Result<Pipeline, Diagnostic> {
     if text.len() > MAX_DEFINITION_BYTES {
         return Err(Diagnostic::error(
             "",
             format!("the definition is {} bytes; the limit is 1 MiB", text.len()),
+        ));
+    }
+    let depth = nesting(text);
+    if depth > MAX_NESTING {
+        return Err(Diagnostic::error(
+            "",
+            format!("the definition nests {depth} levels deep; the limit is {MAX_NESTING}"),
         ));
     }
     match format {
@@ -107,6 +157,21 @@ mod tests {
                 .starts_with("unknown field `colour`, expected one of"),
             "{}",
             error.message
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_scanning() {
+        let deep = format!("name: p\nstages: {}{}", "[".repeat(100), "]".repeat(100));
+        let error = parse(&deep, Format::Yaml).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the definition nests 100 levels deep; the limit is 64"
+        );
+        assert_eq!(
+            nesting("a: \"[[[[\"\nb: [1, {c: 2}]"),
+            2,
+            "quoted brackets do not count"
         );
     }
 

@@ -28,6 +28,9 @@ impl SourceMap {
     /// Maps `text`; a file the parser cannot read maps to nothing (the
     /// deserializer reports the syntax error itself).
     pub fn of(text: &str) -> Self {
+        if super::parse::nesting(text) > super::parse::MAX_NESTING {
+            return SourceMap::default();
+        }
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut builder, false);
@@ -58,6 +61,7 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
+    depth_beyond: usize,
     positions: HashMap<String, Position>,
 }
 
@@ -99,8 +103,26 @@ impl Builder {
     }
 }
 
+/// Values nested deeper than this are not mapped: no definition goes
+/// that deep, and adversarial input must not cost quadratic time.
+const MAX_DEPTH: usize = 32;
+
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, event: Event, mark: Marker) {
+        if self.stack.len() > MAX_DEPTH {
+            match event {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.depth_beyond += 1,
+                Event::MappingEnd | Event::SequenceEnd if self.depth_beyond > 0 => {
+                    self.depth_beyond -= 1
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    self.stack.pop();
+                    self.value_done();
+                }
+                _ => {}
+            }
+            return;
+        }
         match event {
             Event::Scalar(text, ..) => {
                 let (path, is_key) = self.next_path();
