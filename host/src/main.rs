@@ -292,6 +292,29 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Throughput of no-op actions through the whole engine (parallel mode,
+    /// many executions, durable state).
+    Engine {
+        /// Executions started at once.
+        #[arg(long, default_value_t = 400)]
+        executions: u32,
+        /// No-op actions in each of the two stages after the source.
+        #[arg(long, default_value_t = 6)]
+        actions_per_stage: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Wall time of `sluice run` on a 3-stage no-op pipeline, fresh
+    /// process, warm compile cache.
+    Run {
+        /// Runs to time.
+        #[arg(long, default_value_t = 30)]
+        iterations: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_provider(text: &str) -> Result<ProviderRef, String> {
@@ -535,6 +558,10 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            Command::Bench(BenchCommand::Engine { executions, actions_per_stage, json }) => {
+                cli::bench::engine(cli::bench::EngineBenchArgs { executions, actions_per_stage, json }, ctx.cache_dir.clone()).await
+            }
+            Command::Bench(BenchCommand::Run { iterations, json }) => cli::bench::run_command(iterations, json, ctx.cache_dir.clone()),
             Command::Bench(BenchCommand::Action {
                 iterations,
                 slow_iterations,

@@ -188,6 +188,8 @@ impl Engine {
             inbox: inbox.clone(),
             events: events.clone(),
             running: HashMap::new(),
+            replies: Vec::new(),
+            cancelled: Default::default(),
             _lock: lock,
         };
         let task = tokio::spawn(driver.run(receiver));
@@ -321,6 +323,8 @@ struct Driver {
     inbox: mpsc::UnboundedSender<Input>,
     events: broadcast::Sender<EngineEvent>,
     running: HashMap<(ActionKey, u64), tokio::task::AbortHandle>,
+    replies: Vec<(oneshot::Sender<RequestOutcome>, RequestOutcome)>,
+    cancelled: std::collections::HashSet<ExecutionId>,
     _lock: std::fs::File,
 }
 
@@ -391,6 +395,9 @@ impl Driver {
                 }
             }
         }
+        for (reply, outcome) in self.replies.drain(..) {
+            let _ = reply.send(outcome);
+        }
         for effect in self.machine.take_effects() {
             match effect {
                 Effect::Run(request) => self.spawn_call(request),
@@ -398,9 +405,13 @@ impl Driver {
                     if let Some(handle) = self.running.remove(&(key.clone(), token)) {
                         handle.abort();
                     }
+                    self.cancelled.insert(key.execution);
                 }
                 Effect::Finished { execution, .. } => {
-                    self.runner.workspaces.forget_execution(&execution);
+                    // Calls dropped mid-way leave their folders behind.
+                    if self.cancelled.remove(&execution) {
+                        self.runner.workspaces.forget_execution(&execution);
+                    }
                 }
             }
         }
@@ -433,7 +444,7 @@ impl Driver {
                     },
                     Err(e) => refused(e),
                 };
-                let _ = reply.send(outcome);
+                self.replies.push((reply, outcome));
             }
             Input::Finished { key, token, result } => {
                 self.running.remove(&(key.clone(), token));
@@ -606,7 +617,9 @@ impl Driver {
         };
         match reply {
             Some(reply) => {
-                let _ = reply.send(outcome);
+                // Answered once the step is written: an answer never
+                // names state a reader cannot see yet.
+                self.replies.push((reply, outcome));
                 None
             }
             None => Some(outcome),
@@ -890,7 +903,7 @@ impl Runner {
     async fn call(&self, request: &RunRequest) -> CallResult {
         let key = &request.key;
         let log_rel = format!(
-            "logs/{}/{}/{}.{}.log",
+            "logs/{}/{}.{}.{}.log",
             key.execution, request.stage, request.action, request.attempt
         );
         let provider = match self
@@ -905,10 +918,7 @@ impl Runner {
             Err(message) => return CallResult::failed(FailureKind::JobFailed, message),
         };
         let log_path = self.state_dir.root.join(&log_rel);
-        let log = match open_log(&log_path) {
-            Ok(file) => ActionLog::new(file, Limits::default().log_bytes),
-            Err(_) => ActionLog::discard(),
-        };
+        let log = ActionLog::new(LazyFile::new(log_path), Limits::default().log_bytes);
         let deadline = Instant::now()
             + Duration::from_millis((request.deadline_at - now_millis()).max(0) as u64);
         let mut limits = Limits {
@@ -951,10 +961,11 @@ impl Runner {
                 };
             }
         };
+        let wrote = log.written() > 0 || log.dropped() > 0;
         let mut result = CallResult {
             outcome: report.outcome,
             outputs: Vec::new(),
-            log: Some(log_rel),
+            log: wrote.then_some(log_rel),
         };
         match &result.outcome {
             Outcome::Succeeded { revision, .. } => {
@@ -1016,12 +1027,39 @@ impl Runner {
     }
 }
 
-fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+/// A log file made on the first write: actions that say nothing leave no
+/// file behind (and cost no file-system work).
+struct LazyFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    failed: bool,
+}
+
+impl LazyFile {
+    fn new(path: PathBuf) -> Self {
+        LazyFile { path, file: None, failed: false }
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+}
+
+impl crate::sandbox::LogWriter for LazyFile {
+    fn write_log(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        if self.file.is_none() && !self.failed {
+            let opened = self
+                .path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&self.path));
+            match opened {
+                Ok(f) => self.file = Some(f),
+                Err(error) => {
+                    tracing::warn!(path = %self.path.display(), %error, "cannot write an action log");
+                    self.failed = true;
+                }
+            }
+        }
+        if let Some(file) = &mut self.file {
+            let _ = file.write_all(bytes);
+        }
+    }
 }

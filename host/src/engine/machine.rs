@@ -50,8 +50,12 @@ pub enum EngineError {
 /// What changed in one step, for the store to write in one transaction.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// Executions whose row or stage rows changed.
+    /// Executions whose row changed.
     pub executions: BTreeSet<ExecutionId>,
+    /// Stage runs that changed: execution and stage index.
+    pub stages: BTreeSet<(ExecutionId, usize)>,
+    /// Artifacts recorded: execution and artifact name.
+    pub artifacts: BTreeSet<(ExecutionId, String)>,
     /// Actions whose current attempt changed.
     pub actions: BTreeSet<ActionKey>,
     /// Earlier attempts closed in this step (written before the new one).
@@ -64,6 +68,8 @@ impl Changes {
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         self.executions.is_empty()
+            && self.stages.is_empty()
+            && self.artifacts.is_empty()
             && self.actions.is_empty()
             && self.closed_attempts.is_empty()
             && self.transitions.is_empty()
@@ -341,6 +347,9 @@ impl Machine {
                     .collect();
                 let execution = self.executions.get_mut(&key.execution).unwrap();
                 for artifact in result.outputs {
+                    self.changes
+                        .artifacts
+                        .insert((key.execution.clone(), artifact.name.clone()));
                     execution.artifacts.insert(artifact.name.clone(), artifact);
                 }
             }
@@ -372,6 +381,11 @@ impl Machine {
     }
 
     // ----- helpers shared by the rule files -----
+
+    pub(super) fn touch_stage(&mut self, id: &str, stage: usize) {
+        self.changes.stages.insert((id.to_string(), stage));
+        self.touch(id);
+    }
 
     pub(super) fn touch(&mut self, id: &str) {
         if let Some(execution) = self.executions.get_mut(id) {

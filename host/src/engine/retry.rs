@@ -117,7 +117,7 @@ impl Machine {
         let slot = self.slot(&pipeline, stage);
         slot.holders.push(id.to_string());
         slot.latest = Some((entry, id.to_string()));
-        self.touch(id);
+        self.touch_stage(id, index);
         for action in 0..self.executions[id].stages[index].actions.len() {
             self.changes.actions.insert(ActionKey {
                 execution: id.to_string(),

@@ -257,7 +257,7 @@ impl Machine {
                 failed_action,
             )
         };
-        self.touch(id);
+        self.touch_stage(id, stage);
         match status {
             StageStatus::Succeeded => {
                 if last {

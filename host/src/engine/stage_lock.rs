@@ -148,7 +148,7 @@ impl Machine {
             slot.holders.push(id.to_string());
         }
         slot.latest = Some((entry, id.to_string()));
-        self.touch(id);
+        self.touch_stage(id, stage_index);
         let keys: Vec<ActionKey> = (0..self.executions[id].stages[stage_index].actions.len())
             .map(|action| ActionKey {
                 execution: id.to_string(),

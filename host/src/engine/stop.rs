@@ -54,7 +54,7 @@ impl Machine {
             execution.status = ExecutionStatus::Stopping;
             execution.stages[position.stage].status = Some(StageStatus::Stopping);
         }
-        self.touch(id);
+        self.touch_stage(id, position.stage);
         if mode == StopMode::Abandon {
             self.abandon_running(id, position.stage, reason.as_deref());
         }

@@ -1,29 +1,38 @@
 //! The folders of one action attempt on the host: its input artifacts
 //! (mounted from the artifact store), its empty output folders, its
 //! scratch folder. They live while the attempt does (across call-backs of
-//! an in-progress provider) and are removed when it ends.
+//! an in-progress provider) and are given back when it ends.
+//!
+//! Folders are recycled rather than made and removed: on ext4, creating a
+//! directory costs about as much as running a no-op action (more once many
+//! inodes were freed recently), while renaming an empty one into place
+//! costs little. Emptied folders wait in `spare/` for the next job; files
+//! in them are unlinked (their content lives on in the artifact store).
 
 use crate::artifacts::{ArtifactError, ArtifactStore};
 use crate::engine::{ActionKey, ArtifactRecord};
 use crate::sandbox::Mount;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Most empty folders kept for reuse.
+const MAX_SPARE: usize = 4096;
 
 /// Where job folders are made.
 #[derive(Debug)]
 pub struct Workspaces {
     root: PathBuf,
-    /// Empty scratch folders left by earlier jobs, reused: making and
-    /// removing a folder costs about as much as running a no-op action.
-    spare_scratch: Mutex<Vec<PathBuf>>,
-    next: std::sync::atomic::AtomicU64,
+    spare_dir: PathBuf,
+    spare: Mutex<Vec<PathBuf>>,
+    next: AtomicU64,
 }
 
 /// The folders of one attempt.
 #[derive(Debug, Clone)]
 pub struct JobFolders {
-    /// The attempt's own folder (inputs and outputs live under it); `None`
-    /// for a job with no artifacts, which needs only a scratch folder.
+    /// The attempt's own folder (inputs and outputs live in it); `None`
+    /// for a job with no artifacts.
     pub dir: Option<PathBuf>,
     /// Inputs, mounted.
     pub inputs: Vec<Mount>,
@@ -33,6 +42,11 @@ pub struct JobFolders {
     pub scratch: PathBuf,
 }
 
+fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError {
+    let what = format!("{what} {}", path.display());
+    move |source| ArtifactError::Io { what, source }
+}
+
 impl Workspaces {
     /// Job folders under `root`; whatever a previous process left there is
     /// removed.
@@ -40,18 +54,75 @@ impl Workspaces {
         if root.exists() {
             std::fs::remove_dir_all(root)?;
         }
-        std::fs::create_dir_all(root.join("scratch"))?;
+        let spare_dir = root.join("spare");
+        std::fs::create_dir_all(&spare_dir)?;
         Ok(Workspaces {
             root: root.to_path_buf(),
-            spare_scratch: Mutex::new(Vec::new()),
-            next: std::sync::atomic::AtomicU64::new(0),
+            spare_dir,
+            spare: Mutex::new(Vec::new()),
+            next: AtomicU64::new(0),
         })
     }
 
+    /// One flat folder per attempt.
     fn attempt_dir(&self, key: &ActionKey, attempt: u32) -> PathBuf {
         self.root
-            .join(&key.execution)
-            .join(format!("{}-{}-{attempt}", key.stage, key.action))
+            .join(format!("{}-{}-{}-{attempt}", key.execution, key.stage, key.action))
+    }
+
+    /// The scratch folder an in-progress attempt keeps between calls.
+    fn kept_scratch(&self, key: &ActionKey, attempt: u32) -> PathBuf {
+        self.root
+            .join(format!("scratch-{}-{}-{}-{attempt}", key.execution, key.stage, key.action))
+    }
+
+    /// An empty folder at `target`: a spare one moved there, or a new one.
+    fn take_dir(&self, target: &Path) -> std::io::Result<()> {
+        let spare = self.spare.lock().unwrap().pop();
+        if let Some(spare) = spare
+            && std::fs::rename(&spare, target).is_ok()
+        {
+            return Ok(());
+        }
+        std::fs::create_dir(target)
+    }
+
+    /// An empty folder to use where it is.
+    fn spare_dir(&self) -> std::io::Result<PathBuf> {
+        if let Some(spare) = self.spare.lock().unwrap().pop() {
+            return Ok(spare);
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.spare_dir.join(format!("d{n}"));
+        std::fs::create_dir(&path)?;
+        Ok(path)
+    }
+
+    /// Empties `dir` (files unlinked, folders recycled) and keeps it for
+    /// reuse; removes it when it cannot be emptied or the pool is full.
+    fn recycle(&self, dir: &Path) {
+        let emptied = (|| -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                if entry.file_type()?.is_dir() {
+                    self.recycle(&entry.path());
+                } else {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+            Ok(())
+        })();
+        let mut spare = self.spare.lock().unwrap();
+        if emptied.is_ok() && spare.len() < MAX_SPARE {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let parked = self.spare_dir.join(format!("d{n}"));
+            if std::fs::rename(dir, &parked).is_ok() {
+                spare.push(parked);
+                return;
+            }
+        }
+        drop(spare);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// The folders of an attempt: made (and inputs mounted) on its first
@@ -64,29 +135,33 @@ impl Workspaces {
         outputs: &[String],
         artifacts: &ArtifactStore,
     ) -> Result<JobFolders, ArtifactError> {
-        let io = |what: &str, path: &Path| {
-            let what = format!("{what} {}", path.display());
-            move |source| ArtifactError::Io { what, source }
+        let kept = self.kept_scratch(key, attempt);
+        let scratch = if kept.exists() {
+            kept
+        } else {
+            self.spare_dir().map_err(io("creating a scratch folder in", &self.spare_dir))?
         };
         if inputs.is_empty() && outputs.is_empty() {
             return Ok(JobFolders {
                 dir: None,
                 inputs: Vec::new(),
                 outputs: Vec::new(),
-                scratch: self.scratch_for(key, attempt)?,
+                scratch,
             });
         }
         let dir = self.attempt_dir(key, attempt);
-        let scratch = dir.join("scratch");
-        let first_call = !scratch.exists();
-        std::fs::create_dir_all(&scratch).map_err(io("creating", &scratch))?;
+        let first_call = !dir.exists();
+        if first_call {
+            self.take_dir(&dir).map_err(io("creating", &dir))?;
+        }
         let mut mounted = Vec::new();
         for input in inputs {
-            let path = dir.join("in").join(&input.name);
+            let path = dir.join(format!("in-{}", input.name));
             if first_call || !path.exists() {
                 if path.exists() {
                     std::fs::remove_dir_all(&path).map_err(io("clearing", &path))?;
                 }
+                self.take_dir(&path).map_err(io("creating", &path))?;
                 artifacts.mount(&input.name, &input.digest, &path)?;
             }
             mounted.push(Mount {
@@ -97,8 +172,10 @@ impl Workspaces {
         }
         let mut made = Vec::new();
         for name in outputs {
-            let path = dir.join("out").join(name);
-            std::fs::create_dir_all(&path).map_err(io("creating", &path))?;
+            let path = dir.join(format!("out-{name}"));
+            if first_call || !path.exists() {
+                self.take_dir(&path).map_err(io("creating", &path))?;
+            }
             made.push(Mount {
                 name: name.clone(),
                 host_path: path,
@@ -113,65 +190,67 @@ impl Workspaces {
         })
     }
 
-    /// A scratch folder for an attempt without artifacts: a spare empty one
-    /// when there is one. In-progress attempts keep theirs across calls.
-    fn scratch_for(&self, key: &ActionKey, attempt: u32) -> Result<PathBuf, ArtifactError> {
-        let kept = self.root.join("scratch").join(format!(
-            "{}-{}-{}-{attempt}",
-            key.execution, key.stage, key.action
-        ));
-        if kept.exists() {
-            return Ok(kept);
-        }
-        if let Some(spare) = self.spare_scratch.lock().unwrap().pop() {
-            return Ok(spare);
-        }
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = self.root.join("scratch").join(format!("s{n}"));
-        std::fs::create_dir(&path).map_err(|source| ArtifactError::Io {
-            what: format!("creating {}", path.display()),
-            source,
-        })?;
-        Ok(path)
-    }
-
-    /// An in-progress attempt without artifacts keeps its scratch folder
-    /// (and what the provider left in it) until its next call.
+    /// An in-progress attempt keeps its scratch folder (and what the
+    /// provider left in it) until its next call.
     pub fn keep_scratch(&self, key: &ActionKey, attempt: u32, folders: &JobFolders) {
-        if folders.dir.is_some() {
-            return;
-        }
-        let kept = self.root.join("scratch").join(format!(
-            "{}-{}-{}-{attempt}",
-            key.execution, key.stage, key.action
-        ));
+        let kept = self.kept_scratch(key, attempt);
         if folders.scratch != kept {
             let _ = std::fs::rename(&folders.scratch, &kept);
         }
     }
 
-    /// Removes an ended attempt's folders; an empty scratch folder is kept
-    /// for the next job.
+    /// Gives an ended attempt's folders back.
     pub fn release(&self, folders: &JobFolders) {
         if let Some(dir) = &folders.dir {
-            let _ = std::fs::remove_dir_all(dir);
-            return;
+            self.recycle(dir);
         }
-        let empty = std::fs::read_dir(&folders.scratch)
-            .map(|mut entries| entries.next().is_none())
-            .unwrap_or(false);
-        if empty {
-            let mut spare = self.spare_scratch.lock().unwrap();
-            if spare.len() < 1024 {
+        // A spare folder the job left empty goes straight back.
+        let untouched = folders.scratch.parent() == Some(self.spare_dir.as_path())
+            && std::fs::read_dir(&folders.scratch).is_ok_and(|mut d| d.next().is_none());
+        if untouched {
+            let mut spare = self.spare.lock().unwrap();
+            if spare.len() < MAX_SPARE {
                 spare.push(folders.scratch.clone());
                 return;
             }
         }
-        let _ = std::fs::remove_dir_all(&folders.scratch);
+        self.recycle(&folders.scratch);
     }
 
-    /// Removes what is left of an execution's folders.
+    /// Removes what is left of an execution's folders (those of calls
+    /// dropped mid-way).
     pub fn forget_execution(&self, execution: &str) {
-        let _ = std::fs::remove_dir_all(self.root.join(execution));
+        let Ok(entries) = std::fs::read_dir(&self.root) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = name.strip_prefix("scratch-").unwrap_or(&name);
+            if name.starts_with(&format!("{execution}-")) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_recycled_not_remade() {
+        let root = tempfile::tempdir().unwrap();
+        let work = Workspaces::open(&root.path().join("work")).unwrap();
+        let store = ArtifactStore::open(&root.path().join("store")).unwrap();
+        let key = ActionKey { execution: "e".into(), stage: 1, action: 0 };
+        let folders = work.prepare(&key, 1, &[], &["Out".into()], &store).unwrap();
+        std::fs::create_dir_all(folders.outputs[0].host_path.join("sub")).unwrap();
+        std::fs::write(folders.outputs[0].host_path.join("sub/f"), "x").unwrap();
+        std::fs::write(folders.scratch.join("junk"), "x").unwrap();
+        work.release(&folders);
+        let spare = work.spare.lock().unwrap().len();
+        assert_eq!(spare, 4, "attempt folder, output, its subfolder, scratch");
+        let again = work.prepare(&key, 2, &[], &["Out".into()], &store).unwrap();
+        assert_eq!(std::fs::read_dir(&again.outputs[0].host_path).unwrap().count(), 0, "a reused folder is empty");
+        assert_eq!(std::fs::read_dir(&again.scratch).unwrap().count(), 0);
+        assert_eq!(work.spare.lock().unwrap().len(), 1);
     }
 }

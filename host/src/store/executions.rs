@@ -66,6 +66,18 @@ impl Store {
                 write_execution(&tx, execution).map_err(|e| super::sqlite_at(&path, e))?;
             }
         }
+        for (id, index) in &changes.stages {
+            if let Some(execution) = machine.execution(id) {
+                write_stage(&tx, execution, *index).map_err(|e| super::sqlite_at(&path, e))?;
+            }
+        }
+        for (id, name) in &changes.artifacts {
+            if let Some(execution) = machine.execution(id)
+                && let Some(artifact) = execution.artifacts.get(name)
+            {
+                write_artifact(&tx, execution, artifact).map_err(|e| super::sqlite_at(&path, e))?;
+            }
+        }
         for key in &changes.actions {
             if let Some(execution) = machine.execution(&key.execution) {
                 let run = &execution.stages[key.stage].actions[key.action];
@@ -491,44 +503,49 @@ fn write_execution(tx: &Transaction<'_>, e: &Execution) -> rusqlite::Result<()> 
         e.updated_at,
         e.ended_at,
     ])?;
-    for (index, stage) in e.stages.iter().enumerate() {
-        if stage.status.is_none() && stage.attempt == 0 {
-            continue;
-        }
-        tx.prepare_cached(
-            "INSERT INTO stage_runs (execution_id, stage_index, name, status, attempt, entered_seq, started_at, ended_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (execution_id, stage_index) DO UPDATE SET status = ?4, attempt = ?5,
-                 entered_seq = ?6, started_at = ?7, ended_at = ?8",
-        )?
-        .execute(params![
-            e.id,
-            index,
-            stage.name,
-            stage.status.map(|s| s.as_str()),
-            stage.attempt,
-            stage.entered_seq,
-            stage.started_at,
-            stage.ended_at,
-        ])?;
+    Ok(())
+}
+
+fn write_stage(tx: &Transaction<'_>, e: &Execution, index: usize) -> rusqlite::Result<()> {
+    let stage = &e.stages[index];
+    if stage.status.is_none() && stage.attempt == 0 {
+        return Ok(());
     }
-    for artifact in e.artifacts.values() {
-        tx.prepare_cached(
-            "INSERT INTO artifacts (execution_id, name, digest, files, bytes, producer, revision)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (execution_id, name) DO UPDATE SET digest = ?3, files = ?4, bytes = ?5,
-                 producer = ?6, revision = ?7",
-        )?
-        .execute(params![
-            e.id,
-            artifact.name,
-            artifact.digest,
-            artifact.files,
-            artifact.bytes,
-            artifact.producer,
-            artifact.revision,
-        ])?;
-    }
+    tx.prepare_cached(
+        "INSERT INTO stage_runs (execution_id, stage_index, name, status, attempt, entered_seq, started_at, ended_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (execution_id, stage_index) DO UPDATE SET status = ?4, attempt = ?5,
+             entered_seq = ?6, started_at = ?7, ended_at = ?8",
+    )?
+    .execute(params![
+        e.id,
+        index,
+        stage.name,
+        stage.status.map(|s| s.as_str()),
+        stage.attempt,
+        stage.entered_seq,
+        stage.started_at,
+        stage.ended_at,
+    ])?;
+    Ok(())
+}
+
+fn write_artifact(tx: &Transaction<'_>, e: &Execution, artifact: &ArtifactRecord) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO artifacts (execution_id, name, digest, files, bytes, producer, revision)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (execution_id, name) DO UPDATE SET digest = ?3, files = ?4, bytes = ?5,
+             producer = ?6, revision = ?7",
+    )?
+    .execute(params![
+        e.id,
+        artifact.name,
+        artifact.digest,
+        artifact.files,
+        artifact.bytes,
+        artifact.producer,
+        artifact.revision,
+    ])?;
     Ok(())
 }
 
