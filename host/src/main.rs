@@ -558,10 +558,24 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            Command::Bench(BenchCommand::Engine { executions, actions_per_stage, json }) => {
-                cli::bench::engine(cli::bench::EngineBenchArgs { executions, actions_per_stage, json }, ctx.cache_dir.clone()).await
+            Command::Bench(BenchCommand::Engine {
+                executions,
+                actions_per_stage,
+                json,
+            }) => {
+                cli::bench::engine(
+                    cli::bench::EngineBenchArgs {
+                        executions,
+                        actions_per_stage,
+                        json,
+                    },
+                    ctx.cache_dir.clone(),
+                )
+                .await
             }
-            Command::Bench(BenchCommand::Run { iterations, json }) => cli::bench::run_command(iterations, json, ctx.cache_dir.clone()),
+            Command::Bench(BenchCommand::Run { iterations, json }) => {
+                cli::bench::run_command(iterations, json, ctx.cache_dir.clone())
+            }
             Command::Bench(BenchCommand::Action {
                 iterations,
                 slow_iterations,

@@ -238,9 +238,13 @@ pub async fn engine(args: EngineBenchArgs, cache_dir: Option<std::path::PathBuf>
             } else {
                 println!(
                     "{} executions x {} actions = {} actions in {:.3}s: {:.0} actions/s ({:.0} µs per action; {} CPUs)",
-                    report["executions"], report["actions_per_execution"], report["actions"],
-                    report["seconds"].as_f64().unwrap(), report["actions_per_second"].as_f64().unwrap(),
-                    report["micros_per_action"].as_f64().unwrap(), report["cpus"]
+                    report["executions"],
+                    report["actions_per_execution"],
+                    report["actions"],
+                    report["seconds"].as_f64().unwrap(),
+                    report["actions_per_second"].as_f64().unwrap(),
+                    report["micros_per_action"].as_f64().unwrap(),
+                    report["cpus"]
                 );
             }
             super::EXIT_OK
@@ -277,10 +281,17 @@ async fn engine_inner(
     super::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
         .await
         .map_err(|code| format!("applying the benchmark pipeline failed ({code})"))?;
-    let engine = Engine::start(&ctx.state_dir, sandbox).await.map_err(|e| e.to_string())?;
+    let engine = Engine::start(&ctx.state_dir, sandbox)
+        .await
+        .map_err(|e| e.to_string())?;
     // Warm up: one execution through, so providers are loaded.
     let warm = engine
-        .request(Request::Start { pipeline: "bench".into(), variables: Default::default(), revisions: Default::default(), trigger: "bench".into() })
+        .request(Request::Start {
+            pipeline: "bench".into(),
+            variables: Default::default(),
+            revisions: Default::default(),
+            trigger: "bench".into(),
+        })
         .await;
     let warm_id = warm.execution.ok_or(warm.message)?;
     let store = Store::open(&ctx.state_dir).map_err(|e| e.to_string())?;
@@ -291,7 +302,12 @@ async fn engine_inner(
     let mut ids = Vec::new();
     for _ in 0..args.executions {
         let outcome = engine
-            .request(Request::Start { pipeline: "bench".into(), variables: Default::default(), revisions: Default::default(), trigger: "bench".into() })
+            .request(Request::Start {
+                pipeline: "bench".into(),
+                variables: Default::default(),
+                revisions: Default::default(),
+                trigger: "bench".into(),
+            })
             .await;
         ids.push(outcome.execution.ok_or(outcome.message)?);
     }
@@ -339,7 +355,11 @@ async fn wait_all(store: &crate::store::Store, ids: &[String]) -> Result<(), Str
                 .ok_or("an execution vanished")?;
             if e.status.is_terminal() {
                 if e.status != crate::engine::ExecutionStatus::Succeeded {
-                    return Err(format!("execution {id} ended {}: {:?}", e.status.as_str(), e.status_reason));
+                    return Err(format!(
+                        "execution {id} ended {}: {:?}",
+                        e.status.as_str(),
+                        e.status_reason
+                    ));
                 }
                 break;
             }
@@ -390,7 +410,9 @@ pub fn run_command(iterations: u32, json: bool, cache_dir: Option<std::path::Pat
         run()?;
         run()?;
         let spawn = time(iterations, || {
-            let status = std::process::Command::new("/bin/true").status().expect("/bin/true runs");
+            let status = std::process::Command::new("/bin/true")
+                .status()
+                .expect("/bin/true runs");
             assert!(status.success());
         });
         let mut runs = Vec::new();

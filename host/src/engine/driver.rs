@@ -190,6 +190,7 @@ impl Engine {
             running: HashMap::new(),
             replies: Vec::new(),
             cancelled: Default::default(),
+            completions: Vec::new(),
             _lock: lock,
         };
         let task = tokio::spawn(driver.run(receiver));
@@ -325,6 +326,7 @@ struct Driver {
     running: HashMap<(ActionKey, u64), tokio::task::AbortHandle>,
     replies: Vec<(oneshot::Sender<RequestOutcome>, RequestOutcome)>,
     cancelled: std::collections::HashSet<ExecutionId>,
+    completions: Vec<(i64, RequestOutcome)>,
     _lock: std::fs::File,
 }
 
@@ -397,6 +399,11 @@ impl Driver {
         }
         for (reply, outcome) in self.replies.drain(..) {
             let _ = reply.send(outcome);
+        }
+        for (id, outcome) in std::mem::take(&mut self.completions) {
+            if let Err(error) = self.store.complete_request(id, &outcome) {
+                tracing::warn!(%error, "cannot record a request's outcome");
+            }
         }
         for effect in self.machine.take_effects() {
             match effect {
@@ -715,51 +722,37 @@ impl Driver {
         };
         for (id, request) in pending {
             self.machine.set_now(now_millis());
-            let is_start = matches!(request, Request::Start { .. });
-            let outcome = if is_start {
-                // The answer (the new execution's id) comes when the start
-                // is recorded; hand the reply to a task that writes it.
-                let (reply, answer) = oneshot::channel();
-                let immediate = self.apply(request, Some(reply));
-                match immediate {
-                    Some(outcome) => outcome,
-                    None => {
-                        let state_dir = self.runner.state_dir.root.clone();
-                        tokio::spawn(async move {
-                            if let Ok(outcome) = answer.await
-                                && let Ok(mut store) = Store::open(&state_dir)
-                            {
-                                let _ = store.complete_request(id, &outcome);
-                            }
-                        });
-                        // Mark it taken so it is not started twice.
-                        RequestOutcome {
-                            ok: true,
-                            message: "starting".into(),
-                            execution: None,
-                        }
-                    }
+            if matches!(request, Request::Start { .. }) {
+                // The answer (the new execution's id) comes once the start
+                // is written; a task records it. Mark the request taken now
+                // so it is never started twice.
+                let taken = RequestOutcome {
+                    ok: true,
+                    message: "starting".into(),
+                    execution: None,
+                };
+                if let Err(error) = self.store.complete_request(id, &taken) {
+                    tracing::warn!(%error, "cannot mark a request taken");
+                    continue;
                 }
+                let (reply, answer) = oneshot::channel();
+                let _ = self.apply(request, Some(reply));
+                let state_dir = self.runner.state_dir.root.clone();
+                tokio::spawn(async move {
+                    if let Ok(outcome) = answer.await
+                        && let Ok(mut store) = Store::open(&state_dir)
+                    {
+                        let _ = store.complete_request(id, &outcome);
+                    }
+                });
             } else {
-                self.apply(request, None).unwrap_or(RequestOutcome {
+                let outcome = self.apply(request, None).unwrap_or(RequestOutcome {
                     ok: true,
                     message: "done".into(),
                     execution: None,
-                })
-            };
-            if is_start && outcome.ok && outcome.execution.is_none() {
-                // Leave `done_at` unset until the task records the id, but
-                // never take the request again.
-                let _ = self.store.complete_request(
-                    id,
-                    &RequestOutcome {
-                        ok: true,
-                        message: "starting".into(),
-                        execution: None,
-                    },
-                );
-            } else if let Err(error) = self.store.complete_request(id, &outcome) {
-                tracing::warn!(%error, "cannot record a request's outcome");
+                });
+                // Recorded after the step is written, like every answer.
+                self.completions.push((id, outcome));
             }
         }
     }
@@ -1037,7 +1030,11 @@ struct LazyFile {
 
 impl LazyFile {
     fn new(path: PathBuf) -> Self {
-        LazyFile { path, file: None, failed: false }
+        LazyFile {
+            path,
+            file: None,
+            failed: false,
+        }
     }
 }
 
@@ -1049,7 +1046,12 @@ impl crate::sandbox::LogWriter for LazyFile {
                 .path
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&self.path));
+                .and_then(|_| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&self.path)
+                });
             match opened {
                 Ok(f) => self.file = Some(f),
                 Err(error) => {

@@ -66,14 +66,18 @@ impl Workspaces {
 
     /// One flat folder per attempt.
     fn attempt_dir(&self, key: &ActionKey, attempt: u32) -> PathBuf {
-        self.root
-            .join(format!("{}-{}-{}-{attempt}", key.execution, key.stage, key.action))
+        self.root.join(format!(
+            "{}-{}-{}-{attempt}",
+            key.execution, key.stage, key.action
+        ))
     }
 
     /// The scratch folder an in-progress attempt keeps between calls.
     fn kept_scratch(&self, key: &ActionKey, attempt: u32) -> PathBuf {
-        self.root
-            .join(format!("scratch-{}-{}-{}-{attempt}", key.execution, key.stage, key.action))
+        self.root.join(format!(
+            "scratch-{}-{}-{}-{attempt}",
+            key.execution, key.stage, key.action
+        ))
     }
 
     /// An empty folder at `target`: a spare one moved there, or a new one.
@@ -139,7 +143,8 @@ impl Workspaces {
         let scratch = if kept.exists() {
             kept
         } else {
-            self.spare_dir().map_err(io("creating a scratch folder in", &self.spare_dir))?
+            self.spare_dir()
+                .map_err(io("creating a scratch folder in", &self.spare_dir))?
         };
         if inputs.is_empty() && outputs.is_empty() {
             return Ok(JobFolders {
@@ -220,7 +225,9 @@ impl Workspaces {
     /// Removes what is left of an execution's folders (those of calls
     /// dropped mid-way).
     pub fn forget_execution(&self, execution: &str) {
-        let Ok(entries) = std::fs::read_dir(&self.root) else { return };
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let name = name.strip_prefix("scratch-").unwrap_or(&name);
@@ -240,7 +247,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let work = Workspaces::open(&root.path().join("work")).unwrap();
         let store = ArtifactStore::open(&root.path().join("store")).unwrap();
-        let key = ActionKey { execution: "e".into(), stage: 1, action: 0 };
+        let key = ActionKey {
+            execution: "e".into(),
+            stage: 1,
+            action: 0,
+        };
         let folders = work.prepare(&key, 1, &[], &["Out".into()], &store).unwrap();
         std::fs::create_dir_all(folders.outputs[0].host_path.join("sub")).unwrap();
         std::fs::write(folders.outputs[0].host_path.join("sub/f"), "x").unwrap();
@@ -249,7 +260,13 @@ mod tests {
         let spare = work.spare.lock().unwrap().len();
         assert_eq!(spare, 4, "attempt folder, output, its subfolder, scratch");
         let again = work.prepare(&key, 2, &[], &["Out".into()], &store).unwrap();
-        assert_eq!(std::fs::read_dir(&again.outputs[0].host_path).unwrap().count(), 0, "a reused folder is empty");
+        assert_eq!(
+            std::fs::read_dir(&again.outputs[0].host_path)
+                .unwrap()
+                .count(),
+            0,
+            "a reused folder is empty"
+        );
         assert_eq!(std::fs::read_dir(&again.scratch).unwrap().count(), 0);
         assert_eq!(work.spare.lock().unwrap().len(), 1);
     }

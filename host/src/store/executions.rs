@@ -530,7 +530,11 @@ fn write_stage(tx: &Transaction<'_>, e: &Execution, index: usize) -> rusqlite::R
     Ok(())
 }
 
-fn write_artifact(tx: &Transaction<'_>, e: &Execution, artifact: &ArtifactRecord) -> rusqlite::Result<()> {
+fn write_artifact(
+    tx: &Transaction<'_>,
+    e: &Execution,
+    artifact: &ArtifactRecord,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO artifacts (execution_id, name, digest, files, bytes, producer, revision)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

@@ -96,11 +96,6 @@ impl Provider for Directory {
             }
             bytes += std::fs::copy(&from, &to).context(format!("copying {}", file.display()))?;
         }
-        sluice_sdk::info!(
-            "{} files ({bytes} bytes) at revision {}",
-            files.len(),
-            short(&revision.id)
-        );
         Ok(Outcome::success()
             .summary(format!(
                 "{} files at revision {}",
