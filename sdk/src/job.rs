@@ -30,6 +30,19 @@ impl Artifact {
     }
 }
 
+/// A host folder granted to the action (`grants.paths`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedPath {
+    /// The grant's name.
+    pub name: String,
+    /// Where the provider reaches it: `/paths/<name>`.
+    pub path: PathBuf,
+    /// Where it is on the host (for messages and output variables only).
+    pub host_path: String,
+    /// Whether the provider may write to it.
+    pub writable: bool,
+}
+
 /// The decision on a manual approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
@@ -70,6 +83,8 @@ pub struct Job {
     pub revision: Option<String>,
     /// For approval actions: the decision, once made.
     pub approval: Option<Approval>,
+    /// Host folders granted to the action.
+    pub paths: Vec<GrantedPath>,
 }
 
 impl Job {
@@ -81,6 +96,17 @@ impl Job {
     /// The output artifact called `name`, or a configuration error naming it.
     pub fn output(&self, name: &str) -> Result<&Artifact, Failure> {
         find(&self.outputs, name, "output")
+    }
+
+    /// The host folder granted as `name`, or a permission error naming the
+    /// grant to add.
+    pub fn path_grant(&self, name: &str) -> Result<&GrantedPath, Failure> {
+        self.paths.iter().find(|p| p.name == name).ok_or_else(|| {
+            Failure::permission(format!(
+                "action `{}` has no folder granted as `{name}`: add `grants: {{ paths: {{ {name}: {{ path: ... }} }} }}`",
+                self.action
+            ))
+        })
     }
 
     /// The first input artifact, or a configuration error if there is none.
@@ -121,6 +147,16 @@ impl Job {
                 by: a.by,
                 summary: a.summary,
             }),
+            paths: job
+                .paths
+                .into_iter()
+                .map(|p| GrantedPath {
+                    name: p.name,
+                    path: PathBuf::from(p.path),
+                    host_path: p.host_path,
+                    writable: p.writable,
+                })
+                .collect(),
         }
     }
 }

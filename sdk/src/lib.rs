@@ -44,16 +44,20 @@
 // Lets the generated bindings name this crate the way provider crates do.
 extern crate self as sluice_sdk;
 
+pub mod components;
 mod config;
 mod describe;
 pub mod fs;
+pub mod http;
 mod job;
 pub mod log;
 mod outcome;
+pub mod process;
+pub mod secrets;
 
 pub use config::Config;
 pub use describe::{Category, Descriptor, Property};
-pub use job::{Approval, Artifact, Job};
+pub use job::{Approval, Artifact, GrantedPath, Job};
 pub use outcome::{Context, Failure, FailureKind, Outcome, Pending, SourceRevision, Success};
 
 /// The one trait every provider implements.
@@ -195,11 +199,14 @@ pub mod bindings {
             with: {
                 "sluice:provider/types@0.1.0": super::source::sluice::provider::types,
                 "sluice:provider/log@0.1.0": super::source::sluice::provider::log,
+                "sluice:provider/process@0.1.0": super::source::sluice::provider::process,
+                "sluice:provider/secrets@0.1.0": super::source::sluice::provider::secrets,
+                "sluice:provider/components@0.1.0": super::source::sluice::provider::components,
             },
         });
     }
 
-    pub use source::sluice::provider::{log, types};
+    pub use source::sluice::provider::{components, log, process, secrets, types};
 }
 
 /// What the export macros expand to. Not part of the SDK's interface.

@@ -107,6 +107,27 @@ impl Outcome {
     }
 }
 
+/// An outcome coming back from another provider (`components::run_provider`).
+pub(crate) fn outcome_from_wit(outcome: wit::Outcome) -> Result<Outcome, Failure> {
+    match outcome {
+        wit::Outcome::Succeeded(s) => Ok(Outcome::Succeeded(Success {
+            summary: s.summary,
+            revision: s.revision,
+            variables: s.output_variables,
+        })),
+        wit::Outcome::InProgress(p) => Ok(Outcome::InProgress(Pending {
+            continuation: p.continuation,
+            recheck_after_ms: p.recheck_after_ms,
+            summary: p.summary,
+            percent_complete: p.percent_complete,
+        })),
+        wit::Outcome::Failed(f) => Err(Failure {
+            kind: f.kind,
+            message: f.message,
+        }),
+    }
+}
+
 /// A failed job: its kind and a short message for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

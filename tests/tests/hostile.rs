@@ -308,7 +308,7 @@ async fn an_import_the_host_does_not_provide_is_refused_before_running() {
         format!(
             "provider `{}` imports `example:forbidden/teleport@1.0.0`, which this host does not \
              provide; it was refused before running (providers may import WASI 0.2 and \
-             sluice:provider/log@0.1)",
+             sluice:provider@0.1)",
             fixtures::SMUGGLER
         )
     );

@@ -943,6 +943,7 @@ impl Runner {
                 summary: a.summary.clone(),
             }),
             mounts: request.provider.mounts.clone(),
+            grants: Default::default(),
         };
         let report = match provider.run(&job, &limits, &log).await {
             Ok(r) => r,

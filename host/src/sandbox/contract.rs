@@ -260,6 +260,8 @@ pub struct Job {
     pub approval: Option<Approval>,
     /// Host folders granted to the action.
     pub mounts: Vec<HostMount>,
+    /// Programs, URLs and secrets granted to the action.
+    pub grants: super::grants::Grants,
 }
 
 impl Job {
@@ -295,6 +297,16 @@ impl Job {
                 by: a.by.clone(),
                 summary: a.summary.clone(),
             }),
+            paths: self
+                .mounts
+                .iter()
+                .map(|m| wit::GrantedPath {
+                    name: m.name.clone(),
+                    path: m.guest_path.clone(),
+                    host_path: m.host_path.display().to_string(),
+                    writable: m.writable,
+                })
+                .collect(),
         }
     }
 }

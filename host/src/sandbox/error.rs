@@ -32,7 +32,7 @@ pub enum SandboxError {
     /// The component imports an interface the host does not provide.
     #[error(
         "provider `{provider}` imports `{import}`, which this host does not provide; \
-         it was refused before running (providers may import WASI 0.2 and sluice:provider/log@0.1)"
+         it was refused before running (providers may import WASI 0.2 and sluice:provider@0.1)"
     )]
     UnsupportedImport {
         /// The provider's name or path.

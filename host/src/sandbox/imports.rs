@@ -40,9 +40,37 @@ const PROVIDED: &[(&str, &str)] = &[
     ("wasi:sockets/udp", "0.2"),
     ("wasi:sockets/udp-create-socket", "0.2"),
     ("wasi:sockets/ip-name-lookup", "0.2"),
+    ("wasi:http/types", "0.2"),
+    ("wasi:http/outgoing-handler", "0.2"),
     ("sluice:provider/log", "0.1"),
     ("sluice:provider/types", "0.1"),
+    ("sluice:provider/process", "0.1"),
+    ("sluice:provider/secrets", "0.1"),
+    ("sluice:provider/components", "0.1"),
 ];
+
+/// Imports that reach beyond the sandbox, and the grant each needs: a
+/// provider importing one runs only as far as its action grants it.
+pub const CAPABILITY_IMPORTS: &[(&str, &str)] = &[
+    ("sluice:provider/process", "process"),
+    ("sluice:provider/secrets", "secrets"),
+    ("wasi:http/outgoing-handler", "http"),
+];
+
+/// The grants a component's imports may ask for (`process`, `http`,
+/// `secrets`), each once.
+pub fn capabilities(imports: &[String]) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    for import in imports {
+        let interface = import.split('@').next().unwrap_or(import);
+        for (name, grant) in CAPABILITY_IMPORTS {
+            if interface == *name && !found.contains(grant) {
+                found.push(*grant);
+            }
+        }
+    }
+    found
+}
 
 /// The names of every import of `component`, e.g. `wasi:cli/stdout@0.2.3`.
 pub(crate) fn imports_of(engine: &Engine, component: &Component) -> Vec<String> {
@@ -79,7 +107,8 @@ mod tests {
         assert!(is_provided("sluice:provider/log@0.1.0"));
         assert!(!is_provided("wasi:cli/stdout@0.3.0"));
         assert!(!is_provided("sluice:provider/log@1.0.0"));
-        assert!(!is_provided("wasi:http/outgoing-handler@0.2.0"));
+        assert!(is_provided("wasi:http/outgoing-handler@0.2.0"));
+        assert!(!is_provided("wasi:keyvalue/store@0.2.0"));
         assert!(!is_provided("wasi:cli/stdout"));
     }
 

@@ -69,6 +69,8 @@ struct Inner {
     last_error: Option<String>,
     stderr_tail: VecDeque<u8>,
     redactions: Vec<String>,
+    /// Bytes held back while a secret could still straddle the next chunk.
+    pending: Vec<u8>,
 }
 
 /// A handle on one action's log. Clones share the log.
@@ -101,6 +103,7 @@ impl ActionLog {
                 last_error: None,
                 stderr_tail: VecDeque::new(),
                 redactions: Vec::new(),
+                pending: Vec::new(),
             })),
         }
     }
@@ -128,19 +131,55 @@ impl ActionLog {
     /// Appends raw bytes from `source`.
     pub fn append(&self, source: LogSource, bytes: &[u8]) {
         let mut inner = self.inner.lock().unwrap();
-        let redacted;
-        let bytes = if inner.redactions.is_empty() {
-            bytes
-        } else {
-            redacted = redact(bytes, &inner.redactions);
-            &redacted[..]
-        };
         if source == LogSource::Stderr {
             inner.stderr_tail.extend(bytes.iter().copied());
             let excess = inner.stderr_tail.len().saturating_sub(STDERR_TAIL_BYTES);
             inner.stderr_tail.drain(..excess);
         }
-        inner.write_capped(bytes);
+        if inner.redactions.is_empty() {
+            inner.write_capped(bytes);
+            return;
+        }
+        // A secret may be split across two writes: hold back the last
+        // bytes that could be the start of one.
+        inner.pending.extend_from_slice(bytes);
+        let longest = inner.redactions.iter().map(String::len).max().unwrap_or(1);
+        let mut cut = inner.pending.len().saturating_sub(longest - 1);
+        for secret in &inner.redactions {
+            let needle = secret.as_bytes();
+            let mut from = 0;
+            while let Some(at) = find(&inner.pending[from..], needle) {
+                let start = from + at;
+                let end = start + needle.len();
+                if start < cut && end > cut {
+                    cut = end;
+                }
+                from = start + 1;
+            }
+        }
+        let ready: Vec<u8> = inner.pending.drain(..cut).collect();
+        let ready = redact(&ready, &inner.redactions);
+        inner.write_capped(&ready);
+    }
+
+    /// Writes out what was held back for redaction (at the end of a call).
+    pub fn flush(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.pending.is_empty() {
+            return;
+        }
+        let rest = std::mem::take(&mut inner.pending);
+        let rest = redact(&rest, &inner.redactions);
+        inner.write_capped(&rest);
+    }
+
+    /// `text` with every registered secret value replaced by `****`.
+    pub fn redacted(&self, text: &str) -> String {
+        let inner = self.inner.lock().unwrap();
+        if inner.redactions.is_empty() {
+            return text.to_string();
+        }
+        String::from_utf8_lossy(&redact(text.as_bytes(), &inner.redactions)).into_owned()
     }
 
     /// Appends one message from the `log` interface, as a line
@@ -212,6 +251,13 @@ impl Inner {
     }
 }
 
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 fn redact(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
     let mut text = String::from_utf8_lossy(bytes).into_owned();
     for secret in secrets {
@@ -258,13 +304,30 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_split_across_writes_is_still_redacted() {
+        let memory = MemoryLog::new();
+        let log = ActionLog::new(memory.clone(), 1 << 20);
+        log.redact("hunter2");
+        log.append(LogSource::Stdout, b"token=hun");
+        log.append(LogSource::Stdout, b"ter2 and more text that goes on\n");
+        log.append(LogSource::Stdout, b"hunter");
+        log.flush();
+        assert_eq!(
+            memory.contents(),
+            "token=**** and more text that goes on\nhunter"
+        );
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let memory = MemoryLog::new();
         let log = ActionLog::new(memory.clone(), 1 << 20);
         log.redact("hunter2");
         log.append(LogSource::Stdout, b"password=hunter2\n");
         log.message("error", "bad hunter2");
+        log.flush();
         assert_eq!(memory.contents(), "password=****\n[error] bad ****\n");
+        assert_eq!(log.redacted("say hunter2"), "say ****");
         assert_eq!(log.last_words().unwrap(), "bad ****");
     }
 }

@@ -18,8 +18,9 @@ pub(crate) mod bindings;
 mod cache;
 pub mod contract;
 mod error;
+pub mod grants;
 mod host;
-mod imports;
+pub mod imports;
 pub mod limits;
 pub mod log;
 mod outcome;
@@ -30,13 +31,19 @@ pub use contract::{
     Outcome, Property, SourceRevision, guest_paths,
 };
 pub use error::SandboxError;
+pub use grants::{Grants, HttpGrant, ProcessGrant, ProcessSettings, Secret, UrlRule};
 pub use limits::{Limits, OutcomeLimits};
 pub use log::{ActionLog, LogSource, LogWriter, MemoryLog};
 pub use outcome::is_variable_name;
 
 use bindings::exports::sluice::provider::{provider as provider_export, source as source_export};
 use cache::CompileCache;
+use host::components::{ComponentsHost, ComponentsInterface};
+use host::context::{JobContext, JobMounts};
+use host::http::HttpHooks;
 use host::log::{LogHost, LogInterface};
+use host::process::{ProcessHost, ProcessInterface};
+use host::secrets::{SecretsHost, SecretsInterface};
 use limits::MemoryLimiter;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -69,6 +76,7 @@ pub struct SandboxBuilder {
     cache_dir: Option<PathBuf>,
     max_instances: u32,
     pooling: bool,
+    process: ProcessSettings,
 }
 
 impl Default for SandboxBuilder {
@@ -77,6 +85,7 @@ impl Default for SandboxBuilder {
             cache_dir: None,
             max_instances: 128,
             pooling: true,
+            process: ProcessSettings::default(),
         }
     }
 }
@@ -108,6 +117,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// Where granted programs are looked up, and bubblewrap.
+    pub fn process_settings(mut self, settings: ProcessSettings) -> Self {
+        self.process = settings;
+        self
+    }
+
     /// Creates the engine, the linker and the epoch ticker.
     pub fn build(self) -> Result<Sandbox, SandboxError> {
         let (engine, allocator) = self.engine()?;
@@ -119,6 +134,25 @@ impl SandboxBuilder {
             |state| &mut state.log,
         )
         .map_err(|e| SandboxError::Engine(format!("linking the log interface: {e}")))?;
+        let link =
+            |what: &str, e: wasmtime::Error| SandboxError::Engine(format!("linking {what}: {e}"));
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| link("wasi:http", e))?;
+        bindings::sluice::provider::process::add_to_linker::<JobState, ProcessInterface>(
+            &mut linker,
+            |s| &mut s.process,
+        )
+        .map_err(|e| link("the process interface", e))?;
+        bindings::sluice::provider::secrets::add_to_linker::<JobState, SecretsInterface>(
+            &mut linker,
+            |s| &mut s.secrets,
+        )
+        .map_err(|e| link("the secrets interface", e))?;
+        bindings::sluice::provider::components::add_to_linker::<JobState, ComponentsInterface>(
+            &mut linker,
+            |s| &mut s.components,
+        )
+        .map_err(|e| link("the components interface", e))?;
         let cache = match &self.cache_dir {
             Some(dir) => Some(CompileCache::open(dir, &engine).map_err(|e| {
                 SandboxError::Engine(format!(
@@ -137,6 +171,7 @@ impl SandboxBuilder {
                 loaded: Mutex::new(HashMap::new()),
                 allocator,
                 slots: Arc::new(tokio::sync::Semaphore::new(self.max_instances as usize)),
+                process: Arc::new(self.process.clone()),
                 _ticker: ticker,
             }),
         })
@@ -247,6 +282,7 @@ struct Shared {
     loaded: Mutex<HashMap<String, Arc<Core>>>,
     allocator: Allocator,
     slots: Arc<tokio::sync::Semaphore>,
+    process: Arc<ProcessSettings>,
     _ticker: EpochTicker,
 }
 
@@ -309,34 +345,7 @@ impl Sandbox {
             };
             return Ok((provider, LoadedFrom::Memory));
         }
-        let engine = &self.shared.engine;
-        let cached = self
-            .shared
-            .cache
-            .as_ref()
-            .and_then(|cache| cache.load(engine, &sha256));
-        let (component, from) = match cached {
-            Some(component) => (component, LoadedFrom::CompileCache),
-            None => {
-                let component =
-                    Component::new(engine, &source.bytes).map_err(|e| SandboxError::Compile {
-                        provider: source.name.clone(),
-                        message: format!("{e:#}"),
-                    })?;
-                if let Some(cache) = &self.shared.cache {
-                    cache.store(&sha256, &component);
-                }
-                (component, LoadedFrom::Compiled)
-            }
-        };
-
-        let imports = imports::imports_of(engine, &component);
-        if let Some(import) = imports::first_unsupported(&imports) {
-            return Err(SandboxError::UnsupportedImport {
-                provider: source.name.clone(),
-                import: import.to_string(),
-            });
-        }
+        let (component, from, imports) = self.component(source, &sha256)?;
         let pre = self
             .shared
             .linker
@@ -374,6 +383,134 @@ impl Sandbox {
         ))
     }
 
+    /// Compiles a component (or reads it from the compile cache) and
+    /// checks its imports.
+    fn component(
+        &self,
+        source: &ComponentSource,
+        sha256: &str,
+    ) -> Result<(Component, LoadedFrom, Vec<String>), SandboxError> {
+        let engine = &self.shared.engine;
+        let cached = self
+            .shared
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.load(engine, sha256));
+        let (component, from) = match cached {
+            Some(component) => (component, LoadedFrom::CompileCache),
+            None => {
+                let component =
+                    Component::new(engine, &source.bytes).map_err(|e| SandboxError::Compile {
+                        provider: source.name.clone(),
+                        message: format!("{e:#}"),
+                    })?;
+                if let Some(cache) = &self.shared.cache {
+                    cache.store(sha256, &component);
+                }
+                (component, LoadedFrom::Compiled)
+            }
+        };
+        let imports = imports::imports_of(engine, &component);
+        if let Some(import) = imports::first_unsupported(&imports) {
+            return Err(SandboxError::UnsupportedImport {
+                provider: source.name.clone(),
+                import: import.to_string(),
+            });
+        }
+        Ok((component, from, imports))
+    }
+
+    /// Runs a WASI command component (`wasi:cli/run`) with `args` and
+    /// nothing else: no folders, no environment, no grants. Its output goes
+    /// to `log`; the deadline and memory limit of `limits` apply.
+    pub async fn run_command(
+        &self,
+        source: &ComponentSource,
+        args: &[String],
+        limits: &Limits,
+        log: &ActionLog,
+    ) -> Result<CommandExit, SandboxError> {
+        let started = Instant::now();
+        let sandbox = self.clone();
+        let owned = source.clone();
+        let (component, _, _) = tokio::task::spawn_blocking(move || {
+            let sha256 = owned.digest();
+            sandbox.component(&owned, &sha256)
+        })
+        .await
+        .map_err(|e| SandboxError::Engine(format!("loading a component panicked: {e}")))??;
+        let pre = self
+            .shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| SandboxError::Compile {
+                provider: source.name.clone(),
+                message: format!("{e:#}"),
+            })?;
+        let command = wasmtime_wasi::p2::bindings::CommandPre::new(pre).map_err(|e| {
+            SandboxError::NotAProvider {
+                provider: source.name.clone(),
+                message: format!(
+                    "it is not a WASI command (it does not export wasi:cli/run): {e:#}"
+                ),
+            }
+        })?;
+        let tail = stdio::Tail::default();
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(stdio::LogStream::new(log.clone(), LogSource::Stdout).with_tail(tail.clone()))
+            .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr).with_tail(tail.clone()));
+        let mut argv = vec![source.name.clone()];
+        argv.extend(args.iter().cloned());
+        builder.args(&argv);
+        let ctx = JobContext {
+            action: source.name.clone(),
+            mounts: JobMounts::default(),
+            grants: Grants::default(),
+            deadline: limits.call_deadline(),
+            log: log.clone(),
+            settings: self.shared.process.clone(),
+            sandbox: self.clone(),
+            limits: limits.clone(),
+            job: None,
+            depth: host::context::MAX_DEPTH,
+        };
+        let mut store = new_store(&self.shared.engine, builder.build(), limits, log, ctx);
+        let _slot = self
+            .shared
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the instance semaphore is never closed");
+        let result = within(limits.call_deadline(), async {
+            let instance = command.instantiate_async(&mut store).await?;
+            instance.wasi_cli_run().call_run(&mut store).await
+        })
+        .await;
+        log.flush();
+        let success = match result {
+            Ok(Ok(())) => true,
+            Ok(Err(())) => false,
+            Err(error) => match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(exit) => exit.0 == 0,
+                None => {
+                    let message = crash_message(&error, store.data(), limits, log);
+                    log.append(
+                        LogSource::Host,
+                        format!("[sluice] {}: {message}\n", source.name).as_bytes(),
+                    );
+                    false
+                }
+            },
+        };
+        Ok(CommandExit {
+            success,
+            output_tail: log.redacted(&tail.text()),
+            duration: started.elapsed(),
+        })
+    }
+
     /// Forgets every provider loaded in memory, so the next load reads the
     /// compile cache (used to measure cold loads).
     pub fn forget_loaded(&self) {
@@ -406,6 +543,17 @@ impl std::fmt::Debug for Provider {
             .field("sha256", &self.core.sha256)
             .finish_non_exhaustive()
     }
+}
+
+/// How a command component ended.
+#[derive(Debug, Clone)]
+pub struct CommandExit {
+    /// Whether it exited successfully.
+    pub success: bool,
+    /// The last lines of its output (at most 4 KiB).
+    pub output_tail: String,
+    /// How long it took.
+    pub duration: Duration,
 }
 
 /// The result of running one job.
@@ -445,7 +593,8 @@ impl Provider {
             .get_or_try_init(|| async {
                 let limits = query_limits();
                 let log = ActionLog::discard();
-                let mut store = self.store(quiet_wasi(&log), &limits, &log);
+                let ctx = self.query_context(&limits, &log, &[]);
+                let mut store = self.store(quiet_wasi(&log), &limits, &log, ctx);
                 let _slot = self.slot().await;
                 let result = within(limits.call_deadline(), async {
                     let instance = self.core.pre.instantiate_async(&mut store).await?;
@@ -470,7 +619,8 @@ impl Provider {
     ) -> Result<Result<(), Vec<String>>, SandboxError> {
         let limits = query_limits();
         let log = ActionLog::discard();
-        let mut store = self.store(quiet_wasi(&log), &limits, &log);
+        let ctx = self.query_context(&limits, &log, &[]);
+        let mut store = self.store(quiet_wasi(&log), &limits, &log, ctx);
         let _slot = self.slot().await;
         let configuration = configuration.to_vec();
         let result = within(limits.call_deadline(), async {
@@ -508,7 +658,8 @@ impl Provider {
         };
         let mut builder = output_to(log);
         mount_granted(&mut builder, mounts)?;
-        let mut store = self.store(builder.build(), limits, log);
+        let ctx = self.query_context(limits, log, mounts);
+        let mut store = self.store(builder.build(), limits, log, ctx);
         let _slot = self.slot().await;
         let configuration = configuration.to_vec();
         let result = within(limits.call_deadline(), async {
@@ -533,10 +684,43 @@ impl Provider {
         limits: &Limits,
         log: &ActionLog,
     ) -> Result<RunReport, SandboxError> {
-        let started = Instant::now();
         log.set_cap(limits.log_bytes);
+        self.run_nested(job, limits, log, 0).await
+    }
+
+    /// [`Provider::run`] for a component run by another (`depth` deep).
+    pub(crate) async fn run_nested(
+        &self,
+        job: &Job,
+        limits: &Limits,
+        log: &ActionLog,
+        depth: u32,
+    ) -> Result<RunReport, SandboxError> {
+        let started = Instant::now();
+        for secret in &job.grants.secrets {
+            log.redact(secret.value.clone());
+        }
         let wasi = job_wasi(job, log)?;
-        let mut store = self.store(wasi, limits, log);
+        let ctx = JobContext {
+            action: job.action.clone(),
+            mounts: JobMounts {
+                scratch: Some(job.scratch.clone()),
+                inputs: job.inputs.clone(),
+                outputs: job.outputs.clone(),
+                paths: job.mounts.clone(),
+            },
+            grants: job.grants.clone(),
+            deadline: limits.call_deadline(),
+            log: log.clone(),
+            settings: self.shared.process.clone(),
+            sandbox: Sandbox {
+                shared: self.shared.clone(),
+            },
+            limits: limits.clone(),
+            job: Some(job.clone()),
+            depth,
+        };
+        let mut store = self.store(wasi, limits, log, ctx);
         let _slot = self.slot().await;
         let wit_job = job.to_wit();
         let result = within(limits.call_deadline(), async {
@@ -545,6 +729,7 @@ impl Provider {
             guest.call_run(&mut store, &wit_job).await
         })
         .await;
+        log.flush();
         let outcome = match result {
             Ok(outcome) => outcome::enforce(Outcome::from(outcome), &limits.outcome),
             Err(error) => Outcome::Failed(Failure::job_failed(crash_message(
@@ -554,31 +739,44 @@ impl Provider {
                 log,
             ))),
         };
+        // Secrets never leave in clear, whatever the provider put where.
+        let outcome = outcome::redact(outcome, log);
         Ok(RunReport {
             outcome,
             elapsed: started.elapsed(),
         })
     }
 
-    fn store(&self, wasi: WasiCtx, limits: &Limits, log: &ActionLog) -> Store<JobState> {
-        let state = JobState {
-            wasi,
-            table: ResourceTable::new(),
-            memory: MemoryLimiter::new(limits.memory_bytes),
-            log: LogHost { log: log.clone() },
-        };
-        let mut store = Store::new(&self.shared.engine, state);
-        store.limiter(|state| &mut state.memory);
-        let deadline = limits.call_deadline();
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(wasmtime::Error::new(DeadlineExceeded))
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        store.set_epoch_deadline(1);
-        store
+    /// The context of a call that is not a job (`describe`, `validate`,
+    /// `latest-revision`): no artifacts, nothing granted but folders.
+    fn query_context(&self, limits: &Limits, log: &ActionLog, paths: &[HostMount]) -> JobContext {
+        JobContext {
+            action: self.name.clone(),
+            mounts: JobMounts {
+                paths: paths.to_vec(),
+                ..JobMounts::default()
+            },
+            grants: Grants::default(),
+            deadline: limits.call_deadline(),
+            log: log.clone(),
+            settings: self.shared.process.clone(),
+            sandbox: Sandbox {
+                shared: self.shared.clone(),
+            },
+            limits: limits.clone(),
+            job: None,
+            depth: 0,
+        }
+    }
+
+    fn store(
+        &self,
+        wasi: WasiCtx,
+        limits: &Limits,
+        log: &ActionLog,
+        ctx: JobContext,
+    ) -> Store<JobState> {
+        new_store(&self.shared.engine, wasi, limits, log, ctx)
     }
 
     async fn slot(&self) -> tokio::sync::OwnedSemaphorePermit {
@@ -604,6 +802,48 @@ impl Provider {
             message: crash_message(error, store.data(), limits, log),
         }
     }
+}
+
+/// A fresh store for one call: its WASI context, memory limiter, deadline
+/// and the host interfaces' view of the job.
+fn new_store(
+    engine: &Engine,
+    wasi: WasiCtx,
+    limits: &Limits,
+    log: &ActionLog,
+    ctx: JobContext,
+) -> Store<JobState> {
+    let ctx = Arc::new(ctx);
+    let state = JobState {
+        wasi,
+        table: ResourceTable::new(),
+        memory: MemoryLimiter::new(limits.memory_bytes),
+        log: LogHost { log: log.clone() },
+        http: wasmtime_wasi_http::WasiHttpCtx::new(),
+        http_hooks: HttpHooks {
+            grant: ctx.grants.http.clone(),
+            log: log.clone(),
+            action: ctx.action.clone(),
+        },
+        process: ProcessHost {
+            ctx: ctx.clone(),
+            warned_unsandboxed: false,
+        },
+        secrets: SecretsHost { ctx: ctx.clone() },
+        components: ComponentsHost { ctx },
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.memory);
+    let deadline = limits.call_deadline();
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Error::new(DeadlineExceeded))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store.set_epoch_deadline(1);
+    store
 }
 
 fn query_limits() -> Limits {
@@ -691,6 +931,11 @@ pub(crate) struct JobState {
     table: ResourceTable,
     memory: MemoryLimiter,
     log: LogHost,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    http_hooks: HttpHooks,
+    process: ProcessHost,
+    secrets: SecretsHost,
+    components: ComponentsHost,
 }
 
 impl WasiView for JobState {
@@ -698,6 +943,16 @@ impl WasiView for JobState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for JobState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }

@@ -87,6 +87,38 @@ fn check_variables(variables: &[(String, String)], limits: &OutcomeLimits) -> Re
     Ok(())
 }
 
+/// The outcome with every secret value the log knows replaced by `****`.
+pub(crate) fn redact(outcome: Outcome, log: &super::log::ActionLog) -> Outcome {
+    let r = |text: String| log.redacted(&text);
+    let ro = |text: Option<String>| text.map(|t| log.redacted(&t));
+    match outcome {
+        Outcome::Succeeded {
+            summary,
+            revision,
+            variables,
+        } => Outcome::Succeeded {
+            summary: ro(summary),
+            revision: ro(revision),
+            variables: variables.into_iter().map(|(k, v)| (k, r(v))).collect(),
+        },
+        Outcome::Failed(f) => Outcome::Failed(Failure {
+            kind: f.kind,
+            message: r(f.message),
+        }),
+        Outcome::InProgress {
+            continuation,
+            recheck_after,
+            summary,
+            percent_complete,
+        } => Outcome::InProgress {
+            continuation,
+            recheck_after,
+            summary: ro(summary),
+            percent_complete,
+        },
+    }
+}
+
 /// Output variable names, as `#{Namespace.Name}` can refer to them.
 pub fn is_variable_name(name: &str) -> bool {
     !name.is_empty()

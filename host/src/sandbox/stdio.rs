@@ -13,11 +13,48 @@ use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
 pub(crate) struct LogStream {
     log: ActionLog,
     source: LogSource,
+    tail: Option<Tail>,
 }
 
 impl LogStream {
     pub(crate) fn new(log: ActionLog, source: LogSource) -> Self {
-        LogStream { log, source }
+        LogStream {
+            log,
+            source,
+            tail: None,
+        }
+    }
+
+    /// Also keeps the last output in `tail`.
+    pub(crate) fn with_tail(mut self, tail: Tail) -> Self {
+        self.tail = Some(tail);
+        self
+    }
+
+    fn write_bytes(&self, bytes: &[u8]) {
+        self.log.append(self.source, bytes);
+        if let Some(tail) = &self.tail {
+            tail.push(bytes);
+        }
+    }
+}
+
+/// The last 4 KiB written to one or more streams.
+#[derive(Clone, Default)]
+pub(crate) struct Tail(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u8>>>);
+
+impl Tail {
+    fn push(&self, bytes: &[u8]) {
+        let mut tail = self.0.lock().unwrap();
+        tail.extend(bytes);
+        let excess = tail.len().saturating_sub(4096);
+        tail.drain(..excess);
+    }
+
+    /// What was kept, as text.
+    pub(crate) fn text(&self) -> String {
+        let tail: Vec<u8> = self.0.lock().unwrap().iter().copied().collect();
+        String::from_utf8_lossy(&tail).into_owned()
     }
 }
 
@@ -43,7 +80,7 @@ const WRITE_BUDGET: usize = 64 * 1024;
 
 impl OutputStream for LogStream {
     fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
-        self.log.append(self.source, &bytes);
+        self.write_bytes(&bytes);
         Ok(())
     }
 
@@ -67,7 +104,7 @@ impl tokio::io::AsyncWrite for LogStream {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.log.append(self.source, buf);
+        self.write_bytes(buf);
         Poll::Ready(Ok(buf.len()))
     }
 

@@ -1,0 +1,66 @@
+//! Outbound HTTP (`wasi:http`), allowed only to the URLs the action's
+//! `http` grant lists. A denied request fails with `HttpRequestDenied` and
+//! the log names the grant to add.
+
+use crate::sandbox::grants::HttpGrant;
+use crate::sandbox::log::{ActionLog, LogSource};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// The allow-list of one job.
+pub(crate) struct HttpHooks {
+    pub(crate) grant: Option<HttpGrant>,
+    pub(crate) log: ActionLog,
+    pub(crate) action: String,
+}
+
+type ResponseFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<WasiBody>,
+                Box<dyn Future<Output = Result<(), Error>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for HttpHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> ResponseFuture {
+        let url = request.uri().to_string();
+        let allowed = self
+            .grant
+            .as_ref()
+            .is_some_and(|g| g.allow.iter().any(|rule| rule.allows(&url)));
+        if !allowed {
+            let why = match &self.grant {
+                None => format!(
+                    "[sluice] denied HTTP request to {url}: action `{}` has no `http` grant (add grants: {{ http: {{ allow: [\"{url}\"] }} }})\n",
+                    self.action
+                ),
+                Some(g) => format!(
+                    "[sluice] denied HTTP request to {url}: it matches none of the URLs action `{}` may reach ({}); add it to grants.http.allow\n",
+                    self.action,
+                    g.allow
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            self.log.append(LogSource::Host, why.as_bytes());
+            return Box::new(async { Err(Error::HttpRequestDenied.into()) });
+        }
+        let _ = fut;
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
