@@ -15,6 +15,7 @@
 //! - [`engine`]: executions under CodePipeline's rules: a state machine
 //!   (one file per rule) and the driver that persists it and runs actions.
 //! - [`store`]: durable state in SQLite (WAL, migrations).
+//! - [`secrets`]: the secrets the host holds, for actions granted them.
 //! - [`units`]: sizes and durations as people write them.
 //! - [`cli`]: what each `sluice` command does and prints; `main.rs` only
 //!   parses flags and the environment and calls in here.
@@ -26,5 +27,6 @@ pub mod model;
 pub mod pipelines;
 pub mod providers;
 pub mod sandbox;
+pub mod secrets;
 pub mod store;
 pub mod units;

@@ -399,6 +399,10 @@ fn main() -> ExitCode {
         state_dir: cli.state_dir.clone(),
         cache_dir: cli.cache_dir.clone().or_else(default_cache_dir),
         user: user(),
+        secrets: sluice::secrets::SecretStore::from_env(std::env::vars()),
+        process: sluice::sandbox::ProcessSettings::from_path_list(
+            &std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+        ),
     };
     let code = runtime.block_on(async move {
         match cli.command {

@@ -4,8 +4,11 @@
 //! folders, and recording a new pipeline version.
 
 use crate::engine::{PipelineVersion, ResolvedAction, now_millis};
-use crate::model::{self, Diagnostic, Loaded, PathAccess, Report};
-use crate::providers::Catalog;
+use crate::model::{self, Diagnostic, Grants, Loaded, PathAccess, Report};
+use crate::providers::{Catalog, Resolved};
+use crate::sandbox::ProcessSettings;
+use crate::secrets::SecretStore;
+use std::collections::HashMap;
 use crate::sandbox::{HostMount, guest_paths, is_artifact_name};
 use crate::store::Store;
 use std::path::PathBuf;
@@ -21,12 +24,14 @@ pub struct Checked {
 
 /// Checks a loaded definition completely: on its own, its grants, and
 /// against its providers. Every problem is reported.
-pub async fn check(loaded: &Loaded, catalog: &Catalog) -> Checked {
+pub async fn check(loaded: &Loaded, catalog: &Catalog, secrets: &SecretStore) -> Checked {
     let pipeline = &loaded.pipeline;
     let mut diagnostics = model::validate::validate(pipeline);
     let mounts = check_grants(loaded, &mut diagnostics);
+    check_host_grants(loaded, catalog.sandbox().process_settings(), secrets, &mut diagnostics);
     let (resolved, provider_problems) = model::providers::validate(pipeline, catalog).await;
     diagnostics.extend(provider_problems);
+    check_capabilities(loaded, &resolved, &mut diagnostics);
     let report = Report::new(loaded.file.clone(), diagnostics, &loaded.map);
     let version = (!report.has_errors()).then(|| PipelineVersion {
         name: pipeline.name.clone(),
@@ -54,6 +59,7 @@ pub async fn check(loaded: &Loaded, catalog: &Catalog) -> Checked {
                                 .map(|p| p.name.clone())
                                 .collect(),
                             mounts: mounts[s][a].clone(),
+                            grants: Grants { paths: Default::default(), ..action.grants.clone() },
                         }
                     })
                     .collect()
@@ -70,9 +76,10 @@ pub async fn check(loaded: &Loaded, catalog: &Catalog) -> Checked {
 pub async fn apply(
     loaded: &Loaded,
     catalog: &Catalog,
+    secrets: &SecretStore,
     store: &mut Store,
 ) -> Result<(u32, bool, Report), Report> {
-    let checked = check(loaded, catalog).await;
+    let checked = check(loaded, catalog, secrets).await;
     let Some(version) = checked.version else {
         return Err(checked.report);
     };
@@ -162,6 +169,63 @@ fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostM
         all.push(stage_mounts);
     }
     all
+}
+
+/// Grants that name things this host must have: programs installed,
+/// secrets held.
+fn check_host_grants(loaded: &Loaded, process: &ProcessSettings, secrets: &SecretStore, out: &mut Vec<Diagnostic>) {
+    for (s, stage) in loaded.pipeline.stages.iter().enumerate() {
+        for (a, action) in stage.actions.iter().enumerate() {
+            let path = format!("stages[{s}].actions[{a}].grants");
+            if let Some(grant) = &action.grants.process {
+                for (i, program) in grant.programs.iter().enumerate() {
+                    if process.find(program).is_none() {
+                        out.push(Diagnostic::error(
+                            format!("{path}.process.programs[{i}]"),
+                            format!("program `{program}` is not installed on this host (not found on PATH)"),
+                        ));
+                    }
+                }
+            }
+            for (i, name) in action.grants.secrets.iter().enumerate() {
+                if model::validate::is_secret_name(name) && !secrets.contains(name) {
+                    out.push(Diagnostic::error(
+                        format!("{path}.secrets[{i}]"),
+                        format!(
+                            "secret `{name}` is not set on this host: set SLUICE_SECRET_{name} or add it to the state directory's `secrets` file"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Warns where a provider's imports ask for a capability its action does
+/// not grant: it will be refused if it tries.
+fn check_capabilities(loaded: &Loaded, resolved: &HashMap<String, Resolved>, out: &mut Vec<Diagnostic>) {
+    for (s, stage) in loaded.pipeline.stages.iter().enumerate() {
+        for (a, action) in stage.actions.iter().enumerate() {
+            let Some(provider) = resolved.get(&action.provider) else { continue };
+            for capability in provider.provider.capabilities() {
+                let granted = match capability {
+                    "process" => action.grants.process.is_some(),
+                    "http" => action.grants.http.is_some(),
+                    "secrets" => !action.grants.secrets.is_empty(),
+                    _ => true,
+                };
+                if !granted {
+                    out.push(Diagnostic::warning(
+                        format!("stages[{s}].actions[{a}].grants"),
+                        format!(
+                            "{} can use `{capability}` (it imports that interface) but action `{}` grants no `{capability}`: it will be refused if it tries",
+                            action.provider, action.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 fn absolute(path: &std::path::Path) -> PathBuf {

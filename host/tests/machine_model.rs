@@ -59,6 +59,7 @@ fn version(mode: ExecutionMode) -> PipelineVersion {
                     category: *category,
                     secret_properties: vec![],
                     mounts: vec![],
+                    grants: Default::default(),
                 }]
             })
             .collect(),

@@ -38,6 +38,8 @@ pub struct Harness {
     pub pipeline: String,
     /// The engine.
     pub engine: Option<Engine>,
+    /// The secrets the host holds.
+    pub secrets: sluice::secrets::SecretStore,
 }
 
 impl Harness {
@@ -55,12 +57,16 @@ impl Harness {
             src,
             pipeline: String::new(),
             engine: None,
+            secrets: sluice::secrets::SecretStore::from_env([(
+                "SLUICE_SECRET_TEST_TOKEN".to_string(),
+                "s3cr3t-v4lue-42".to_string(),
+            )]),
             dir,
         };
         harness.set_revision("r1", &[("file.txt", "one")]);
         harness.pipeline = harness.apply(yaml).await;
         harness.engine = Some(
-            Engine::start(&harness.state_dir, sandbox().clone())
+            Engine::start(&harness.state_dir, sandbox().clone(), harness.secrets.clone())
                 .await
                 .unwrap(),
         );
@@ -85,7 +91,7 @@ impl Harness {
         let components = ComponentStore::open(&self.state_dir.join("components")).unwrap();
         let catalog = Catalog::new(sandbox().clone(), &loaded.base_dir, Some(components));
         let mut store = Store::open(&self.state_dir).unwrap();
-        sluice::pipelines::apply(&loaded, &catalog, &mut store)
+        sluice::pipelines::apply(&loaded, &catalog, &self.secrets, &mut store)
             .await
             .unwrap_or_else(|r| panic!("{r}"));
         if let Some(engine) = &self.engine {

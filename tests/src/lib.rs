@@ -23,6 +23,9 @@ pub fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         SandboxBuilder::new()
+            .process_settings(sluice::sandbox::ProcessSettings::from_path_list(
+                &std::env::var("PATH").unwrap_or_default(),
+            ))
             .cache_dir(Path::new(env!("OUT_DIR")).join("compile-cache"))
             .build()
             .expect("the sandbox starts")

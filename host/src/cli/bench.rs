@@ -275,13 +275,15 @@ async fn engine_inner(
         state_dir: work.path().join("state"),
         cache_dir,
         user: "bench".into(),
+        secrets: Default::default(),
+        process: Default::default(),
     };
     let loaded = crate::model::load(&file).map_err(|r| r.to_string())?;
     let sandbox = ctx.sandbox()?;
     super::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
         .await
         .map_err(|code| format!("applying the benchmark pipeline failed ({code})"))?;
-    let engine = Engine::start(&ctx.state_dir, sandbox)
+    let engine = Engine::start(&ctx.state_dir, sandbox, Default::default())
         .await
         .map_err(|e| e.to_string())?;
     // Warm up: one execution through, so providers are loaded.

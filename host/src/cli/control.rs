@@ -34,7 +34,8 @@ impl Controller {
         }
         if drive {
             let sandbox = ctx.sandbox()?;
-            match Engine::start(&ctx.state_dir, sandbox).await {
+            let secrets = ctx.secret_store()?;
+            match Engine::start(&ctx.state_dir, sandbox, secrets).await {
                 Ok(engine) => return Ok(Controller::Local(engine)),
                 Err(crate::engine::DriverError::Busy { .. }) => {
                     return Ok(Controller::Remote(ctx.store()?));
@@ -233,7 +234,11 @@ pub async fn drive(ctx: &Context, until_idle: bool) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let engine = match Engine::start(&ctx.state_dir, sandbox).await {
+    let secrets = match ctx.secret_store() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let engine = match Engine::start(&ctx.state_dir, sandbox, secrets).await {
         Ok(e) => e,
         Err(e) => return fail(e),
     };

@@ -30,16 +30,26 @@ pub struct Context {
     pub cache_dir: Option<PathBuf>,
     /// Who is acting (for approvals and transitions).
     pub user: String,
+    /// Secrets from the environment (`SLUICE_SECRET_<NAME>`).
+    pub secrets: crate::secrets::SecretStore,
+    /// Where granted programs are found (the host's `PATH`), and bubblewrap.
+    pub process: crate::sandbox::ProcessSettings,
 }
 
 impl Context {
     /// A sandbox with the compile cache.
     pub fn sandbox(&self) -> Result<Sandbox, String> {
-        let mut builder = SandboxBuilder::new();
+        let mut builder = SandboxBuilder::new().process_settings(self.process.clone());
         if let Some(dir) = &self.cache_dir {
             builder = builder.cache_dir(dir.join("compiled"));
         }
         builder.build().map_err(|e| e.to_string())
+    }
+
+    /// The secrets the host holds: the environment's and the state
+    /// directory's `secrets` file's.
+    pub fn secret_store(&self) -> Result<crate::secrets::SecretStore, String> {
+        self.secrets.clone().with_file(&self.state_dir)
     }
 
     /// The state database (created when missing).

@@ -43,7 +43,11 @@ pub async fn validate(ctx: &Context, file: &Path, json: bool) -> u8 {
     };
     // Validation resolves providers without keeping anything.
     let catalog = Catalog::new(sandbox, &loaded.base_dir, None);
-    let checked = crate::pipelines::check(&loaded, &catalog).await;
+    let secrets = match ctx.secret_store() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let checked = crate::pipelines::check(&loaded, &catalog, &secrets).await;
     let summary = format!(
         "pipeline `{}`: {} stages, {} actions",
         loaded.pipeline.name,
@@ -113,7 +117,8 @@ pub async fn apply_loaded(
 ) -> Result<(String, u32, bool), u8> {
     let catalog = ctx.catalog(sandbox, &loaded.base_dir).map_err(fail)?;
     let mut store = ctx.store().map_err(fail)?;
-    match crate::pipelines::apply(loaded, &catalog, &mut store).await {
+    let secrets = ctx.secret_store().map_err(fail)?;
+    match crate::pipelines::apply(loaded, &catalog, &secrets, &mut store).await {
         Ok((version, changed, report)) => {
             if report
                 .diagnostics

@@ -14,7 +14,8 @@ use super::workspace::{JobFolders, Workspaces};
 use crate::artifacts::ArtifactStore;
 use crate::providers::{Catalog, ComponentStore};
 use crate::sandbox::{
-    ActionLog, Approval, FailureKind, Job, Limits, Outcome, Provider, Sandbox, SourceRevision,
+    ActionLog, Approval, FailureKind, Grants, HttpGrant, Job, Limits, Outcome, ProcessGrant, Provider,
+    Sandbox, Secret, SourceRevision, UrlRule,
 };
 use crate::store::{Request, RequestOutcome, Store, StoreError};
 use indexmap::IndexMap;
@@ -139,12 +140,17 @@ struct Runner {
     artifacts: ArtifactStore,
     workspaces: Workspaces,
     providers: Mutex<HashMap<String, Provider>>,
+    secrets: crate::secrets::SecretStore,
 }
 
 impl Engine {
     /// Takes the driver lock of `state_dir`, loads its state, continues
     /// what a previous driver left, and starts driving.
-    pub async fn start(state_dir: &Path, sandbox: Sandbox) -> Result<Engine, DriverError> {
+    pub async fn start(
+        state_dir: &Path,
+        sandbox: Sandbox,
+        secrets: crate::secrets::SecretStore,
+    ) -> Result<Engine, DriverError> {
         let dir = StateDir::new(state_dir);
         std::fs::create_dir_all(&dir.root).map_err(|source| DriverError::Io {
             what: format!("creating {}", dir.root.display()),
@@ -180,6 +186,7 @@ impl Engine {
             artifacts,
             workspaces,
             providers: Mutex::new(HashMap::new()),
+            secrets,
         });
         let driver = Driver {
             machine,
@@ -910,6 +917,13 @@ impl Runner {
             Ok(f) => f,
             Err(message) => return CallResult::failed(FailureKind::JobFailed, message),
         };
+        let (grants, configuration) = match self.grants(request) {
+            Ok(g) => g,
+            Err(message) => {
+                self.workspaces.release(&folders);
+                return CallResult::failed(FailureKind::PermissionError, message);
+            }
+        };
         let log_path = self.state_dir.root.join(&log_rel);
         let log = ActionLog::new(LazyFile::new(log_path), Limits::default().log_bytes);
         let deadline = Instant::now()
@@ -931,7 +945,7 @@ impl Runner {
             stage: request.stage.clone(),
             action: request.action.clone(),
             attempt: request.attempt,
-            configuration: request.configuration.clone(),
+            configuration,
             inputs: folders.inputs.clone(),
             outputs: folders.outputs.clone(),
             scratch: folders.scratch.clone(),
@@ -943,7 +957,7 @@ impl Runner {
                 summary: a.summary.clone(),
             }),
             mounts: request.provider.mounts.clone(),
-            grants: Default::default(),
+            grants,
         };
         let report = match provider.run(&job, &limits, &log).await {
             Ok(r) => r,
@@ -1006,6 +1020,54 @@ impl Runner {
             }
         }
         result
+    }
+
+    /// What the action is granted, secret values looked up, and its
+    /// configuration with `#{secrets.NAME}` resolved.
+    fn grants(&self, request: &RunRequest) -> Result<(Grants, Vec<(String, String)>), String> {
+        let granted = &request.provider.grants;
+        let mut grants = Grants::default();
+        if let Some(process) = &granted.process {
+            grants.process = Some(ProcessGrant {
+                programs: process.programs.clone(),
+                env: process.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                timeout: process
+                    .timeout
+                    .as_deref()
+                    .and_then(|t| crate::units::parse_duration(t).ok()),
+            });
+        }
+        if let Some(http) = &granted.http {
+            grants.http = Some(HttpGrant {
+                allow: http.allow.iter().filter_map(|u| UrlRule::parse(u).ok()).collect(),
+            });
+        }
+        for name in &granted.secrets {
+            let value = self.secrets.get(name).ok_or_else(|| {
+                format!(
+                    "secret `{name}` granted to action `{}` is not set on this host: set SLUICE_SECRET_{name} or add it to the state directory's `secrets` file",
+                    request.action
+                )
+            })?;
+            grants.secrets.push(Secret { name: name.clone(), value: value.to_string() });
+        }
+        let mut configuration = Vec::with_capacity(request.configuration.len());
+        for (key, value) in &request.configuration {
+            let resolved = if value.contains("#{secrets.") {
+                crate::model::variables::resolve(value, |r| {
+                    if r.namespace == crate::model::variables::SECRETS {
+                        grants.secrets.iter().find(|s| s.name == r.key).map(|s| s.value.clone())
+                    } else {
+                        Some(r.to_string())
+                    }
+                })
+                .map_err(|e| format!("configuration property `{key}`: {e}"))?
+            } else {
+                value.clone()
+            };
+            configuration.push((key.clone(), resolved));
+        }
+        Ok((grants, configuration))
     }
 
     fn runner_folders(&self, request: &RunRequest) -> Result<JobFolders, String> {

@@ -176,6 +176,10 @@ pub struct ResolvedAction {
     /// Host folders granted to the action, paths made absolute.
     #[serde(default)]
     pub mounts: Vec<crate::sandbox::HostMount>,
+    /// Programs, URLs and secrets granted to the action (as written;
+    /// secret values are looked up only when it runs).
+    #[serde(default)]
+    pub grants: crate::model::Grants,
 }
 
 /// One version of a pipeline, as applied.

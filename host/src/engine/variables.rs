@@ -5,7 +5,7 @@
 
 use super::machine::Machine;
 use super::state::*;
-use crate::model::variables::{self, EXECUTION, PIPELINE_VARIABLES, Reference};
+use crate::model::variables::{self, EXECUTION, PIPELINE_VARIABLES, Reference, SECRETS};
 use crate::sandbox::{Failure, FailureKind};
 
 impl Machine {
@@ -21,6 +21,9 @@ impl Machine {
             match r.namespace.as_str() {
                 PIPELINE_VARIABLES => execution.variables.get(&r.key).cloned(),
                 EXECUTION if r.key == "id" => Some(execution.id.clone()),
+                // Secret values never enter the engine's state: the
+                // reference stays and is resolved just before the call.
+                SECRETS => Some(format!("#{{{SECRETS}.{}}}", r.key)),
                 namespace => {
                     let (s, a) = find_namespace(&version.definition, namespace)?;
                     let run = &execution.stages[s].actions[a];

@@ -139,13 +139,49 @@ pub struct Grants {
     /// `/paths/NAME` inside the sandbox.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub paths: IndexMap<String, PathGrant>,
+    /// Programs the provider may run on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessGrant>,
+    /// URLs the provider may reach over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpGrant>,
+    /// Secrets the provider may read (by the `secrets` interface, or as
+    /// `#{secrets.NAME}` in its configuration).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 impl Grants {
     /// Whether nothing is granted.
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
+        self.paths.is_empty() && self.process.is_none() && self.http.is_none() && self.secrets.is_empty()
     }
+}
+
+/// A `process` grant: programs the provider may run, in bubblewrap.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessGrant {
+    /// Program names found on the host's `PATH` (`sh`, `make`), or absolute
+    /// paths. Granting a shell grants whatever the shell can run.
+    pub programs: Vec<String>,
+    /// The environment the programs get; nothing else comes from the host.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty", deserialize_with = "scalar_map")]
+    #[schemars(with = "IndexMap<String, String>")]
+    pub env: IndexMap<String, String>,
+    /// Longest one program may run, e.g. `10m` (the action's timeout
+    /// applies anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// An `http` grant: the URLs the provider may reach.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrant {
+    /// URL prefixes, `https://host[:port]/path/`: scheme, host and port
+    /// must match, the path must start with the prefix.
+    pub allow: Vec<String>,
 }
 
 /// A host folder granted to an action.

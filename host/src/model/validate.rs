@@ -6,7 +6,7 @@
 
 use super::definition::{Action, Pipeline};
 use super::diagnostic::Diagnostic;
-use super::variables::{self, EXECUTION, EXECUTION_KEYS, PIPELINE_VARIABLES};
+use super::variables::{self, EXECUTION, EXECUTION_KEYS, PIPELINE_VARIABLES, SECRETS};
 use crate::sandbox::is_artifact_name;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -81,6 +81,7 @@ pub fn validate(pipeline: &Pipeline) -> Vec<Diagnostic> {
         for (a, action) in stage.actions.iter().enumerate() {
             let path = format!("stages[{s}].actions[{a}]");
             check_action_fields(action, &path, &mut out);
+            check_grants(action, &path, &mut out);
             check_inputs(action, s, &path, &artifacts, &mut out);
             check_references(pipeline, action, s, &path, &namespaces, &mut out);
         }
@@ -274,7 +275,7 @@ fn check_namespaces(
                         "namespace `{namespace}` is not valid: use letters, digits, `@`, `_` or `-`"
                     ),
                 ));
-            } else if [PIPELINE_VARIABLES, EXECUTION].contains(&namespace.as_str()) {
+            } else if [PIPELINE_VARIABLES, EXECUTION, SECRETS].contains(&namespace.as_str()) {
                 out.push(Diagnostic::error(
                     &path,
                     format!("namespace `{namespace}` is reserved"),
@@ -356,6 +357,62 @@ fn check_action_fields(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Secret names: upper-case letters, digits and `_`, as in environment
+/// variables (`SLUICE_SECRET_<NAME>`).
+pub fn is_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
+    let grants = &action.grants;
+    if let Some(process) = &grants.process {
+        let at = format!("{path}.grants.process");
+        if process.programs.is_empty() {
+            out.push(Diagnostic::error(format!("{at}.programs"), "a process grant names at least one program"));
+        }
+        for (i, program) in process.programs.iter().enumerate() {
+            if program.is_empty() || program.contains(char::is_whitespace) || (program.contains('/') && !program.starts_with('/')) {
+                out.push(Diagnostic::error(
+                    format!("{at}.programs[{i}]"),
+                    format!("`{program}` is not a program: give a name found on PATH (`make`) or an absolute path"),
+                ));
+            }
+        }
+        for name in process.env.keys() {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                out.push(Diagnostic::error(format!("{at}.env.{name}"), format!("`{name}` is not an environment variable name")));
+            }
+        }
+        if let Some(timeout) = &process.timeout
+            && let Err(e) = crate::units::parse_duration(timeout)
+        {
+            out.push(Diagnostic::error(format!("{at}.timeout"), e));
+        }
+    }
+    if let Some(http) = &grants.http {
+        if http.allow.is_empty() {
+            out.push(Diagnostic::error(format!("{path}.grants.http.allow"), "an http grant allows at least one URL"));
+        }
+        for (i, url) in http.allow.iter().enumerate() {
+            if let Err(e) = crate::sandbox::UrlRule::parse(url) {
+                out.push(Diagnostic::error(format!("{path}.grants.http.allow[{i}]"), e));
+            }
+        }
+    }
+    for (i, name) in grants.secrets.iter().enumerate() {
+        if !is_secret_name(name) {
+            out.push(Diagnostic::error(
+                format!("{path}.grants.secrets[{i}]"),
+                format!("`{name}` is not a secret name: use upper-case letters, digits and `_`"),
+            ));
+        }
+    }
+}
+
 fn check_inputs(
     action: &Action,
     stage: usize,
@@ -430,6 +487,12 @@ fn check_references(
                 }
                 EXECUTION => (!EXECUTION_KEYS.contains(&reference.key.as_str())).then(|| {
                     format!("{reference}: the execution namespace has only `id`")
+                }),
+                SECRETS => (!action.grants.secrets.contains(&reference.key)).then(|| {
+                    format!(
+                        "{reference}: the action is not granted secret `{}`; add it to `grants.secrets`",
+                        reference.key
+                    )
                 }),
                 namespace => match namespaces.get(namespace) {
                     Some(origin) if origin.precedes(stage, action.run_order) => None,

@@ -19,6 +19,9 @@ impl std::fmt::Display for Reference {
 
 /// The namespace of pipeline variables.
 pub const PIPELINE_VARIABLES: &str = "variables";
+/// The namespace of secrets (`#{secrets.NAME}`), resolved only when the
+/// action runs and only for secrets it is granted.
+pub const SECRETS: &str = "secrets";
 /// The namespace of the execution's own variables (`#{execution.id}`).
 pub const EXECUTION: &str = "execution";
 /// Keys of the `execution` namespace.

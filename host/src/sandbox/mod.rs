@@ -330,6 +330,11 @@ impl Sandbox {
         &self.shared.allocator
     }
 
+    /// Where granted programs are looked up, and bubblewrap.
+    pub fn process_settings(&self) -> &ProcessSettings {
+        &self.shared.process
+    }
+
     /// Loads a provider: from memory if this sandbox loaded it before, else
     /// from the compile cache, else by compiling it. Its imports are checked
     /// here, once; a component importing anything the host does not provide
@@ -579,6 +584,11 @@ impl Provider {
     /// The component's imports, as `namespace:package/interface@version`.
     pub fn imports(&self) -> &[String] {
         &self.core.imports
+    }
+
+    /// The grants its imports may ask for (`process`, `http`, `secrets`).
+    pub fn capabilities(&self) -> Vec<&'static str> {
+        imports::capabilities(&self.core.imports)
     }
 
     /// Whether it exports the `source` interface.

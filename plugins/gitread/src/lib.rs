@@ -42,3 +42,15 @@ pub use error::Error;
 pub use id::ObjectId;
 pub use objects::{Commit, EntryKind, Object, ObjectKind, Signature, Tree, TreeEntry};
 pub use repo::Repository;
+
+#[cfg(test)]
+mod tests {
+    /// The provider may keep a repository in a static or hand it to another
+    /// thread on native hosts; errors travel through `anyhow`-style boxes.
+    #[test]
+    fn shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::Repository>();
+        assert_send_sync::<crate::Error>();
+    }
+}

@@ -243,9 +243,8 @@ fn collect_alternates(objects: &Path, depth: usize, paths: &mut Vec<PathBuf>) {
             .and_then(|quoted| quoted.strip_suffix('"'))
             .unwrap_or(line);
         let path = objects.join(line);
-        let Ok(path) = path.canonicalize() else {
-            continue;
-        };
+        // wasi has no `canonicalize`; the joined path works there as it is.
+        let path = path.canonicalize().unwrap_or(path);
         if !path.is_dir() || paths.iter().any(|known| same_dir(known, &path)) {
             continue;
         }
@@ -255,7 +254,11 @@ fn collect_alternates(objects: &Path, depth: usize, paths: &mut Vec<PathBuf>) {
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b || a.canonicalize().is_ok_and(|a| a == b)
+    a == b
+        || match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
 }
 
 /// Recently used delta bases, least recently used first.

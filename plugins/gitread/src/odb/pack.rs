@@ -115,9 +115,12 @@ impl PackIndex {
             return Ok(u64::from(small));
         }
         // Packs over 2 GiB keep the real offset in the 8-byte table.
-        let large = offsets + self.count * 4 + (small & 0x7fff_ffff) as usize * 8;
         let end = self.data.len() - 2 * TRAILER;
-        match self.data.get(large..large + 8).filter(|_| large + 8 <= end) {
+        let large = ((small & 0x7fff_ffff) as usize)
+            .checked_mul(8)
+            .and_then(|n| n.checked_add(offsets + self.count * 4))
+            .filter(|&start| start.checked_add(8).is_some_and(|stop| stop <= end));
+        match large.and_then(|start| self.data.get(start..start + 8)) {
             Some(bytes) => Ok(u64::from_be_bytes(bytes.try_into().unwrap_or_default())),
             None => Err(Error::corrupt(
                 format!("pack index {}", self.path.display()),

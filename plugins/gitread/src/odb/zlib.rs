@@ -154,6 +154,11 @@ impl<R: Read> ZlibStream<R> {
                 self.finished = true;
                 Ok(())
             }
+            // Only expected with the output buffer full; anything else
+            // would have the caller call again forever.
+            TINFLStatus::HasMoreOutput if self.produced < self.out.len() && written == 0 => {
+                Err(InflateError::Invalid("decoder made no progress"))
+            }
             TINFLStatus::HasMoreOutput => Ok(()),
             TINFLStatus::NeedsMoreInput => {
                 if self.pos < self.input.len() && consumed == 0 && written == 0 {
