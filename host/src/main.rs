@@ -9,7 +9,6 @@ use std::time::Duration;
 use sluice::cli;
 use sluice::cli::control::StartArgs;
 use sluice::providers::ProviderRef;
-use sluice::sandbox::{Sandbox, SandboxBuilder};
 use sluice::store::Request;
 
 #[derive(Parser)]
@@ -265,6 +264,22 @@ struct ActionRun {
     /// standard error).
     #[arg(long)]
     json: bool,
+    /// Grant a program, as `grants.process.programs` does (repeatable).
+    #[arg(long = "grant-program", value_name = "NAME")]
+    grant_programs: Vec<String>,
+    /// An environment variable for granted programs, NAME=VALUE (repeatable).
+    #[arg(long = "grant-env", value_name = "NAME=VALUE", value_parser = cli::parse_key_value)]
+    grant_env: Vec<(String, String)>,
+    /// Allow HTTP requests to this URL prefix (repeatable).
+    #[arg(long = "grant-url", value_name = "URL")]
+    grant_urls: Vec<String>,
+    /// Grant a secret the host holds (SLUICE_SECRET_<NAME>) (repeatable).
+    #[arg(long = "grant-secret", value_name = "NAME")]
+    grant_secrets: Vec<String>,
+    /// Grant a host folder at /paths/NAME, NAME=DIR, read-only; NAME=DIR:rw
+    /// for read-write (repeatable).
+    #[arg(long = "grant-path", value_name = "NAME=DIR[:rw]", value_parser = parse_grant_path)]
+    grant_paths: Vec<(String, PathBuf, bool)>,
 }
 
 #[derive(Args)]
@@ -326,6 +341,18 @@ fn parse_mount(text: &str) -> Result<(String, PathBuf), String> {
     Ok((name, PathBuf::from(path)))
 }
 
+fn parse_grant_path(text: &str) -> Result<(String, PathBuf, bool), String> {
+    let (name, path) = cli::parse_key_value(text)?;
+    match path.strip_suffix(":rw") {
+        Some(p) => Ok((name, PathBuf::from(p), true)),
+        None => Ok((
+            name,
+            PathBuf::from(path.strip_suffix(":ro").unwrap_or(&path)),
+            false,
+        )),
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     sluice::units::parse_duration(text)
 }
@@ -342,14 +369,6 @@ fn default_cache_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(dir).join("sluice"));
     }
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("sluice"))
-}
-
-fn sandbox(cache_dir: Option<PathBuf>) -> Result<Sandbox, String> {
-    let mut builder = SandboxBuilder::new();
-    if let Some(dir) = cache_dir.or_else(default_cache_dir) {
-        builder = builder.cache_dir(dir.join("compiled"));
-    }
-    builder.build().map_err(|e| e.to_string())
 }
 
 fn user() -> String {
@@ -534,7 +553,7 @@ fn main() -> ExitCode {
             Command::Drive { until_idle } => cli::control::drive(&ctx, until_idle).await,
             Command::Schema => cli::pipeline::schema(),
             Command::Action(command) => {
-                let sandbox = match sandbox(cli.cache_dir) {
+                let sandbox = match ctx.sandbox() {
                     Ok(s) => s,
                     Err(message) => {
                         eprintln!("error: {message}");
@@ -553,6 +572,14 @@ fn main() -> ExitCode {
                                 timeout: args.timeout,
                                 memory: args.memory,
                                 json: args.json,
+                                grants: cli::action::GrantArgs {
+                                    programs: args.grant_programs,
+                                    env: args.grant_env,
+                                    urls: args.grant_urls,
+                                    secrets: args.grant_secrets,
+                                    paths: args.grant_paths,
+                                },
+                                secrets: ctx.secrets.clone(),
                             },
                         )
                         .await

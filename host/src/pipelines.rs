@@ -7,10 +7,10 @@ use crate::engine::{PipelineVersion, ResolvedAction, now_millis};
 use crate::model::{self, Diagnostic, Grants, Loaded, PathAccess, Report};
 use crate::providers::{Catalog, Resolved};
 use crate::sandbox::ProcessSettings;
-use crate::secrets::SecretStore;
-use std::collections::HashMap;
 use crate::sandbox::{HostMount, guest_paths, is_artifact_name};
+use crate::secrets::SecretStore;
 use crate::store::Store;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// The outcome of checking a definition.
@@ -28,7 +28,12 @@ pub async fn check(loaded: &Loaded, catalog: &Catalog, secrets: &SecretStore) ->
     let pipeline = &loaded.pipeline;
     let mut diagnostics = model::validate::validate(pipeline);
     let mounts = check_grants(loaded, &mut diagnostics);
-    check_host_grants(loaded, catalog.sandbox().process_settings(), secrets, &mut diagnostics);
+    check_host_grants(
+        loaded,
+        catalog.sandbox().process_settings(),
+        secrets,
+        &mut diagnostics,
+    );
     let (resolved, provider_problems) = model::providers::validate(pipeline, catalog).await;
     diagnostics.extend(provider_problems);
     check_capabilities(loaded, &resolved, &mut diagnostics);
@@ -59,7 +64,10 @@ pub async fn check(loaded: &Loaded, catalog: &Catalog, secrets: &SecretStore) ->
                                 .map(|p| p.name.clone())
                                 .collect(),
                             mounts: mounts[s][a].clone(),
-                            grants: Grants { paths: Default::default(), ..action.grants.clone() },
+                            grants: Grants {
+                                paths: Default::default(),
+                                ..action.grants.clone()
+                            },
                         }
                     })
                     .collect()
@@ -173,7 +181,12 @@ fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostM
 
 /// Grants that name things this host must have: programs installed,
 /// secrets held.
-fn check_host_grants(loaded: &Loaded, process: &ProcessSettings, secrets: &SecretStore, out: &mut Vec<Diagnostic>) {
+fn check_host_grants(
+    loaded: &Loaded,
+    process: &ProcessSettings,
+    secrets: &SecretStore,
+    out: &mut Vec<Diagnostic>,
+) {
     for (s, stage) in loaded.pipeline.stages.iter().enumerate() {
         for (a, action) in stage.actions.iter().enumerate() {
             let path = format!("stages[{s}].actions[{a}].grants");
@@ -203,10 +216,16 @@ fn check_host_grants(loaded: &Loaded, process: &ProcessSettings, secrets: &Secre
 
 /// Warns where a provider's imports ask for a capability its action does
 /// not grant: it will be refused if it tries.
-fn check_capabilities(loaded: &Loaded, resolved: &HashMap<String, Resolved>, out: &mut Vec<Diagnostic>) {
+fn check_capabilities(
+    loaded: &Loaded,
+    resolved: &HashMap<String, Resolved>,
+    out: &mut Vec<Diagnostic>,
+) {
     for (s, stage) in loaded.pipeline.stages.iter().enumerate() {
         for (a, action) in stage.actions.iter().enumerate() {
-            let Some(provider) = resolved.get(&action.provider) else { continue };
+            let Some(provider) = resolved.get(&action.provider) else {
+                continue;
+            };
             for capability in provider.provider.capabilities() {
                 let granted = match capability {
                     "process" => action.grants.process.is_some(),

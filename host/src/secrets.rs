@@ -18,7 +18,9 @@ pub struct SecretStore {
 
 impl std::fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretStore").field("names", &self.names()).finish()
+        f.debug_struct("SecretStore")
+            .field("names", &self.names())
+            .finish()
     }
 }
 
@@ -38,7 +40,9 @@ impl SecretStore {
     /// the file.
     pub fn with_file(mut self, state_dir: &Path) -> Result<Self, String> {
         let path = state_dir.join(SECRETS_FILE);
-        let Ok(metadata) = std::fs::metadata(&path) else { return Ok(self) };
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            return Ok(self);
+        };
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -60,7 +64,11 @@ impl SecretStore {
                 continue;
             }
             let Some((name, value)) = line.split_once('=') else {
-                return Err(format!("{}:{}: expected NAME=value", path.display(), number + 1));
+                return Err(format!(
+                    "{}:{}: expected NAME=value",
+                    path.display(),
+                    number + 1
+                ));
             };
             let name = name.trim();
             if !crate::model::validate::is_secret_name(name) {
@@ -70,7 +78,9 @@ impl SecretStore {
                     number + 1
                 ));
             }
-            self.values.entry(name.to_string()).or_insert_with(|| value.to_string());
+            self.values
+                .entry(name.to_string())
+                .or_insert_with(|| value.to_string());
         }
         Ok(self)
     }
@@ -109,7 +119,12 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(env.clone().with_file(dir.path()).unwrap_err().contains("chmod 600"));
+            assert!(
+                env.clone()
+                    .with_file(dir.path())
+                    .unwrap_err()
+                    .contains("chmod 600")
+            );
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         let both = env.with_file(dir.path()).unwrap();

@@ -85,6 +85,8 @@ pub struct Job {
     pub approval: Option<Approval>,
     /// Host folders granted to the action.
     pub paths: Vec<GrantedPath>,
+    /// When the action's time runs out, in milliseconds since the Unix epoch.
+    pub deadline_ms: u64,
 }
 
 impl Job {
@@ -157,6 +159,7 @@ impl Job {
                     writable: p.writable,
                 })
                 .collect(),
+            deadline_ms: job.deadline_ms,
         }
     }
 }

@@ -202,11 +202,12 @@ pub mod bindings {
                 "sluice:provider/process@0.1.0": super::source::sluice::provider::process,
                 "sluice:provider/secrets@0.1.0": super::source::sluice::provider::secrets,
                 "sluice:provider/components@0.1.0": super::source::sluice::provider::components,
+                "sluice:provider/files@0.1.0": super::source::sluice::provider::files,
             },
         });
     }
 
-    pub use source::sluice::provider::{components, log, process, secrets, types};
+    pub use source::sluice::provider::{components, files, log, process, secrets, types};
 }
 
 /// What the export macros expand to. Not part of the SDK's interface.

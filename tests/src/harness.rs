@@ -66,9 +66,13 @@ impl Harness {
         harness.set_revision("r1", &[("file.txt", "one")]);
         harness.pipeline = harness.apply(yaml).await;
         harness.engine = Some(
-            Engine::start(&harness.state_dir, sandbox().clone(), harness.secrets.clone())
-                .await
-                .unwrap(),
+            Engine::start(
+                &harness.state_dir,
+                sandbox().clone(),
+                harness.secrets.clone(),
+            )
+            .await
+            .unwrap(),
         );
         harness
     }

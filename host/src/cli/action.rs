@@ -5,7 +5,7 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::artifacts::{self, Manifest};
 use crate::providers::ProviderRef;
 use crate::sandbox::{
-    ActionLog, Job, Limits, LoadedFrom, Mount, Outcome, Provider, Sandbox, SandboxError,
+    ActionLog, HostMount, Job, Limits, LoadedFrom, Mount, Outcome, Provider, Sandbox, SandboxError,
     is_artifact_name,
 };
 use crate::units::{format_bytes, format_duration};
@@ -31,6 +31,80 @@ pub struct RunArgs {
     pub memory: Option<u64>,
     /// Print the outcome as JSON (the log then goes to standard error).
     pub json: bool,
+    /// What the action is granted.
+    pub grants: GrantArgs,
+    /// The host's secrets, for `--grant-secret`.
+    pub secrets: crate::secrets::SecretStore,
+}
+
+/// Grants given on the command line, as a pipeline would give them.
+#[derive(Debug, Clone, Default)]
+pub struct GrantArgs {
+    /// Programs it may run.
+    pub programs: Vec<String>,
+    /// Environment for those programs.
+    pub env: Vec<(String, String)>,
+    /// URL prefixes it may reach.
+    pub urls: Vec<String>,
+    /// Secrets it may read.
+    pub secrets: Vec<String>,
+    /// Host folders: name, folder, writable.
+    pub paths: Vec<(String, PathBuf, bool)>,
+}
+
+impl GrantArgs {
+    fn build(
+        &self,
+        secrets: &crate::secrets::SecretStore,
+    ) -> Result<(crate::sandbox::Grants, Vec<HostMount>), String> {
+        use crate::sandbox::{Grants, HttpGrant, ProcessGrant, Secret, UrlRule};
+        let mut grants = Grants::default();
+        if !self.programs.is_empty() {
+            grants.process = Some(ProcessGrant {
+                programs: self.programs.clone(),
+                env: self.env.clone(),
+                timeout: None,
+            });
+        }
+        if !self.urls.is_empty() {
+            let allow = self
+                .urls
+                .iter()
+                .map(|u| UrlRule::parse(u).map_err(|e| format!("--grant-url: {e}")))
+                .collect::<Result<_, _>>()?;
+            grants.http = Some(HttpGrant { allow });
+        }
+        for name in &self.secrets {
+            let value = secrets
+                .get(name)
+                .ok_or_else(|| format!("--grant-secret {name}: set SLUICE_SECRET_{name} first"))?;
+            grants.secrets.push(Secret {
+                name: name.clone(),
+                value: value.to_string(),
+            });
+        }
+        let mut mounts = Vec::new();
+        for (name, path, writable) in &self.paths {
+            if !is_artifact_name(name) {
+                return Err(format!(
+                    "--grant-path {name}=...: names use letters, digits, `_` and `-`"
+                ));
+            }
+            if *writable {
+                std::fs::create_dir_all(path).map_err(|e| format!("--grant-path {name}: {e}"))?;
+            }
+            let host_path = path
+                .canonicalize()
+                .map_err(|e| format!("--grant-path {name}={}: {e}", path.display()))?;
+            mounts.push(HostMount {
+                name: name.clone(),
+                host_path,
+                guest_path: format!("{}/{name}", crate::sandbox::guest_paths::PATHS),
+                writable: *writable,
+            });
+        }
+        Ok((grants, mounts))
+    }
 }
 
 /// Runs one job and prints its log and outcome. Returns the exit code:
@@ -89,7 +163,14 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
         .prefix("sluice-scratch-")
         .tempdir()
         .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
+    let (grants, granted_paths) = args.grants.build(&args.secrets)?;
     let mut job = Job {
+        grants,
+        mounts: granted_paths,
+        deadline_ms: (std::time::SystemTime::now() + limits.timeout)
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
         id: new_id("job"),
         execution_id: new_id("local"),
         pipeline: "(none)".into(),

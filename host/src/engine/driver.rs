@@ -14,8 +14,8 @@ use super::workspace::{JobFolders, Workspaces};
 use crate::artifacts::ArtifactStore;
 use crate::providers::{Catalog, ComponentStore};
 use crate::sandbox::{
-    ActionLog, Approval, FailureKind, Grants, HttpGrant, Job, Limits, Outcome, ProcessGrant, Provider,
-    Sandbox, Secret, SourceRevision, UrlRule,
+    ActionLog, Approval, FailureKind, Grants, HttpGrant, Job, Limits, Outcome, ProcessGrant,
+    Provider, Sandbox, Secret, SourceRevision, UrlRule,
 };
 use crate::store::{Request, RequestOutcome, Store, StoreError};
 use indexmap::IndexMap;
@@ -958,6 +958,7 @@ impl Runner {
             }),
             mounts: request.provider.mounts.clone(),
             grants,
+            deadline_ms: request.deadline_at.max(0) as u64,
         };
         let report = match provider.run(&job, &limits, &log).await {
             Ok(r) => r,
@@ -1030,7 +1031,11 @@ impl Runner {
         if let Some(process) = &granted.process {
             grants.process = Some(ProcessGrant {
                 programs: process.programs.clone(),
-                env: process.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                env: process
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 timeout: process
                     .timeout
                     .as_deref()
@@ -1039,7 +1044,11 @@ impl Runner {
         }
         if let Some(http) = &granted.http {
             grants.http = Some(HttpGrant {
-                allow: http.allow.iter().filter_map(|u| UrlRule::parse(u).ok()).collect(),
+                allow: http
+                    .allow
+                    .iter()
+                    .filter_map(|u| UrlRule::parse(u).ok())
+                    .collect(),
             });
         }
         for name in &granted.secrets {
@@ -1049,14 +1058,21 @@ impl Runner {
                     request.action
                 )
             })?;
-            grants.secrets.push(Secret { name: name.clone(), value: value.to_string() });
+            grants.secrets.push(Secret {
+                name: name.clone(),
+                value: value.to_string(),
+            });
         }
         let mut configuration = Vec::with_capacity(request.configuration.len());
         for (key, value) in &request.configuration {
             let resolved = if value.contains("#{secrets.") {
                 crate::model::variables::resolve(value, |r| {
                     if r.namespace == crate::model::variables::SECRETS {
-                        grants.secrets.iter().find(|s| s.name == r.key).map(|s| s.value.clone())
+                        grants
+                            .secrets
+                            .iter()
+                            .find(|s| s.name == r.key)
+                            .map(|s| s.value.clone())
                     } else {
                         Some(r.to_string())
                     }

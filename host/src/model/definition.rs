@@ -154,7 +154,10 @@ pub struct Grants {
 impl Grants {
     /// Whether nothing is granted.
     pub fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.process.is_none() && self.http.is_none() && self.secrets.is_empty()
+        self.paths.is_empty()
+            && self.process.is_none()
+            && self.http.is_none()
+            && self.secrets.is_empty()
     }
 }
 
@@ -166,7 +169,11 @@ pub struct ProcessGrant {
     /// paths. Granting a shell grants whatever the shell can run.
     pub programs: Vec<String>,
     /// The environment the programs get; nothing else comes from the host.
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty", deserialize_with = "scalar_map")]
+    #[serde(
+        default,
+        skip_serializing_if = "IndexMap::is_empty",
+        deserialize_with = "scalar_map"
+    )]
     #[schemars(with = "IndexMap<String, String>")]
     pub env: IndexMap<String, String>,
     /// Longest one program may run, e.g. `10m` (the action's timeout

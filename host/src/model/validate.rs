@@ -372,10 +372,16 @@ fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
     if let Some(process) = &grants.process {
         let at = format!("{path}.grants.process");
         if process.programs.is_empty() {
-            out.push(Diagnostic::error(format!("{at}.programs"), "a process grant names at least one program"));
+            out.push(Diagnostic::error(
+                format!("{at}.programs"),
+                "a process grant names at least one program",
+            ));
         }
         for (i, program) in process.programs.iter().enumerate() {
-            if program.is_empty() || program.contains(char::is_whitespace) || (program.contains('/') && !program.starts_with('/')) {
+            if program.is_empty()
+                || program.contains(char::is_whitespace)
+                || (program.contains('/') && !program.starts_with('/'))
+            {
                 out.push(Diagnostic::error(
                     format!("{at}.programs[{i}]"),
                     format!("`{program}` is not a program: give a name found on PATH (`make`) or an absolute path"),
@@ -384,7 +390,10 @@ fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
         }
         for name in process.env.keys() {
             if name.is_empty() || name.contains(['=', '\0']) {
-                out.push(Diagnostic::error(format!("{at}.env.{name}"), format!("`{name}` is not an environment variable name")));
+                out.push(Diagnostic::error(
+                    format!("{at}.env.{name}"),
+                    format!("`{name}` is not an environment variable name"),
+                ));
             }
         }
         if let Some(timeout) = &process.timeout
@@ -395,11 +404,17 @@ fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
     }
     if let Some(http) = &grants.http {
         if http.allow.is_empty() {
-            out.push(Diagnostic::error(format!("{path}.grants.http.allow"), "an http grant allows at least one URL"));
+            out.push(Diagnostic::error(
+                format!("{path}.grants.http.allow"),
+                "an http grant allows at least one URL",
+            ));
         }
         for (i, url) in http.allow.iter().enumerate() {
             if let Err(e) = crate::sandbox::UrlRule::parse(url) {
-                out.push(Diagnostic::error(format!("{path}.grants.http.allow[{i}]"), e));
+                out.push(Diagnostic::error(
+                    format!("{path}.grants.http.allow[{i}]"),
+                    e,
+                ));
             }
         }
     }

@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
     imports: {
         "sluice:provider/process": async,
         "sluice:provider/components": async,
+        "sluice:provider/files": async,
     },
     exports: { default: async },
 });

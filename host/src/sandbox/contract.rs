@@ -262,6 +262,9 @@ pub struct Job {
     pub mounts: Vec<HostMount>,
     /// Programs, URLs and secrets granted to the action.
     pub grants: super::grants::Grants,
+    /// When the action's time runs out, in milliseconds since the Unix
+    /// epoch (0: unknown).
+    pub deadline_ms: u64,
 }
 
 impl Job {
@@ -307,6 +310,7 @@ impl Job {
                     writable: m.writable,
                 })
                 .collect(),
+            deadline_ms: self.deadline_ms,
         }
     }
 }

@@ -47,6 +47,7 @@ const PROVIDED: &[(&str, &str)] = &[
     ("sluice:provider/process", "0.1"),
     ("sluice:provider/secrets", "0.1"),
     ("sluice:provider/components", "0.1"),
+    ("sluice:provider/files", "0.1"),
 ];
 
 /// Imports that reach beyond the sandbox, and the grant each needs: a

@@ -40,6 +40,7 @@ use bindings::exports::sluice::provider::{provider as provider_export, source as
 use cache::CompileCache;
 use host::components::{ComponentsHost, ComponentsInterface};
 use host::context::{JobContext, JobMounts};
+use host::files::{FilesHost, FilesInterface};
 use host::http::HttpHooks;
 use host::log::{LogHost, LogInterface};
 use host::process::{ProcessHost, ProcessInterface};
@@ -153,6 +154,11 @@ impl SandboxBuilder {
             |s| &mut s.components,
         )
         .map_err(|e| link("the components interface", e))?;
+        bindings::sluice::provider::files::add_to_linker::<JobState, FilesInterface>(
+            &mut linker,
+            |s| &mut s.files,
+        )
+        .map_err(|e| link("the files interface", e))?;
         let cache = match &self.cache_dir {
             Some(dir) => Some(CompileCache::open(dir, &engine).map_err(|e| {
                 SandboxError::Engine(format!(
@@ -840,6 +846,7 @@ fn new_store(
             warned_unsandboxed: false,
         },
         secrets: SecretsHost { ctx: ctx.clone() },
+        files: FilesHost { ctx: ctx.clone() },
         components: ComponentsHost { ctx },
     };
     let mut store = Store::new(engine, state);
@@ -945,6 +952,7 @@ pub(crate) struct JobState {
     http_hooks: HttpHooks,
     process: ProcessHost,
     secrets: SecretsHost,
+    files: FilesHost,
     components: ComponentsHost,
 }
 

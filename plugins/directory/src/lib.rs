@@ -14,7 +14,7 @@ use sluice_sdk::{
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-mod glob;
+use support::glob;
 
 struct Directory;
 

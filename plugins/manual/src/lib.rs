@@ -25,6 +25,11 @@ impl Provider for Manual {
                 "ExternalEntityLink",
                 "A link for the approver (the staging site, a change request).",
             ))
+            .property(Property::optional(
+                "NotificationUrl",
+                "Where to POST a JSON notification when approval is needed; the action's http grant must \
+                 allow it.",
+            ))
     }
 
     fn run(job: Job) -> Result<Outcome, Failure> {
@@ -47,6 +52,9 @@ impl Provider for Manual {
                 if job.continuation.is_none() {
                     let what = job.config.get("CustomData").unwrap_or("");
                     let link = job.config.get("ExternalEntityLink").unwrap_or("");
+                    if let Some(url) = job.config.get("NotificationUrl") {
+                        notify(&job, url, what, link);
+                    }
                     sluice_sdk::info!(
                         "waiting for approval of {}/{} in execution {}{}{}",
                         job.stage,
@@ -68,6 +76,36 @@ impl Provider for Manual {
                     .summary("waiting for approval"))
             }
         }
+    }
+}
+
+/// Tells someone that an approval waits. A notification that cannot be
+/// delivered is logged; the approval waits anyway.
+fn notify(job: &Job, url: &str, custom_data: &str, link: &str) {
+    let approve = format!(
+        "sluice approve {} {} {}",
+        job.execution_id, job.stage, job.action
+    );
+    let reject = format!(
+        "sluice reject {} {} {}",
+        job.execution_id, job.stage, job.action
+    );
+    let body = serde_json::json!({
+        "event": "approval-needed",
+        "pipeline": job.pipeline,
+        "stage": job.stage,
+        "action": job.action,
+        "execution": job.execution_id,
+        "custom_data": custom_data,
+        "link": link,
+        "approve": approve,
+        "reject": reject,
+        "expires_at_ms": job.deadline_ms,
+    });
+    match sluice_sdk::http::post_json(url, &body.to_string()) {
+        Ok(r) if r.is_success() => sluice_sdk::info!("notified {url}"),
+        Ok(r) => sluice_sdk::warn!("notifying {url} failed: it answered {}", r.status),
+        Err(e) => sluice_sdk::warn!("notifying {url} failed: {}", e.message),
     }
 }
 

@@ -72,6 +72,19 @@ impl JobMounts {
         all
     }
 
+    /// The host path of a guest path, and whether its folder is writable.
+    pub(crate) fn to_host_writable(&self, guest: &str) -> Option<(PathBuf, bool)> {
+        for (root, host, writable) in self.bindings() {
+            if guest == root {
+                return Some((host, writable));
+            }
+            if let Some(rest) = guest.strip_prefix(&format!("{root}/")) {
+                return super::process::join_below(&host, rest).map(|p| (p, writable));
+            }
+        }
+        None
+    }
+
     /// The host path of a guest path inside one of the job's folders.
     pub(crate) fn to_host(&self, guest: &str) -> Option<PathBuf> {
         for (root, host, _) in self.bindings() {

@@ -4,6 +4,7 @@
 
 pub(crate) mod components;
 pub(crate) mod context;
+pub(crate) mod files;
 pub(crate) mod http;
 pub(crate) mod log;
 pub(crate) mod process;

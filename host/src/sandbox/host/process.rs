@@ -6,8 +6,9 @@
 //! (`/scratch` and `/outputs/<name>` writable, `/inputs/<name>` read-only,
 //! `/paths/<name>` as granted); its own process, IPC, UTS and user
 //! namespaces; no network unless the action also has an `http` grant. Its
-//! environment is the grant's `env` plus what the provider sets, nothing
-//! from the host. Without bubblewrap it runs as a plain child process (the
+//! environment is the grant's `env` plus what the provider sets, and `PATH`
+//! (the host's search path) unless one of those sets it; nothing else from
+//! the host. Without bubblewrap it runs as a plain child process (the
 //! log says so) with its working folder translated to the host path.
 
 use super::context::JobContext;
@@ -86,6 +87,14 @@ impl Host for ProcessHost {
         };
         let mut env: Vec<(String, String)> = grant.env.clone();
         env.extend(command.env.iter().cloned());
+        // Tools run other tools (a compiler its linker): without a search
+        // path they cannot. PATH is the one variable given by default.
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            let path = std::env::join_paths(&ctx.settings.search_path)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            env.push(("PATH".into(), path));
+        }
 
         let mut process = match &ctx.settings.bubblewrap {
             Some(bwrap) => {

@@ -1,0 +1,54 @@
+//! `builtin:command`: a build action. Phases of shell commands (`Install`,
+//! `PreBuild`, `Build`, `PostBuild`) run through the action's `process`
+//! grant in a workspace made of its input artifacts; output artifacts are
+//! collected from the workspace by globs (`Artifacts`). A command that
+//! exits non-zero fails the action with that command and its last lines of
+//! output.
+
+use sluice_sdk::{Category, Config, Descriptor, Failure, Job, Outcome, Provider};
+use support::buildspec::{self, Spec};
+
+struct Command;
+
+impl Provider for Command {
+    fn describe() -> Descriptor {
+        let mut d = Descriptor::new(Category::Build, "sluice", "command", "1.0.0")
+            .description("Runs build commands on the input artifacts and collects output artifacts by globs.")
+            .inputs(0, 10)
+            .outputs(0, 10);
+        d.properties = buildspec::properties();
+        d
+    }
+
+    fn validate(config: &Config) -> Result<(), Vec<String>> {
+        Self::describe().check(config)?;
+        let spec = Spec::from_config(config)?;
+        if !spec.has_commands() {
+            return Err(vec![
+                "give at least one command (`Build`, or another phase)".into(),
+            ]);
+        }
+        Ok(())
+    }
+
+    fn run(job: Job) -> Result<Outcome, Failure> {
+        let spec =
+            Spec::from_config(&job.config).map_err(|p| Failure::configuration(p.join("; ")))?;
+        let workspace = buildspec::prepare_workspace(&job)?;
+        let ran = buildspec::run_phases(&spec, &workspace)?;
+        let collected = buildspec::collect_artifacts(&spec, &job, &workspace)?;
+        let outputs: Vec<String> = collected
+            .iter()
+            .map(|(n, c)| format!("{n}: {c} files"))
+            .collect();
+        Ok(Outcome::success()
+            .summary(if outputs.is_empty() {
+                format!("ran {ran} commands")
+            } else {
+                format!("ran {ran} commands; {}", outputs.join(", "))
+            })
+            .variable("Commands", ran.to_string()))
+    }
+}
+
+sluice_sdk::export_provider!(Command);
