@@ -27,6 +27,7 @@ pub struct Checked {
 pub async fn check(loaded: &Loaded, catalog: &Catalog, secrets: &SecretStore) -> Checked {
     let pipeline = &loaded.pipeline;
     let mut diagnostics = model::validate::validate(pipeline);
+    diagnostics.extend(loaded.warnings.iter().cloned());
     let mounts = check_grants(loaded, &mut diagnostics);
     check_host_grants(
         loaded,
@@ -159,11 +160,16 @@ fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostM
                 } else if writable {
                     absolute(&host)
                 } else {
-                    out.push(Diagnostic::error(
+                    // Another action may make it (a deploy target that a
+                    // later test reads): it must exist when this one runs.
+                    out.push(Diagnostic::warning(
                         format!("{path}.path"),
-                        format!("granted folder {} does not exist", host.display()),
+                        format!(
+                            "granted folder {} does not exist yet; the action fails unless it exists when it runs",
+                            host.display()
+                        ),
                     ));
-                    continue;
+                    absolute(&host)
                 };
                 mounts.push(HostMount {
                     name: name.clone(),

@@ -30,6 +30,8 @@ pub struct Loaded {
     pub base_dir: PathBuf,
     /// Positions of its values.
     pub map: SourceMap,
+    /// Findings about the text itself (YAML pitfalls).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Reads and parses a definition file. On failure the report holds the
@@ -49,11 +51,16 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
         .map(Path::to_path_buf)
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
+    let warnings = match Format::of(&file) {
+        Format::Yaml => parse::comment_pitfalls(&text),
+        Format::Json => Vec::new(),
+    };
     Ok(Loaded {
         pipeline,
         file,
         base_dir,
         map,
+        warnings,
     })
 }
 

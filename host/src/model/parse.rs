@@ -104,6 +104,39 @@ pub fn parse(text: &str, format: Format) -> Result<Pipeline, Diagnostic> {
     }
 }
 
+/// Warnings for ` #{` outside quotes: YAML starts a comment at ` #`, so a
+/// variable reference after a space silently disappears with the rest of
+/// the line.
+pub fn comment_pitfalls(text: &str) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for (column, c) in line.char_indices() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '\'' => quote = Some(c),
+                None if c == '#' && previous.is_whitespace() => {
+                    if line[column..].starts_with("#{") {
+                        found.push(
+                            Diagnostic::warning(
+                                "",
+                                "` #{` starts a YAML comment here, so the rest of the line is ignored: quote the value",
+                            )
+                            .at(Some(Position { line: number + 1, column: column + 1 })),
+                        );
+                    }
+                    break;
+                }
+                None => {}
+            }
+            previous = c;
+        }
+    }
+    found
+}
+
 /// Parses `text` and also maps the position of every value in it.
 pub fn parse_with_map(text: &str, format: Format) -> Result<(Pipeline, SourceMap), Diagnostic> {
     let pipeline = parse(text, format)?;
@@ -173,6 +206,14 @@ mod tests {
             2,
             "quoted brackets do not count"
         );
+    }
+
+    #[test]
+    fn a_reference_after_a_space_is_a_yaml_comment_and_is_flagged() {
+        let text = "a: make #{X.Y}\nb: \"quoted #{X.Y}\"\nc: x=#{X.Y}\n# a comment\n";
+        let found = comment_pitfalls(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].line, found[0].column), (Some(1), Some(9)));
     }
 
     #[test]

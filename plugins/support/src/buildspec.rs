@@ -42,6 +42,10 @@ pub fn properties() -> Vec<Property> {
          just `glob, glob`); default `**` (the whole workspace).",
     ));
     properties.push(Property::optional(
+        "BaseDirectory",
+        "Collect output files from this folder of the workspace, paths relative to it (default: the root).",
+    ));
+    properties.push(Property::optional(
         "Shell",
         "The program that runs each command as `SHELL -c COMMAND` (default `sh`); it must be granted.",
     ));
@@ -65,6 +69,8 @@ pub struct Spec {
     pub shell: String,
     /// Where commands run, inside the workspace.
     pub working_directory: String,
+    /// Where outputs are collected from, inside the workspace.
+    pub base_directory: String,
 }
 
 impl Spec {
@@ -135,6 +141,15 @@ impl Spec {
                 "configuration property `WorkingDirectory` must stay inside the workspace".into(),
             );
         }
+        let base_directory = config
+            .get_or("BaseDirectory", "")
+            .trim_matches('/')
+            .to_string();
+        if base_directory.split('/').any(|p| p == "..") {
+            problems.push(
+                "configuration property `BaseDirectory` must stay inside the workspace".into(),
+            );
+        }
         if problems.is_empty() {
             Ok(Spec {
                 phases,
@@ -142,6 +157,7 @@ impl Spec {
                 artifacts,
                 shell: config.get_or("Shell", "sh").to_string(),
                 working_directory,
+                base_directory,
             })
         } else {
             Err(problems)
@@ -222,7 +238,18 @@ pub fn collect_artifacts(
     if job.outputs.is_empty() {
         return Ok(Vec::new());
     }
-    let files = list_files(workspace).context("listing the workspace")?;
+    let base = if spec.base_directory.is_empty() {
+        workspace.to_path_buf()
+    } else {
+        workspace.join(&spec.base_directory)
+    };
+    if !base.is_dir() {
+        return Err(Failure::job_failed(format!(
+            "the commands made no folder `{}` to collect outputs from",
+            spec.base_directory
+        )));
+    }
+    let files = list_files(&base).context("listing the workspace")?;
     let mut collected = Vec::new();
     for output in &job.outputs {
         let patterns: Vec<&Pattern> = match spec.artifacts.iter().find(|(n, _)| *n == output.name) {
@@ -252,7 +279,7 @@ pub fn collect_artifacts(
             if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(&text)) {
                 continue;
             }
-            let from = workspace.join(file);
+            let from = base.join(file);
             if !from.is_file() {
                 continue;
             }

@@ -81,8 +81,13 @@ pub fn count(xml: &str) -> Result<(Counts, Vec<String>), String> {
 }
 
 fn attribute(tag: &str, name: &str) -> Option<String> {
+    // ` name=`, not the end of `classname=`.
     let key = format!("{name}=");
-    let at = tag.find(&key)? + key.len();
+    let at = tag
+        .match_indices(&key)
+        .find(|(i, _)| *i == 0 || tag[..*i].ends_with(char::is_whitespace))?
+        .0
+        + key.len();
     let quote = tag[at..].chars().next()?;
     if quote != '"' && quote != '\'' {
         return None;
@@ -106,7 +111,7 @@ mod tests {
     fn counts_passed_failed_and_skipped_cases() {
         let xml = r#"<?xml version="1.0"?>
 <testsuites><testsuite name="s" tests="4">
-  <testcase name="adds" classname="math"/>
+  <testcase classname="math" name="adds"/>
   <testcase name="divides"><failure message="boom">trace</failure></testcase>
   <testcase name="later"><skipped/></testcase>
   <testcase name="crashes"><error>x</error></testcase>
