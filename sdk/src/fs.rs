@@ -7,6 +7,15 @@ use std::path::{Path, PathBuf};
 /// Every file under `root` that is not a folder (regular files and links),
 /// as paths relative to `root`, sorted. Links are not followed.
 pub fn list_files(root: &Path) -> io::Result<Vec<PathBuf>> {
+    list_files_skipping(root, |_| false)
+}
+
+/// Like [`list_files`], but folders for which `skip` (given the folder's
+/// path relative to `root`) answers true are not entered at all.
+pub fn list_files_skipping(
+    root: &Path,
+    skip: impl Fn(&Path) -> bool,
+) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {
@@ -14,7 +23,9 @@ pub fn list_files(root: &Path) -> io::Result<Vec<PathBuf>> {
             let entry = entry?;
             let path = relative.join(entry.file_name());
             if entry.file_type()?.is_dir() {
-                pending.push(path);
+                if !skip(&path) {
+                    pending.push(path);
+                }
             } else {
                 files.push(path);
             }

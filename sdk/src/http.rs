@@ -93,9 +93,18 @@ pub fn request(
     {
         let stream = outgoing.write().map_err(|_| refused("body"))?;
         for chunk in body.chunks(4096) {
-            stream.blocking_write_and_flush(chunk).map_err(|e| {
-                Failure::system_unavailable(format!("sending the body to {url}: {e:?}"))
-            })?;
+            if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                // The host closes the body when it refuses or fails the
+                // request: its own answer says why, so prefer it.
+                drop(stream);
+                future.subscribe().block();
+                return Err(match future.get() {
+                    Some(Ok(Err(code))) => error(url, code),
+                    _ => Failure::system_unavailable(format!(
+                        "sending the body to {url}: {e:?}"
+                    )),
+                });
+            }
         }
     }
     OutgoingBody::finish(outgoing, None).map_err(|e| error(url, e))?;

@@ -154,11 +154,15 @@ impl Selection {
 
     /// The files taken, relative to the root, sorted.
     fn files(&self) -> Result<Vec<PathBuf>, Failure> {
-        let all = sluice_sdk::fs::list_files(&self.root)
-            .context(format!("listing {}", self.root.display()))?;
+        // `.git` folders anywhere and Sluice's own `.sluice` state at the
+        // top are never part of a source: they are not even walked.
+        let all = sluice_sdk::fs::list_files_skipping(&self.root, |folder| {
+            folder.file_name().is_some_and(|n| n == ".git") || folder == Path::new(".sluice")
+        })
+        .context(format!("listing {}", self.root.display()))?;
         Ok(all
             .into_iter()
-            .filter(|f| self.root.join(f).is_file())
+            .filter(|f| self.root.join(f).is_file() && f.file_name().is_some_and(|n| n != ".git"))
             .filter(|f| {
                 let text = f.to_string_lossy();
                 (self.include.is_empty() || self.include.iter().any(|p| p.matches(&text)))

@@ -89,6 +89,12 @@ impl Provider for Git {
         if stats.symlinks > 0 {
             sluice_sdk::info!("{} symbolic links", stats.symlinks);
         }
+        if stats.skipped_symlinks > 0 {
+            sluice_sdk::warn!(
+                "{} symbolic links were left out: providers cannot create links yet",
+                stats.skipped_symlinks
+            );
+        }
         let first_line = commit.message.lines().next().unwrap_or("").to_string();
         let id = commit_id.to_string();
         Ok(Outcome::success()
