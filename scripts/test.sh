@@ -10,6 +10,20 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
+# Programs the tests need: bubblewrap sandboxes granted programs, the
+# release example compiles C with make, gitread's tests compare with git.
+missing=()
+for need in bwrap:bubblewrap make:make cc:gcc git:git; do
+    command -v "${need%%:*}" >/dev/null || missing+=("${need#*:}")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "== installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
 echo "== formatting"
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check)
@@ -17,6 +31,8 @@ cargo fmt --all --check
 
 echo "== lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+(cd plugins && cargo clippy --workspace --locked -- -D warnings)
+(cd plugins && cargo clippy --workspace --all-targets --locked --target "$(rustc -vV | sed -n 's/^host: //p')" -- -D warnings)
 
 echo "== tests"
 cargo test --workspace --locked

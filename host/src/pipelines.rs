@@ -38,6 +38,7 @@ pub async fn check(loaded: &Loaded, catalog: &Catalog, secrets: &SecretStore) ->
     let (resolved, provider_problems) = model::providers::validate(pipeline, catalog).await;
     diagnostics.extend(provider_problems);
     check_capabilities(loaded, &resolved, &mut diagnostics);
+    check_secret_properties(loaded, &resolved, &mut diagnostics);
     let report = Report::new(loaded.file.clone(), diagnostics, &loaded.map);
     let version = (!report.has_errors()).then(|| PipelineVersion {
         name: pipeline.name.clone(),
@@ -245,6 +246,36 @@ fn check_capabilities(
                         format!(
                             "{} can use `{capability}` (it imports that interface) but action `{}` grants no `{capability}`: it will be refused if it tries",
                             action.provider, action.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Warns where a property the provider marks secret is given a literal
+/// value: it would be stored in the pipeline definition, in plain text.
+fn check_secret_properties(
+    loaded: &Loaded,
+    resolved: &HashMap<String, Resolved>,
+    out: &mut Vec<Diagnostic>,
+) {
+    for (s, stage) in loaded.pipeline.stages.iter().enumerate() {
+        for (a, action) in stage.actions.iter().enumerate() {
+            let Some(provider) = resolved.get(&action.provider) else {
+                continue;
+            };
+            for property in provider.descriptor.properties.iter().filter(|p| p.secret) {
+                let Some(value) = action.configuration.get(&property.name) else {
+                    continue;
+                };
+                if !value.trim().is_empty() && !value.contains("#{secrets.") {
+                    out.push(Diagnostic::warning(
+                        format!("stages[{s}].actions[{a}].configuration.{}", property.name),
+                        format!(
+                            "property `{}` of action `{}` is secret but holds a literal value, stored in plain text with the pipeline: write `#{{secrets.NAME}}` and grant the secret",
+                            property.name, action.name
                         ),
                     ));
                 }

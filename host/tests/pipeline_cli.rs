@@ -373,3 +373,50 @@ fn the_published_schema_matches_the_model() {
         "docs/pipeline.schema.json is stale: regenerate it with `sluice schema > docs/pipeline.schema.json`"
     );
 }
+
+#[test]
+fn validate_checks_grants_against_the_host_and_the_providers() {
+    let cli = Cli::new();
+    let file = cli.write(
+        "grants.yaml",
+        r##"name: grants
+stages:
+  - name: Source
+    actions:
+      - { name: Site, provider: "builtin:noop", outputs: [S] }
+  - name: Build
+    actions:
+      - name: Compile
+        provider: builtin:command
+        inputs: [S]
+        configuration: { Build: make }
+      - name: Missing
+        provider: builtin:command
+        inputs: [S]
+        configuration: { Build: "no-such-program-0xd1" }
+        grants:
+          process: { programs: [sh, no-such-program-0xd1] }
+          secrets: [NOT_SET_ANYWHERE]
+      - name: Hook
+        provider: builtin:webhook
+        configuration: { Url: "http://127.0.0.1:9/hook", Token: "plain-text-token" }
+        grants:
+          http: { allow: ["http://127.0.0.1:9/"] }
+      - name: Bad
+        provider: builtin:noop
+        grants:
+          paths: { "no spaces": { path: /tmp } }
+"##,
+    );
+    let (code, _, err) = cli.run(&["validate", &file]);
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "error: stages[1].actions[1].grants.process.programs[1]: program `no-such-program-0xd1` is not installed on this host",
+        "error: stages[1].actions[1].grants.secrets[0]: secret `NOT_SET_ANYWHERE` is not set on this host: set SLUICE_SECRET_NOT_SET_ANYWHERE",
+        "error: stages[1].actions[3].grants.paths.no spaces: grant name `no spaces` is not valid",
+        "warning: stages[1].actions[0].grants: builtin:command can use `process` (it imports that interface) but action `Compile` grants no `process`",
+        "warning: stages[1].actions[2].configuration.Token: property `Token` of action `Hook` is secret but holds a literal value",
+    ] {
+        assert!(err.contains(expected), "missing {expected} in:\n{err}");
+    }
+}

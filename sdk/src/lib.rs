@@ -60,6 +60,17 @@ pub use describe::{Category, Descriptor, Property};
 pub use job::{Approval, Artifact, GrantedPath, Job};
 pub use outcome::{Context, Failure, FailureKind, Outcome, Pending, SourceRevision, Success};
 
+/// `count` and `noun`, plural when it is not 1: `counted(1, "file")` is
+/// "1 file", `counted(3, "file")` is "3 files".
+pub fn counted(count: impl Into<u64>, noun: &str) -> String {
+    let count = count.into();
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// The one trait every provider implements.
 ///
 /// The functions take no `self`: the host creates a fresh instance for every

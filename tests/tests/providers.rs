@@ -80,7 +80,7 @@ async fn git_writes_exactly_the_recorded_commit_with_its_variables() {
     let out = ws.output("src");
     let (report, _) = ws.run(&git_source, &Limits::default()).await;
     let (summary, vars) = success(&report.outcome);
-    assert!(summary.starts_with("1 files at "), "{summary}");
+    assert!(summary.starts_with("1 file at "), "{summary}");
     assert_eq!(std::fs::read_to_string(out.join("main.txt")).unwrap(), "first");
     assert!(!out.join(".git").exists());
     assert_eq!(var(&vars, "CommitId"), first);
@@ -128,7 +128,7 @@ async fn directory_takes_included_files_and_fails_when_the_folder_changed() {
     let out = ws.output("src");
     let (report, _) = ws.run(&builtin("directory"), &Limits::default()).await;
     let (summary, vars) = success(&report.outcome);
-    assert!(summary.starts_with("1 files at revision "), "{summary}");
+    assert!(summary.starts_with("1 file at revision "), "{summary}");
     assert!(out.join("src/a.rs").is_file() && !out.join("notes.tmp").exists() && !out.join(".git").exists());
 
     // An execution that recorded this revision fails once the folder changes.

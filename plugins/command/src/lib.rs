@@ -3,7 +3,8 @@
 //! grant in a workspace made of its input artifacts; output artifacts are
 //! collected from the workspace by globs (`Artifacts`). A command that
 //! exits non-zero fails the action with that command and its last lines of
-//! output.
+//! output. Lines `NAME=value` the commands append to the file named by
+//! `$SLUICE_OUTPUT_VARIABLES` become output variables.
 
 use sluice_sdk::{Category, Config, Descriptor, Failure, Job, Outcome, Provider};
 use support::buildspec::{self, Spec};
@@ -37,17 +38,19 @@ impl Provider for Command {
         let workspace = buildspec::prepare_workspace(&job)?;
         let ran = buildspec::run_phases(&spec, &workspace)?;
         let collected = buildspec::collect_artifacts(&spec, &job, &workspace)?;
+
         let outputs: Vec<String> = collected
             .iter()
-            .map(|(n, c)| format!("{n}: {c} files"))
+            .map(|(n, c)| format!("{n}: {c} file{}", if *c == 1 { "" } else { "s" }))
             .collect();
-        Ok(Outcome::success()
+        let outcome = Outcome::success()
             .summary(if outputs.is_empty() {
-                format!("ran {ran} commands")
+                buildspec::ran(ran)
             } else {
-                format!("ran {ran} commands; {}", outputs.join(", "))
+                format!("{}; {}", buildspec::ran(ran), outputs.join(", "))
             })
-            .variable("Commands", ran.to_string()))
+            .variable("Commands", ran.to_string());
+        buildspec::with_exported(outcome, &["Commands"])
     }
 }
 

@@ -99,8 +99,8 @@ impl Provider for Copy {
             let stats = copy_tree(&source, &dest)
                 .context(format!("copying input artifact `{}`", input.name))?;
             sluice_sdk::info!(
-                "copied {} files ({} bytes) from `{}` to {}",
-                stats.files,
+                "copied {} ({} bytes) from `{}` to {}",
+                sluice_sdk::counted(stats.files, "file"),
                 stats.bytes,
                 input.name,
                 dest.display()

@@ -126,8 +126,8 @@ impl Provider for DeployDirectory {
             std::fs::rename(&staging, &final_path).context("moving the release into place")?;
             switch_current(&dir, &release)?;
             sluice_sdk::info!(
-                "deployed {} files ({} bytes) as release {release}",
-                stats.files,
+                "deployed {} ({} bytes) as release {release}",
+                sluice_sdk::counted(stats.files, "file"),
                 stats.bytes
             );
             prune(&releases, keep, &release)?;

@@ -98,8 +98,8 @@ impl Provider for Directory {
         }
         Ok(Outcome::success()
             .summary(format!(
-                "{} files at revision {}",
-                files.len(),
+                "{} at revision {}",
+                sluice_sdk::counted(files.len() as u64, "file"),
                 short(&revision.id)
             ))
             .revision(revision.id.clone())
@@ -198,7 +198,7 @@ fn digest(root: &Path, files: &[PathBuf]) -> Result<SourceRevision, Failure> {
         total.update(format!("{}\0{size}\0{content}\n", file.display()).as_bytes());
     }
     Ok(SourceRevision::new(hex(&total.finalize()))
-        .summary(format!("{} files, {bytes} bytes", files.len())))
+        .summary(format!("{}, {bytes} bytes", sluice_sdk::counted(files.len() as u64, "file"))))
 }
 
 fn short(revision: &str) -> &str {

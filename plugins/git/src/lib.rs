@@ -99,8 +99,8 @@ impl Provider for Git {
         let id = commit_id.to_string();
         Ok(Outcome::success()
             .summary(format!(
-                "{} files at {} ({})",
-                stats.files,
+                "{} at {} ({})",
+                sluice_sdk::counted(stats.files, "file"),
                 &id[..12],
                 truncate(&first_line, 80)
             ))

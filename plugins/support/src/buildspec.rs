@@ -21,6 +21,16 @@ pub const PHASES: [(&str, &str); 4] = [
 /// sandbox, which sees the same paths).
 pub const WORKSPACE: &str = "/scratch/workspace";
 
+/// The file commands append `NAME=value` lines to (its path is in
+/// `$SLUICE_OUTPUT_VARIABLES`): each becomes an output variable of the
+/// action, the last value of a name winning. It lives beside the workspace,
+/// not in it, so it never lands in an artifact.
+pub const VARIABLES_FILE: &str = "/scratch/output-variables.env";
+
+/// At most this many exported variables, and this many bytes in the file.
+const MAX_VARIABLES: usize = 100;
+const MAX_VARIABLES_BYTES: u64 = 64 << 10;
+
 /// The configuration properties a build specification understands.
 pub fn properties() -> Vec<Property> {
     let mut properties: Vec<Property> = PHASES
@@ -198,13 +208,15 @@ pub fn run_phases(spec: &Spec, workspace: &Path) -> Result<usize, Failure> {
         workspace.join(&spec.working_directory)
     };
     let mut ran = 0;
+    std::fs::write(VARIABLES_FILE, "").context("creating the output variables file")?;
     for (phase, commands) in &spec.phases {
         for command in commands {
             sluice_sdk::info!("[{phase}] $ {command}");
             let mut call = Command::new(&spec.shell)
                 .arg("-c")
                 .arg(command)
-                .cwd(cwd.display().to_string());
+                .cwd(cwd.display().to_string())
+                .env("SLUICE_OUTPUT_VARIABLES", VARIABLES_FILE);
             for (k, v) in &spec.env {
                 call = call.env(k, v);
             }
@@ -227,6 +239,76 @@ pub fn run_phases(spec: &Spec, workspace: &Path) -> Result<usize, Failure> {
         }
     }
     Ok(ran)
+}
+
+/// The variables the commands exported through `$SLUICE_OUTPUT_VARIABLES`,
+/// in the order first written, the last value of each name winning.
+pub fn exported_variables() -> Result<Vec<(String, String)>, Failure> {
+    let size = std::fs::metadata(VARIABLES_FILE).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_VARIABLES_BYTES {
+        return Err(Failure::job_failed(format!(
+            "the commands wrote {size} bytes to $SLUICE_OUTPUT_VARIABLES; at most {MAX_VARIABLES_BYTES} are taken"
+        )));
+    }
+    let text = match std::fs::read_to_string(VARIABLES_FILE) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Failure::job_failed(format!("reading $SLUICE_OUTPUT_VARIABLES: {e}"))),
+    };
+    parse_variables(&text).map_err(Failure::job_failed)
+}
+
+/// Adds the exported variables to `outcome`, after its own: a name the
+/// provider already sets is left out with a warning.
+pub fn with_exported(
+    mut outcome: sluice_sdk::Outcome,
+    own: &[&str],
+) -> Result<sluice_sdk::Outcome, Failure> {
+    for (name, value) in exported_variables()? {
+        if own.contains(&name.as_str()) {
+            sluice_sdk::warn!("exported variable `{name}` is left out: the provider sets it itself");
+        } else {
+            outcome = outcome.variable(name, value);
+        }
+    }
+    Ok(outcome)
+}
+
+/// Parses `NAME=value` lines (blank lines ignored).
+pub fn parse_variables(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut variables: Vec<(String, String)> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(format!(
+                "$SLUICE_OUTPUT_VARIABLES line {}: `{}` is not NAME=value",
+                number + 1,
+                last_lines(line, 1, 80)
+            ));
+        };
+        let name = name.trim();
+        if name.is_empty()
+            || name.len() > 128
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "$SLUICE_OUTPUT_VARIABLES line {}: `{name}` is not a variable name (letters, digits, `_`, `-`)",
+                number + 1
+            ));
+        }
+        match variables.iter_mut().find(|(n, _)| n == name) {
+            Some(existing) => existing.1 = value.to_string(),
+            None => variables.push((name.to_string(), value.to_string())),
+        }
+        if variables.len() > MAX_VARIABLES {
+            return Err(format!(
+                "$SLUICE_OUTPUT_VARIABLES: more than {MAX_VARIABLES} variables"
+            ));
+        }
+    }
+    Ok(variables)
 }
 
 /// Copies the files the `Artifacts` patterns select into each output.
@@ -299,6 +381,11 @@ pub fn collect_artifacts(
     Ok(collected)
 }
 
+/// "ran 1 command", "ran 3 commands".
+pub fn ran(count: usize) -> String {
+    format!("ran {count} command{}", if count == 1 { "" } else { "s" })
+}
+
 /// At most `lines` last lines of `text`, and at most `max` bytes.
 pub fn last_lines(text: &str, lines: usize, max: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
@@ -350,6 +437,16 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(Spec::from_config(&bad).unwrap_err().len(), 2);
+    }
+
+    #[test]
+    fn exported_variables_parse_with_the_last_value_winning() {
+        let parsed = parse_variables("A=1\n\nB = x=y\nA=2\n").unwrap();
+        assert_eq!(parsed, [("A".into(), "2".into()), ("B".into(), " x=y".into())]);
+        assert!(parse_variables("no equals").unwrap_err().contains("line 1"));
+        assert!(parse_variables("a b=1").unwrap_err().contains("not a variable name"));
+        let many: String = (0..=MAX_VARIABLES).map(|i| format!("V{i}=x\n")).collect();
+        assert!(parse_variables(&many).unwrap_err().contains("more than"));
     }
 
     #[test]

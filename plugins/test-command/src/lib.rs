@@ -104,7 +104,7 @@ impl Provider for TestCommand {
             .summary(if reports > 0 {
                 counted
             } else {
-                format!("ran {ran} commands")
+                buildspec::ran(ran)
             })
             .variable("Commands", ran.to_string());
         if reports > 0 {
@@ -113,7 +113,7 @@ impl Provider for TestCommand {
                 .variable("Failed", counts.failed.to_string())
                 .variable("Skipped", counts.skipped.to_string());
         }
-        Ok(outcome)
+        buildspec::with_exported(outcome, &["Commands", "Passed", "Failed", "Skipped"])
     }
 }
 
