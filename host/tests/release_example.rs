@@ -28,7 +28,11 @@ fn sluice(state: &Path, cache: &Path, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn the_release_example_puts_the_recorded_commit_in_production() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().canonicalize().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .canonicalize()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let deploy = dir.path().join("deploy");
     // The example as shipped, with its repository and deployment folders
@@ -43,9 +47,21 @@ fn the_release_example_puts_the_recorded_commit_in_production() {
     let state = dir.path().join("state");
     let cache = dir.path().join("cache");
 
-    let (code, stdout, stderr) = sluice(&state, &cache, &["run", pipeline.to_str().unwrap(), "--yes"]);
+    let (code, stdout, stderr) = sluice(
+        &state,
+        &cache,
+        &["run", pipeline.to_str().unwrap(), "--yes"],
+    );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    for line in ["Source", "Build", "Staging", "Approval", "Production", "approved by", "Succeeded"] {
+    for line in [
+        "Source",
+        "Build",
+        "Staging",
+        "Approval",
+        "Production",
+        "approved by",
+        "Succeeded",
+    ] {
         assert!(stdout.contains(line), "{line} missing from:\n{stdout}");
     }
 
@@ -53,11 +69,18 @@ fn the_release_example_puts_the_recorded_commit_in_production() {
     let executions: serde_json::Value = serde_json::from_str(&listing).unwrap();
     let execution = &executions[0];
     assert_eq!(execution["status"], "Succeeded");
-    let recorded = execution["source_revisions"][0]["revision"]["id"].as_str().unwrap().to_string();
+    let recorded = execution["source_revisions"][0]["revision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(recorded.len(), 40, "a full commit id: {recorded}");
 
     // The commit is the repository's HEAD when git is at hand to say so.
-    if let Ok(out) = Command::new("git").arg("-C").arg(&root).args(["rev-parse", "HEAD"]).output()
+    if let Ok(out) = Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["rev-parse", "HEAD"])
+        .output()
         && out.status.success()
     {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), recorded);
@@ -67,13 +90,23 @@ fn the_release_example_puts_the_recorded_commit_in_production() {
         let binary = deploy.join(environment).join("current/bin/hello");
         let out = Command::new(&binary).arg("--revision").output().unwrap();
         assert!(out.status.success(), "{}", binary.display());
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), recorded, "{environment}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            recorded,
+            "{environment}"
+        );
         let greeting = Command::new(&binary).arg("Sluice").output().unwrap();
         assert!(String::from_utf8_lossy(&greeting.stdout).contains("Sluice"));
     }
     // The release folder is named after the execution.
     let current = std::fs::read_link(deploy.join("production/current")).unwrap();
-    assert!(current.to_string_lossy().ends_with(execution["id"].as_str().unwrap()), "{}", current.display());
+    assert!(
+        current
+            .to_string_lossy()
+            .ends_with(execution["id"].as_str().unwrap()),
+        "{}",
+        current.display()
+    );
 
     // The approval is on record with who gave it.
     let id = execution["id"].as_str().unwrap();
@@ -85,6 +118,9 @@ fn the_release_example_puts_the_recorded_commit_in_production() {
         .iter()
         .find(|a| a["action"] == "Release")
         .expect("the approval's attempt");
-    assert_eq!(approval["run"]["approval"]["by"], "release-test", "{approval}");
+    assert_eq!(
+        approval["run"]["approval"]["by"], "release-test",
+        "{approval}"
+    );
     assert_eq!(approval["run"]["status"], "Succeeded", "{approval}");
 }

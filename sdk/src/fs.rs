@@ -12,10 +12,7 @@ pub fn list_files(root: &Path) -> io::Result<Vec<PathBuf>> {
 
 /// Like [`list_files`], but folders for which `skip` (given the folder's
 /// path relative to `root`) answers true are not entered at all.
-pub fn list_files_skipping(
-    root: &Path,
-    skip: impl Fn(&Path) -> bool,
-) -> io::Result<Vec<PathBuf>> {
+pub fn list_files_skipping(root: &Path, skip: impl Fn(&Path) -> bool) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(relative) = pending.pop() {

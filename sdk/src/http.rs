@@ -100,9 +100,7 @@ pub fn request(
                 future.subscribe().block();
                 return Err(match future.get() {
                     Some(Ok(Err(code))) => error(url, code),
-                    _ => Failure::system_unavailable(format!(
-                        "sending the body to {url}: {e:?}"
-                    )),
+                    _ => Failure::system_unavailable(format!("sending the body to {url}: {e:?}")),
                 });
             }
         }

@@ -139,7 +139,10 @@ impl Workspace {
 
     /// Grants a secret with its value.
     pub fn grant_secret(&mut self, name: &str, value: &str) {
-        self.job.grants.secrets.push(sluice::sandbox::Secret { name: name.into(), value: value.into() });
+        self.job.grants.secrets.push(sluice::sandbox::Secret {
+            name: name.into(),
+            value: value.into(),
+        });
     }
 
     /// Runs the job on `provider` with `limits`; returns the report and the log.
@@ -211,7 +214,9 @@ pub async fn test_server(status: u16, answer_body: &'static str) -> TestServer {
                     .find(|(k, _)| k == "content-length")
                     .and_then(|(_, v)| v.parse().ok())
                     .unwrap_or(0);
-                let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+                let chunked = headers
+                    .iter()
+                    .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
                 let mut body = data[head_end + 4..].to_vec();
                 if chunked {
                     while !body.windows(5).any(|w| w == b"0\r\n\r\n") {
@@ -253,8 +258,11 @@ fn dechunk(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = data;
     loop {
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..line_end]).trim(), 16).unwrap_or(0);
+        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..line_end]).trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             break;
         }

@@ -62,7 +62,11 @@ stages:
     let execution = h.execution(&a);
     let build = &execution.stages[1];
     let used = build.actions.iter().find(|x| x.name == "Use").unwrap();
-    let variables: Vec<(&str, &str)> = used.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let variables: Vec<(&str, &str)> = used
+        .variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert!(variables.contains(&("Leak", "****")), "{variables:?}");
     assert!(variables.contains(&("Length", "15")), "{variables:?}");
     let failed = build.actions.iter().find(|x| x.name == "Fail").unwrap();
@@ -76,7 +80,12 @@ stages:
     h.shutdown().await;
     let files = files_under(&h.state_dir);
     assert!(files.iter().any(|f| f.ends_with("state.db")), "{files:?}");
-    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "log")), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "log")),
+        "{files:?}"
+    );
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         assert!(

@@ -36,13 +36,13 @@ impl Provider for Copy {
         {
             problems.push(e.message);
         }
-        if let Some(sub) = config.get("Subfolder").filter(|_| known("Subfolder")) {
-            if sub.starts_with('/') || sub.split('/').any(|part| part == "..") {
-                problems.push(format!(
-                    "configuration property `Subfolder` must be a relative path inside the \
+        if let Some(sub) = config.get("Subfolder").filter(|_| known("Subfolder"))
+            && (sub.starts_with('/') || sub.split('/').any(|part| part == ".."))
+        {
+            problems.push(format!(
+                "configuration property `Subfolder` must be a relative path inside the \
                      artifact, not `{sub}`"
-                ));
-            }
+            ));
         }
         if problems.is_empty() {
             Ok(())

@@ -197,8 +197,10 @@ fn digest(root: &Path, files: &[PathBuf]) -> Result<SourceRevision, Failure> {
         let content = hex(&content.finalize());
         total.update(format!("{}\0{size}\0{content}\n", file.display()).as_bytes());
     }
-    Ok(SourceRevision::new(hex(&total.finalize()))
-        .summary(format!("{}, {bytes} bytes", sluice_sdk::counted(files.len() as u64, "file"))))
+    Ok(SourceRevision::new(hex(&total.finalize())).summary(format!(
+        "{}, {bytes} bytes",
+        sluice_sdk::counted(files.len() as u64, "file")
+    )))
 }
 
 fn short(revision: &str) -> &str {

@@ -244,7 +244,9 @@ pub fn run_phases(spec: &Spec, workspace: &Path) -> Result<usize, Failure> {
 /// The variables the commands exported through `$SLUICE_OUTPUT_VARIABLES`,
 /// in the order first written, the last value of each name winning.
 pub fn exported_variables() -> Result<Vec<(String, String)>, Failure> {
-    let size = std::fs::metadata(VARIABLES_FILE).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(VARIABLES_FILE)
+        .map(|m| m.len())
+        .unwrap_or(0);
     if size > MAX_VARIABLES_BYTES {
         return Err(Failure::job_failed(format!(
             "the commands wrote {size} bytes to $SLUICE_OUTPUT_VARIABLES; at most {MAX_VARIABLES_BYTES} are taken"
@@ -253,7 +255,11 @@ pub fn exported_variables() -> Result<Vec<(String, String)>, Failure> {
     let text = match std::fs::read_to_string(VARIABLES_FILE) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Failure::job_failed(format!("reading $SLUICE_OUTPUT_VARIABLES: {e}"))),
+        Err(e) => {
+            return Err(Failure::job_failed(format!(
+                "reading $SLUICE_OUTPUT_VARIABLES: {e}"
+            )));
+        }
     };
     parse_variables(&text).map_err(Failure::job_failed)
 }
@@ -266,7 +272,9 @@ pub fn with_exported(
 ) -> Result<sluice_sdk::Outcome, Failure> {
     for (name, value) in exported_variables()? {
         if own.contains(&name.as_str()) {
-            sluice_sdk::warn!("exported variable `{name}` is left out: the provider sets it itself");
+            sluice_sdk::warn!(
+                "exported variable `{name}` is left out: the provider sets it itself"
+            );
         } else {
             outcome = outcome.variable(name, value);
         }
@@ -291,7 +299,9 @@ pub fn parse_variables(text: &str) -> Result<Vec<(String, String)>, String> {
         let name = name.trim();
         if name.is_empty()
             || name.len() > 128
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(format!(
                 "$SLUICE_OUTPUT_VARIABLES line {}: `{name}` is not a variable name (letters, digits, `_`, `-`)",
@@ -442,9 +452,16 @@ mod tests {
     #[test]
     fn exported_variables_parse_with_the_last_value_winning() {
         let parsed = parse_variables("A=1\n\nB = x=y\nA=2\n").unwrap();
-        assert_eq!(parsed, [("A".into(), "2".into()), ("B".into(), " x=y".into())]);
+        assert_eq!(
+            parsed,
+            [("A".into(), "2".into()), ("B".into(), " x=y".into())]
+        );
         assert!(parse_variables("no equals").unwrap_err().contains("line 1"));
-        assert!(parse_variables("a b=1").unwrap_err().contains("not a variable name"));
+        assert!(
+            parse_variables("a b=1")
+                .unwrap_err()
+                .contains("not a variable name")
+        );
         let many: String = (0..=MAX_VARIABLES).map(|i| format!("V{i}=x\n")).collect();
         assert!(parse_variables(&many).unwrap_err().contains("more than"));
     }
