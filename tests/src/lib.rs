@@ -257,10 +257,7 @@ pub async fn test_server(status: u16, answer_body: &'static str) -> TestServer {
 fn dechunk(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = data;
-    loop {
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..line_end]).trim(), 16)
             .unwrap_or(0);
         if size == 0 {

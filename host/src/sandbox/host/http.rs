@@ -51,7 +51,7 @@ impl WasiHttpHooks for HttpHooks {
                 ),
             };
             self.log.append(LogSource::Host, why.as_bytes());
-            return Box::new(async { Err(Error::HttpRequestDenied.into()) });
+            return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let _ = fut;
         Box::new(async move {

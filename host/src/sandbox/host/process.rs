@@ -56,7 +56,7 @@ impl Host for ProcessHost {
                 ),
             ));
         };
-        if !grant.programs.iter().any(|p| *p == command.program) {
+        if !grant.programs.contains(&command.program) {
             return Err(error(
                 ErrorKind::NotGranted,
                 format!(
