@@ -691,8 +691,7 @@ stages:
     let packed = &e.artifacts["Packed"];
     assert_eq!(packed.revision.as_deref(), Some("r1"));
     let store = sluice::artifacts::ArtifactStore::open(&h.state_dir.join("artifacts")).unwrap();
-    let out = h.dir.path().join("mounted");
-    store.mount("Packed", &packed.digest, &out).unwrap();
+    let out = store.mount("Packed", &packed.digest).unwrap();
     assert_eq!(
         std::fs::read_to_string(out.join("Code/file.txt")).unwrap(),
         "one"

@@ -2,11 +2,12 @@
 //!
 //! [`manifest`] reads a folder back after an action wrote it, without ever
 //! following a symbolic link out of it, and describes it as a manifest of
-//! paths, modes and digests with a digest of its own. [`store`] keeps
-//! artifacts content-addressed and mounts them into the jobs that read them.
+//! paths, kinds, modes and sizes with a digest of its own. [`store`] takes
+//! output folders in whole, hands them to the jobs that read them
+//! read-only, and seals them with content sums afterwards.
 
 pub mod manifest;
 pub mod store;
 
-pub use manifest::{Entry, EntryKind, Manifest, Skipped, scan};
-pub use store::{ArtifactError, ArtifactStore};
+pub use manifest::{Entry, EntryKind, Manifest, Skipped, Tidy, scan};
+pub use store::{ArtifactError, ArtifactStore, Sums};

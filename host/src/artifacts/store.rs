@@ -1,17 +1,23 @@
-//! The content-addressed artifact store.
+//! The artifact store.
 //!
-//! A file is stored once, as a read-only blob named by its sha256 (and a
-//! `.x` suffix when executable). An artifact is a manifest of paths, modes
-//! and digests; the manifest's own digest is the artifact's digest and its
-//! file name. Ingesting an output links its files into the store (a copy
-//! only across file systems); mounting an artifact into a job links the
-//! blobs into the job's input folder, so handing an artifact on costs per
-//! file, not per byte.
+//! An artifact is kept as the folder its action wrote: ingesting an output
+//! tidies the folder (see [`manifest::scan`]), writes its manifest (paths,
+//! kinds, modes, sizes, and an id unique to this tree) and renames the
+//! folder into `trees/<digest>`; the manifest's digest is the artifact's.
+//! Mounting an artifact into a later job is then handing over that folder,
+//! read-only (the sandbox's preopen and bubblewrap's bind are read-only):
+//! nothing is copied or linked. Handing on an artifact costs one `stat`
+//! per entry at ingest and nothing per byte.
 //!
-//! Mounting checks the manifest against its digest and every blob's size;
-//! [`ArtifactStore::verify`] re-hashes every blob's content.
+//! Content digests are computed afterwards, off the hand-off's path:
+//! [`ArtifactStore::seal`] hashes every file and records the sums beside
+//! the manifest, and [`ArtifactStore::verify`] checks a tree against its
+//! manifest and, once sealed, every file's content against its sum.
+//! Mounting checks the manifest against its digest and that the tree is
+//! there.
 
-use super::manifest::{self, EntryKind, Manifest};
+use super::manifest::{self, EntryKind, Manifest, Tidy};
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -43,75 +49,69 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ArtifactError {
     move |source| ArtifactError::Io { what, source }
 }
 
+/// The content sums of a sealed artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sums {
+    /// sha256 over every entry's path, kind, mode and content sum: equal
+    /// trees have equal content digests.
+    pub content_digest: String,
+    /// Each regular file's path and hex sha256, sorted by path.
+    pub files: Vec<(String, String)>,
+}
+
 /// The artifact store in one folder of the state directory.
 #[derive(Debug, Clone)]
 pub struct ArtifactStore {
-    blobs: PathBuf,
+    trees: PathBuf,
     manifests: PathBuf,
 }
 
 impl ArtifactStore {
     /// A store in `dir` (created when missing).
     pub fn open(dir: &Path) -> Result<Self, ArtifactError> {
-        let blobs = dir.join("blobs");
+        let trees = dir.join("trees");
         let manifests = dir.join("manifests");
-        for d in [&blobs, &manifests] {
+        for d in [&trees, &manifests] {
             std::fs::create_dir_all(d).map_err(io(format!("creating {}", d.display())))?;
         }
-        Ok(ArtifactStore { blobs, manifests })
+        Ok(ArtifactStore { trees, manifests })
     }
 
-    fn blob_path(&self, sha256: &str, mode: u32) -> PathBuf {
-        let suffix = if mode & 0o111 != 0 { ".x" } else { "" };
-        self.blobs
-            .join(&sha256[..2])
-            .join(format!("{sha256}{suffix}"))
+    /// Where artifact `digest`'s files are.
+    pub fn tree_path(&self, digest: &str) -> PathBuf {
+        self.trees.join(digest)
     }
 
     fn manifest_path(&self, digest: &str) -> PathBuf {
         self.manifests.join(format!("{digest}.json"))
     }
 
-    /// Takes the folder `dir` into the store; returns its manifest and
-    /// digest. The folder's files become the store's blobs (linked), so
-    /// the caller must not change them afterwards.
+    fn sums_path(&self, digest: &str) -> PathBuf {
+        self.manifests.join(format!("{digest}.sums.json"))
+    }
+
+    /// Takes the folder `dir` into the store (it is moved: `dir` is gone
+    /// afterwards); returns its manifest and digest.
     pub fn ingest(&self, dir: &Path) -> Result<(Manifest, String), ArtifactError> {
-        let manifest = manifest::scan(dir).map_err(io(format!("reading {}", dir.display())))?;
-        for entry in &manifest.entries {
-            let EntryKind::File { mode, sha256, .. } = &entry.kind else {
-                continue;
-            };
-            let blob = self.blob_path(sha256, *mode);
-            if blob.exists() {
-                continue;
-            }
-            let source = dir.join(&entry.path);
-            let parent = blob.parent().expect("blobs live in a folder");
-            std::fs::create_dir_all(parent)
-                .map_err(io(format!("creating {}", parent.display())))?;
-            set_read_only(&source, *mode)
-                .map_err(io(format!("protecting {}", source.display())))?;
-            match std::fs::hard_link(&source, &blob) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(_) => {
-                    // Another file system, or too many links: copy.
-                    copy_atomically(&source, &blob, *mode)?;
-                }
-            }
-        }
+        let mut manifest =
+            manifest::scan(dir, Tidy::Yes).map_err(io(format!("reading {}", dir.display())))?;
+        manifest.id = uuid::Uuid::now_v7().to_string();
         let digest = manifest.digest();
-        let path = self.manifest_path(&digest);
-        if !path.exists() {
-            let body = serde_json::to_vec(&manifest).expect("manifests serialise");
-            let mut temp = tempfile::NamedTempFile::new_in(&self.manifests)
-                .map_err(io("writing a manifest"))?;
-            temp.write_all(&body).map_err(io("writing a manifest"))?;
-            temp.persist(&path).map_err(|e| ArtifactError::Io {
+        let body = serde_json::to_vec(&manifest).expect("manifests serialise");
+        let mut temp =
+            tempfile::NamedTempFile::new_in(&self.manifests).map_err(io("writing a manifest"))?;
+        temp.write_all(&body).map_err(io("writing a manifest"))?;
+        let tree = self.tree_path(&digest);
+        if std::fs::rename(dir, &tree).is_err() {
+            // Another file system: copy, then drop the original.
+            copy_tree(dir, &tree, &manifest)?;
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        temp.persist(self.manifest_path(&digest))
+            .map_err(|e| ArtifactError::Io {
                 what: "writing a manifest".into(),
                 source: e.error,
             })?;
-        }
         Ok((manifest, digest))
     }
 
@@ -133,218 +133,283 @@ impl ArtifactStore {
         Ok(manifest)
     }
 
-    /// Puts artifact `name` (digest `digest`) into the folder `into`
-    /// (created): folders made, files linked from their blobs, links made.
-    /// A manifest that does not match its digest, or a missing or resized
-    /// blob, is an error naming the artifact.
-    pub fn mount(&self, name: &str, digest: &str, into: &Path) -> Result<Manifest, ArtifactError> {
-        let manifest = self.manifest(name, digest)?;
-        std::fs::create_dir_all(into).map_err(io(format!("creating {}", into.display())))?;
-        for entry in &manifest.entries {
-            let target = into.join(&entry.path);
-            match &entry.kind {
-                EntryKind::Dir => std::fs::create_dir_all(&target)
-                    .map_err(io(format!("creating {}", target.display())))?,
-                EntryKind::File { mode, size, sha256 } => {
-                    let blob = self.blob_path(sha256, *mode);
-                    let stored = std::fs::metadata(&blob).map(|m| m.len()).map_err(|_| {
-                        ArtifactError::Corrupt {
-                            name: name.to_string(),
-                            digest: digest.to_string(),
-                            problem: format!(
-                                "the content of `{}` (sha256:{sha256}) is missing from the store",
-                                entry.path
-                            ),
-                        }
-                    })?;
-                    if stored != *size {
-                        return Err(ArtifactError::Corrupt {
-                            name: name.to_string(),
-                            digest: digest.to_string(),
-                            problem: format!(
-                                "the content of `{}` should be {size} bytes but the stored blob has {stored}",
-                                entry.path
-                            ),
-                        });
-                    }
-                    if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent)
-                            .map_err(io(format!("creating {}", parent.display())))?;
-                    }
-                    if std::fs::hard_link(&blob, &target).is_err() {
-                        copy_atomically(&blob, &target, *mode)?;
-                    }
-                }
-                EntryKind::Symlink { target: link } => {
-                    #[cfg(unix)]
-                    std::os::unix::fs::symlink(link, &target)
-                        .map_err(io(format!("linking {}", target.display())))?;
-                    #[cfg(not(unix))]
-                    let _ = link;
-                }
-            }
-        }
-        Ok(manifest)
-    }
-
-    /// Re-hashes every blob of an artifact; an error names the first one
-    /// whose content does not match.
-    pub fn verify(&self, name: &str, digest: &str) -> Result<(), ArtifactError> {
-        let manifest = self.manifest(name, digest)?;
-        for entry in &manifest.entries {
-            let EntryKind::File { mode, sha256, .. } = &entry.kind else {
-                continue;
-            };
-            let blob = self.blob_path(sha256, *mode);
-            let (actual, _) = manifest::hash_file(&blob).map_err(|e| ArtifactError::Corrupt {
+    /// Where artifact `name` (digest `digest`) can be mounted from,
+    /// read-only, once its manifest matches its digest and its folder is
+    /// there.
+    pub fn mount(&self, name: &str, digest: &str) -> Result<PathBuf, ArtifactError> {
+        self.manifest(name, digest)?;
+        let tree = self.tree_path(digest);
+        if !tree.is_dir() {
+            return Err(ArtifactError::Corrupt {
                 name: name.to_string(),
                 digest: digest.to_string(),
-                problem: format!("the content of `{}` cannot be read ({e})", entry.path),
+                problem: format!("its files are missing from the store ({})", tree.display()),
+            });
+        }
+        Ok(tree)
+    }
+
+    /// Hashes every file of an artifact and records the sums (once).
+    pub fn seal(&self, name: &str, digest: &str) -> Result<Sums, ArtifactError> {
+        if let Some(sums) = self.sums(digest) {
+            return Ok(sums);
+        }
+        let manifest = self.manifest(name, digest)?;
+        let tree = self.tree_path(digest);
+        let sums = content_sums(&manifest, &tree)?;
+        let body = serde_json::to_vec(&sums).expect("sums serialise");
+        let mut temp =
+            tempfile::NamedTempFile::new_in(&self.manifests).map_err(io("writing sums"))?;
+        temp.write_all(&body).map_err(io("writing sums"))?;
+        temp.persist(self.sums_path(digest))
+            .map_err(|e| ArtifactError::Io {
+                what: "writing sums".into(),
+                source: e.error,
             })?;
-            if &actual != sha256 {
-                return Err(ArtifactError::Corrupt {
-                    name: name.to_string(),
-                    digest: digest.to_string(),
-                    problem: format!(
-                        "the content of `{}` has sha256:{actual}, not sha256:{sha256}",
-                        entry.path
-                    ),
-                });
+        Ok(sums)
+    }
+
+    /// The recorded sums of a sealed artifact.
+    pub fn sums(&self, digest: &str) -> Option<Sums> {
+        let body = std::fs::read(self.sums_path(digest)).ok()?;
+        serde_json::from_slice(&body).ok()
+    }
+
+    /// Digests of the artifacts not sealed yet.
+    pub fn unsealed(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.manifests) else {
+            return Vec::new();
+        };
+        let mut found: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let digest = name.strip_suffix(".json")?;
+                (!digest.ends_with(".sums") && !self.sums_path(digest).exists())
+                    .then(|| digest.to_string())
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Checks an artifact's folder against its manifest (every entry there,
+    /// of its kind, mode and size, and nothing else) and, once sealed,
+    /// every file's content against its sum. An error names the artifact
+    /// and the first difference.
+    pub fn verify(&self, name: &str, digest: &str) -> Result<(), ArtifactError> {
+        let manifest = self.manifest(name, digest)?;
+        let corrupt = |problem: String| ArtifactError::Corrupt {
+            name: name.to_string(),
+            digest: digest.to_string(),
+            problem,
+        };
+        let tree = self.tree_path(digest);
+        let found = manifest::scan(&tree, Tidy::No)
+            .map_err(|e| corrupt(format!("its files cannot be read ({e})")))?;
+        let expected: std::collections::BTreeMap<&str, &EntryKind> = manifest
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), &e.kind))
+            .collect();
+        let actual: std::collections::BTreeMap<&str, &EntryKind> = found
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), &e.kind))
+            .collect();
+        for (path, kind) in &expected {
+            match actual.get(path) {
+                None => return Err(corrupt(format!("`{path}` is missing"))),
+                Some(k) if k != kind => {
+                    return Err(corrupt(format!(
+                        "`{path}` should be {} but is {}",
+                        describe(kind),
+                        describe(k)
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(path) = actual.keys().find(|p| !expected.contains_key(*p)) {
+            return Err(corrupt(format!("`{path}` is not part of it")));
+        }
+        if let Some(path) = found.skipped.first() {
+            return Err(corrupt(format!("`{}` is not part of it", path.path)));
+        }
+        if let Some(sums) = self.sums(digest) {
+            for (path, sum) in &sums.files {
+                let (actual, _) = manifest::hash_file(&tree.join(path))
+                    .map_err(|e| corrupt(format!("`{path}` cannot be read ({e})")))?;
+                if &actual != sum {
+                    return Err(corrupt(format!(
+                        "the content of `{path}` has sha256:{actual}, not sha256:{sum}"
+                    )));
+                }
             }
         }
         Ok(())
     }
 }
 
-fn copy_atomically(from: &Path, to: &Path, mode: u32) -> Result<(), ArtifactError> {
-    let parent = to.parent().expect("a file in a folder");
-    let temp = tempfile::NamedTempFile::new_in(parent)
-        .map_err(io(format!("copying into {}", parent.display())))?;
-    std::fs::copy(from, temp.path()).map_err(io(format!("copying {}", from.display())))?;
-    set_read_only(temp.path(), mode).map_err(io(format!("protecting {}", to.display())))?;
-    temp.persist(to).map_err(|e| ArtifactError::Io {
-        what: format!("copying to {}", to.display()),
-        source: e.error,
-    })?;
+fn describe(kind: &EntryKind) -> String {
+    match kind {
+        EntryKind::Dir => "a folder".into(),
+        EntryKind::File { mode, size } => format!("a file of {size} bytes, mode {mode:o}"),
+        EntryKind::Symlink { target } => format!("a link to `{target}`"),
+    }
+}
+
+/// Hashes every file of `tree` as `manifest` lists it.
+pub fn content_sums(manifest: &Manifest, tree: &Path) -> Result<Sums, ArtifactError> {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    let mut total = Sha256::new();
+    for entry in &manifest.entries {
+        match &entry.kind {
+            EntryKind::Dir => total.update(format!("d {}\n", entry.path)),
+            EntryKind::File { mode, .. } => {
+                let path = tree.join(&entry.path);
+                let (sum, _) = manifest::hash_file(&path)
+                    .map_err(io(format!("hashing {}", path.display())))?;
+                total.update(format!("f {mode:o} {sum} {}\n", entry.path));
+                files.push((entry.path.clone(), sum));
+            }
+            EntryKind::Symlink { target } => total.update(format!("l {target} {}\n", entry.path)),
+        }
+    }
+    Ok(Sums {
+        content_digest: hex::encode(total.finalize()),
+        files,
+    })
+}
+
+/// Copies the tree a manifest describes (used only when the output and
+/// the store are on different file systems).
+fn copy_tree(from: &Path, to: &Path, manifest: &Manifest) -> Result<(), ArtifactError> {
+    std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
+    for entry in &manifest.entries {
+        let source = from.join(&entry.path);
+        let target = to.join(&entry.path);
+        match &entry.kind {
+            EntryKind::Dir => std::fs::create_dir_all(&target)
+                .map_err(io(format!("creating {}", target.display())))?,
+            EntryKind::File { .. } => {
+                std::fs::copy(&source, &target)
+                    .map_err(io(format!("copying {}", source.display())))?;
+            }
+            EntryKind::Symlink { target: link } => {
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(link, &target)
+                    .map_err(io(format!("linking {}", target.display())))?;
+                #[cfg(not(unix))]
+                let _ = link;
+            }
+        }
+    }
     Ok(())
-}
-
-#[cfg(unix)]
-fn set_read_only(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = if mode & 0o111 != 0 { 0o555 } else { 0o444 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_read_only(path: &Path, _mode: u32) -> std::io::Result<()> {
-    let mut permissions = std::fs::metadata(path)?.permissions();
-    permissions.set_readonly(true);
-    std::fs::set_permissions(path, permissions)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn ingest_then_mount_gives_the_same_tree_and_stores_each_file_once() {
-        let root = tempfile::tempdir().unwrap();
-        let store = ArtifactStore::open(&root.path().join("store")).unwrap();
-        let out = root.path().join("out");
+    fn output(root: &Path) -> PathBuf {
+        let out = root.join("out");
         std::fs::create_dir_all(out.join("a/b")).unwrap();
         std::fs::write(out.join("a/b/one.txt"), "same").unwrap();
         std::fs::write(out.join("two.txt"), "same").unwrap();
         std::fs::create_dir_all(out.join("empty")).unwrap();
+        out
+    }
+
+    #[test]
+    fn ingest_moves_the_folder_and_mount_hands_it_over() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::open(&root.path().join("store")).unwrap();
+        let out = output(root.path());
         let (manifest, digest) = store.ingest(&out).unwrap();
         assert_eq!(manifest.file_count(), 2);
-        let blobs: usize = walk_count(&root.path().join("store/blobs"));
-        assert_eq!(blobs, 1, "equal content is stored once");
-
-        let mounted = root.path().join("in");
-        store.mount("Out", &digest, &mounted).unwrap();
+        assert!(!out.exists(), "the output folder was moved");
+        let mounted = store.mount("Out", &digest).unwrap();
         assert_eq!(
             std::fs::read_to_string(mounted.join("a/b/one.txt")).unwrap(),
             "same"
         );
         assert!(mounted.join("empty").is_dir());
-        assert_eq!(manifest::scan(&mounted).unwrap().digest(), digest);
+        store.verify("Out", &digest).unwrap();
+
+        // Equal outputs are distinct artifacts with equal content digests.
+        let (_, again) = store.ingest(&output(root.path())).unwrap();
+        assert_ne!(digest, again);
+        assert_eq!(store.unsealed(), {
+            let mut both = vec![digest.clone(), again.clone()];
+            both.sort();
+            both
+        });
+        let one = store.seal("Out", &digest).unwrap();
+        let two = store.seal("Out", &again).unwrap();
+        assert_eq!(one.content_digest, two.content_digest);
+        assert_eq!(one.files.len(), 2);
+        assert!(store.unsealed().is_empty());
         store.verify("Out", &digest).unwrap();
     }
 
     #[test]
-    fn a_tampered_artifact_fails_to_mount_with_a_clear_error() {
+    fn a_tampered_manifest_fails_to_mount_with_a_clear_error() {
         let root = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(&root.path().join("store")).unwrap();
-        let out = root.path().join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(out.join("f.txt"), "content").unwrap();
-        let (_, digest) = store.ingest(&out).unwrap();
-
-        // Change the manifest: its digest no longer matches.
+        let (_, digest) = store.ingest(&output(root.path())).unwrap();
         let path = store.manifest_path(&digest);
         let body = std::fs::read_to_string(&path)
             .unwrap()
-            .replace("f.txt", "g.txt");
+            .replace("two.txt", "six.txt");
         std::fs::write(&path, body).unwrap();
-        let error = store
-            .mount("Build", &digest, &root.path().join("in"))
-            .unwrap_err();
+        let error = store.mount("Build", &digest).unwrap_err();
         assert!(
             error.to_string().starts_with(&format!(
                 "artifact `Build` (sha256:{digest}) is corrupt: its manifest's digest is sha256:"
             )),
             "{error}"
         );
+        std::fs::remove_file(&path).unwrap();
+        let error = store.mount("Build", &digest).unwrap_err().to_string();
+        assert!(error.contains("its manifest cannot be read"), "{error}");
     }
 
     #[test]
-    fn a_changed_blob_is_found_by_size_on_mount_and_by_content_on_verify() {
+    fn verify_finds_changed_added_and_missing_files() {
         let root = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(&root.path().join("store")).unwrap();
-        let out = root.path().join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(out.join("f.txt"), "content").unwrap();
-        let (manifest, digest) = store.ingest(&out).unwrap();
-        let EntryKind::File { sha256, mode, .. } = &manifest.entries[0].kind else {
-            panic!()
-        };
-        let blob = store.blob_path(sha256, *mode);
-        set_writable(&blob);
-        std::fs::write(&blob, "CONTENT").unwrap();
+        let (_, digest) = store.ingest(&output(root.path())).unwrap();
+        store.seal("Build", &digest).unwrap();
+        let tree = store.tree_path(&digest);
+
+        // Same size, different content: only the sums can tell.
+        std::fs::write(tree.join("two.txt"), "SAME").unwrap();
         let error = store.verify("Build", &digest).unwrap_err().to_string();
         assert!(
-            error.contains("the content of `f.txt` has sha256:"),
+            error.contains("the content of `two.txt` has sha256:"),
             "{error}"
         );
-        std::fs::write(&blob, "longer content").unwrap();
-        let error = store
-            .mount("Build", &digest, &root.path().join("in"))
-            .unwrap_err()
-            .to_string();
+        std::fs::write(tree.join("two.txt"), "longer").unwrap();
+        let error = store.verify("Build", &digest).unwrap_err().to_string();
         assert!(
-            error.contains("should be 7 bytes but the stored blob has 14"),
+            error.contains("`two.txt` should be a file of 4 bytes"),
             "{error}"
         );
-    }
-
-    fn set_writable(path: &Path) {
-        let mut permissions = std::fs::metadata(path).unwrap().permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        permissions.set_readonly(false);
-        std::fs::set_permissions(path, permissions).unwrap();
-    }
-
-    fn walk_count(dir: &Path) -> usize {
-        let mut count = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                count += walk_count(&entry.path());
-            } else {
-                count += 1;
-            }
-        }
-        count
+        std::fs::write(tree.join("two.txt"), "same").unwrap();
+        std::fs::write(tree.join("extra"), "x").unwrap();
+        let error = store.verify("Build", &digest).unwrap_err().to_string();
+        assert!(error.contains("`extra` is not part of it"), "{error}");
+        std::fs::remove_file(tree.join("extra")).unwrap();
+        std::fs::remove_file(tree.join("a/b/one.txt")).unwrap();
+        let error = store.verify("Build", &digest).unwrap_err().to_string();
+        assert!(error.contains("`a/b/one.txt` is missing"), "{error}");
+        std::fs::remove_dir_all(&tree).unwrap();
+        let error = store.mount("Build", &digest).unwrap_err().to_string();
+        assert!(
+            error.contains("its files are missing from the store"),
+            "{error}"
+        );
     }
 }

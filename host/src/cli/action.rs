@@ -238,9 +238,11 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
 
     let mut outputs = Vec::new();
     for mount in &job.outputs {
-        let manifest = artifacts::scan(&mount.host_path)
+        let manifest = artifacts::scan(&mount.host_path, artifacts::Tidy::No)
             .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
-        outputs.push((mount, manifest));
+        let sums = artifacts::store::content_sums(&manifest, &mount.host_path)
+            .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
+        outputs.push((mount, manifest, sums.content_digest));
     }
 
     if args.json {
@@ -298,7 +300,7 @@ fn print_human(
     outcome: &Outcome,
     elapsed: Duration,
     calls: u32,
-    outputs: &[(&Mount, Manifest)],
+    outputs: &[(&Mount, Manifest, String)],
     log: &ActionLog,
 ) {
     let mut out = std::io::stdout().lock();
@@ -339,14 +341,14 @@ fn print_human(
     }
     if !outputs.is_empty() {
         let _ = writeln!(out, "outputs:");
-        for (mount, manifest) in outputs {
+        for (mount, manifest, digest) in outputs {
             let _ = writeln!(
                 out,
                 "  {}  {} files, {}  sha256:{}  ({})",
                 mount.name,
                 manifest.file_count(),
                 format_bytes(manifest.total_bytes()),
-                &manifest.digest()[..16],
+                &digest[..16],
                 mount.host_path.display()
             );
             for skipped in &manifest.skipped {
@@ -369,16 +371,16 @@ fn print_json(
     outcome: &Outcome,
     elapsed: Duration,
     calls: u32,
-    outputs: &[(&Mount, Manifest)],
+    outputs: &[(&Mount, Manifest, String)],
     log: &ActionLog,
 ) {
     let outputs: Vec<_> = outputs
         .iter()
-        .map(|(mount, manifest)| {
+        .map(|(mount, manifest, digest)| {
             json!({
                 "name": mount.name,
                 "path": mount.host_path,
-                "digest": manifest.digest(),
+                "digest": digest,
                 "files": manifest.file_count(),
                 "bytes": manifest.total_bytes(),
                 "skipped": manifest.skipped,

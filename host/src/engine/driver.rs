@@ -141,6 +141,28 @@ struct Runner {
     workspaces: Workspaces,
     providers: Mutex<HashMap<String, Provider>>,
     secrets: crate::secrets::SecretStore,
+    /// Artifacts to seal (hash) in the background, off the hand-off's path.
+    sealer: Mutex<std::sync::mpsc::Sender<String>>,
+}
+
+/// Seals artifacts one at a time on a thread of its own: those left
+/// unsealed by an earlier driver first, then each new one. It stops when
+/// the engine is dropped.
+fn start_sealer(artifacts: &ArtifactStore) -> std::sync::mpsc::Sender<String> {
+    let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    for digest in artifacts.unsealed() {
+        let _ = sender.send(digest);
+    }
+    let artifacts = artifacts.clone();
+    let _ = std::thread::Builder::new()
+        .name("sluice-sealer".into())
+        .spawn(move || {
+            for digest in receiver {
+                // A failure shows when the artifact is verified.
+                let _ = artifacts.seal("artifact", &digest);
+            }
+        });
+    sender
 }
 
 impl Engine {
@@ -180,9 +202,11 @@ impl Engine {
 
         let (inbox, receiver) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(4096);
+        let sealer = Mutex::new(start_sealer(&artifacts));
         let runner = Arc::new(Runner {
             state_dir: dir.clone(),
             catalog,
+            sealer,
             artifacts,
             workspaces,
             providers: Mutex::new(HashMap::new()),
@@ -982,6 +1006,7 @@ impl Runner {
                 for mount in &folders.outputs {
                     match self.artifacts.ingest(&mount.host_path) {
                         Ok((manifest, digest)) => {
+                            let _ = self.sealer.lock().unwrap().send(digest.clone());
                             for skipped in &manifest.skipped {
                                 log.append(
                                     crate::sandbox::LogSource::Host,

@@ -1,13 +1,13 @@
 //! The folders of one action attempt on the host: its input artifacts
-//! (mounted from the artifact store), its empty output folders, its
-//! scratch folder. They live while the attempt does (across call-backs of
+//! (the artifact store's own folders, mounted read-only), its empty output
+//! folders (moved into the store when the attempt succeeds), its scratch
+//! folder. They live while the attempt does (across call-backs of
 //! an in-progress provider) and are given back when it ends.
 //!
 //! Folders are recycled rather than made and removed: on ext4, creating a
 //! directory costs about as much as running a no-op action (more once many
 //! inodes were freed recently), while renaming an empty one into place
-//! costs little. Emptied folders wait in `spare/` for the next job; files
-//! in them are unlinked (their content lives on in the artifact store).
+//! costs little. Emptied folders wait in `spare/` for the next job.
 
 use crate::artifacts::{ArtifactError, ArtifactStore};
 use crate::engine::{ActionKey, ArtifactRecord};
@@ -159,19 +159,12 @@ impl Workspaces {
         if first_call {
             self.take_dir(&dir).map_err(io("creating", &dir))?;
         }
+        // Inputs are the store's own folders, mounted read-only.
         let mut mounted = Vec::new();
         for input in inputs {
-            let path = dir.join(format!("in-{}", input.name));
-            if first_call || !path.exists() {
-                if path.exists() {
-                    std::fs::remove_dir_all(&path).map_err(io("clearing", &path))?;
-                }
-                self.take_dir(&path).map_err(io("creating", &path))?;
-                artifacts.mount(&input.name, &input.digest, &path)?;
-            }
             mounted.push(Mount {
                 name: input.name.clone(),
-                host_path: path,
+                host_path: artifacts.mount(&input.name, &input.digest)?,
                 revision: input.revision.clone(),
             });
         }
