@@ -320,6 +320,25 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Handing a large artifact from one action to the next (ingest +
+    /// mount) against `cp -r` of the same tree.
+    Handoff {
+        /// Files in the artifact.
+        #[arg(long, default_value_t = 10_000)]
+        files: u32,
+        /// Bytes in the artifact (e.g. 1GiB, 64MiB).
+        #[arg(long, default_value = "1GiB", value_parser = sluice::units::parse_bytes)]
+        bytes: u64,
+        /// Times each measurement runs.
+        #[arg(long, default_value_t = 5)]
+        iterations: u32,
+        /// Where to make the trees (default: a temporary folder).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Wall time of `sluice run` on a 3-stage no-op pipeline, fresh
     /// process, warm compile cache.
     Run {
@@ -604,6 +623,19 @@ fn main() -> ExitCode {
                 )
                 .await
             }
+            Command::Bench(BenchCommand::Handoff {
+                files,
+                bytes,
+                iterations,
+                dir,
+                json,
+            }) => cli::bench::handoff(cli::bench::HandoffArgs {
+                files,
+                bytes,
+                iterations,
+                dir,
+                json,
+            }),
             Command::Bench(BenchCommand::Run { iterations, json }) => {
                 cli::bench::run_command(iterations, json, ctx.cache_dir.clone())
             }

@@ -313,6 +313,44 @@ async fn a_granted_program_cannot_write_outside_the_workspace() {
     assert!(!log.contains("NETWORK"), "{log}");
 }
 
+#[tokio::test]
+async fn the_state_directory_is_hidden_from_programs() {
+    if sluice_tests::sandbox()
+        .process_settings()
+        .bubblewrap
+        .is_none()
+    {
+        panic!(
+            "bubblewrap (bwrap) is not installed: `scripts/test.sh` installs it (apt-get install bubblewrap)"
+        );
+    }
+    // Outside /tmp (programs get a private /tmp anyway), like a real one.
+    let state = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(state.path().join("secrets"), "DEPLOY_KEY=hunter2\n").unwrap();
+    let script = format!("cat {}/secrets; true", state.path().display());
+    let run = |hide: bool| {
+        let script = script.clone();
+        let state = state.path().to_path_buf();
+        async move {
+            let mut ws = Workspace::new(&[("Build", &script)]);
+            ws.grant_programs(&["sh", "cat"]);
+            if hide {
+                ws.job.hidden.push(state);
+            }
+            let (report, log) = ws.run(&builtin("command"), &Limits::default()).await;
+            success(&report.outcome);
+            log
+        }
+    };
+    // Not hidden, the host file system is readable: the check can fail.
+    assert!(run(false).await.contains("DEPLOY_KEY=hunter2"));
+    let log = run(true).await;
+    assert!(
+        !log.contains("DEPLOY_KEY") && log.contains("No such file"),
+        "{log}"
+    );
+}
+
 // ---------------------------------------------------------------- test: command and wasm
 
 #[tokio::test]

@@ -983,6 +983,7 @@ impl Runner {
             mounts: request.provider.mounts.clone(),
             grants,
             deadline_ms: request.deadline_at.max(0) as u64,
+            hidden: vec![self.state_dir.root.clone()],
         };
         let report = match provider.run(&job, &limits, &log).await {
             Ok(r) => r,

@@ -265,6 +265,10 @@ pub struct Job {
     /// When the action's time runs out, in milliseconds since the Unix
     /// epoch (0: unknown).
     pub deadline_ms: u64,
+    /// Host folders the job's programs must not see even read-only (the
+    /// state directory: its database, secrets file and other jobs'
+    /// folders). Never shown to the provider.
+    pub hidden: Vec<PathBuf>,
 }
 
 impl Job {

@@ -261,6 +261,16 @@ fn bubblewrap_args(
         "--tmpfs".into(),
         "/run".into(),
     ]);
+    // The state directory (secrets file, database, other jobs' folders)
+    // is covered; the job's own folders are bound below at their guest
+    // paths.
+    for hidden in ctx.job.iter().flat_map(|j| j.hidden.iter()) {
+        if let Ok(real) = hidden.canonicalize()
+            && real.is_dir()
+        {
+            args.extend(["--tmpfs".into(), real.display().to_string()]);
+        }
+    }
     for (guest, host, writable) in ctx.mounts.bindings() {
         let flag = if writable { "--bind" } else { "--ro-bind" };
         args.extend([flag.into(), host.display().to_string(), guest]);
