@@ -390,10 +390,25 @@ fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("sluice"))
 }
 
+/// Who approves, rejects or starts from this shell: `$SLUICE_USER`,
+/// `$USER`, `$LOGNAME`, else the account name of this process's user.
 fn user() -> String {
-    std::env::var("SLUICE_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "cli".into())
+    ["SLUICE_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| {
+            let uid = rustix::process::getuid().as_raw();
+            std::fs::read_to_string("/etc/passwd")
+                .ok()
+                .and_then(|passwd| {
+                    passwd.lines().find_map(|line| {
+                        let fields: Vec<&str> = line.split(':').collect();
+                        (fields.get(2) == Some(&uid.to_string().as_str()))
+                            .then(|| fields[0].to_string())
+                    })
+                })
+                .unwrap_or_else(|| format!("uid {uid}"))
+        })
 }
 
 /// Resolves an execution id prefix, or exits with the error.

@@ -158,7 +158,7 @@ fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostM
                 let writable = grant.access == PathAccess::ReadWrite;
                 let host = if host.is_dir() {
                     host.canonicalize().unwrap_or(host)
-                } else if writable {
+                } else if writable || made_by_another_action(loaded, &absolute(&host)) {
                     absolute(&host)
                 } else {
                     // Another action may make it (a deploy target that a
@@ -184,6 +184,31 @@ fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostM
         all.push(stage_mounts);
     }
     all
+}
+
+/// Whether some action of the pipeline is granted `folder`, or a folder
+/// above it, read-write: it may make `folder` before it is read (a deploy
+/// target a later test reads).
+fn made_by_another_action(loaded: &Loaded, folder: &std::path::Path) -> bool {
+    loaded
+        .pipeline
+        .stages
+        .iter()
+        .flat_map(|s| &s.actions)
+        .any(|action| {
+            action.grants.paths.values().any(|grant| {
+                if grant.access != PathAccess::ReadWrite {
+                    return false;
+                }
+                let path = PathBuf::from(&grant.path);
+                let path = if path.is_relative() {
+                    loaded.base_dir.join(path)
+                } else {
+                    path
+                };
+                folder.starts_with(absolute(&path))
+            })
+        })
 }
 
 /// Grants that name things this host must have: programs installed,

@@ -556,6 +556,44 @@ async fn manual_approval_notifies_a_granted_url() {
     assert_eq!(note["event"], "approval-needed");
     assert_eq!(note["approve"], "sluice approve exec-test Test Act");
     assert_eq!(note["link"], "https://staging.example");
+
+    // The decision, delivered by a call-back.
+    let decide = |approved: bool| {
+        let mut ws = Workspace::new(&[]);
+        ws.job.continuation = Some("waiting-for-approval".into());
+        ws.job.approval = Some(sluice::sandbox::Approval {
+            approved,
+            by: "alice".into(),
+            summary: Some("looks right".into()),
+        });
+        ws
+    };
+    let (report, _) = decide(true)
+        .run(&builtin("manual"), &Limits::default())
+        .await;
+    let (summary, vars) = success(&report.outcome);
+    assert_eq!(summary, "approved by alice: looks right");
+    assert_eq!(
+        (var(&vars, "ApprovedBy"), var(&vars, "Comment")),
+        ("alice", "looks right")
+    );
+    let (report, _) = decide(false)
+        .run(&builtin("manual"), &Limits::default())
+        .await;
+    assert_eq!(
+        failure(&report.outcome),
+        (
+            FailureKind::JobFailed,
+            "rejected by alice: looks right".into()
+        )
+    );
+
+    assert_eq!(
+        rejected("manual", &[("NotificationUrl", "mailto:ops@example.com")]).await,
+        [
+            "configuration property `NotificationUrl` must be an http:// or https:// URL, not `mailto:ops@example.com`"
+        ]
+    );
 }
 
 // ---------------------------------------------------------------- invoke: wasm and webhook

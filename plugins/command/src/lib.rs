@@ -14,7 +14,7 @@ struct Command;
 impl Provider for Command {
     fn describe() -> Descriptor {
         let mut d = Descriptor::new(Category::Build, "sluice", "command", "1.0.0")
-            .description("Runs build commands on the input artifacts and collects output artifacts by globs.")
+            .description("Runs build commands on the input artifacts and collects output artifacts by globs; `NAME=value` lines the commands append to $SLUICE_OUTPUT_VARIABLES become output variables.")
             .inputs(0, 10)
             .outputs(0, 10);
         d.properties = buildspec::properties();

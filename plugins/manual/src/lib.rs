@@ -3,7 +3,7 @@
 //! host records who decided and why; the action's timeout (7 days by
 //! default) ends the wait.
 
-use sluice_sdk::{Category, Descriptor, Failure, Job, Outcome, Property, Provider};
+use sluice_sdk::{Category, Config, Descriptor, Failure, Job, Outcome, Property, Provider};
 
 struct Manual;
 
@@ -30,6 +30,26 @@ impl Provider for Manual {
                 "Where to POST a JSON notification when approval is needed; the action's http grant must \
                  allow it.",
             ))
+    }
+
+    fn validate(config: &Config) -> Result<(), Vec<String>> {
+        Self::describe().check(config)?;
+        let mut problems = Vec::new();
+        for property in ["NotificationUrl", "ExternalEntityLink"] {
+            if let Some(u) = config.get(property)
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+                && !u.contains("#{")
+            {
+                problems.push(format!(
+                    "configuration property `{property}` must be an http:// or https:// URL, not `{u}`"
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     fn run(job: Job) -> Result<Outcome, Failure> {

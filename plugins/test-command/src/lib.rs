@@ -16,7 +16,7 @@ struct TestCommand;
 impl Provider for TestCommand {
     fn describe() -> Descriptor {
         let mut d = Descriptor::new(Category::Test, "sluice", "test-command", "1.0.0")
-            .description("Runs test commands and counts the results in their JUnit reports.")
+            .description("Runs test commands and counts the results in their JUnit reports; `NAME=value` lines appended to $SLUICE_OUTPUT_VARIABLES become output variables.")
             .inputs(0, 10)
             .outputs(0, 10);
         d.properties = buildspec::properties();
