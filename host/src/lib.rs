@@ -17,16 +17,28 @@
 //! - [`store`]: durable state in SQLite (WAL, migrations).
 //! - [`secrets`]: the secrets the host holds, for actions granted them.
 //! - [`units`]: sizes and durations as people write them.
+//! - [`ops`]: the operations the command line and the HTTP API share.
+//! - [`api`]: the HTTP API and the web console; [`server`]: `sluice serve`;
+//!   [`triggers`]: change detection; [`notify`]: notifications;
+//!   [`http_client`]: the host's own HTTP client; [`client`]: the command
+//!   line talking to a server.
 //! - [`cli`]: what each `sluice` command does and prints; `main.rs` only
 //!   parses flags and the environment and calls in here.
 
+pub mod api;
 pub mod artifacts;
 pub mod cli;
+pub mod client;
 pub mod engine;
+pub mod http_client;
 pub mod model;
+pub mod notify;
+pub mod ops;
 pub mod pipelines;
 pub mod providers;
 pub mod sandbox;
 pub mod secrets;
+pub mod server;
 pub mod store;
+pub mod triggers;
 pub mod units;

@@ -33,6 +33,16 @@ struct Cli {
     )]
     state_dir: PathBuf,
 
+    /// Talk to this server (`http://host:port`) instead of the state
+    /// directory [default: the server driving the state directory, if any]
+    #[arg(long, global = true, value_name = "URL", env = "SLUICE_SERVER")]
+    server: Option<String>,
+
+    /// The server's API token, for changes [default: $SLUICE_TOKEN, else
+    /// the state directory's api-token]
+    #[arg(long, global = true, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -152,6 +162,20 @@ enum Command {
         /// Stop when nothing is in progress or queued.
         #[arg(long)]
         until_idle: bool,
+    },
+    /// Run the engine as a server: the HTTP API, the web console,
+    /// triggers and notifications, until SIGINT or SIGTERM.
+    Serve {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// Allow an address other than loopback (reads then need the token
+        /// too).
+        #[arg(long)]
+        public: bool,
+        /// Do not poll sources or answer hooks.
+        #[arg(long)]
+        no_triggers: bool,
     },
     /// Print the JSON Schema of pipeline definitions.
     Schema,
@@ -412,12 +436,31 @@ fn user() -> String {
 }
 
 /// Resolves an execution id prefix, or exits with the error.
-fn execution_id(ctx: &cli::Context, id: &str) -> Result<String, u8> {
-    cli::show::resolve_id(ctx, id).map_err(cli::fail)
+async fn execution_id(ctx: &cli::Context, id: &str) -> Result<String, u8> {
+    cli::show::resolve_id(ctx, id).await.map_err(cli::fail)
+}
+
+/// The server the command line should talk to: `--server` /
+/// `SLUICE_SERVER`, else the one driving the state directory. Its token
+/// comes from `--token-file`, `SLUICE_TOKEN`, or the state directory.
+fn server_client(cli: &Cli, user: &str) -> Option<sluice::client::Client> {
+    let url = match &cli.server {
+        Some(url) => url.clone(),
+        None => sluice::server::running_server(&cli.state_dir)?.url,
+    };
+    let token = cli
+        .token_file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .or_else(|| std::env::var("SLUICE_TOKEN").ok())
+        .or_else(|| std::fs::read_to_string(sluice::server::token_path(&cli.state_dir)).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    Some(sluice::client::Client::new(&url, token, user))
 }
 
 async fn decide(ctx: &cli::Context, decision: Decision, approved: bool) -> u8 {
-    let id = match execution_id(ctx, &decision.id) {
+    let id = match execution_id(ctx, &decision.id).await {
         Ok(id) => id,
         Err(code) => return code,
     };
@@ -456,7 +499,21 @@ fn main() -> ExitCode {
         process: sluice::sandbox::ProcessSettings::from_path_list(
             &std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
         ),
+        server: None,
     };
+    // Every command but `serve` (and those that never touch state) talks to
+    // a server when one drives the state directory or is named.
+    let mut ctx = ctx;
+    if !matches!(
+        cli.command,
+        Command::Serve { .. }
+            | Command::Schema
+            | Command::Action(_)
+            | Command::Bench(_)
+            | Command::Validate { .. }
+    ) {
+        ctx.server = server_client(&cli, &ctx.user);
+    }
     let code = runtime.block_on(async move {
         match cli.command {
             Command::Run {
@@ -481,14 +538,16 @@ fn main() -> ExitCode {
             Command::Pipeline(PipelineCommand::Apply { file }) => {
                 cli::pipeline::apply(&ctx, &file).await
             }
-            Command::Pipeline(PipelineCommand::List { json }) => cli::pipeline::list(&ctx, json),
+            Command::Pipeline(PipelineCommand::List { json }) => {
+                cli::pipeline::list(&ctx, json).await
+            }
             Command::Pipeline(PipelineCommand::Get {
                 name,
                 version,
                 json,
-            }) => cli::pipeline::get(&ctx, &name, version, json),
+            }) => cli::pipeline::get(&ctx, &name, version, json).await,
             Command::Pipeline(PipelineCommand::Delete { name }) => {
-                cli::pipeline::delete(&ctx, &name)
+                cli::pipeline::delete(&ctx, &name).await
             }
             Command::Start {
                 name,
@@ -510,17 +569,17 @@ fn main() -> ExitCode {
                 )
                 .await
             }
-            Command::State { name, json } => cli::show::state(&ctx, &name, json),
+            Command::State { name, json } => cli::show::state(&ctx, &name, json).await,
             Command::Executions { name, limit, json } => {
-                cli::show::executions(&ctx, &name, limit, json)
+                cli::show::executions(&ctx, &name, limit, json).await
             }
-            Command::Execution { id, json } => cli::show::execution(&ctx, &id, json),
-            Command::Logs { id, action } => cli::show::logs(&ctx, &id, action.as_deref()),
+            Command::Execution { id, json } => cli::show::execution(&ctx, &id, json).await,
+            Command::Logs { id, action } => cli::show::logs(&ctx, &id, action.as_deref()).await,
             Command::Stop {
                 id,
                 abandon,
                 reason,
-            } => match execution_id(&ctx, &id) {
+            } => match execution_id(&ctx, &id).await {
                 Ok(id) => {
                     cli::control::send(
                         &ctx,
@@ -534,7 +593,7 @@ fn main() -> ExitCode {
                 }
                 Err(code) => code,
             },
-            Command::Retry { id, stage, all } => match execution_id(&ctx, &id) {
+            Command::Retry { id, stage, all } => match execution_id(&ctx, &id).await {
                 Ok(id) => {
                     cli::control::send(
                         &ctx,
@@ -586,6 +645,22 @@ fn main() -> ExitCode {
             }
             Command::Drive { until_idle } => cli::control::drive(&ctx, until_idle).await,
             Command::Schema => cli::pipeline::schema(),
+            Command::Serve {
+                listen,
+                public,
+                no_triggers,
+            } => {
+                sluice::server::serve(
+                    ctx.clone(),
+                    sluice::server::ServeOptions {
+                        listen,
+                        public,
+                        token_file: cli.token_file.clone(),
+                        triggers: !no_triggers,
+                    },
+                )
+                .await
+            }
             Command::Action(command) => {
                 let sandbox = match ctx.sandbox() {
                     Ok(s) => s,

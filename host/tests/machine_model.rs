@@ -50,6 +50,8 @@ fn version(mode: ExecutionMode) -> PipelineVersion {
             execution_mode: mode,
             variables: vec![],
             stages,
+            triggers: vec![],
+            notifications: vec![],
         },
         resolved: STAGES
             .iter()
@@ -452,7 +454,7 @@ impl World {
             Op::Start => {
                 let id = format!("e{:03}", self.ids.len());
                 self.machine
-                    .start(id.clone(), "p", "test", Default::default(), vec![])
+                    .start(id.clone(), "p", "test", Default::default(), vec![], None)
                     .unwrap();
                 let r = self.reference.start();
                 self.index.insert(id.clone(), r);

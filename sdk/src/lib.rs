@@ -98,6 +98,19 @@ pub trait Provider {
 pub trait Source: Provider {
     /// The newest revision of the source object the configuration names.
     fn latest_revision(config: &Config) -> Result<SourceRevision, Failure>;
+
+    /// The paths (relative, `/`-separated, sorted) that differ between two
+    /// revisions this provider returned, for triggers filtering on changed
+    /// files. `None` (the default) means "cannot tell": every new revision
+    /// passes such a filter.
+    fn changed_paths(
+        config: &Config,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<Vec<String>>, Failure> {
+        let _ = (config, from, to);
+        Ok(None)
+    }
 }
 
 /// Exports a type implementing [`Provider`] as the component's provider.
@@ -168,6 +181,16 @@ macro_rules! export_source_provider {
                     $crate::bindings::types::Failure,
                 > {
                     $crate::__private::latest_revision::<$ty>(configuration)
+                }
+                fn changed_paths(
+                    configuration: $crate::bindings::types::Configuration,
+                    from: ::std::string::String,
+                    to: ::std::string::String,
+                ) -> ::core::result::Result<
+                    ::core::option::Option<::std::vec::Vec<::std::string::String>>,
+                    $crate::bindings::types::Failure,
+                > {
+                    $crate::__private::changed_paths::<$ty>(configuration, from, to)
                 }
             }
             $crate::bindings::source::export_source!(
@@ -256,5 +279,14 @@ pub mod __private {
         P::latest_revision(&Config::from_pairs(configuration))
             .map(|r| r.into_wit())
             .map_err(|f| f.into_wit())
+    }
+
+    pub fn changed_paths<P: Source>(
+        configuration: wit::Configuration,
+        from: String,
+        to: String,
+    ) -> Result<Option<Vec<String>>, wit::Failure> {
+        crate::log::install_panic_hook();
+        P::changed_paths(&Config::from_pairs(configuration), &from, &to).map_err(|f| f.into_wit())
     }
 }

@@ -135,6 +135,7 @@ impl Harness {
                     .collect(),
                 revisions: Default::default(),
                 trigger: "test".into(),
+                token: None,
             })
             .await;
         assert!(outcome.ok, "{outcome:?}");

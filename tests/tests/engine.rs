@@ -623,6 +623,7 @@ stages:
             variables: Default::default(),
             revisions: Default::default(),
             trigger: "t".into(),
+            token: None,
         })
         .await;
     assert_eq!(
@@ -637,6 +638,7 @@ stages:
                 .collect(),
             revisions: Default::default(),
             trigger: "t".into(),
+            token: None,
         })
         .await;
     assert_eq!(

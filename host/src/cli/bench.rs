@@ -277,6 +277,7 @@ async fn engine_inner(
         user: "bench".into(),
         secrets: Default::default(),
         process: Default::default(),
+        server: None,
     };
     let loaded = crate::model::load(&file).map_err(|r| r.to_string())?;
     let sandbox = ctx.sandbox()?;
@@ -293,6 +294,7 @@ async fn engine_inner(
             variables: Default::default(),
             revisions: Default::default(),
             trigger: "bench".into(),
+            token: None,
         })
         .await;
     let warm_id = warm.execution.ok_or(warm.message)?;
@@ -309,6 +311,7 @@ async fn engine_inner(
                 variables: Default::default(),
                 revisions: Default::default(),
                 trigger: "bench".into(),
+                token: None,
             })
             .await;
         ids.push(outcome.execution.ok_or(outcome.message)?);

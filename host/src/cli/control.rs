@@ -23,12 +23,17 @@ pub enum Controller {
     Remote(Store),
     /// No one drives; requests are queued in the store.
     Queued(Store),
+    /// A server drives; requests go through its API.
+    Server(crate::client::Client),
 }
 
 impl Controller {
     /// Becomes the driver if no one drives and `drive` is true; otherwise
     /// talks to the driver, or queues.
     pub async fn connect(ctx: &Context, drive: bool) -> Result<Controller, String> {
+        if let Some(client) = &ctx.server {
+            return Ok(Controller::Server(client.clone()));
+        }
         if is_driven(&ctx.state_dir) {
             return Ok(Controller::Remote(ctx.store()?));
         }
@@ -52,6 +57,7 @@ impl Controller {
         match self {
             Controller::Local(engine) => engine.request(request).await,
             Controller::Remote(store) => remote_request(store, &request).await,
+            Controller::Server(client) => client.request(&request).await,
             Controller::Queued(store) => match store.push_request(&request) {
                 Ok(_) => RequestOutcome {
                     ok: true,
@@ -74,6 +80,7 @@ impl Controller {
             Controller::Remote(_) | Controller::Queued(_) => {
                 Ok(Feed::poll(ctx.store()?, execution))
             }
+            Controller::Server(client) => Ok(Feed::remote(client.clone(), execution)),
         }
     }
 
@@ -150,11 +157,14 @@ pub async fn run(ctx: &Context, file: &Path, args: StartArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let sandbox = match ctx.sandbox() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
+    let applied = match &ctx.server {
+        Some(client) => super::pipeline::apply_remote(client, file, &loaded).await,
+        None => match ctx.sandbox() {
+            Ok(sandbox) => super::pipeline::apply_loaded(ctx, &loaded, sandbox).await,
+            Err(e) => return fail(e),
+        },
     };
-    let name = match super::pipeline::apply_loaded(ctx, &loaded, sandbox).await {
+    let name = match applied {
         Ok((name, _, _)) => name,
         Err(code) => return code,
     };
@@ -172,6 +182,7 @@ pub async fn start(ctx: &Context, pipeline: &str, args: StartArgs, trigger: &str
         variables: args.variables.iter().cloned().collect::<IndexMap<_, _>>(),
         revisions: args.revisions.iter().cloned().collect::<IndexMap<_, _>>(),
         trigger: trigger.to_string(),
+        token: None,
     };
     let feed_before = match &controller {
         // Subscribe before starting so no change is missed.
@@ -193,8 +204,8 @@ pub async fn start(ctx: &Context, pipeline: &str, args: StartArgs, trigger: &str
         controller.finish(ctx).await;
         return EXIT_OK;
     }
-    let feed = match (feed_before, ctx.store()) {
-        (Some(events), Ok(store)) => Feed::events(events, &id, store),
+    let feed = match feed_before.map(|events| (events, ctx.store())) {
+        Some((events, Ok(store))) => Feed::events(events, &id, store),
         _ => match controller.feed(ctx, &id) {
             Ok(f) => f,
             Err(e) => return fail(e),
@@ -230,6 +241,12 @@ pub async fn send(ctx: &Context, request: Request) -> u8 {
 /// `sluice drive`: drives the state directory in the foreground until
 /// interrupted (or, with `until_idle`, until nothing is left to do).
 pub async fn drive(ctx: &Context, until_idle: bool) -> u8 {
+    if let Some(client) = &ctx.server {
+        return fail(format!(
+            "the server at {} drives this state directory already",
+            client.base
+        ));
+    }
     let sandbox = match ctx.sandbox() {
         Ok(s) => s,
         Err(e) => return fail(e),

@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod show;
 
+use crate::ops::{self, OpError};
 use crate::providers::{Catalog, ComponentStore};
 use crate::sandbox::{Sandbox, SandboxBuilder};
 use crate::store::Store;
@@ -34,9 +35,101 @@ pub struct Context {
     pub secrets: crate::secrets::SecretStore,
     /// Where granted programs are found (the host's `PATH`), and bubblewrap.
     pub process: crate::sandbox::ProcessSettings,
+    /// The server to talk to instead of the database, when one drives the
+    /// state directory or `--server` names one.
+    pub server: Option<crate::client::Client>,
+}
+
+/// Where the commands that show state read it: the database, or a server.
+pub enum Reader {
+    /// The state database.
+    Local(Store, PathBuf),
+    /// A server's API.
+    Remote(crate::client::Client),
+}
+
+impl Reader {
+    /// A pipeline's state.
+    pub async fn state(&self, name: &str) -> Result<crate::engine::view::PipelineState, OpError> {
+        match self {
+            Reader::Local(s, _) => ops::state(s, name),
+            Reader::Remote(c) => c.state(name).await,
+        }
+    }
+
+    /// A pipeline's executions, newest first.
+    pub async fn executions(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::store::ExecutionSummary>, OpError> {
+        match self {
+            Reader::Local(s, _) => ops::list_executions(s, name, limit),
+            Reader::Remote(c) => c.executions(name, limit).await,
+        }
+    }
+
+    /// An execution with every attempt.
+    pub async fn execution(&self, id: &str) -> Result<ops::ExecutionDetail, OpError> {
+        match self {
+            Reader::Local(s, _) => ops::execution(s, id),
+            Reader::Remote(c) => c.execution(id).await,
+        }
+    }
+
+    /// Logs of an execution's actions.
+    pub async fn logs(&self, id: &str, action: Option<&str>) -> Result<Vec<ops::LogPart>, OpError> {
+        match self {
+            Reader::Local(s, dir) => {
+                let filter = action.map(ops::parse_action_filter).transpose()?;
+                ops::logs(s, dir, id, filter.as_ref())
+            }
+            Reader::Remote(c) => c.logs(id, action).await,
+        }
+    }
+
+    /// Every pipeline.
+    pub async fn pipelines(&self) -> Result<Vec<crate::store::PipelineSummary>, OpError> {
+        match self {
+            Reader::Local(s, _) => ops::list_pipelines(s),
+            Reader::Remote(c) => c.list_pipelines().await,
+        }
+    }
+
+    /// A pipeline's definition.
+    pub async fn pipeline(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<crate::engine::PipelineVersion, OpError> {
+        match self {
+            Reader::Local(s, _) => ops::get_pipeline(s, name, version),
+            Reader::Remote(c) => c.get_pipeline(name, version).await,
+        }
+    }
+
+    /// The full id of an execution given by a unique prefix.
+    pub async fn resolve(&self, id: &str) -> Result<String, OpError> {
+        match self {
+            Reader::Local(s, _) => ops::resolve_execution(s, id),
+            Reader::Remote(c) => c.execution(id).await.map(|d| d.execution.id),
+        }
+    }
 }
 
 impl Context {
+    /// Where to read state: the server, when there is one, else the
+    /// database (which must exist).
+    pub fn reader(&self) -> Result<Reader, String> {
+        match &self.server {
+            Some(c) => Ok(Reader::Remote(c.clone())),
+            None => Ok(Reader::Local(
+                self.existing_store()?,
+                self.state_dir.clone(),
+            )),
+        }
+    }
+
     /// A sandbox with the compile cache.
     pub fn sandbox(&self) -> Result<Sandbox, String> {
         let mut builder = SandboxBuilder::new().process_settings(self.process.clone());

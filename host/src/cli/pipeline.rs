@@ -99,14 +99,49 @@ pub async fn apply(ctx: &Context, file: &Path) -> u8 {
 }
 
 /// Applies a definition file, printing its findings; tells a running
-/// driver to reload it. `Err` holds the exit code.
+/// driver to reload it (or sends it to the server). `Err` holds the exit
+/// code.
 pub async fn apply_file(ctx: &Context, file: &Path) -> Result<(String, u32, bool), u8> {
     let loaded = model::load(file).map_err(|report| {
         print_report(&report);
         EXIT_USAGE
     })?;
+    if let Some(client) = &ctx.server {
+        return apply_remote(client, file, &loaded).await;
+    }
     let sandbox = ctx.sandbox().map_err(fail)?;
     apply_loaded(ctx, &loaded, sandbox).await
+}
+
+/// Sends a definition to the server, which checks and records it.
+pub async fn apply_remote(
+    client: &crate::client::Client,
+    file: &Path,
+    loaded: &model::Loaded,
+) -> Result<(String, u32, bool), u8> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?;
+    let base_dir =
+        std::path::absolute(&loaded.base_dir).unwrap_or_else(|_| loaded.base_dir.clone());
+    match client.apply(text, &loaded.file, &base_dir).await {
+        Ok(applied) => {
+            if !applied.warnings.is_empty() {
+                print_report(&crate::model::Report {
+                    file: loaded.file.clone(),
+                    diagnostics: applied.warnings,
+                });
+            }
+            Ok((applied.name, applied.version, applied.changed))
+        }
+        Err(error) if !error.diagnostics.is_empty() => {
+            print_report(&crate::model::Report {
+                file: loaded.file.clone(),
+                diagnostics: error.diagnostics,
+            });
+            Err(EXIT_USAGE)
+        }
+        Err(error) => Err(fail(error)),
+    }
 }
 
 /// [`apply_file`] for a definition already loaded.
@@ -142,12 +177,12 @@ pub async fn apply_loaded(
 }
 
 /// `sluice pipeline list`.
-pub fn list(ctx: &Context, json: bool) -> u8 {
-    let store = match ctx.existing_store() {
-        Ok(s) => s,
+pub async fn list(ctx: &Context, json: bool) -> u8 {
+    let reader = match ctx.reader() {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let pipelines = match store.list_pipelines() {
+    let pipelines = match reader.pipelines().await {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -180,23 +215,13 @@ pub fn list(ctx: &Context, json: bool) -> u8 {
 
 /// `sluice pipeline get NAME`: the definition of the current (or a given)
 /// version, as YAML (or JSON).
-pub fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 {
-    let store = match ctx.existing_store() {
-        Ok(s) => s,
+pub async fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 {
+    let reader = match ctx.reader() {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let found = match version {
-        Some(v) => store.pipeline_version(name, v),
-        None => store.current_pipeline(name),
-    };
-    let version = match found {
-        Ok(Some(v)) => v,
-        Ok(None) => {
-            return fail(format!(
-                "there is no pipeline `{name}`{}",
-                version.map(|v| format!(" version {v}")).unwrap_or_default()
-            ));
-        }
+    let version = match reader.pipeline(name, version).await {
+        Ok(v) => v,
         Err(e) => return fail(e),
     };
     if json {
@@ -214,27 +239,22 @@ pub fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 {
 }
 
 /// `sluice pipeline delete NAME`.
-pub fn delete(ctx: &Context, name: &str) -> u8 {
+pub async fn delete(ctx: &Context, name: &str) -> u8 {
+    if let Some(client) = &ctx.server {
+        return match client.delete_pipeline(name).await {
+            Ok(m) => {
+                println!("{}", m.message);
+                EXIT_OK
+            }
+            Err(e) => fail(e),
+        };
+    }
     let mut store = match ctx.existing_store() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    match store.list_executions(name, 1000) {
-        Ok(executions) => {
-            if let Some(running) = executions
-                .iter()
-                .find(|e| e.status == "InProgress" || e.status == "Stopping")
-            {
-                return fail(format!(
-                    "pipeline `{name}` has an execution in progress ({}): stop it first (`sluice stop {}`)",
-                    running.id, running.id
-                ));
-            }
-        }
-        Err(e) => return fail(e),
-    }
-    match store.delete_pipeline(name) {
-        Ok(true) => {
+    match crate::ops::delete_pipeline(&mut store, name) {
+        Ok(()) => {
             if is_driven(&ctx.state_dir) {
                 let _ = store.push_request(&Request::Reload {
                     pipeline: name.to_string(),
@@ -243,7 +263,6 @@ pub fn delete(ctx: &Context, name: &str) -> u8 {
             println!("deleted pipeline `{name}` and its history");
             EXIT_OK
         }
-        Ok(false) => fail(format!("there is no pipeline `{name}`")),
         Err(e) => fail(e),
     }
 }

@@ -24,6 +24,17 @@ pub enum Feed {
         /// For catching up when events were missed.
         store: Store,
     },
+    /// A server's event stream.
+    Remote {
+        /// The server.
+        client: crate::client::Client,
+        /// The execution.
+        id: String,
+        /// The stream, once open.
+        following: Option<crate::client::Following>,
+        /// The last snapshot's change time, not to repeat it.
+        seen: i64,
+    },
     /// The state database, polled.
     Poll {
         /// The database.
@@ -42,6 +53,16 @@ impl Feed {
             events,
             id: id.to_string(),
             store,
+        }
+    }
+
+    /// Snapshots from a server.
+    pub fn remote(client: crate::client::Client, id: &str) -> Feed {
+        Feed::Remote {
+            client,
+            id: id.to_string(),
+            following: None,
+            seen: -1,
         }
     }
 
@@ -67,6 +88,50 @@ impl Feed {
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             },
+            Feed::Remote {
+                client,
+                id,
+                following,
+                seen,
+            } => {
+                let mut failures = 0;
+                loop {
+                    if following.is_none() {
+                        match client.follow(id).await {
+                            Ok(f) => *following = Some(f),
+                            Err(e) => {
+                                failures += 1;
+                                if failures > 20 {
+                                    eprintln!("error: {e}");
+                                    return None;
+                                }
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                continue;
+                            }
+                        }
+                    }
+                    let stream = following.as_mut().expect("opened above");
+                    let snapshot = match stream.next().await {
+                        Some(crate::client::Followed::Execution(e)) => Some(*e),
+                        Some(crate::client::Followed::Reread) => {
+                            client.execution(id).await.ok().map(|d| d.execution)
+                        }
+                        None => {
+                            // The server went away (restart?): reopen.
+                            *following = None;
+                            failures += 1;
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            None
+                        }
+                    };
+                    if let Some(e) = snapshot
+                        && (e.updated_at != *seen || e.status.is_terminal())
+                    {
+                        *seen = e.updated_at;
+                        return Some(e);
+                    }
+                }
+            }
             Feed::Poll { store, id, seen } => loop {
                 match store.execution(id, |_, _| None) {
                     Ok(Some(e)) if e.updated_at != *seen || e.status.is_terminal() => {

@@ -1,12 +1,10 @@
 //! Commands that show state: `sluice state`, `sluice executions`,
-//! `sluice execution`, `sluice logs`. They read the state database and
-//! never change it.
+//! `sluice execution`, `sluice logs`. They read the state database (or a
+//! server's API, when one runs) and never change it.
 
 use super::{Context, EXIT_OK, fail};
-use crate::engine::{ActionStatus, Execution};
-use crate::store::Store;
+use crate::engine::ActionStatus;
 use crate::units::{format_bytes, format_duration, format_timestamp};
-use serde_json::json;
 use std::time::Duration;
 
 fn took(start: Option<i64>, end: Option<i64>) -> String {
@@ -16,40 +14,26 @@ fn took(start: Option<i64>, end: Option<i64>) -> String {
     }
 }
 
-fn load(store: &Store, id: &str) -> Result<Execution, String> {
-    let full = store
-        .find_execution_id(id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("there is no execution `{id}` (or the prefix is ambiguous)"))?;
-    store
-        .execution(&full, |_, _| None)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("there is no execution `{id}`"))
-}
-
 /// Resolves an id or unique prefix to a full execution id.
-pub fn resolve_id(ctx: &Context, id: &str) -> Result<String, String> {
-    let store = ctx.existing_store()?;
-    store
-        .find_execution_id(id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("there is no execution `{id}` (or the prefix is ambiguous)"))
+pub async fn resolve_id(ctx: &Context, id: &str) -> Result<String, String> {
+    ctx.reader()?.resolve(id).await.map_err(|e| e.to_string())
 }
 
 /// `sluice state NAME`: each stage's latest execution, the inbound
 /// execution waiting in front of it, transitions, action statuses.
-pub fn state(ctx: &Context, pipeline: &str, json: bool) -> u8 {
-    match state_inner(ctx, pipeline, json) {
+pub async fn state(ctx: &Context, pipeline: &str, json: bool) -> u8 {
+    match state_inner(ctx, pipeline, json).await {
         Ok(()) => EXIT_OK,
         Err(e) => fail(e),
     }
 }
 
-fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(), String> {
-    let store = ctx.existing_store()?;
-    let state = crate::engine::view::pipeline_state(&store, pipeline)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("there is no pipeline `{pipeline}`"))?;
+async fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(), String> {
+    let state = ctx
+        .reader()?
+        .state(pipeline)
+        .await
+        .map_err(|e| e.to_string())?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&state).unwrap());
         return Ok(());
@@ -117,12 +101,12 @@ fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(), Strin
 }
 
 /// `sluice executions NAME`.
-pub fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool) -> u8 {
-    let store = match ctx.existing_store() {
-        Ok(s) => s,
+pub async fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool) -> u8 {
+    let reader = match ctx.reader() {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let list = match store.list_executions(pipeline, limit) {
+    let list = match reader.executions(pipeline, limit).await {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
@@ -161,24 +145,21 @@ pub fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool) -> u8
 
 /// `sluice execution ID`: stages and actions with statuses, summaries,
 /// output variables, errors; artifacts with digests.
-pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
-    let store = match ctx.existing_store() {
-        Ok(s) => s,
+pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
+    let reader = match ctx.reader() {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let execution = match load(&store, id) {
-        Ok(e) => e,
+    let detail = match reader.execution(id).await {
+        Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let attempts = store.action_attempts(&execution.id).unwrap_or_default();
     if json {
-        let answer = json!({
-            "execution": execution,
-            "attempts": attempts,
-        });
-        println!("{}", serde_json::to_string_pretty(&answer).unwrap());
+        println!("{}", serde_json::to_string_pretty(&detail).unwrap());
         return EXIT_OK;
     }
+    let execution = detail.execution;
+    let attempts = detail.attempts;
     println!("execution {}", execution.id);
     println!(
         "  pipeline  {} (version {})",
@@ -328,54 +309,30 @@ pub fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
 
 /// `sluice logs ID [--action STAGE/ACTION]`: the logs of an execution's
 /// actions (every attempt), in order.
-pub fn logs(ctx: &Context, id: &str, action: Option<&str>) -> u8 {
-    let store = match ctx.existing_store() {
-        Ok(s) => s,
+pub async fn logs(ctx: &Context, id: &str, action: Option<&str>) -> u8 {
+    let reader = match ctx.reader() {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let execution = match load(&store, id) {
-        Ok(e) => e,
+    let parts = match reader.logs(id, action).await {
+        Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let filter = action.map(|a| {
-        a.split_once('/')
-            .map(|(s, a)| (s.to_string(), a.to_string()))
-    });
-    if let Some(None) = filter {
-        return fail("--action takes STAGE/ACTION");
+    if parts.is_empty() {
+        println!("no logs yet");
+        return EXIT_OK;
     }
-    let filter = filter.flatten();
-    let attempts = store.action_attempts(&execution.id).unwrap_or_default();
-    let mut shown = 0;
-    for attempt in &attempts {
-        if let Some((s, a)) = &filter
-            && (attempt.stage != *s || attempt.action != *a)
-        {
-            continue;
-        }
-        let Some(log) = &attempt.run.log else {
-            continue;
-        };
-        let text = std::fs::read_to_string(ctx.state_dir.join(log)).unwrap_or_default();
+    for part in parts {
         println!(
-            "── {}/{} attempt {} ──",
-            attempt.stage, attempt.action, attempt.attempt
+            "── {}/{} attempt {}{} ──",
+            part.stage,
+            part.action,
+            part.attempt,
+            if part.running { " (running)" } else { "" }
         );
-        print!("{text}");
-        if !text.is_empty() && !text.ends_with('\n') {
+        print!("{}", part.text);
+        if !part.text.is_empty() && !part.text.ends_with('\n') {
             println!();
-        }
-        shown += 1;
-    }
-    if shown == 0 {
-        match filter {
-            Some((s, a)) if !attempts.iter().any(|x| x.stage == s && x.action == a) => {
-                return fail(format!(
-                    "execution {} has no action `{s}/{a}` that ran",
-                    execution.id
-                ));
-            }
-            _ => println!("no logs yet"),
         }
     }
     EXIT_OK

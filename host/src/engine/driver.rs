@@ -106,6 +106,7 @@ enum Input {
         trigger: String,
         variables: IndexMap<String, String>,
         revisions: Vec<RecordedRevision>,
+        token: Option<String>,
         reply: oneshot::Sender<RequestOutcome>,
     },
     Finished {
@@ -116,11 +117,86 @@ enum Input {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// A cheap, clonable way to talk to a running engine (for the HTTP API's
+/// handlers): requests and the event stream, not shutdown.
+#[derive(Clone)]
+pub struct EngineHandle {
+    inbox: mpsc::UnboundedSender<Input>,
+    events: broadcast::Sender<EngineEvent>,
+    runner: Arc<Runner>,
+}
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineHandle").finish_non_exhaustive()
+    }
+}
+
+impl EngineHandle {
+    /// Asks the engine to do something and waits for the answer.
+    pub async fn request(&self, request: Request) -> RequestOutcome {
+        send_request(&self.inbox, request).await
+    }
+
+    /// Changes as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    /// Asks source action `action` of `version`'s first stage for its
+    /// latest revision (with the variables' defaults), as an execution's
+    /// start would.
+    pub async fn latest_revision(
+        &self,
+        version: &PipelineVersion,
+        action: usize,
+    ) -> Result<SourceRevision, String> {
+        let variables: IndexMap<String, String> = version
+            .definition
+            .variables
+            .iter()
+            .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
+            .collect();
+        self.runner
+            .latest_revision(version, &variables, "", action)
+            .await
+    }
+
+    /// Asks source action `action` which paths differ between two of its
+    /// revisions (`None`: it cannot tell).
+    pub async fn changed_paths(
+        &self,
+        version: &PipelineVersion,
+        action: usize,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<Vec<String>>, String> {
+        self.runner.changed_paths(version, action, from, to).await
+    }
+}
+
+async fn send_request(inbox: &mpsc::UnboundedSender<Input>, request: Request) -> RequestOutcome {
+    let (reply, answer) = oneshot::channel();
+    if inbox.send(Input::Request(request, reply)).is_err() {
+        return RequestOutcome {
+            ok: false,
+            message: "the engine has stopped".into(),
+            execution: None,
+        };
+    }
+    answer.await.unwrap_or(RequestOutcome {
+        ok: false,
+        message: "the engine stopped before answering".into(),
+        execution: None,
+    })
+}
+
 /// A running engine. Dropping it without [`Engine::shutdown`] leaves
 /// running actions to be run again by the next driver.
 pub struct Engine {
     inbox: mpsc::UnboundedSender<Input>,
     events: broadcast::Sender<EngineEvent>,
+    runner: Arc<Runner>,
     task: tokio::task::JoinHandle<()>,
     state_dir: StateDir,
 }
@@ -215,19 +291,21 @@ impl Engine {
         let driver = Driver {
             machine,
             store,
-            runner,
+            runner: runner.clone(),
             inbox: inbox.clone(),
             events: events.clone(),
             running: HashMap::new(),
             replies: Vec::new(),
             cancelled: Default::default(),
             completions: Vec::new(),
+            tokens: HashMap::new(),
             _lock: lock,
         };
         let task = tokio::spawn(driver.run(receiver));
         Ok(Engine {
             inbox,
             events,
+            runner,
             task,
             state_dir: dir,
         })
@@ -240,19 +318,16 @@ impl Engine {
 
     /// Asks the engine to do something and waits for the answer.
     pub async fn request(&self, request: Request) -> RequestOutcome {
-        let (reply, answer) = oneshot::channel();
-        if self.inbox.send(Input::Request(request, reply)).is_err() {
-            return RequestOutcome {
-                ok: false,
-                message: "the engine has stopped".into(),
-                execution: None,
-            };
+        send_request(&self.inbox, request).await
+    }
+
+    /// A handle for other tasks.
+    pub fn handle(&self) -> EngineHandle {
+        EngineHandle {
+            inbox: self.inbox.clone(),
+            events: self.events.clone(),
+            runner: self.runner.clone(),
         }
-        answer.await.unwrap_or(RequestOutcome {
-            ok: false,
-            message: "the engine stopped before answering".into(),
-            execution: None,
-        })
     }
 
     /// Changes as they happen.
@@ -358,6 +433,8 @@ struct Driver {
     replies: Vec<(oneshot::Sender<RequestOutcome>, RequestOutcome)>,
     cancelled: std::collections::HashSet<ExecutionId>,
     completions: Vec<(i64, RequestOutcome)>,
+    /// Starts under way with an idempotency token, and who else asked.
+    tokens: HashMap<(String, String), Vec<oneshot::Sender<RequestOutcome>>>,
     _lock: std::fs::File,
 }
 
@@ -469,11 +546,13 @@ impl Driver {
                 trigger,
                 variables,
                 revisions,
+                token,
                 reply,
             } => {
+                let key = token.clone().map(|t| (pipeline.clone(), t));
                 let outcome = match self
                     .machine
-                    .start(id, &pipeline, &trigger, variables, revisions)
+                    .start(id, &pipeline, &trigger, variables, revisions, token)
                 {
                     Ok(id) => RequestOutcome {
                         ok: true,
@@ -482,6 +561,13 @@ impl Driver {
                     },
                     Err(e) => refused(e),
                 };
+                // Starts that came with the same token meanwhile get the
+                // same answer.
+                if let Some(key) = key {
+                    for waiter in self.tokens.remove(&key).unwrap_or_default() {
+                        self.replies.push((waiter, outcome.clone()));
+                    }
+                }
                 self.replies.push((reply, outcome));
             }
             Input::Finished { key, token, result } => {
@@ -506,45 +592,99 @@ impl Driver {
                 variables,
                 revisions,
                 trigger,
-            } => match self.prepare_start(&pipeline, variables) {
-                Ok((version, variables)) => {
-                    let (reply, answer) = match reply {
-                        Some(r) => (r, None),
-                        None => {
-                            let (tx, rx) = oneshot::channel();
-                            (tx, Some(rx))
+                token,
+            } => {
+                if let Some(t) = &token {
+                    let key = (pipeline.clone(), t.clone());
+                    if let Some(waiters) = self.tokens.get_mut(&key) {
+                        return match reply {
+                            Some(r) => {
+                                waiters.push(r);
+                                None
+                            }
+                            None => Some(RequestOutcome {
+                                ok: true,
+                                message: "starting (a start with this token is under way)".into(),
+                                execution: None,
+                            }),
+                        };
+                    }
+                    match self.store.execution_by_token(&pipeline, t) {
+                        Ok(Some(id)) => {
+                            return self.answer(
+                                reply,
+                                RequestOutcome {
+                                    ok: true,
+                                    message: format!(
+                                        "execution {id} was already started with this token"
+                                    ),
+                                    execution: Some(id),
+                                },
+                            );
                         }
-                    };
-                    let id = uuid::Uuid::now_v7().to_string();
-                    let runner = self.runner.clone();
-                    let inbox = self.inbox.clone();
-                    tokio::spawn(async move {
-                        let revisions = runner
-                            .record_revisions(&version, &variables, &id, &revisions)
-                            .await;
-                        let _ = inbox.send(Input::Started {
-                            id,
-                            pipeline: version.name.clone(),
-                            trigger,
-                            variables,
-                            revisions,
-                            reply,
-                        });
-                    });
-                    // A request from another process is answered when it
-                    // has been recorded; see `take_external_requests`.
-                    return answer.map(|_| RequestOutcome {
-                        ok: true,
-                        message: "starting".into(),
-                        execution: None,
-                    });
+                        Ok(None) => {}
+                        Err(e) => {
+                            return self.answer(
+                                reply,
+                                RequestOutcome {
+                                    ok: false,
+                                    message: e.to_string(),
+                                    execution: None,
+                                },
+                            );
+                        }
+                    }
+                    self.tokens.insert(key, Vec::new());
                 }
-                Err(message) => RequestOutcome {
-                    ok: false,
-                    message,
-                    execution: None,
-                },
-            },
+                match self.prepare_start(&pipeline, variables) {
+                    Ok((version, variables)) => {
+                        let (reply, answer) = match reply {
+                            Some(r) => (r, None),
+                            None => {
+                                let (tx, rx) = oneshot::channel();
+                                (tx, Some(rx))
+                            }
+                        };
+                        let id = uuid::Uuid::now_v7().to_string();
+                        let runner = self.runner.clone();
+                        let inbox = self.inbox.clone();
+                        tokio::spawn(async move {
+                            let revisions = runner
+                                .record_revisions(&version, &variables, &id, &revisions)
+                                .await;
+                            let _ = inbox.send(Input::Started {
+                                id,
+                                pipeline: version.name.clone(),
+                                trigger,
+                                variables,
+                                revisions,
+                                token,
+                                reply,
+                            });
+                        });
+                        // A request from another process is answered when it
+                        // has been recorded; see `take_external_requests`.
+                        return answer.map(|_| RequestOutcome {
+                            ok: true,
+                            message: "starting".into(),
+                            execution: None,
+                        });
+                    }
+                    Err(message) => {
+                        let outcome = RequestOutcome {
+                            ok: false,
+                            message,
+                            execution: None,
+                        };
+                        if let Some(t) = token {
+                            for waiter in self.tokens.remove(&(pipeline, t)).unwrap_or_default() {
+                                self.replies.push((waiter, outcome.clone()));
+                            }
+                        }
+                        outcome
+                    }
+                }
+            }
             Request::Stop {
                 execution,
                 abandon,
@@ -653,10 +793,20 @@ impl Driver {
                 },
             },
         };
+        // Answered once the step is written: an answer never names state
+        // a reader cannot see yet.
+        self.answer(reply, outcome)
+    }
+
+    /// Sends `outcome` to `reply` once the step is written, or returns it
+    /// when there is no one to send it to.
+    fn answer(
+        &mut self,
+        reply: Option<oneshot::Sender<RequestOutcome>>,
+        outcome: RequestOutcome,
+    ) -> Option<RequestOutcome> {
         match reply {
             Some(reply) => {
-                // Answered once the step is written: an answer never
-                // names state a reader cannot see yet.
                 self.replies.push((reply, outcome));
                 None
             }
@@ -872,40 +1022,9 @@ impl Runner {
                 });
                 continue;
             }
-            let resolved = &version.resolved[0][index];
-            let configuration: Vec<(String, String)> = action
-                .configuration
-                .iter()
-                .map(|(k, v)| {
-                    let value =
-                        crate::model::variables::resolve(v, |r| match r.namespace.as_str() {
-                            "variables" => variables.get(&r.key).cloned(),
-                            "execution" => Some(execution.to_string()),
-                            _ => None,
-                        })
-                        .unwrap_or_else(|_| v.clone());
-                    (k.clone(), value)
-                })
-                .collect();
-            let answer = match self.provider(&resolved.sha256, &action.provider).await {
-                Ok(provider) => {
-                    let limits = Limits {
-                        timeout: Duration::from_secs(300),
-                        ..Limits::default()
-                    };
-                    provider
-                        .latest_revision_with(
-                            &configuration,
-                            &resolved.mounts,
-                            &limits,
-                            &ActionLog::discard(),
-                        )
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| r.map_err(|f| f.message))
-                }
-                Err(e) => Err(e),
-            };
+            let answer = self
+                .latest_revision(version, variables, execution, index)
+                .await;
             recorded.push(match answer {
                 Ok(revision) => RecordedRevision {
                     action: action.name.clone(),
@@ -920,6 +1039,95 @@ impl Runner {
             });
         }
         recorded
+    }
+
+    /// A source action's configuration with variables resolved (secrets
+    /// stay unresolved: a source's revision must not depend on them).
+    fn source_configuration(
+        version: &PipelineVersion,
+        variables: &IndexMap<String, String>,
+        execution: &str,
+        index: usize,
+    ) -> Vec<(String, String)> {
+        version.definition.stages[0].actions[index]
+            .configuration
+            .iter()
+            .map(|(k, v)| {
+                let value = crate::model::variables::resolve(v, |r| match r.namespace.as_str() {
+                    "variables" => variables.get(&r.key).cloned(),
+                    "execution" => Some(execution.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_else(|_| v.clone());
+                (k.clone(), value)
+            })
+            .collect()
+    }
+
+    /// Asks source action `index` of the first stage for its latest
+    /// revision.
+    async fn latest_revision(
+        &self,
+        version: &PipelineVersion,
+        variables: &IndexMap<String, String>,
+        execution: &str,
+        index: usize,
+    ) -> Result<SourceRevision, String> {
+        let action = &version.definition.stages[0].actions[index];
+        let resolved = &version.resolved[0][index];
+        let configuration = Self::source_configuration(version, variables, execution, index);
+        let provider = self.provider(&resolved.sha256, &action.provider).await?;
+        let limits = Limits {
+            timeout: Duration::from_secs(300),
+            ..Limits::default()
+        };
+        provider
+            .latest_revision_with(
+                &configuration,
+                &resolved.mounts,
+                &limits,
+                &ActionLog::discard(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|f| f.message))
+    }
+
+    /// Asks source action `index` which paths differ between two of its
+    /// revisions (`None`: it cannot tell).
+    async fn changed_paths(
+        &self,
+        version: &PipelineVersion,
+        index: usize,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<Vec<String>>, String> {
+        let action = &version.definition.stages[0].actions[index];
+        let resolved = &version.resolved[0][index];
+        let variables: IndexMap<String, String> = version
+            .definition
+            .variables
+            .iter()
+            .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
+            .collect();
+        let configuration = Self::source_configuration(version, &variables, "", index);
+        let provider = self.provider(&resolved.sha256, &action.provider).await?;
+        let limits = Limits {
+            timeout: Duration::from_secs(300),
+            ..Limits::default()
+        };
+        provider
+            .changed_paths_with(
+                &configuration,
+                &resolved.mounts,
+                from,
+                to,
+                &limits,
+                &ActionLog::discard(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|f| f.message))
     }
 
     /// Makes one call of a provider, with its folders and log, and ingests

@@ -284,6 +284,7 @@ impl Machine {
         trigger: &str,
         variables: indexmap::IndexMap<String, String>,
         revisions: Vec<RecordedRevision>,
+        token: Option<String>,
     ) -> Result<ExecutionId, EngineError> {
         let version = self
             .pipelines
@@ -301,6 +302,8 @@ impl Machine {
             variables,
             revisions,
         );
+        let mut execution = execution;
+        execution.client_token = token;
         self.executions.insert(id.clone(), execution);
         self.touch(&id);
         self.try_enter(&id);

@@ -14,7 +14,7 @@ pub type ExecutionId = String;
 pub type Millis = i64;
 
 /// The status of an execution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ExecutionStatus {
     /// Running in a stage or waiting in front of one.
     InProgress,
@@ -66,7 +66,7 @@ impl ExecutionStatus {
 }
 
 /// The status of one stage in one execution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum StageStatus {
     /// Its actions are running.
     InProgress,
@@ -106,7 +106,7 @@ impl StageStatus {
 }
 
 /// The status of one attempt of one action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ActionStatus {
     /// Running, or waiting to be called back.
     InProgress,
@@ -143,7 +143,7 @@ impl ActionStatus {
 }
 
 /// How to stop an execution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StopMode {
     /// Let running actions finish; start nothing new.
@@ -153,7 +153,7 @@ pub enum StopMode {
 }
 
 /// What a retry runs again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RetryMode {
     /// Failed, abandoned and not-yet-run actions; succeeded ones keep their results.
@@ -164,7 +164,7 @@ pub enum RetryMode {
 
 /// What the engine knows of one action of a pipeline version, beyond its
 /// definition: the exact provider it runs and its category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResolvedAction {
     /// sha256 of the provider component.
     pub sha256: String,
@@ -183,7 +183,7 @@ pub struct ResolvedAction {
 }
 
 /// One version of a pipeline, as applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PipelineVersion {
     /// The pipeline's name.
     pub name: String,
@@ -208,7 +208,7 @@ impl PipelineVersion {
 pub type SharedVersion = Arc<PipelineVersion>;
 
 /// The revision recorded for one source action when an execution started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecordedRevision {
     /// The source action's name.
     pub action: String,
@@ -219,7 +219,7 @@ pub struct RecordedRevision {
 }
 
 /// An artifact produced in an execution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ArtifactRecord {
     /// Its name.
     pub name: String,
@@ -236,7 +236,7 @@ pub struct ArtifactRecord {
 }
 
 /// A decision on a manual approval, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalRecord {
     /// Approved or rejected.
     pub approved: bool,
@@ -249,7 +249,7 @@ pub struct ApprovalRecord {
 }
 
 /// The current attempt of one action in one execution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActionRun {
     /// The action's name.
     pub name: String,
@@ -336,7 +336,7 @@ impl ActionRun {
 }
 
 /// One stage in one execution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageRun {
     /// The stage's name.
     pub name: String,
@@ -356,7 +356,7 @@ pub struct StageRun {
 }
 
 /// Where an execution is between or in stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Position {
     /// The stage's index.
     pub stage: usize,
@@ -365,7 +365,7 @@ pub struct Position {
 }
 
 /// A stop that was asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StopRequest {
     /// Wait or abandon.
     pub mode: StopMode,
@@ -374,7 +374,7 @@ pub struct StopRequest {
 }
 
 /// One execution of a pipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Execution {
     /// Its id.
     pub id: ExecutionId,
@@ -408,6 +408,9 @@ pub struct Execution {
     pub stages: Vec<StageRun>,
     /// Artifacts produced so far.
     pub artifacts: IndexMap<String, ArtifactRecord>,
+    /// The idempotency token it was started with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
 }
 
 impl Execution {
@@ -459,6 +462,7 @@ impl Execution {
             ended_at: None,
             stages,
             artifacts: IndexMap::new(),
+            client_token: None,
         }
     }
 
@@ -469,7 +473,9 @@ impl Execution {
 }
 
 /// Identifies one action of one execution.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ActionKey {
     /// The execution.
     pub execution: ExecutionId,
@@ -480,7 +486,7 @@ pub struct ActionKey {
 }
 
 /// A transition into a stage: enabled, or disabled with a reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TransitionState {
     /// The pipeline.
     pub pipeline: String,

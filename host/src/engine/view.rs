@@ -8,7 +8,7 @@ use crate::store::{Store, StoreError};
 use serde::Serialize;
 
 /// The state of one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PipelineState {
     /// The pipeline.
     pub pipeline: String,
@@ -21,7 +21,7 @@ pub struct PipelineState {
 }
 
 /// The state of one stage.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct StageState {
     /// The stage's name.
     pub name: String,
@@ -36,7 +36,7 @@ pub struct StageState {
 }
 
 /// A transition as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct TransitionView {
     /// Whether executions may pass.
     pub enabled: bool,
@@ -49,7 +49,7 @@ pub struct TransitionView {
 }
 
 /// The execution that entered a stage last.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LatestExecution {
     /// Its id.
     pub id: String,
@@ -60,7 +60,7 @@ pub struct LatestExecution {
 }
 
 /// An action as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ActionState {
     /// Its name.
     pub name: String,

@@ -20,6 +20,86 @@ pub struct Pipeline {
     pub variables: Vec<Variable>,
     /// The stages, in order. The first holds only source actions; there are at least two.
     pub stages: Vec<Stage>,
+    /// What starts executions without anyone asking: source actions polled
+    /// for new revisions, or told by a hook (`sluice serve`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
+    /// Where to send notifications of state changes (`sluice serve`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
+}
+
+/// A trigger: new revisions of one source action start executions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The source action (of the first stage) to watch.
+    pub source: String,
+    /// How often to ask it for its latest revision: a duration (`60s` by
+    /// default, at least `1s`), or `off` to start only when the hook
+    /// (`POST /api/v1/hooks/PIPELINE`) is called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<String>,
+    /// Git sources: which branches a push reported to the hook may start
+    /// an execution for (globs; the pushed commit is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Filter>,
+    /// Only a revision that changes a file matching these globs (relative
+    /// to the source's root) starts an execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_paths: Option<Filter>,
+}
+
+/// Globs to take and to leave out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// Taken when any matches (empty: everything is taken).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Left out when any matches, even if included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+impl Filter {
+    /// Whether `text` passes: included (or no includes) and not excluded.
+    /// Bad globs never match (validation reports them).
+    pub fn passes(&self, text: &str) -> bool {
+        let matches = |globs: &[String]| {
+            globs.iter().any(|g| {
+                sluice_glob::Pattern::new(g)
+                    .map(|p| p.matches(text))
+                    .unwrap_or(false)
+            })
+        };
+        (self.include.is_empty() || matches(&self.include)) && !matches(&self.exclude)
+    }
+}
+
+/// A notification target: a URL that receives JSON events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    /// Where to POST the events (`http://` or `https://`).
+    pub url: String,
+    /// Which events: `execution` (an execution started or ended),
+    /// `stage` (a stage started or ended), `approval` (an approval waits);
+    /// default all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NotificationEvent>,
+}
+
+/// Kinds of notification events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationEvent {
+    /// An execution started, succeeded, failed, was stopped or superseded.
+    Execution,
+    /// A stage of an execution started or ended.
+    Stage,
+    /// A manual approval waits for a decision.
+    Approval,
 }
 
 /// How executions of one pipeline share its stages.

@@ -11,7 +11,8 @@ pub mod validate;
 pub mod variables;
 
 pub use definition::{
-    Action, ExecutionMode, Grants, PathAccess, PathGrant, Pipeline, Stage, Variable,
+    Action, ExecutionMode, Filter, Grants, Notification, NotificationEvent, PathAccess, PathGrant,
+    Pipeline, Stage, Trigger, Variable,
 };
 pub use diagnostic::{Diagnostic, Report, Severity};
 pub use parse::Format;
@@ -59,6 +60,27 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
         pipeline,
         file,
         base_dir,
+        map,
+        warnings,
+    })
+}
+
+/// Parses a definition given as text (from the API): `file` names it in
+/// messages and picks the format by its extension; relative paths in it
+/// resolve against `base_dir`.
+pub fn load_text(text: &str, file: &str, base_dir: &Path) -> Result<Loaded, Report> {
+    let (pipeline, map) = parse::parse_with_map(text, Format::of(file)).map_err(|d| Report {
+        file: file.to_string(),
+        diagnostics: vec![d],
+    })?;
+    let warnings = match Format::of(file) {
+        Format::Yaml => parse::comment_pitfalls(text),
+        Format::Json => Vec::new(),
+    };
+    Ok(Loaded {
+        pipeline,
+        file: file.to_string(),
+        base_dir: base_dir.to_path_buf(),
         map,
         warnings,
     })

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The kind of work an action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     /// Detects and fetches source revisions.
@@ -39,7 +39,7 @@ impl std::fmt::Display for Category {
 }
 
 /// A provider's identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActionType {
     /// What kind of action it performs.
     pub category: Category,
@@ -52,7 +52,7 @@ pub struct ActionType {
 }
 
 /// One configuration property a provider understands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Property {
     /// The property's name.
     pub name: String,
@@ -65,7 +65,7 @@ pub struct Property {
 }
 
 /// What a provider says about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Descriptor {
     /// Its identity.
     pub action_type: ActionType,
@@ -84,7 +84,7 @@ pub struct Descriptor {
 }
 
 /// Why a job failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
     /// The work failed (also: the provider crashed, ran out of time or memory).
@@ -112,7 +112,7 @@ impl std::fmt::Display for FailureKind {
 }
 
 /// A failed job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     /// The kind of failure.
     pub kind: FailureKind,
@@ -131,7 +131,7 @@ impl Failure {
 }
 
 /// What a job came to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Finished successfully.
@@ -151,6 +151,7 @@ pub enum Outcome {
         continuation: String,
         /// When to call back.
         #[serde(with = "millis")]
+        #[schemars(with = "u64")]
         recheck_after: Duration,
         /// Progress so far.
         summary: Option<String>,
@@ -171,7 +172,7 @@ impl Outcome {
 }
 
 /// A revision of a source object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SourceRevision {
     /// The revision's id.
     pub id: String,
@@ -182,7 +183,7 @@ pub struct SourceRevision {
 }
 
 /// A decision on a manual approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Approval {
     /// Approved or rejected.
     pub approved: bool,
@@ -205,7 +206,7 @@ pub struct Mount {
 
 /// A host folder granted to a job (a `paths` grant): mounted at
 /// `guest_path`, read-only unless `writable`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostMount {
     /// The grant's name.
     pub name: String,

@@ -690,6 +690,43 @@ impl Provider {
         }
     }
 
+    /// Asks a source provider which paths differ between two revisions it
+    /// returned (`None`: it cannot tell), with the action's granted
+    /// folders mounted.
+    pub async fn changed_paths_with(
+        &self,
+        configuration: &[(String, String)],
+        mounts: &[HostMount],
+        from: &str,
+        to: &str,
+        limits: &Limits,
+        log: &ActionLog,
+    ) -> Result<Result<Option<Vec<String>>, Failure>, SandboxError> {
+        let Some(exports) = &self.core.source_exports else {
+            return Err(SandboxError::NotASource {
+                provider: self.name.clone(),
+            });
+        };
+        let mut builder = output_to(log);
+        mount_granted(&mut builder, mounts)?;
+        let ctx = self.query_context(limits, log, mounts);
+        let mut store = self.store(builder.build(), limits, log, ctx);
+        let _slot = self.slot().await;
+        let configuration = configuration.to_vec();
+        let result = within(limits.call_deadline(), async {
+            let instance = self.core.pre.instantiate_async(&mut store).await?;
+            let guest = exports.load(&mut store, &instance)?;
+            guest
+                .call_changed_paths(&mut store, &configuration, from, to)
+                .await
+        })
+        .await;
+        match result {
+            Ok(answer) => Ok(answer.map_err(Failure::from)),
+            Err(error) => Err(self.call_error("changed-paths", &error, &store, limits, log)),
+        }
+    }
+
     /// Runs one job. The job's folders are mounted (inputs read-only); the
     /// guest's output goes to `log`. A crash, a deadline, a memory limit or
     /// an oversized outcome is a failed outcome, with a message saying

@@ -8,7 +8,7 @@ use crate::sandbox::{Failure, FailureKind};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 /// An execution as listed.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ExecutionSummary {
     /// Its id.
     pub id: String,
@@ -31,7 +31,7 @@ pub struct ExecutionSummary {
 }
 
 /// One attempt of one action, as stored.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ActionAttempt {
     /// The execution.
     pub execution_id: String,
@@ -140,6 +140,22 @@ impl Store {
             .map_err(|e| self.sqlite(e))
     }
 
+    /// The execution of `pipeline` started with idempotency token `token`.
+    pub fn execution_by_token(
+        &self,
+        pipeline: &str,
+        token: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id FROM executions WHERE pipeline = ?1 AND client_token = ?2",
+                params![pipeline, token],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
     /// Finds an execution by its id or a unique prefix of it.
     pub fn find_execution_id(&self, prefix: &str) -> Result<Option<String>, StoreError> {
         let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
@@ -170,7 +186,7 @@ impl Store {
             .query_row(
                 "SELECT pipeline, version, seq, status, status_reason, trigger_, variables,
                         source_revisions, position_stage, position_waiting, stop,
-                        started_at, updated_at, ended_at
+                        started_at, updated_at, ended_at, client_token
                  FROM executions WHERE id = ?1",
                 params![id],
                 |r| {
@@ -189,6 +205,7 @@ impl Store {
                         r.get::<_, Millis>(11)?,
                         r.get::<_, Millis>(12)?,
                         r.get::<_, Option<Millis>>(13)?,
+                        r.get::<_, Option<String>>(14)?,
                     ))
                 },
             )
@@ -209,6 +226,7 @@ impl Store {
             started_at,
             updated_at,
             ended_at,
+            client_token,
         )) = row
         else {
             return Ok(None);
@@ -237,6 +255,7 @@ impl Store {
         execution.status = ExecutionStatus::parse(&status)
             .ok_or_else(|| self.corrupt(what(), format!("unknown status {status}")))?;
         execution.status_reason = status_reason;
+        execution.client_token = client_token;
         execution.position = stage.map(|stage| Position {
             stage,
             waiting: waiting.unwrap_or(false),
@@ -481,8 +500,8 @@ fn write_execution(tx: &Transaction<'_>, e: &Execution) -> rusqlite::Result<()> 
     tx.prepare_cached(
         "INSERT INTO executions (id, pipeline, version, seq, status, status_reason, trigger_, variables,
                                  source_revisions, position_stage, position_waiting, stop,
-                                 started_at, updated_at, ended_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                                 started_at, updated_at, ended_at, client_token)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (id) DO UPDATE SET status = ?5, status_reason = ?6, position_stage = ?10,
              position_waiting = ?11, stop = ?12, updated_at = ?14, ended_at = ?15",
     )?
@@ -502,6 +521,7 @@ fn write_execution(tx: &Transaction<'_>, e: &Execution) -> rusqlite::Result<()> 
         e.started_at,
         e.updated_at,
         e.ended_at,
+        e.client_token,
     ])?;
     Ok(())
 }

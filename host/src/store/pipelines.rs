@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 /// A pipeline as listed.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PipelineSummary {
     /// Its name.
     pub name: String,
@@ -69,6 +69,21 @@ impl Store {
         .map_err(|e| super::sqlite_at(&path, e))?;
         tx.commit().map_err(|e| super::sqlite_at(&path, e))?;
         Ok((number, true))
+    }
+
+    /// A pipeline's versions, newest first: number and when applied.
+    pub fn pipeline_versions(&self, name: &str) -> Result<Vec<(u32, i64)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT version, created_at FROM pipeline_versions WHERE pipeline = ?1
+                 ORDER BY version DESC",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
     /// One version of a pipeline.

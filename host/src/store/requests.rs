@@ -23,6 +23,11 @@ pub enum Request {
         revisions: IndexMap<String, String>,
         /// What started it.
         trigger: String,
+        /// An idempotency token: a second start of the same pipeline with
+        /// the same token answers the first one's execution instead of
+        /// starting another.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// Stop an execution.
     Stop {

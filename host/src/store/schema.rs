@@ -109,4 +109,10 @@ pub const MIGRATIONS: &[&str] = &[
         outcome    TEXT
     );
     "#,
+    // 2: idempotency tokens of starts.
+    r#"
+    ALTER TABLE executions ADD COLUMN client_token TEXT;
+    CREATE UNIQUE INDEX executions_by_token ON executions (pipeline, client_token)
+        WHERE client_token IS NOT NULL;
+    "#,
 ];

@@ -8,6 +8,6 @@
 //! - [`tar`]: writing a folder as a ustar archive.
 
 pub mod buildspec;
-pub mod glob;
+pub use sluice_glob as glob;
 pub mod junit;
 pub mod tar;

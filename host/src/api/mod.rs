@@ -1,0 +1,334 @@
+//! The HTTP API (`/api/v1/...`) and the web console (`/`), served by
+//! `sluice serve`.
+//!
+//! Every operation is one entry of the table in [`routes`]: its method,
+//! path, summary, parameters, body and answer types, and its handler. The
+//! router and the OpenAPI document (`/api/v1/openapi.json`) are both built
+//! from that table, so the document cannot drift from the handlers.
+//!
+//! Mutating calls need `Authorization: Bearer TOKEN` (the token in the
+//! state directory's `api-token`); reads are open when the server listens
+//! on loopback only, and need the token otherwise. Errors are JSON:
+//! `{"error": {"code": "not_found", "message": "...", "field": "name"}}`.
+
+pub mod console;
+pub mod openapi;
+pub mod routes;
+
+use crate::engine::EngineHandle;
+use crate::ops::{ErrorCode, OpError};
+use crate::providers::Catalog;
+use crate::sandbox::Sandbox;
+use crate::store::Store;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, request::Parts};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: EngineHandle,
+    ctx: crate::cli::Context,
+    sandbox: Sandbox,
+    store: Mutex<Store>,
+    token: String,
+    open_reads: bool,
+    changes: broadcast::Sender<Change>,
+    triggers: Option<crate::triggers::Triggers>,
+}
+
+/// A change the console hears about besides execution snapshots.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// A pipeline was applied, deleted, or a transition changed.
+    Pipeline {
+        /// The pipeline.
+        name: String,
+    },
+}
+
+impl AppState {
+    /// The state for a server driving `ctx.state_dir` with `engine`.
+    /// `open_reads`: reads need no token (loopback only).
+    pub fn new(
+        engine: EngineHandle,
+        ctx: crate::cli::Context,
+        sandbox: Sandbox,
+        token: String,
+        open_reads: bool,
+        triggers: Option<crate::triggers::Triggers>,
+    ) -> Result<AppState, String> {
+        let store = ctx.store()?;
+        let (changes, _) = broadcast::channel(256);
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                engine,
+                ctx,
+                sandbox,
+                store: Mutex::new(store),
+                token,
+                open_reads,
+                changes,
+                triggers,
+            }),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &EngineHandle {
+        &self.inner.engine
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.inner.ctx.state_dir
+    }
+
+    /// Runs `f` with the server's read connection to the store.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = self.inner.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut store)
+    }
+
+    /// A catalog resolving providers for definitions in `base_dir`.
+    pub fn catalog(&self, base_dir: &std::path::Path) -> Result<Catalog, OpError> {
+        self.inner
+            .ctx
+            .catalog(self.inner.sandbox.clone(), base_dir)
+            .map_err(OpError::internal)
+    }
+
+    /// The host's secrets.
+    pub fn secrets(&self) -> Result<crate::secrets::SecretStore, OpError> {
+        self.inner.ctx.secret_store().map_err(OpError::internal)
+    }
+
+    /// Tells watchers something changed.
+    pub fn changed(&self, change: Change) {
+        let _ = self.inner.changes.send(change);
+    }
+
+    /// Other changes as they happen.
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
+    }
+
+    /// The triggers, when the server runs them.
+    pub fn triggers(&self) -> Option<&crate::triggers::Triggers> {
+        self.inner.triggers.as_ref()
+    }
+
+    /// Who a request acts as (for approvals and transitions): the
+    /// `X-Sluice-User` header, else `api`.
+    pub fn user(headers: &HeaderMap) -> String {
+        headers
+            .get("x-sluice-user")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|u| !u.is_empty() && u.len() <= 200)
+            .unwrap_or("api")
+            .to_string()
+    }
+}
+
+/// The router: API, OpenAPI document, console.
+pub fn router(state: AppState) -> axum::Router {
+    // Operations on one path share one method router.
+    let mut by_path: Vec<(&'static str, axum::routing::MethodRouter<AppState>)> = Vec::new();
+    for entry in routes::table() {
+        match by_path.iter_mut().find(|(p, _)| *p == entry.op.path) {
+            Some((_, handler)) => *handler = std::mem::take(handler).merge(entry.handler),
+            None => by_path.push((entry.op.path, entry.handler)),
+        }
+    }
+    let api = by_path
+        .into_iter()
+        .fold(axum::Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        });
+    api.merge(console::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authorize,
+        ))
+        .with_state(state)
+}
+
+/// Checks the bearer token of mutating calls (and of reads when reads are
+/// not open).
+async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let needs_token = path.starts_with("/api/") && !(read && state.inner.open_reads);
+    // The document and health check are always readable.
+    let public = read && (path == "/api/v1/openapi.json" || path == "/api/v1/health");
+    if needs_token && !public {
+        let given = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let ok =
+            given.is_some_and(|t| constant_time_eq(t.as_bytes(), state.inner.token.as_bytes()));
+        if !ok {
+            return ApiError(OpError::new(
+                ErrorCode::Unauthorized,
+                if given.is_none() {
+                    "this call needs `Authorization: Bearer TOKEN`; the token is in the state directory's `api-token` file"
+                } else {
+                    "the bearer token is not this server's"
+                },
+            ))
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An error answer: JSON with a stable code, a message and the field.
+#[derive(Debug)]
+pub struct ApiError(pub OpError);
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl ApiError {
+    /// The HTTP status for the error's code.
+    pub fn status(&self) -> StatusCode {
+        match self.0.code {
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidPipeline => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: OpError,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, axum::Json(ErrorBody { error: self.0 })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// A JSON body whose problems answer as [`ApiError`]s naming the field.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError(OpError::invalid("body", e.body_text())))?;
+        if bytes.is_empty() {
+            return Err(ApiError(OpError::invalid(
+                "body",
+                "the request needs a JSON body",
+            )));
+        }
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A JSON body that may be left out (an empty body is `T::default()`).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError(OpError::invalid("body", e.body_text())))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError(OpError::invalid(
+            &field,
+            format!("invalid JSON body at `{field}`: {inner}"),
+        ))
+    })
+}
+
+/// Query parameters whose problems answer as [`ApiError`]s.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| ApiError(OpError::invalid("query", format!("invalid query: {e}"))))
+    }
+}
+
+/// Where the server writes its address for the command line to find.
+pub fn server_file(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("server.json")
+}
+
+/// What `server.json` holds.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ServerInfo {
+    /// `http://HOST:PORT`.
+    pub url: String,
+    /// The server's process id.
+    pub pid: u32,
+}

@@ -1,0 +1,381 @@
+//! The command line as a client of `sluice serve`: every verb that reads
+//! or changes state calls the HTTP API instead of opening the database
+//! when a server drives the state directory (its `server.json`), or when
+//! `--server URL` / `SLUICE_SERVER` names one.
+
+use crate::api::routes::{
+    ApprovalBody, ApprovalStatus, Message, PutPipelineBody, RetryBody, RetryScope, StartBody,
+    Started, StopBody, TransitionBody,
+};
+use crate::engine::view::PipelineState;
+use crate::engine::{Execution, PipelineVersion};
+use crate::ops::{Applied, ErrorCode, ExecutionDetail, LogPart, OpError};
+use crate::store::{ExecutionSummary, PipelineSummary, Request, RequestOutcome};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// A server to talk to.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `http://host:port`, no trailing slash.
+    pub base: String,
+    /// The bearer token for mutating calls.
+    pub token: Option<String>,
+    /// Who acts (sent as `X-Sluice-User`).
+    pub user: String,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn enc(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Client {
+    /// A client of the server at `base`.
+    pub fn new(base: &str, token: Option<String>, user: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            user: user.to_string(),
+        }
+    }
+
+    fn headers(&self, json: bool) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("accept", "application/json".to_string()),
+            ("x-sluice-user", self.user.clone()),
+        ];
+        if json {
+            headers.push(("content-type", "application/json".to_string()));
+        }
+        if let Some(t) = &self.token {
+            headers.push(("authorization", format!("Bearer {t}")));
+        }
+        headers
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<T, OpError> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let body = body.map(|b| serde_json::to_vec(b).expect("bodies serialise"));
+        let response =
+            crate::http_client::request(method, &url, &self.headers(body.is_some()), body, TIMEOUT)
+                .await
+                .map_err(|e| OpError::new(ErrorCode::Internal, e))?;
+        if (200..300).contains(&response.status) {
+            return serde_json::from_slice(&response.body).map_err(|e| {
+                OpError::internal(format!(
+                    "the server's answer to {method} {path} is not understood: {e}"
+                ))
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct Wrapped {
+            error: OpError,
+        }
+        match serde_json::from_slice::<Wrapped>(&response.body) {
+            Ok(w) => Err(w.error),
+            Err(_) => Err(OpError::internal(format!(
+                "{method} {url} answered {}: {}",
+                response.status,
+                String::from_utf8_lossy(&response.body)
+            ))),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, OpError> {
+        self.call::<T>("GET", path, None::<&()>).await
+    }
+
+    /// `GET /pipelines`.
+    pub async fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, OpError> {
+        self.get("/pipelines").await
+    }
+
+    /// `GET /pipelines/{name}`.
+    pub async fn get_pipeline(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<PipelineVersion, OpError> {
+        let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
+        self.get(&format!("/pipelines/{}{query}", enc(name))).await
+    }
+
+    /// `PUT /pipelines`: the definition's text, its file name and folder.
+    pub async fn apply(
+        &self,
+        definition: String,
+        file: &str,
+        base_dir: &std::path::Path,
+    ) -> Result<Applied, OpError> {
+        let body = PutPipelineBody {
+            definition,
+            file: Some(file.to_string()),
+            base_dir: Some(base_dir.display().to_string()),
+        };
+        self.call("PUT", "/pipelines", Some(&body)).await
+    }
+
+    /// `DELETE /pipelines/{name}`.
+    pub async fn delete_pipeline(&self, name: &str) -> Result<Message, OpError> {
+        self.call("DELETE", &format!("/pipelines/{}", enc(name)), None::<&()>)
+            .await
+    }
+
+    /// `GET /pipelines/{name}/state`.
+    pub async fn state(&self, name: &str) -> Result<PipelineState, OpError> {
+        self.get(&format!("/pipelines/{}/state", enc(name))).await
+    }
+
+    /// `GET /pipelines/{name}/executions`.
+    pub async fn executions(
+        &self,
+        name: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionSummary>, OpError> {
+        self.get(&format!(
+            "/pipelines/{}/executions?limit={limit}",
+            enc(name)
+        ))
+        .await
+    }
+
+    /// `GET /executions/{id}`.
+    pub async fn execution(&self, id: &str) -> Result<ExecutionDetail, OpError> {
+        self.get(&format!("/executions/{}", enc(id))).await
+    }
+
+    /// `GET /executions/{id}/logs`.
+    pub async fn logs(&self, id: &str, action: Option<&str>) -> Result<Vec<LogPart>, OpError> {
+        let query = action
+            .map(|a| format!("?action={}", enc(a)))
+            .unwrap_or_default();
+        self.get(&format!("/executions/{}/logs{query}", enc(id)))
+            .await
+    }
+
+    /// Sends an engine request through the matching API call.
+    pub async fn request(&self, request: &Request) -> RequestOutcome {
+        let answer: Result<Message, OpError> = match request {
+            Request::Start {
+                pipeline,
+                variables,
+                revisions,
+                token,
+                ..
+            } => {
+                let body = StartBody {
+                    variables: variables.clone(),
+                    revisions: revisions.clone(),
+                    client_token: token.clone(),
+                };
+                self.call::<Started>(
+                    "POST",
+                    &format!("/pipelines/{}/executions", enc(pipeline)),
+                    Some(&body),
+                )
+                .await
+                .map(|s| Message {
+                    message: s.message,
+                    execution: Some(s.execution),
+                })
+            }
+            Request::Stop {
+                execution,
+                abandon,
+                reason,
+            } => {
+                let body = StopBody {
+                    abandon: *abandon,
+                    reason: reason.clone(),
+                };
+                self.call(
+                    "POST",
+                    &format!("/executions/{}/stop", enc(execution)),
+                    Some(&body),
+                )
+                .await
+            }
+            Request::Retry {
+                execution,
+                stage,
+                all,
+            } => {
+                let body = RetryBody {
+                    mode: if *all {
+                        RetryScope::AllActions
+                    } else {
+                        RetryScope::FailedActions
+                    },
+                };
+                self.call(
+                    "POST",
+                    &format!("/executions/{}/stages/{}/retry", enc(execution), enc(stage)),
+                    Some(&body),
+                )
+                .await
+            }
+            Request::Decide {
+                execution,
+                stage,
+                action,
+                approved,
+                summary,
+                ..
+            } => {
+                let body = ApprovalBody {
+                    status: if *approved {
+                        ApprovalStatus::Approved
+                    } else {
+                        ApprovalStatus::Rejected
+                    },
+                    summary: summary.clone(),
+                };
+                self.call(
+                    "PUT",
+                    &format!(
+                        "/executions/{}/stages/{}/actions/{}/approval",
+                        enc(execution),
+                        enc(stage),
+                        enc(action)
+                    ),
+                    Some(&body),
+                )
+                .await
+            }
+            Request::Transition {
+                pipeline,
+                stage,
+                enabled,
+                reason,
+                ..
+            } => {
+                let body = TransitionBody {
+                    enabled: *enabled,
+                    reason: reason.clone(),
+                };
+                self.call(
+                    "PUT",
+                    &format!(
+                        "/pipelines/{}/stages/{}/transition",
+                        enc(pipeline),
+                        enc(stage)
+                    ),
+                    Some(&body),
+                )
+                .await
+            }
+            Request::Reload { .. } => Ok(Message {
+                message: "the server reloads pipelines itself".into(),
+                execution: None,
+            }),
+        };
+        match answer {
+            Ok(m) => RequestOutcome {
+                ok: true,
+                message: m.message,
+                execution: m.execution,
+            },
+            Err(e) => RequestOutcome {
+                ok: false,
+                message: e.to_string(),
+                execution: None,
+            },
+        }
+    }
+
+    /// Follows one execution: its snapshots as the server's event stream
+    /// sends them.
+    pub async fn follow(&self, execution: &str) -> Result<Following, OpError> {
+        let url = format!("{}/api/v1/events?execution={}", self.base, enc(execution));
+        let stream = crate::http_client::open_stream(&url, &self.headers(false), TIMEOUT)
+            .await
+            .map_err(|e| OpError::new(ErrorCode::Internal, e))?;
+        if stream.status != 200 {
+            return Err(OpError::internal(format!(
+                "the event stream answered {}",
+                stream.status
+            )));
+        }
+        Ok(Following {
+            stream,
+            buffer: String::new(),
+        })
+    }
+}
+
+/// An execution's snapshots from the server's event stream.
+#[derive(Debug)]
+pub struct Following {
+    stream: crate::http_client::HttpStream,
+    buffer: String,
+}
+
+/// One thing the event stream said.
+#[derive(Debug)]
+pub enum Followed {
+    /// A snapshot.
+    Execution(Box<Execution>),
+    /// Events were missed (or the stream just opened): re-read.
+    Reread,
+}
+
+impl Following {
+    /// The next event; `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Followed> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer[..end].to_string();
+                self.buffer.drain(..end + 2);
+                let mut event = "message";
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = if e.trim() == "execution" {
+                            "execution"
+                        } else if e.trim() == "lagged" || e.trim() == "ready" {
+                            "reread"
+                        } else {
+                            "other"
+                        };
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        if !data.is_empty() {
+                            data.push('\n');
+                        }
+                        data.push_str(d.strip_prefix(' ').unwrap_or(d));
+                    }
+                }
+                match event {
+                    "execution" => {
+                        if let Ok(e) = serde_json::from_str::<Execution>(&data) {
+                            return Some(Followed::Execution(Box::new(e)));
+                        }
+                    }
+                    "reread" => return Some(Followed::Reread),
+                    _ => {}
+                }
+                continue;
+            }
+            match self.stream.next_chunk().await? {
+                Ok(bytes) => self
+                    .buffer
+                    .push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
+                Err(_) => return None,
+            }
+        }
+    }
+}

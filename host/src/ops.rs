@@ -1,0 +1,383 @@
+//! The operations the command line and the HTTP API share: reading
+//! pipelines, executions and logs from the store, applying and deleting
+//! pipelines. Each returns data (serialisable, with a JSON Schema for the
+//! API's document) or an [`OpError`] with a stable code; printing and HTTP
+//! are the callers' business.
+
+use crate::engine::view::{PipelineState, pipeline_state};
+use crate::engine::{Execution, PipelineVersion};
+use crate::model::{self, Diagnostic, Severity};
+use crate::pipelines;
+use crate::providers::Catalog;
+use crate::secrets::SecretStore;
+use crate::store::{ActionAttempt, ExecutionSummary, PipelineSummary, Store};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What kind of failure an operation met; stable, for API clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A named thing does not exist.
+    NotFound,
+    /// The request is malformed or a field is invalid.
+    InvalidRequest,
+    /// A pipeline definition has errors (see `diagnostics`).
+    InvalidPipeline,
+    /// The request conflicts with the current state (a running execution,
+    /// a stage that cannot be retried...).
+    Conflict,
+    /// A mutating call without a valid bearer token.
+    Unauthorized,
+    /// Something failed on the server.
+    Internal,
+}
+
+/// An operation's failure: a stable code, a message for people, and the
+/// field or parameter it is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OpError {
+    /// What kind of failure.
+    pub code: ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The request field or parameter at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A definition's findings, for `invalid_pipeline`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl OpError {
+    /// An error with a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        OpError {
+            code,
+            message: message.into(),
+            field: None,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Names the field at fault.
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// `not_found` naming `field`.
+    pub fn not_found(field: &str, message: impl Into<String>) -> Self {
+        OpError::new(ErrorCode::NotFound, message).field(field)
+    }
+
+    /// `invalid_request` naming `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        OpError::new(ErrorCode::InvalidRequest, message).field(field)
+    }
+
+    /// `internal`.
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        OpError::new(ErrorCode::Internal, message.to_string())
+    }
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        for d in &self.diagnostics {
+            let severity = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            write!(f, "\n  {severity}: {}: {}", d.path, d.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OpError {}
+
+fn internal(e: impl std::fmt::Display) -> OpError {
+    OpError::internal(e)
+}
+
+/// An execution with every attempt of its actions.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ExecutionDetail {
+    /// The execution: stages, actions (latest attempt), artifacts.
+    pub execution: Execution,
+    /// Every attempt of every action, oldest first.
+    pub attempts: Vec<ActionAttempt>,
+}
+
+/// One attempt's log.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LogPart {
+    /// The stage.
+    pub stage: String,
+    /// The action.
+    pub action: String,
+    /// The attempt.
+    pub attempt: u32,
+    /// Whether the attempt is still running (the log may grow).
+    pub running: bool,
+    /// The log's text (secrets already redacted).
+    pub text: String,
+}
+
+/// A version of a pipeline, as listed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct VersionSummary {
+    /// The version number.
+    pub version: u32,
+    /// When it was applied.
+    pub created_at: i64,
+}
+
+/// What applying a definition did.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Applied {
+    /// The pipeline.
+    pub name: String,
+    /// Its current version.
+    pub version: u32,
+    /// Whether this made a new version.
+    pub changed: bool,
+    /// Warnings about the definition.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Every pipeline with its current version and latest execution.
+pub fn list_pipelines(store: &Store) -> Result<Vec<PipelineSummary>, OpError> {
+    store.list_pipelines().map_err(internal)
+}
+
+/// A pipeline's current version, or version `version`.
+pub fn get_pipeline(
+    store: &Store,
+    name: &str,
+    version: Option<u32>,
+) -> Result<PipelineVersion, OpError> {
+    let found = match version {
+        Some(v) => store.pipeline_version(name, v),
+        None => store.current_pipeline(name),
+    }
+    .map_err(internal)?;
+    found.ok_or_else(|| match version {
+        Some(v) => OpError::not_found("version", format!("pipeline `{name}` has no version {v}")),
+        None => OpError::not_found("name", format!("there is no pipeline `{name}`")),
+    })
+}
+
+/// The versions of a pipeline, newest first.
+pub fn list_versions(store: &Store, name: &str) -> Result<Vec<VersionSummary>, OpError> {
+    let versions = store.pipeline_versions(name).map_err(internal)?;
+    if versions.is_empty() {
+        return Err(OpError::not_found(
+            "name",
+            format!("there is no pipeline `{name}`"),
+        ));
+    }
+    Ok(versions
+        .into_iter()
+        .map(|(version, created_at)| VersionSummary {
+            version,
+            created_at,
+        })
+        .collect())
+}
+
+/// Checks a loaded definition and records it as a new version when it
+/// changed. Errors carry the definition's findings.
+pub async fn apply(
+    store: &mut Store,
+    catalog: &Catalog,
+    secrets: &SecretStore,
+    loaded: &model::Loaded,
+) -> Result<Applied, OpError> {
+    match pipelines::apply(loaded, catalog, secrets, store).await {
+        Ok((version, changed, report)) => Ok(Applied {
+            name: loaded.pipeline.name.clone(),
+            version,
+            changed,
+            warnings: report
+                .diagnostics
+                .into_iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .collect(),
+        }),
+        Err(report) => Err(invalid_pipeline(&report)),
+    }
+}
+
+/// The error for a definition with errors.
+pub fn invalid_pipeline(report: &model::Report) -> OpError {
+    let errors = report.error_count();
+    let mut error = OpError::new(
+        ErrorCode::InvalidPipeline,
+        format!(
+            "{}: {errors} error{} in the pipeline definition",
+            report.file,
+            if errors == 1 { "" } else { "s" }
+        ),
+    )
+    .field("definition");
+    error.diagnostics = report.diagnostics.clone();
+    error
+}
+
+/// Deletes a pipeline and its history; refused while an execution runs.
+pub fn delete_pipeline(store: &mut Store, name: &str) -> Result<(), OpError> {
+    let executions = store.list_executions(name, 1000).map_err(internal)?;
+    if let Some(running) = executions
+        .iter()
+        .find(|e| e.status == "InProgress" || e.status == "Stopping")
+    {
+        return Err(OpError::new(
+            ErrorCode::Conflict,
+            format!(
+                "pipeline `{name}` has an execution in progress ({}): stop it first (`sluice stop {}`)",
+                running.id, running.id
+            ),
+        ));
+    }
+    match store.delete_pipeline(name).map_err(internal)? {
+        true => Ok(()),
+        false => Err(OpError::not_found(
+            "name",
+            format!("there is no pipeline `{name}`"),
+        )),
+    }
+}
+
+/// A pipeline's state: each stage's latest execution, the inbound
+/// execution, transitions, action statuses.
+pub fn state(store: &Store, name: &str) -> Result<PipelineState, OpError> {
+    pipeline_state(store, name)
+        .map_err(internal)?
+        .ok_or_else(|| OpError::not_found("name", format!("there is no pipeline `{name}`")))
+}
+
+/// A pipeline's executions, newest first.
+pub fn list_executions(
+    store: &Store,
+    name: &str,
+    limit: usize,
+) -> Result<Vec<ExecutionSummary>, OpError> {
+    if store.current_pipeline(name).map_err(internal)?.is_none()
+        && store.list_executions(name, 1).map_err(internal)?.is_empty()
+    {
+        return Err(OpError::not_found(
+            "name",
+            format!("there is no pipeline `{name}`"),
+        ));
+    }
+    store.list_executions(name, limit).map_err(internal)
+}
+
+/// The full id of an execution given by its id or a unique prefix.
+pub fn resolve_execution(store: &Store, id: &str) -> Result<String, OpError> {
+    store
+        .find_execution_id(id)
+        .map_err(internal)?
+        .ok_or_else(|| {
+            OpError::not_found(
+                "id",
+                format!("there is no execution `{id}` (or the prefix is ambiguous)"),
+            )
+        })
+}
+
+/// An execution (by id or unique prefix) with every attempt.
+pub fn execution(store: &Store, id: &str) -> Result<ExecutionDetail, OpError> {
+    let full = resolve_execution(store, id)?;
+    let execution = store
+        .execution(&full, |_, _| None)
+        .map_err(internal)?
+        .ok_or_else(|| OpError::not_found("id", format!("there is no execution `{id}`")))?;
+    let attempts = store.action_attempts(&full).map_err(internal)?;
+    Ok(ExecutionDetail {
+        execution,
+        attempts,
+    })
+}
+
+/// Parses `STAGE/ACTION`.
+pub fn parse_action_filter(text: &str) -> Result<(String, String), OpError> {
+    text.split_once('/')
+        .filter(|(s, a)| !s.is_empty() && !a.is_empty())
+        .map(|(s, a)| (s.to_string(), a.to_string()))
+        .ok_or_else(|| OpError::invalid("action", format!("`{text}` is not STAGE/ACTION")))
+}
+
+/// The logs of an execution's actions (every attempt, in order), or of
+/// one action's attempts.
+pub fn logs(
+    store: &Store,
+    state_dir: &Path,
+    id: &str,
+    action: Option<&(String, String)>,
+) -> Result<Vec<LogPart>, OpError> {
+    let detail = execution(store, id)?;
+    if let Some((s, a)) = action
+        && !detail
+            .execution
+            .stages
+            .iter()
+            .any(|st| st.name == *s && st.actions.iter().any(|x| x.name == *a))
+    {
+        return Err(OpError::not_found(
+            "action",
+            format!("execution {} has no action `{s}/{a}`", detail.execution.id),
+        ));
+    }
+    let mut parts = Vec::new();
+    for attempt in &detail.attempts {
+        if let Some((s, a)) = action
+            && (attempt.stage != *s || attempt.action != *a)
+        {
+            continue;
+        }
+        let Some(log) = &attempt.run.log else {
+            continue;
+        };
+        parts.push(LogPart {
+            stage: attempt.stage.clone(),
+            action: attempt.action.clone(),
+            attempt: attempt.attempt,
+            running: attempt.run.running
+                || attempt.run.status == Some(crate::engine::ActionStatus::InProgress),
+            text: std::fs::read_to_string(state_dir.join(log)).unwrap_or_default(),
+        });
+    }
+    Ok(parts)
+}
+
+/// Where one attempt's log file is, relative to the state directory.
+pub fn log_file(
+    store: &Store,
+    id: &str,
+    stage: &str,
+    action: &str,
+) -> Result<(String, Option<String>, bool), OpError> {
+    let detail = execution(store, id)?;
+    let latest = detail
+        .execution
+        .stages
+        .iter()
+        .find(|s| s.name == stage)
+        .and_then(|s| s.actions.iter().find(|a| a.name == action))
+        .ok_or_else(|| {
+            OpError::not_found(
+                "action",
+                format!(
+                    "execution {} has no action `{stage}/{action}`",
+                    detail.execution.id
+                ),
+            )
+        })?;
+    let running = latest.running || latest.status == Some(crate::engine::ActionStatus::InProgress);
+    Ok((detail.execution.id, latest.log.clone(), running))
+}

@@ -1,0 +1,230 @@
+//! `sluice serve`: the engine as a long-lived process, with the HTTP API,
+//! the web console, triggers and notifications.
+//!
+//! At start it takes the state directory's driver lock (one driver per
+//! state directory), reads or creates the API token (`api-token`, mode
+//! 0600, printed once when created), listens, and writes `server.json`
+//! (its URL and process id) so the command line finds it. SIGINT or
+//! SIGTERM stops it: the listener closes, the engine stops (provider calls
+//! under way are recorded and run again by the next driver) and
+//! `server.json` is removed.
+
+use crate::api::{self, AppState, ServerInfo};
+use crate::cli::Context;
+use crate::engine::{DriverError, Engine};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Allow listening on an address other than loopback.
+    pub public: bool,
+    /// A file holding the token to use instead of the state directory's.
+    pub token_file: Option<PathBuf>,
+    /// Run the triggers (default true).
+    pub triggers: bool,
+}
+
+/// The token file in a state directory.
+pub fn token_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("api-token")
+}
+
+/// Reads the token from `file`, or from the state directory's
+/// `api-token`, creating it (mode 0600) when missing. Returns the token
+/// and whether it was created.
+pub fn load_or_create_token(
+    state_dir: &Path,
+    file: Option<&Path>,
+) -> Result<(String, bool), String> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read the token file {}: {e}", file.display()))?;
+        let token = text.trim().to_string();
+        if token.len() < 16 {
+            return Err(format!(
+                "the token in {} is too short: use at least 16 characters",
+                file.display()
+            ));
+        }
+        return Ok((token, false));
+    }
+    let path = token_path(state_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => {
+            check_private(&path)?;
+            return Ok((text.trim().to_string(), false));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("cannot make a token: {e}"))?;
+    let token = hex::encode(bytes);
+    std::fs::create_dir_all(state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
+    write_private(&path, &token)?;
+    Ok((token, true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    writeln!(file, "{text}").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, format!("{text}\n"))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} is readable by others (mode {:o}): `chmod 600` it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+/// Runs the server until SIGINT or SIGTERM. Returns the exit code.
+pub async fn serve(ctx: Context, options: ServeOptions) -> u8 {
+    match serve_inner(ctx, options).await {
+        Ok(()) => crate::cli::EXIT_OK,
+        Err(e) => crate::cli::fail(e),
+    }
+}
+
+async fn serve_inner(ctx: Context, options: ServeOptions) -> Result<(), String> {
+    if !options.listen.ip().is_loopback() && !options.public {
+        return Err(format!(
+            "{} is not a loopback address: pass --public to listen where other machines can reach the server (mutating calls need the token; reads need it too)",
+            options.listen
+        ));
+    }
+    let sandbox = ctx.sandbox()?;
+    let secrets = ctx.secret_store()?;
+    let engine = match Engine::start(&ctx.state_dir, sandbox.clone(), secrets).await {
+        Ok(engine) => engine,
+        Err(DriverError::Busy { .. }) => {
+            return Err(format!(
+                "another sluice process drives {} (sluice serve, run, drive or start --wait): stop it first",
+                ctx.state_dir.display()
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let (token, created) = load_or_create_token(&ctx.state_dir, options.token_file.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let url = format!("http://{address}");
+    let triggers = options
+        .triggers
+        .then(|| crate::triggers::Triggers::new(engine.handle(), ctx.state_dir.clone()));
+    let polling = triggers.as_ref().map(|t| t.spawn_polling());
+    let notifier = crate::notify::spawn(engine.handle(), ctx.state_dir.clone());
+    let state = AppState::new(
+        engine.handle(),
+        ctx.clone(),
+        sandbox,
+        token.clone(),
+        address.ip().is_loopback(),
+        triggers,
+    )?;
+    let info = ServerInfo {
+        url: url.clone(),
+        pid: std::process::id(),
+    };
+    let info_path = api::server_file(&ctx.state_dir);
+    std::fs::write(
+        &info_path,
+        serde_json::to_vec_pretty(&info).expect("serialises"),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", info_path.display()))?;
+
+    println!("sluice serving {} on {url}", ctx.state_dir.display());
+    if created {
+        println!(
+            "API token (saved in {}; shown once):\n  {token}",
+            token_path(&ctx.state_dir).display()
+        );
+        println!("console: {url}/#token={token}");
+    } else {
+        println!(
+            "console: {url}/ (API token in {})",
+            options
+                .token_file
+                .clone()
+                .unwrap_or_else(|| token_path(&ctx.state_dir))
+                .display()
+        );
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    let served = axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    if let Some(p) = polling {
+        p.abort();
+    }
+    notifier.abort();
+    engine.shutdown().await;
+    let _ = std::fs::remove_file(&info_path);
+    println!("sluice stopped");
+    served.map_err(|e| format!("the server failed: {e}"))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// The server driving `state_dir`, when one runs: its `server.json`, if
+/// the process it names is alive.
+pub fn running_server(state_dir: &Path) -> Option<ServerInfo> {
+    let text = std::fs::read_to_string(api::server_file(state_dir)).ok()?;
+    let info: ServerInfo = serde_json::from_str(&text).ok()?;
+    let alive = Path::new("/proc").join(info.pid.to_string()).exists()
+        && crate::engine::is_driven(state_dir);
+    alive.then_some(info)
+}
