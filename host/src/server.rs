@@ -191,9 +191,22 @@ async fn serve_inner(ctx: Context, options: ServeOptions) -> Result<(), String> 
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
-    let served = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    // On SIGINT/SIGTERM: stop accepting, end the event streams, give
+    // requests under way a moment, then stop regardless.
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let closer = state.clone();
+    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        closer.close();
+        let _ = stopping.send(());
+    });
+    let served = tokio::select! {
+        r = server => r,
+        _ = async {
+            let _ = stopped.await;
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        } => Ok(()),
+    };
     if let Some(p) = polling {
         p.abort();
     }

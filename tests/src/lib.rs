@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub mod harness;
+pub mod server;
 
 /// Paths of the fixture components built from `tests/fixtures/`.
 pub mod fixtures {

@@ -326,11 +326,14 @@ async fn the_state_directory_is_hidden_from_programs() {
     }
     // Outside /tmp (programs get a private /tmp, which hides it anyway),
     // where the host file system is visible to programs.
-    let state = ["/var/tmp".to_string(), std::env::var("HOME").unwrap_or_default()]
-        .iter()
-        .filter(|d| !d.is_empty() && !d.starts_with("/tmp"))
-        .find_map(|d| tempfile::tempdir_in(d).ok())
-        .expect("a writable folder outside /tmp (/var/tmp or $HOME)");
+    let state = [
+        "/var/tmp".to_string(),
+        std::env::var("HOME").unwrap_or_default(),
+    ]
+    .iter()
+    .filter(|d| !d.is_empty() && !d.starts_with("/tmp"))
+    .find_map(|d| tempfile::tempdir_in(d).ok())
+    .expect("a writable folder outside /tmp (/var/tmp or $HOME)");
     std::fs::write(state.path().join("secrets"), "DEPLOY_KEY=hunter2\n").unwrap();
     let script = format!("cat {}/secrets; true", state.path().display());
     let run = |hide: bool| {

@@ -44,6 +44,7 @@ struct Inner {
     open_reads: bool,
     changes: broadcast::Sender<Change>,
     triggers: Option<crate::triggers::Triggers>,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// A change the console hears about besides execution snapshots.
@@ -70,6 +71,7 @@ impl AppState {
     ) -> Result<AppState, String> {
         let store = ctx.store()?;
         let (changes, _) = broadcast::channel(256);
+        let (closing, _) = tokio::sync::watch::channel(false);
         Ok(AppState {
             inner: Arc::new(Inner {
                 engine,
@@ -80,6 +82,7 @@ impl AppState {
                 open_reads,
                 changes,
                 triggers,
+                closing,
             }),
         })
     }
@@ -121,6 +124,20 @@ impl AppState {
     /// Other changes as they happen.
     pub fn changes(&self) -> broadcast::Receiver<Change> {
         self.inner.changes.subscribe()
+    }
+
+    /// Tells long-lived answers (event and log streams) to end: the
+    /// server is stopping.
+    pub fn close(&self) {
+        let _ = self.inner.closing.send(true);
+    }
+
+    /// Resolves when the server is stopping.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut watch = self.inner.closing.subscribe();
+        async move {
+            let _ = watch.wait_for(|closing| *closing).await;
+        }
     }
 
     /// The triggers, when the server runs them.

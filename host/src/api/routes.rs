@@ -886,6 +886,7 @@ async fn stream_log(
 ) -> Result<Sse<impl Stream<Item = EventResult>>, ApiError> {
     // Checked now, so a bad name is a 404 rather than an empty stream.
     state.with_store(|s| ops::log_file(s, &id, &stage, &action))?;
+    let tail_closed = state.closed();
     struct Tail {
         state: AppState,
         id: String,
@@ -940,7 +941,8 @@ async fn stream_log(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let closed = tail_closed;
+    Ok(Sse::new(stream.take_until(closed)).keep_alive(KeepAlive::default()))
 }
 
 /// Up to 64 KiB of a file from `offset`, cut at the last whole UTF-8
@@ -1011,7 +1013,10 @@ async fn events(
         }
     });
     let hello = stream::once(async { Ok(Event::default().event("ready").data("")) });
-    Sse::new(hello.chain(stream::select(executions, changes))).keep_alive(KeepAlive::default())
+    let all = hello
+        .chain(stream::select(executions, changes))
+        .take_until(state.closed());
+    Sse::new(all).keep_alive(KeepAlive::default())
 }
 
 async fn hook(
