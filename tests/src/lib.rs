@@ -182,7 +182,14 @@ pub struct TestServer {
 
 /// Starts a [`TestServer`] answering `status` with `body`.
 pub async fn test_server(status: u16, answer_body: &'static str) -> TestServer {
+    flaky_server(0, status, answer_body).await
+}
+
+/// A [`TestServer`] answering 500 to its first `failures` requests, then
+/// `status` with `answer_body`.
+pub async fn flaky_server(failures: usize, status: u16, answer_body: &'static str) -> TestServer {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -190,6 +197,7 @@ pub async fn test_server(status: u16, answer_body: &'static str) -> TestServer {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let log = log.clone();
+            let answered = answered.clone();
             tokio::spawn(async move {
                 let mut data = Vec::new();
                 let mut buffer = [0u8; 8192];
@@ -243,6 +251,8 @@ pub async fn test_server(status: u16, answer_body: &'static str) -> TestServer {
                     headers,
                     body,
                 });
+                let n = answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let status = if n < failures { 500 } else { status };
                 let answer = format!(
                     "HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer_body}",
                     answer_body.len()
