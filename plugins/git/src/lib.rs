@@ -128,26 +128,35 @@ impl Source for Git {
             .summary(truncate(commit.message.lines().next().unwrap_or(""), 200)))
     }
 
-    fn changed_paths(config: &Config, from: &str, to: &str) -> Result<Option<Vec<String>>, Failure> {
+    fn changed_paths(
+        config: &Config,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<Vec<String>>, Failure> {
         let repository = open(config)?;
         let parse = |text: &str| {
-            text.parse::<ObjectId>()
-                .map_err(|e| Failure::revision_unavailable(format!("`{text}` is not a commit id: {e}")))
+            text.parse::<ObjectId>().map_err(|e| {
+                Failure::revision_unavailable(format!("`{text}` is not a commit id: {e}"))
+            })
         };
         let paths = repository
             .changed_paths(&parse(from)?, &parse(to)?)
-            .map_err(|e| Failure::revision_unavailable(format!("comparing {from} with {to}: {e}")))?;
+            .map_err(|e| {
+                Failure::revision_unavailable(format!("comparing {from} with {to}: {e}"))
+            })?;
         // With `Path`, the source is that folder: paths relative to it.
-        Ok(Some(match config.get("Path").map(|p| p.trim_matches('/')) {
-            Some(folder) if !folder.is_empty() => {
-                let prefix = format!("{folder}/");
-                paths
-                    .into_iter()
-                    .filter_map(|p| p.strip_prefix(&prefix).map(str::to_owned))
-                    .collect()
-            }
-            _ => paths,
-        }))
+        Ok(Some(
+            match config.get("Path").map(|p| p.trim_matches('/')) {
+                Some(folder) if !folder.is_empty() => {
+                    let prefix = format!("{folder}/");
+                    paths
+                        .into_iter()
+                        .filter_map(|p| p.strip_prefix(&prefix).map(str::to_owned))
+                        .collect()
+                }
+                _ => paths,
+            },
+        ))
     }
 }
 
