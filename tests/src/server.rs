@@ -82,6 +82,36 @@ impl ServerProcess {
         self.call_as(method, path, body, Some(&self.token)).await
     }
 
+    /// Calls the API with the token; a connection failure (the server was
+    /// killed) is an error rather than a panic.
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), String> {
+        let headers = vec![
+            ("content-type", "application/json".to_string()),
+            ("authorization", format!("Bearer {}", self.token)),
+        ];
+        let url = format!("{}/api/v1{path}", self.url);
+        let response = sluice::http_client::request(
+            method,
+            &url,
+            &headers,
+            body.map(|b| serde_json::to_vec(&b).unwrap()),
+            Duration::from_secs(30),
+        )
+        .await?;
+        let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        Ok((response.status, value))
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Calls the API with `token` (or none).
     pub async fn call_as(
         &self,
