@@ -9,7 +9,9 @@
 //!   provider call with only what the host grants (the one place that
 //!   touches wasmtime).
 //! - [`providers`]: where providers come from: built-ins embedded in the
-//!   binary, component files.
+//!   binary, component files, installed plugins.
+//! - [`plugin`]: plugin packages (OCI image layouts): pack, sign, verify,
+//!   install, and the registry of installed plugins.
 //! - [`artifacts`]: the folders actions hand to each other, read back as
 //!   manifests of paths, modes and digests.
 //! - [`engine`]: executions under CodePipeline's rules: a state machine
@@ -27,6 +29,7 @@
 
 pub mod api;
 pub mod artifacts;
+pub mod authoring;
 pub mod cli;
 pub mod client;
 pub mod engine;
@@ -35,6 +38,7 @@ pub mod model;
 pub mod notify;
 pub mod ops;
 pub mod pipelines;
+pub mod plugin;
 pub mod providers;
 pub mod sandbox;
 pub mod secrets;

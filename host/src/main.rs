@@ -185,6 +185,9 @@ enum Command {
     /// Measure what Sluice's operations cost.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Plugin packages: pack, sign, trust, install, list, inspect, remove.
+    #[command(subcommand)]
+    Plugin(cli::plugin::PluginCommand),
 }
 
 #[derive(Subcommand)]
@@ -318,8 +321,9 @@ struct ActionDescribe {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// Per-action cost of builtin:noop (warm, cold from the compile cache,
-    /// compiled from scratch) against spawning /bin/true.
+    /// Per-action cost of builtin:noop, or of a component given with
+    /// --component (warm, cold from the compile cache, compiled from
+    /// scratch) against spawning /bin/true.
     Action {
         /// Iterations of the warm measurements.
         #[arg(long, default_value_t = 2000)]
@@ -330,6 +334,18 @@ enum BenchCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Measure this component instead of builtin:noop.
+        #[arg(long, value_name = "FILE.wasm")]
+        component: Option<PathBuf>,
+        /// Configuration of the measured job.
+        #[arg(long = "config", value_name = "KEY=VALUE", value_parser = cli::parse_key_value)]
+        config: Vec<(String, String)>,
+        /// Input artifacts of the measured job.
+        #[arg(long = "input", value_name = "NAME=DIR", value_parser = parse_mount)]
+        inputs: Vec<(String, PathBuf)>,
+        /// Output artifacts the measured job gets.
+        #[arg(long, default_value_t = 0)]
+        outputs: u8,
     },
     /// Throughput of no-op actions through the whole engine (parallel mode,
     /// many executions, durable state).
@@ -510,6 +526,7 @@ fn main() -> ExitCode {
             | Command::Schema
             | Command::Action(_)
             | Command::Bench(_)
+            | Command::Plugin(_)
             | Command::Validate { .. }
     ) {
         ctx.server = server_client(&cli, &ctx.user);
@@ -645,6 +662,7 @@ fn main() -> ExitCode {
             }
             Command::Drive { until_idle } => cli::control::drive(&ctx, until_idle).await,
             Command::Schema => cli::pipeline::schema(),
+            Command::Plugin(command) => cli::plugin::run(&ctx, command).await,
             Command::Serve {
                 listen,
                 public,
@@ -733,11 +751,19 @@ fn main() -> ExitCode {
                 iterations,
                 slow_iterations,
                 json,
+                component,
+                config,
+                inputs,
+                outputs,
             }) => {
                 cli::bench::action(cli::bench::BenchArgs {
                     iterations,
                     slow_iterations,
                     json,
+                    component,
+                    config,
+                    inputs,
+                    outputs,
                 })
                 .await
             }

@@ -1,9 +1,10 @@
+# sluice-world: plain-provider
 """`custom:{{name}}`: a build provider written in Python.
 
 It counts the files of its input artifact, writes `report.txt` into its
 output artifact and returns the count as output variables.
 
-Build: componentize-py -d wit -w action-provider componentize app -o provider.wasm
+Build: componentize-py -d wit -w plain-provider componentize app -o provider.wasm
 Try:   sluice action run --provider provider.wasm --config Greeting=hi \
            --input src=./fixtures/src --output out=./out
 """

@@ -6,6 +6,7 @@ pub mod action;
 pub mod bench;
 pub mod control;
 pub mod pipeline;
+pub mod plugin;
 pub mod progress;
 pub mod show;
 
@@ -167,7 +168,12 @@ impl Context {
         let components =
             ComponentStore::open(&crate::engine::StateDir::new(&self.state_dir).components())
                 .map_err(|e| format!("cannot open the component store: {e}"))?;
-        Ok(Catalog::new(sandbox, base_dir, Some(components)))
+        Ok(Catalog::new(sandbox, base_dir, Some(components)).with_plugins(self.plugins()))
+    }
+
+    /// The plugins installed in the state directory.
+    pub fn plugins(&self) -> crate::plugin::PluginRegistry {
+        crate::plugin::PluginRegistry::new(&self.state_dir)
     }
 }
 

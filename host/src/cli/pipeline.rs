@@ -42,7 +42,7 @@ pub async fn validate(ctx: &Context, file: &Path, json: bool) -> u8 {
         Err(e) => return fail(e),
     };
     // Validation resolves providers without keeping anything.
-    let catalog = Catalog::new(sandbox, &loaded.base_dir, None);
+    let catalog = Catalog::new(sandbox, &loaded.base_dir, None).with_plugins(ctx.plugins());
     let secrets = match ctx.secret_store() {
         Ok(s) => s,
         Err(e) => return fail(e),

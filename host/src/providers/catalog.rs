@@ -1,7 +1,9 @@
 //! Resolving the provider references a pipeline writes (`builtin:copy`,
-//! `./providers/x.wasm`) to loaded providers and their descriptors.
+//! `./providers/x.wasm`, `acme/word-count@^1.2`) to loaded providers and
+//! their descriptors.
 
 use super::{ComponentStore, ProviderRef};
+use crate::plugin::PluginRegistry;
 use crate::sandbox::{ComponentSource, Descriptor, Provider, Sandbox, SandboxError};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,7 @@ pub struct Catalog {
     sandbox: Sandbox,
     base_dir: PathBuf,
     components: Option<ComponentStore>,
+    plugins: Option<PluginRegistry>,
 }
 
 impl Catalog {
@@ -35,7 +38,15 @@ impl Catalog {
             sandbox,
             base_dir: base_dir.to_path_buf(),
             components,
+            plugins: None,
         }
+    }
+
+    /// Resolves `owner/provider@REQ` against the plugins installed in
+    /// `plugins` (without it such references are refused).
+    pub fn with_plugins(mut self, plugins: PluginRegistry) -> Self {
+        self.plugins = Some(plugins);
+        self
     }
 
     /// The sandbox providers are loaded into.
@@ -58,7 +69,12 @@ impl Catalog {
             }
             other => other,
         };
-        let mut source = parsed.component()?;
+        let mut source = match &parsed {
+            ProviderRef::Installed { name, requirement } => {
+                self.installed(name, requirement, reference)?
+            }
+            other => other.component()?,
+        };
         source.name = reference.to_string();
         if let Some(store) = &self.components {
             store.keep(&source).map_err(|e| {
@@ -68,6 +84,29 @@ impl Catalog {
             })?;
         }
         self.load(source, reference).await
+    }
+
+    /// The component of the highest installed version `requirement`
+    /// matches: its digest is what a pipeline version applied now records.
+    fn installed(
+        &self,
+        name: &crate::plugin::PluginName,
+        requirement: &semver::VersionReq,
+        reference: &str,
+    ) -> Result<ComponentSource, SandboxError> {
+        let fail = |message: String| SandboxError::Plugin {
+            reference: reference.to_string(),
+            message,
+        };
+        let plugins = self.plugins.as_ref().ok_or_else(|| {
+            fail("installed plugins are not available here (no state directory)".into())
+        })?;
+        let installed = plugins
+            .resolve(name, requirement)
+            .map_err(|e| fail(e.to_string()))?;
+        plugins
+            .component(&installed, reference)
+            .map_err(|e| fail(e.to_string()))
     }
 
     /// Loads a component kept in the component store by its digest.

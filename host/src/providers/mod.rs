@@ -1,6 +1,7 @@
 //! Where providers come from: the built-ins embedded in the binary,
-//! component files named by path, and the component store that keeps the
-//! exact component each pipeline version was applied with.
+//! component files named by path, plugins installed in the state directory
+//! (`owner/provider@REQ`), and the component store that keeps the exact
+//! component each pipeline version was applied with.
 
 mod catalog;
 mod components;
@@ -8,6 +9,7 @@ mod components;
 pub use catalog::{Catalog, Resolved};
 pub use components::ComponentStore;
 
+use crate::plugin::PluginName;
 use crate::sandbox::{ComponentSource, SandboxError};
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -37,6 +39,14 @@ pub enum ProviderRef {
     Builtin(String),
     /// A path to a `.wasm` component.
     File(PathBuf),
+    /// `owner/provider@REQ`: the highest installed plugin version the
+    /// semantic-version requirement matches (`acme/word-count@^1.2`).
+    Installed {
+        /// `owner/provider`.
+        name: PluginName,
+        /// Which versions will do.
+        requirement: semver::VersionReq,
+    },
 }
 
 impl std::str::FromStr for ProviderRef {
@@ -53,13 +63,42 @@ impl std::str::FromStr for ProviderRef {
         if text.is_empty() {
             return Err("an empty provider reference".into());
         }
+        if let Some(installed) = parse_installed(text) {
+            return installed;
+        }
         if text.ends_with(".wasm") || text.contains('/') {
             return Ok(ProviderRef::File(PathBuf::from(text)));
         }
         Err(format!(
-            "`{text}` is not a provider reference: use `builtin:NAME` or a path to a .wasm component"
+            "`{text}` is not a provider reference: use `builtin:NAME`, a path to a .wasm component \
+             or an installed plugin, `owner/provider@VERSION-REQ`"
         ))
     }
+}
+
+/// `owner/provider@REQ`, when `text` has that shape (a path never does:
+/// it ends in `.wasm`, or starts with `.` or `/`, or has more than one
+/// `/` before the `@`).
+fn parse_installed(text: &str) -> Option<Result<ProviderRef, String>> {
+    if text.ends_with(".wasm") || text.starts_with('.') || text.starts_with('/') {
+        return None;
+    }
+    let (name, requirement) = text.split_once('@')?;
+    let (owner, provider) = name.split_once('/')?;
+    if provider.contains('/') {
+        return None;
+    }
+    let name = match PluginName::new(owner, provider) {
+        Ok(name) => name,
+        Err(message) => return Some(Err(format!("`{text}`: {message}"))),
+    };
+    Some(match semver::VersionReq::parse(requirement) {
+        Ok(requirement) => Ok(ProviderRef::Installed { name, requirement }),
+        Err(e) => Err(format!(
+            "`{text}`: `{requirement}` is not a version requirement ({e}); \
+             write e.g. `{name}@^1.2` or `{name}@=1.2.0`"
+        )),
+    })
 }
 
 impl std::fmt::Display for ProviderRef {
@@ -67,6 +106,7 @@ impl std::fmt::Display for ProviderRef {
         match self {
             ProviderRef::Builtin(name) => write!(f, "builtin:{name}"),
             ProviderRef::File(path) => write!(f, "{}", path.display()),
+            ProviderRef::Installed { name, requirement } => write!(f, "{name}@{requirement}"),
         }
     }
 }
@@ -93,6 +133,12 @@ impl ProviderRef {
                 })
             }
             ProviderRef::File(path) => ComponentSource::from_file(path),
+            ProviderRef::Installed { .. } => Err(SandboxError::Plugin {
+                reference: self.to_string(),
+                message: "installed plugins are found in a state directory; \
+                          use it in a pipeline, or `sluice plugin inspect`"
+                    .into(),
+            }),
         }
     }
 }
@@ -116,6 +162,23 @@ mod tests {
                 .parse::<ProviderRef>()
                 .unwrap_err()
                 .contains("builtin:NAME")
+        );
+        assert_eq!(
+            "acme/word-count@^1.2".parse::<ProviderRef>().unwrap(),
+            ProviderRef::Installed {
+                name: "acme/word-count".parse().unwrap(),
+                requirement: "^1.2".parse().unwrap(),
+            }
+        );
+        assert_eq!(
+            "providers/x@2.wasm".parse::<ProviderRef>().unwrap(),
+            ProviderRef::File("providers/x@2.wasm".into())
+        );
+        assert!(
+            "acme/x@banana"
+                .parse::<ProviderRef>()
+                .unwrap_err()
+                .contains("not a version requirement")
         );
     }
 

@@ -84,6 +84,16 @@ pub enum SandboxError {
         message: String,
     },
 
+    /// An installed plugin reference (`owner/provider@REQ`) cannot be
+    /// resolved.
+    #[error("provider `{reference}`: {message}")]
+    Plugin {
+        /// The reference as written.
+        reference: String,
+        /// Why (none installed, none matching, with the installed versions).
+        message: String,
+    },
+
     /// `builtin:NAME` names no built-in provider.
     #[error("there is no built-in provider `builtin:{name}` (built-ins: {available})")]
     UnknownBuiltin {
