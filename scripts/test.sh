@@ -24,6 +24,11 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
+# The Python and JavaScript toolchains that build provider templates
+# (componentize-py, componentize-js), into ~/.cache/sluice/toolchains.
+echo "== toolchains"
+scripts/toolchains.sh all
+
 echo "== formatting"
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check)

@@ -19,6 +19,14 @@ pub struct BenchArgs {
     pub slow_iterations: u32,
     /// Print JSON instead of a table.
     pub json: bool,
+    /// Measure this component instead of `builtin:noop`.
+    pub component: Option<std::path::PathBuf>,
+    /// Its job's configuration.
+    pub config: Vec<(String, String)>,
+    /// Its job's input artifacts: name and folder.
+    pub inputs: Vec<(String, std::path::PathBuf)>,
+    /// How many output artifacts its job gets (`out`, `out2`, ...).
+    pub outputs: u8,
 }
 
 /// Timing of one measurement.
@@ -58,9 +66,24 @@ pub async fn action(args: BenchArgs) -> u8 {
 pub async fn action_inner(args: &BenchArgs) -> Result<Vec<Measurement>, String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let cache = work.path().join("cache");
-    let noop = ProviderRef::Builtin("noop".into())
-        .component()
-        .map_err(|e| e.to_string())?;
+    let (noop, label) = match &args.component {
+        Some(path) => (
+            ProviderRef::File(path.clone())
+                .component()
+                .map_err(|e| e.to_string())?,
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        ),
+        None => (
+            ProviderRef::Builtin("noop".into())
+                .component()
+                .map_err(|e| e.to_string())?,
+            "builtin:noop".to_string(),
+        ),
+    };
+    let sized = format!("{label} ({:.1} MB)", noop.bytes.len() as f64 / 1e6);
 
     // Baseline: spawning /bin/true and waiting for it.
     let spawn = time(args.iterations, || {
@@ -78,7 +101,7 @@ pub async fn action_inner(args: &BenchArgs) -> Result<Vec<Measurement>, String> 
     let (provider, _) = sandbox.load(&noop).map_err(|e| e.to_string())?;
     let scratch = work.path().join("scratch");
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let job = noop_job(&scratch);
+    let job = bench_job(args, &scratch, work.path())?;
     let limits = Limits::default();
     let log = ActionLog::discard();
     // Warm up the pool and the caches before measuring.
@@ -99,7 +122,13 @@ pub async fn action_inner(args: &BenchArgs) -> Result<Vec<Measurement>, String> 
         let started = Instant::now();
         let dir = work.path().join(format!("s{i}"));
         std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
-        run_once(&provider, &noop_job(&dir), &limits, &log).await?;
+        run_once(
+            &provider,
+            &bench_job(args, &dir, work.path())?,
+            &limits,
+            &log,
+        )
+        .await?;
         std::fs::remove_dir_all(&dir).map_err(|e| e.to_string())?;
         with_scratch.push(started.elapsed());
     }
@@ -141,11 +170,42 @@ pub async fn action_inner(args: &BenchArgs) -> Result<Vec<Measurement>, String> 
     };
     Ok(vec![
         measure("spawn /bin/true (baseline)", &spawn),
-        measure("builtin:noop warm", &warm),
-        measure("builtin:noop warm + scratch folder", &with_scratch),
-        measure("builtin:noop cold from compile cache", &cold),
-        measure("builtin:noop compiled from scratch", &compile),
+        measure(&format!("{label} warm"), &warm),
+        measure(&format!("{label} warm + scratch folder"), &with_scratch),
+        measure(&format!("{label} cold from compile cache"), &cold),
+        measure(&format!("{sized} compiled from scratch"), &compile),
     ])
+}
+
+/// The measured job: no configuration, artifacts or grants for the no-op;
+/// the given configuration and inputs, and fresh outputs, for a component.
+fn bench_job(args: &BenchArgs, scratch: &Path, work: &Path) -> Result<Job, String> {
+    let mut job = noop_job(scratch);
+    job.configuration = args.config.clone();
+    for (name, dir) in &args.inputs {
+        job.inputs.push(crate::sandbox::Mount {
+            name: name.clone(),
+            host_path: dir
+                .canonicalize()
+                .map_err(|e| format!("--input {name}={}: {e}", dir.display()))?,
+            revision: None,
+        });
+    }
+    for index in 0..args.outputs {
+        let name = if index == 0 {
+            "out".to_string()
+        } else {
+            format!("out{}", index + 1)
+        };
+        let host_path = work.join("outputs").join(&name);
+        std::fs::create_dir_all(&host_path).map_err(|e| e.to_string())?;
+        job.outputs.push(crate::sandbox::Mount {
+            name,
+            host_path,
+            revision: None,
+        });
+    }
+    Ok(job)
 }
 
 async fn run_once(
@@ -160,7 +220,7 @@ async fn run_once(
         .map_err(|e| e.to_string())?;
     match report.outcome {
         Outcome::Succeeded { .. } => Ok(()),
-        other => Err(format!("builtin:noop did not succeed: {other:?}")),
+        other => Err(format!("the measured job did not succeed: {other:?}")),
     }
 }
 
