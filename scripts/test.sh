@@ -11,10 +11,11 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 # Programs the tests need: bubblewrap sandboxes granted programs, the
-# release example compiles C with make, gitread's tests compare with git,
+# release example compiles C with make, gitread's tests compare with git
+# (the example post-receive hook calls curl),
 # the console test drives headless Chromium.
 missing=()
-for need in bwrap:bubblewrap make:make cc:gcc git:git \
+for need in bwrap:bubblewrap make:make cc:gcc git:git curl:curl \
     /usr/lib/chromium/chromium-headless-shell:chromium-headless-shell; do
     command -v "${need%%:*}" >/dev/null || missing+=("${need#*:}")
 done
