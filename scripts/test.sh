@@ -11,9 +11,12 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 # Programs the tests need: bubblewrap sandboxes granted programs, the
-# release example compiles C with make, gitread's tests compare with git.
+# release example compiles C with make, gitread's tests compare with git
+# (the example post-receive hook calls curl),
+# the console test drives headless Chromium.
 missing=()
-for need in bwrap:bubblewrap make:make cc:gcc git:git; do
+for need in bwrap:bubblewrap make:make cc:gcc git:git curl:curl \
+    /usr/lib/chromium/chromium-headless-shell:chromium-headless-shell; do
     command -v "${need%%:*}" >/dev/null || missing+=("${need#*:}")
 done
 if ((${#missing[@]})); then
@@ -21,7 +24,7 @@ if ((${#missing[@]})); then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "== installing ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # The Python and JavaScript toolchains that build provider templates

@@ -271,3 +271,118 @@ notifications:
     }
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// The example post-receive hook in `examples/hooks/`, installed in a bare
+/// repository: a push starts an execution of the pushed commit at once
+/// (polling is off), and a push the server cannot be told about still
+/// succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_post_receive_hook_starts_the_pushed_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let central = dir.path().join("central.git");
+    git(
+        dir.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            central.to_str().unwrap(),
+        ],
+    );
+    let work = dir.path().join("work");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            central.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    git(&work, &["checkout", "-q", "-b", "main"]);
+    let definition = format!(
+        r#"
+name: pushed
+stages:
+  - name: Source
+    actions:
+      - name: App
+        provider: builtin:git
+        outputs: [Code]
+        configuration: {{ Branch: main }}
+        grants: {{ paths: {{ repo: {{ path: "{central}" }} }} }}
+  - name: Build
+    actions:
+      - {{ name: Check, provider: builtin:noop, inputs: [Code] }}
+triggers:
+  - {{ source: App, poll: "off" }}
+"#,
+        central = central.display(),
+    );
+    let state = dir.path().join("state");
+    let server = ServerProcess::start(exe(), &state, &[]);
+    let (status, answer) = server
+        .call(
+            "PUT",
+            "/pipelines",
+            Some(json!({"definition": definition, "base_dir": dir.path()})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    let hook = central.join("hooks/post-receive");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hooks/post-receive");
+    std::fs::copy(&example, &hook).unwrap();
+    git(&central, &["config", "sluice.url", &server.url]);
+    git(&central, &["config", "sluice.pipeline", "pushed"]);
+    let token_file = state.join("api-token");
+    git(
+        &central,
+        &["config", "sluice.tokenFile", token_file.to_str().unwrap()],
+    );
+
+    let c1 = commit(&work, "app.txt", "one\n", "first");
+    let pushed = Command::new("git")
+        .arg("-C")
+        .arg(&work)
+        .args(["push", "-q", "origin", "main"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&pushed.stderr).to_string();
+    assert!(pushed.status.success(), "{said}");
+    assert!(
+        said.contains("sluice: pushed checked refs/heads/main"),
+        "{said}"
+    );
+    let (_, list) = server
+        .call("GET", "/pipelines/pushed/executions", None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        list[0]["source_revisions"][0]["revision"]["id"],
+        c1.as_str()
+    );
+    assert!(
+        list[0]["trigger"].as_str().unwrap().starts_with("hook"),
+        "{list}"
+    );
+
+    // The server gone: the push still goes through, with a word about it.
+    drop(server);
+    let _c2 = commit(&work, "app.txt", "two\n", "second");
+    let pushed = Command::new("git")
+        .arg("-C")
+        .arg(&work)
+        .args(["push", "-q", "origin", "main"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&pushed.stderr).to_string();
+    assert!(pushed.status.success(), "{said}");
+    assert!(said.contains("could not notify pushed"), "{said}");
+}

@@ -936,7 +936,7 @@ async fn stream_log(
             }
             if !running {
                 t.done = true;
-                return Some((Ok(Event::default().event("end").data("")), t));
+                return Some((Ok(Event::default().event("end").data("end")), t));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -995,10 +995,10 @@ async fn events(
                         .event("execution")
                         .json_data(&*e)
                         .unwrap_or_else(|_| {
-                            Event::default().event("lagged").data("")
+                            Event::default().event("lagged").data("lagged")
                         })))
                 }
-                Err(_) => Some(Ok(Event::default().event("lagged").data(""))),
+                Err(_) => Some(Ok(Event::default().event("lagged").data("lagged"))),
             }
         }
     });
@@ -1009,10 +1009,10 @@ async fn events(
                 .json_data(&c)
                 .ok()
                 .map(Ok),
-            Err(_) => Some(Ok(Event::default().event("lagged").data(""))),
+            Err(_) => Some(Ok(Event::default().event("lagged").data("lagged"))),
         }
     });
-    let hello = stream::once(async { Ok(Event::default().event("ready").data("")) });
+    let hello = stream::once(async { Ok(Event::default().event("ready").data("ready")) });
     let all = hello
         .chain(stream::select(executions, changes))
         .take_until(state.closed());
