@@ -441,7 +441,8 @@ async fn run_once(
         if files == 0 {
             empty.push(mount.name.clone());
         } else {
-            landed.push(format!("`{}`: {files} files", mount.name));
+            let noun = if files == 1 { "file" } else { "files" };
+            landed.push(format!("`{}`: {files} {noun}", mount.name));
         }
     }
     let mut changed = Vec::new();

@@ -225,9 +225,13 @@ impl SandboxBuilder {
             .max_component_instance_size(4 << 20)
             .max_core_instance_size(4 << 20)
             // Reusing a slot's first pages instead of returning them to
-            // the kernel makes the next small instance cheaper.
-            .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10)
+            // the kernel makes the next instance cheaper: no page faults
+            // and copy-on-write copies for what it touches again. 32 MiB
+            // covers what a Python or JavaScript provider dirties in a job
+            // (their per-job cost halved going from 1 MiB; see
+            // BENCHMARKS.md); only dirtied pages are reset.
+            .linear_memory_keep_resident(32 << 20)
+            .table_keep_resident(1 << 20)
             // Where the kernel can say which pages a job dirtied (Linux
             // 6.7+), only those are reset.
             .pagemap_scan(Enabled::Auto);
@@ -470,7 +474,8 @@ impl Sandbox {
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdout(stdio::LogStream::new(log.clone(), LogSource::Stdout).with_tail(tail.clone()))
-            .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr).with_tail(tail.clone()));
+            .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr).with_tail(tail.clone()))
+            .allow_blocking_current_thread(true);
         let mut argv = vec![source.name.clone()];
         argv.extend(args.iter().cloned());
         builder.args(&argv);
@@ -1013,11 +1018,18 @@ impl wasmtime_wasi_http::WasiHttpView for JobState {
 }
 
 /// A WASI context builder with nothing mounted, output going to `log`.
+///
+/// File system calls run on the calling thread rather than on tokio's
+/// blocking pool: a job's files are on local disk, and handing each call
+/// to another thread and back cost more than the call (a provider that
+/// walks a folder and writes a file spent about 1 ms per job switching
+/// threads; see BENCHMARKS.md).
 fn output_to(log: &ActionLog) -> WasiCtxBuilder {
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdout(stdio::LogStream::new(log.clone(), LogSource::Stdout))
-        .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr));
+        .stderr(stdio::LogStream::new(log.clone(), LogSource::Stderr))
+        .allow_blocking_current_thread(true);
     builder
 }
 
