@@ -547,3 +547,63 @@ async fn listening_beyond_loopback_needs_a_flag_and_a_second_server_is_refused()
             .contains(&token)
     );
 }
+
+/// `sluice start NAME --wait` beside a running server follows the
+/// execution through the API's event stream, as `sluice run` does: each
+/// action as it ends, the approval answered (`--yes`), the final status.
+#[tokio::test(flavor = "multi_thread")]
+async fn start_wait_follows_the_execution_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
+    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
+    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
+    let definition = format!(
+        r#"
+name: followed
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: {{ paths: {{ source: {{ path: "{src}" }} }} }}
+  - name: Build
+    actions:
+      - {{ name: Slow, provider: "{gate}", inputs: [Code], configuration: {{ Behavior: sleep, Millis: "400" }} }}
+  - name: Approve
+    actions:
+      - {{ name: Manager, provider: "builtin:manual" }}
+"#,
+        source = fixtures::GATED_SOURCE,
+        gate = fixtures::GATE,
+        src = src.display()
+    );
+    let (status, answer) = server
+        .call(
+            "PUT",
+            "/pipelines",
+            Some(json!({"definition": definition, "base_dir": dir.path()})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    let (code, out, err) = cli(&state, &["start", "followed", "--wait", "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        "Src",
+        "Slow",
+        "Manager",
+        "approved by cli-user",
+        "Succeeded",
+    ] {
+        assert!(out.contains(line), "`{line}` missing from:\n{out}");
+    }
+    let (_, list) = server
+        .call("GET", "/pipelines/followed/executions", None)
+        .await;
+    assert_eq!(list[0]["status"], "Succeeded", "{list}");
+    assert_eq!(list[0]["trigger"], "api (cli-user)", "{list}");
+}
