@@ -494,6 +494,21 @@ async fn decide(ctx: &cli::Context, decision: Decision, approved: bool) -> u8 {
     .await
 }
 
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`sluice
+/// executions NAME | head -1`) fails, and `println!` panics. A command-line
+/// tool should end quietly instead, as the default disposition does. Not
+/// for `serve`: a server must outlive whoever reads its output. Sockets
+/// are unaffected (they are written with `MSG_NOSIGNAL`), and no child's
+/// standard input is ever a pipe.
+#[allow(unsafe_code)]
+fn restore_default_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default, before any
+    // other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -503,6 +518,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        restore_default_sigpipe();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -253,3 +253,25 @@ fn describe_prints_the_descriptor_and_a_second_process_loads_from_the_compile_ca
     );
     assert!(human.contains("Merge (optional):"), "{human}");
 }
+
+/// Output into a pipe nobody reads any more (`sluice ... | head -1`) ends
+/// the command quietly, as SIGPIPE does for any Unix tool, rather than
+/// with a panic message.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["action", "describe", "--provider", "builtin:copy"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
