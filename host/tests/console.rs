@@ -7,7 +7,6 @@
 //! `scripts/test.sh` installs Debian's `chromium-headless-shell`; set
 //! `CHROMIUM` to use another binary.
 
-use serde_json::json;
 use sluice_tests::browser::{Browser, find_chromium};
 use sluice_tests::fixtures;
 use sluice_tests::server::ServerProcess;
@@ -31,10 +30,7 @@ async fn console_shows_an_execution_progress_and_answers_its_approval() {
     );
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
-    std::fs::write(src.join("revisions/r1/app.txt"), "v1").unwrap();
-    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let src = sluice_tests::gated_source_folder(dir.path(), &[("app.txt", "v1")]);
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
     let definition = format!(
         r#"
@@ -63,14 +59,7 @@ stages:
         gate = fixtures::GATE,
         src = src.display()
     );
-    let (status, answer) = server
-        .call(
-            "PUT",
-            "/pipelines",
-            Some(json!({"definition": definition, "base_dir": dir.path()})),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    server.apply(&definition, dir.path()).await;
 
     let browser = Browser::launch(&chromium).await.unwrap();
     // The address `sluice serve` prints: the token rides in the fragment.

@@ -544,3 +544,109 @@ fn signatures_and_the_trust_policy_decide_what_installs() {
     let out = cli.ok(&["plugin", "trust", "list"]);
     assert!(out.contains("ed25519:"), "{out}");
 }
+
+/// `sluice plugin test` reports each check, and fails (exit 1) on the one
+/// that fails: here the `gate` fixture, a run that fails when it should
+/// succeed, and one that succeeds when it should fail.
+#[test]
+fn conformance_checks_report_what_fails() {
+    let cli = Cli::new();
+    let gate = sluice_tests::fixtures::GATE;
+    let fixture = cli.path("fixture");
+    std::fs::create_dir_all(&fixture).unwrap();
+    std::fs::write(fixture.join("a.txt"), "a").unwrap();
+    let input = format!("src={}", fixture.display());
+
+    let report = |args: &[&str]| {
+        let (code, out, err) = cli.run(args);
+        let report: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        let checks: Vec<(String, String, String)> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["result"].as_str().unwrap().to_string(),
+                    c["detail"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (code, checks)
+    };
+    let result = |checks: &[(String, String, String)], name: &str| {
+        checks
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, r, d)| (r.clone(), d.clone()))
+            .unwrap_or_else(|| panic!("no check `{name}` in {checks:?}"))
+    };
+
+    // Everything passes, or is skipped with its reason.
+    let (code, checks) = report(&[
+        "plugin",
+        "test",
+        gate,
+        "--config",
+        "Behavior=succeed",
+        "--fail-config",
+        "Behavior=fail",
+        "--input",
+        &input,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{checks:?}");
+    assert_eq!(checks.len(), 7, "{checks:?}");
+    assert_eq!(result(&checks, "run on the fixtures succeeds").0, "pass");
+    assert_eq!(result(&checks, "outputs land where declared").0, "pass");
+    let (verdict, detail) = result(&checks, "a failed outcome carries a message");
+    assert_eq!(verdict, "pass");
+    assert!(detail.contains("failed on purpose"), "{detail}");
+    let (verdict, detail) = result(&checks, "validate rejects a missing required property");
+    assert_eq!(
+        (verdict.as_str(), detail.as_str()),
+        ("skip", "it declares no required property")
+    );
+
+    // A run that fails, and a failing configuration that succeeds.
+    let (code, checks) = report(&[
+        "plugin",
+        "test",
+        gate,
+        "--config",
+        "Behavior=fail",
+        "--input",
+        &input,
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let (verdict, detail) = result(&checks, "run on the fixtures succeeds");
+    assert_eq!(verdict, "fail");
+    assert!(detail.contains("failed on purpose"), "{detail}");
+    assert_eq!(result(&checks, "outputs land where declared").0, "skip");
+    let (code, checks) = report(&[
+        "plugin",
+        "test",
+        gate,
+        "--config",
+        "Behavior=succeed",
+        "--fail-config",
+        "Behavior=succeed",
+        "--input",
+        &input,
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let (verdict, detail) = result(&checks, "a failed outcome carries a message");
+    assert_eq!(verdict, "fail");
+    assert!(detail.contains("succeeded instead of failing"), "{detail}");
+
+    // Not a component at all.
+    std::fs::write(cli.path("junk.wasm"), "not wasm").unwrap();
+    let junk = cli.path("junk.wasm");
+    let (code, checks) = report(&["plugin", "test", junk.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(checks.len(), 1);
+    assert_eq!(result(&checks, "loads against the contract").0, "fail");
+}

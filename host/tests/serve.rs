@@ -70,11 +70,8 @@ async fn the_api_runs_pipelines_and_the_cli_talks_to_it() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let gates = dir.path().join("gates");
-    let src = dir.path().join("src");
     std::fs::create_dir_all(&gates).unwrap();
-    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
-    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
-    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let src = sluice_tests::gated_source_folder(dir.path(), &[("file.txt", "one")]);
     let server = ServerProcess::start(exe(), &state, &[]);
     assert!(server.output().contains("API token"), "{}", server.output());
     #[cfg(unix)]
@@ -555,10 +552,7 @@ async fn listening_beyond_loopback_needs_a_flag_and_a_second_server_is_refused()
 async fn start_wait_follows_the_execution_through_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
-    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
-    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let src = sluice_tests::gated_source_folder(dir.path(), &[("file.txt", "one")]);
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
     let definition = format!(
         r#"
@@ -581,14 +575,7 @@ stages:
         gate = fixtures::GATE,
         src = src.display()
     );
-    let (status, answer) = server
-        .call(
-            "PUT",
-            "/pipelines",
-            Some(json!({"definition": definition, "base_dir": dir.path()})),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    server.apply(&definition, dir.path()).await;
 
     let (code, out, err) = cli(&state, &["start", "followed", "--wait", "--yes"]);
     assert_eq!(code, 0, "{out}{err}");

@@ -137,21 +137,11 @@ async fn executions_survive_repeated_sigkills_of_the_server() {
     let mut random = Random(seed);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
-    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
-    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let src = sluice_tests::gated_source_folder(dir.path(), &[("file.txt", "one")]);
 
     let mut server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
     for (_, definition) in pipelines(&src) {
-        let (status, answer) = server
-            .call(
-                "PUT",
-                "/pipelines",
-                Some(json!({"definition": definition, "base_dir": dir.path()})),
-            )
-            .await;
-        assert_eq!(status, 200, "{answer}");
+        server.apply(&definition, dir.path()).await;
     }
     let names: Vec<String> = pipelines(&src).into_iter().map(|(n, _)| n).collect();
 

@@ -35,6 +35,22 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `git push origin main` from `repo`, which must succeed; what the remote
+/// said (a hook's output comes back on standard error).
+fn push(repo: &Path) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["push", "-q", "origin", "main"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "git push: {said}");
+    said
+}
+
 fn commit(repo: &Path, file: &str, content: &str, message: &str) -> String {
     let path = repo.join(file);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -109,14 +125,7 @@ notifications:
         hooks = hooks.url,
     );
     let server = ServerProcess::start(exe(), &dir.path().join("state"), &[]);
-    let (status, answer) = server
-        .call(
-            "PUT",
-            "/pipelines",
-            Some(json!({"definition": definition, "base_dir": dir.path()})),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    server.apply(&definition, dir.path()).await;
 
     // The first poll: no execution yet, so the branch's commit starts one.
     let found = wait_revisions(&server, "the first triggered execution", 1).await;
@@ -323,14 +332,7 @@ triggers:
     );
     let state = dir.path().join("state");
     let server = ServerProcess::start(exe(), &state, &[]);
-    let (status, answer) = server
-        .call(
-            "PUT",
-            "/pipelines",
-            Some(json!({"definition": definition, "base_dir": dir.path()})),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    server.apply(&definition, dir.path()).await;
 
     let hook = central.join("hooks/post-receive");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hooks/post-receive");
@@ -344,16 +346,7 @@ triggers:
     );
 
     let c1 = commit(&work, "app.txt", "one\n", "first");
-    let pushed = Command::new("git")
-        .arg("-C")
-        .arg(&work)
-        .args(["push", "-q", "origin", "main"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&pushed.stderr).to_string();
-    assert!(pushed.status.success(), "{said}");
+    let said = push(&work);
     assert!(
         said.contains("sluice: pushed checked refs/heads/main"),
         "{said}"
@@ -374,15 +367,6 @@ triggers:
     // The server gone: the push still goes through, with a word about it.
     drop(server);
     let _c2 = commit(&work, "app.txt", "two\n", "second");
-    let pushed = Command::new("git")
-        .arg("-C")
-        .arg(&work)
-        .args(["push", "-q", "origin", "main"])
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&pushed.stderr).to_string();
-    assert!(pushed.status.success(), "{said}");
+    let said = push(&work);
     assert!(said.contains("could not notify pushed"), "{said}");
 }

@@ -19,6 +19,19 @@ pub mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
 }
 
+/// Makes `dir/src`, a source folder for the `gated-source` fixture (grant
+/// it as `source`) holding revision `r1` with `files`, and returns it.
+pub fn gated_source_folder(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let src = dir.join("src");
+    let revision = src.join("revisions/r1");
+    std::fs::create_dir_all(&revision).unwrap();
+    for (name, content) in files {
+        std::fs::write(revision.join(name), content).unwrap();
+    }
+    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    src
+}
+
 /// The sandbox every test in this process shares, with a compile cache
 /// kept between test runs.
 pub fn sandbox() -> &'static Sandbox {

@@ -107,6 +107,15 @@ impl ServerProcess {
         Ok((response.status, value))
     }
 
+    /// Creates or updates a pipeline (paths in it relative to `base_dir`)
+    /// and returns the answer; anything but 200 fails the test.
+    pub async fn apply(&self, definition: &str, base_dir: &Path) -> Value {
+        let body = serde_json::json!({"definition": definition, "base_dir": base_dir});
+        let (status, answer) = self.call("PUT", "/pipelines", Some(body)).await;
+        assert_eq!(status, 200, "applying a pipeline: {answer}");
+        answer
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -19,10 +19,7 @@
 //! 8. a source provider answers `latest-revision`.
 
 use crate::artifacts;
-use crate::sandbox::{
-    ActionLog, ComponentSource, Job, Limits, MemoryLog, Mount, Outcome, Provider, Sandbox,
-    is_artifact_name,
-};
+use crate::sandbox::{ActionLog, ComponentSource, Limits, MemoryLog, Outcome, Provider, Sandbox};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -278,6 +275,7 @@ pub async fn run(sandbox: &Sandbox, path: &Path, settings: &TestSettings) -> Rep
                                 .collect::<Vec<_>>()
                         )
                     )),
+                    other if done.log.trim().is_empty() => Verdict::Fail(describe_outcome(other)),
                     other => Verdict::Fail(format!(
                         "{}; log:\n{}",
                         describe_outcome(other),
@@ -358,54 +356,26 @@ async fn run_once(
         .prefix("sluice-plugin-test-")
         .tempdir()
         .map_err(|e| format!("cannot create a work folder: {e}"))?;
-    let mut inputs = Vec::new();
-    let mut before = Vec::new();
-    for (name, dir) in &settings.inputs {
-        if !is_artifact_name(name) {
-            return Err(format!(
-                "input `{name}`: artifact names use letters, digits, `_` and `-`"
-            ));
-        }
-        let host_path = dir
-            .canonicalize()
-            .map_err(|e| format!("input `{name}` = {}: {e}", dir.display()))?;
-        before.push((name.clone(), host_path.clone(), content_digest(&host_path)?));
-        inputs.push(Mount {
-            name: name.clone(),
-            host_path,
-            revision: None,
-        });
-    }
-    let mut output_mounts = Vec::new();
-    for index in 0..outputs {
-        let name = if index == 0 {
-            "out".to_string()
-        } else {
-            format!("out{}", index + 1)
-        };
-        let host_path = work.path().join(&name);
-        std::fs::create_dir_all(&host_path).map_err(|e| format!("{e}"))?;
-        output_mounts.push(Mount {
-            name,
-            host_path,
-            revision: None,
-        });
-    }
     let scratch = work.path().join("scratch");
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{e}"))?;
-    let mut job = Job {
-        id: "conformance".into(),
-        execution_id: "conformance".into(),
-        pipeline: "conformance".into(),
-        stage: "Test".into(),
-        action: "Provider".into(),
-        attempt: 1,
-        configuration: config.to_vec(),
-        inputs,
-        outputs: output_mounts,
-        scratch,
-        ..Job::default()
-    };
+    let inputs: Vec<(String, PathBuf)> = settings
+        .inputs
+        .iter()
+        .map(|(name, dir)| (name.clone(), dir.clone()))
+        .collect();
+    let mut job = super::fixture_job(
+        "conformance",
+        config,
+        &inputs,
+        outputs,
+        work.path(),
+        &scratch,
+    )?;
+    let before: Vec<String> = job
+        .inputs
+        .iter()
+        .map(|mount| content_digest(&mount.host_path))
+        .collect::<Result<_, _>>()?;
     let memory = MemoryLog::new();
     let log = ActionLog::new(memory.clone(), limits.log_bytes);
     let started = Instant::now();
@@ -446,9 +416,9 @@ async fn run_once(
         }
     }
     let mut changed = Vec::new();
-    for (name, path, digest) in before {
-        if content_digest(&path)? != digest {
-            changed.push(name);
+    for (digest, mount) in before.into_iter().zip(&job.inputs) {
+        if content_digest(&mount.host_path)? != digest {
+            changed.push(mount.name.clone());
         }
     }
     let output_check = if !changed.is_empty() {

@@ -10,6 +10,7 @@
 //!   componentize-js in `node_modules` or the shared toolchain folder).
 
 use super::{COMPONENT_FILE, Language};
+use crate::sandbox::ProcessSettings;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -34,13 +35,6 @@ pub fn toolchains_dir() -> PathBuf {
     home.join(".cache/sluice/toolchains")
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 fn run(command: &mut Command, what: &str) -> Result<(), String> {
     let status = command
         .status()
@@ -52,8 +46,13 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
     }
 }
 
-/// Builds the project in `dir`.
-pub fn build(dir: &Path, language: Option<Language>) -> Result<Built, String> {
+/// Builds the project in `dir`, finding toolchain programs on `programs`'
+/// search path.
+pub fn build(
+    dir: &Path,
+    language: Option<Language>,
+    programs: &ProcessSettings,
+) -> Result<Built, String> {
     let language = match language {
         Some(l) => l,
         None => Language::detect(dir)?,
@@ -63,7 +62,8 @@ pub fn build(dir: &Path, language: Option<Language>) -> Result<Built, String> {
     match language {
         Language::Rust => build_rust(dir, &component)?,
         Language::Python => {
-            let program = on_path("componentize-py")
+            let program = programs
+                .find("componentize-py")
                 .or_else(|| {
                     let p = toolchains_dir().join("python/bin/componentize-py");
                     p.is_file().then_some(p)
@@ -97,7 +97,9 @@ pub fn build(dir: &Path, language: Option<Language>) -> Result<Built, String> {
             )?;
         }
         Language::Js => {
-            let npm = on_path("npm").ok_or("npm is not installed (Node.js 20 or later)")?;
+            let npm = programs
+                .find("npm")
+                .ok_or("npm is not installed (Node.js 20 or later)")?;
             run(
                 Command::new(npm)
                     .current_dir(dir)

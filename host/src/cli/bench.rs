@@ -180,32 +180,14 @@ pub async fn action_inner(args: &BenchArgs) -> Result<Vec<Measurement>, String> 
 /// The measured job: no configuration, artifacts or grants for the no-op;
 /// the given configuration and inputs, and fresh outputs, for a component.
 fn bench_job(args: &BenchArgs, scratch: &Path, work: &Path) -> Result<Job, String> {
-    let mut job = noop_job(scratch);
-    job.configuration = args.config.clone();
-    for (name, dir) in &args.inputs {
-        job.inputs.push(crate::sandbox::Mount {
-            name: name.clone(),
-            host_path: dir
-                .canonicalize()
-                .map_err(|e| format!("--input {name}={}: {e}", dir.display()))?,
-            revision: None,
-        });
-    }
-    for index in 0..args.outputs {
-        let name = if index == 0 {
-            "out".to_string()
-        } else {
-            format!("out{}", index + 1)
-        };
-        let host_path = work.join("outputs").join(&name);
-        std::fs::create_dir_all(&host_path).map_err(|e| e.to_string())?;
-        job.outputs.push(crate::sandbox::Mount {
-            name,
-            host_path,
-            revision: None,
-        });
-    }
-    Ok(job)
+    crate::authoring::fixture_job(
+        "bench",
+        &args.config,
+        &args.inputs,
+        usize::from(args.outputs),
+        &work.join("outputs"),
+        scratch,
+    )
 }
 
 async fn run_once(
@@ -221,19 +203,6 @@ async fn run_once(
     match report.outcome {
         Outcome::Succeeded { .. } => Ok(()),
         other => Err(format!("the measured job did not succeed: {other:?}")),
-    }
-}
-
-fn noop_job(scratch: &Path) -> Job {
-    Job {
-        id: "bench".into(),
-        execution_id: "bench".into(),
-        pipeline: "bench".into(),
-        stage: "bench".into(),
-        action: "noop".into(),
-        attempt: 1,
-        scratch: scratch.to_path_buf(),
-        ..Job::default()
     }
 }
 

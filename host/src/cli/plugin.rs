@@ -163,7 +163,7 @@ pub async fn run(ctx: &Context, command: PluginCommand) -> u8 {
             dir,
             sdk,
         } => new_project(&name, lang, dir, sdk),
-        PluginCommand::Build { dir, lang } => build_project(&dir, lang),
+        PluginCommand::Build { dir, lang } => build_project(ctx, &dir, lang),
         PluginCommand::Test {
             target,
             config,
@@ -230,8 +230,12 @@ fn new_project(
     Ok(())
 }
 
-fn build_project(dir: &Path, language: Option<crate::authoring::Language>) -> Result<(), String> {
-    let built = crate::authoring::toolchain::build(dir, language)?;
+fn build_project(
+    ctx: &Context,
+    dir: &Path,
+    language: Option<crate::authoring::Language>,
+) -> Result<(), String> {
+    let built = crate::authoring::toolchain::build(dir, language, &ctx.process)?;
     println!(
         "built {} ({}) in {}",
         built.component.display(),
