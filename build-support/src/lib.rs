@@ -128,6 +128,33 @@ pub fn build_workspace(workspace: &Path, target_dir: &Path) -> Vec<BuiltComponen
     components
 }
 
+/// Builds the binary crate at `crate_dir` (its own workspace) for the
+/// machine the build runs on, in release mode, into `target_dir`, and
+/// returns the path of the binary named `bin`. Panics with cargo's own
+/// diagnostics when the build fails.
+pub fn build_native_binary(crate_dir: &Path, bin: &str, target_dir: &Path) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(crate_dir)
+        .args(["build", "--release", "--bin", bin])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    scrub_outer_build_env(&mut cmd);
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo for {}: {e}", crate_dir.display()));
+    assert!(
+        status.success(),
+        "building {} failed (see the errors above)",
+        crate_dir.display()
+    );
+    let binary = target_dir.join("release").join(bin);
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}
+
 /// Tells cargo to re-run the build script when any of `paths` changes.
 /// Folders are scanned recursively by cargo.
 pub fn rerun_if_changed(paths: &[&Path]) {

@@ -17,8 +17,12 @@
 //! - [`engine`]: executions under CodePipeline's rules: a state machine
 //!   (one file per rule) and the driver that persists it and runs actions.
 //! - [`store`]: durable state in SQLite (WAL, migrations).
+//! - [`contain`]: file operations on paths a provider could influence,
+//!   confined to a capability root (links judged where they resolve).
 //! - [`secrets`]: the secrets the host holds, for actions granted them.
-//! - [`units`]: sizes and durations as people write them.
+//! - [`units`]: sizes and durations as people write them; [`text`]:
+//!   provider text made safe to show, host and provider log lines told
+//!   apart.
 //! - [`ops`]: the operations the command line and the HTTP API share.
 //! - [`api`]: the HTTP API and the web console; [`server`]: `sluice serve`;
 //!   [`triggers`]: change detection; [`notify`]: notifications;
@@ -32,6 +36,7 @@ pub mod artifacts;
 pub mod authoring;
 pub mod cli;
 pub mod client;
+pub mod contain;
 pub mod engine;
 pub mod http_client;
 pub mod model;
@@ -44,5 +49,6 @@ pub mod sandbox;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod text;
 pub mod triggers;
 pub mod units;

@@ -43,6 +43,24 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     token_file: Option<PathBuf>,
 
+    /// Run granted programs without isolation: with this user's whole file
+    /// system and network. Only for hosts that cannot isolate programs and
+    /// run nothing but trusted pipelines.
+    #[arg(long, global = true, env = "SLUICE_UNSANDBOXED_PROGRAMS")]
+    unsandboxed_programs: bool,
+
+    /// How long a provider's `describe` and `validate` may take, e.g. `10s`
+    /// [default: 60s]
+    #[arg(long, global = true, value_name = "DURATION", env = "SLUICE_QUERY_TIMEOUT", value_parser = parse_duration)]
+    query_timeout: Option<std::time::Duration>,
+
+    /// The shortest delay before an in-progress provider is called back,
+    /// whatever it asks for [default: 1s]; the delay also grows with the
+    /// time an action has been running (an eighth of it), up to 60 times
+    /// this.
+    #[arg(long, global = true, value_name = "DURATION", env = "SLUICE_RECHECK_FLOOR", value_parser = parse_duration)]
+    recheck_floor: Option<std::time::Duration>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -530,10 +548,24 @@ fn main() -> ExitCode {
         cache_dir: cli.cache_dir.clone().or_else(default_cache_dir),
         user: user(),
         secrets: sluice::secrets::SecretStore::from_env(std::env::vars()),
-        process: sluice::sandbox::ProcessSettings::from_path_list(
-            &std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
-        ),
+        process: sluice::sandbox::ProcessSettings {
+            isolation: if cli.unsandboxed_programs {
+                sluice::sandbox::Isolation::Unsandboxed
+            } else {
+                sluice::sandbox::Isolation::Namespaces
+            },
+            ..sluice::sandbox::ProcessSettings::from_path_list(
+                &std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+            )
+        },
         server: None,
+        query_timeout: cli.query_timeout,
+        engine: sluice::engine::EngineSettings {
+            recheck: match cli.recheck_floor {
+                Some(floor) => sluice::engine::RecheckPolicy::with_floor(floor),
+                None => Default::default(),
+            },
+        },
     };
     // Every command but `serve` (and those that never touch state) talks to
     // a server when one drives the state directory or is named.
@@ -725,6 +757,7 @@ fn main() -> ExitCode {
                                     paths: args.grant_paths,
                                 },
                                 secrets: ctx.secrets.clone(),
+                                recheck: ctx.engine.recheck,
                             },
                         )
                         .await

@@ -123,8 +123,9 @@ pub struct LogPart {
     pub attempt: u32,
     /// Whether the attempt is still running (the log may grow).
     pub running: bool,
-    /// The log's text (secrets already redacted).
-    pub text: String,
+    /// The log's lines (secrets already redacted), the host's told from
+    /// the provider's, control characters escaped.
+    pub lines: Vec<crate::text::LogLine>,
 }
 
 /// A version of a pipeline, as listed.
@@ -349,7 +350,7 @@ pub fn logs(
             attempt: attempt.attempt,
             running: attempt.run.running
                 || attempt.run.status == Some(crate::engine::ActionStatus::InProgress),
-            text: std::fs::read_to_string(state_dir.join(log)).unwrap_or_default(),
+            lines: crate::text::log_lines(&std::fs::read(state_dir.join(log)).unwrap_or_default()),
         });
     }
     Ok(parts)

@@ -129,7 +129,9 @@ async fn serve_inner(ctx: Context, options: ServeOptions) -> Result<(), String> 
     }
     let sandbox = ctx.sandbox()?;
     let secrets = ctx.secret_store()?;
-    let engine = match Engine::start(&ctx.state_dir, sandbox.clone(), secrets).await {
+    let engine = match Engine::start_with(&ctx.state_dir, sandbox.clone(), secrets, ctx.engine)
+        .await
+    {
         Ok(engine) => engine,
         Err(DriverError::Busy { .. }) => {
             return Err(format!(

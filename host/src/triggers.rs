@@ -395,7 +395,7 @@ impl Triggers {
 }
 
 fn short(revision: &str) -> &str {
-    &revision[..revision.len().min(12)]
+    crate::text::prefix(revision, 12)
 }
 
 fn result(

@@ -38,6 +38,8 @@ fn version(mode: ExecutionMode) -> PipelineVersion {
                 namespace: None,
                 timeout: None,
                 memory: None,
+                output_size: None,
+                output_files: None,
                 grants: Default::default(),
             }],
         })
@@ -408,6 +410,9 @@ struct World {
 impl World {
     fn new(mode: ExecutionMode) -> World {
         let mut machine = Machine::new();
+        // The reference model calls providers back when they ask: the
+        // host's floor and back-off are tested on their own.
+        machine.set_recheck_policy(RecheckPolicy::with_floor(Duration::ZERO));
         machine.set_now(0);
         machine.add_version(version(mode));
         World {
@@ -670,6 +675,7 @@ fn recovery_runs_an_interrupted_call_again_as_the_next_attempt_with_its_token() 
     assert!(run.running && run.continuation.as_deref() == Some("c") && run.attempt == 1);
 
     let mut machine = Machine::new();
+    machine.set_recheck_policy(RecheckPolicy::with_floor(Duration::ZERO));
     machine.set_now(1_000);
     machine.add_version(version(ExecutionMode::Superseded));
     machine.restore(snapshot);

@@ -29,6 +29,8 @@ impl Cli {
             .arg(self.dir.path().join("cache"))
             .args(args)
             .env("SLUICE_USER", "cli-test")
+            // The fixtures wait for their gates polling every 10-20 ms.
+            .env("SLUICE_RECHECK_FLOOR", "10ms")
             .stdin(Stdio::null());
         c
     }

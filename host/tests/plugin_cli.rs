@@ -36,6 +36,8 @@ impl Cli {
             .args(args)
             .current_dir(self.dir.path())
             .env("SLUICE_USER", "plugin-test")
+            // The fixtures wait for their gates polling every 10-20 ms.
+            .env("SLUICE_RECHECK_FLOOR", "10ms")
             .env_remove("SLUICE_STATE_DIR")
             .env_remove("SLUICE_SERVER")
             .stdin(Stdio::null())

@@ -82,7 +82,9 @@ stages:
             .arg("--cache-dir")
             .arg(self.dir.path().join("cache"))
             .args(args)
-            .env("SLUICE_USER", "recovery-test");
+            .env("SLUICE_USER", "recovery-test")
+            // The fixtures wait for their gates polling every 10-20 ms.
+            .env("SLUICE_RECHECK_FLOOR", "10ms");
         command
     }
 

@@ -332,11 +332,11 @@ async fn the_api_runs_pipelines_and_the_cli_talks_to_it() {
             None,
         )
         .await;
+    // Lines come with their source: the provider's told from the host's.
+    let lines = logs[0]["lines"].as_array().unwrap();
     assert!(
-        logs[0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("waiting for approval"),
+        lines.iter().any(|l| l["source"] == "provider"
+            && l["text"].as_str().unwrap().contains("waiting for approval")),
         "{logs}"
     );
 

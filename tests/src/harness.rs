@@ -4,7 +4,7 @@
 
 use crate::{fixtures, sandbox};
 use sluice::engine::view::{PipelineState, pipeline_state};
-use sluice::engine::{Engine, Execution, ExecutionStatus};
+use sluice::engine::{Engine, EngineSettings, Execution, ExecutionStatus};
 use sluice::model;
 use sluice::providers::{Catalog, ComponentStore};
 use sluice::store::{Request, RequestOutcome, Store};
@@ -66,10 +66,11 @@ impl Harness {
         harness.set_revision("r1", &[("file.txt", "one")]);
         harness.pipeline = harness.apply(yaml).await;
         harness.engine = Some(
-            Engine::start(
+            Engine::start_with(
                 &harness.state_dir,
                 sandbox().clone(),
                 harness.secrets.clone(),
+                fast_callbacks(),
             )
             .await
             .unwrap(),
@@ -227,5 +228,14 @@ impl Harness {
         if let Some(engine) = self.engine.take() {
             engine.shutdown().await;
         }
+    }
+}
+
+/// The fixtures answer "in progress, call back in 10-20 ms" while they wait
+/// for their gates: the tests of the rules call them back that soon (the
+/// host's default floor of 1 s and its back-off are tested on their own).
+pub fn fast_callbacks() -> EngineSettings {
+    EngineSettings {
+        recheck: sluice::engine::RecheckPolicy::with_floor(std::time::Duration::from_millis(10)),
     }
 }

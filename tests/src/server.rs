@@ -43,6 +43,8 @@ impl ServerProcess {
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("SLUICE_USER", "server-test")
+            // The fixtures wait for their gates polling every 10-20 ms.
+            .env("SLUICE_RECHECK_FLOOR", "10ms")
             .env_remove("SLUICE_SERVER")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())

@@ -280,14 +280,8 @@ async fn programs_need_a_process_grant_naming_them() {
 
 #[tokio::test]
 async fn a_granted_program_cannot_write_outside_the_workspace() {
-    if sluice_tests::sandbox()
-        .process_settings()
-        .bubblewrap
-        .is_none()
-    {
-        panic!(
-            "bubblewrap (bwrap) is not installed: `scripts/test.sh` installs it (apt-get install bubblewrap)"
-        );
+    if let Err(reason) = sluice::sandbox::isolation::available() {
+        panic!("this host cannot isolate programs: {reason}");
     }
     let outside = tempfile::tempdir().unwrap();
     let victim = outside.path().join("planted");
@@ -315,14 +309,8 @@ async fn a_granted_program_cannot_write_outside_the_workspace() {
 
 #[tokio::test]
 async fn the_state_directory_is_hidden_from_programs() {
-    if sluice_tests::sandbox()
-        .process_settings()
-        .bubblewrap
-        .is_none()
-    {
-        panic!(
-            "bubblewrap (bwrap) is not installed: `scripts/test.sh` installs it (apt-get install bubblewrap)"
-        );
+    if let Err(reason) = sluice::sandbox::isolation::available() {
+        panic!("this host cannot isolate programs: {reason}");
     }
     // Outside /tmp (programs get a private /tmp, which hides it anyway),
     // where the host file system is visible to programs.

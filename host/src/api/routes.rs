@@ -895,6 +895,8 @@ async fn stream_log(
         offset: u64,
         log: Option<String>,
         done: bool,
+        /// The start of a line not finished yet.
+        partial: Vec<u8>,
     }
     let tail = Tail {
         state,
@@ -904,7 +906,15 @@ async fn stream_log(
         offset: 0,
         log: None,
         done: false,
+        partial: Vec::new(),
     };
+    // Complete lines as a JSON array of `{source, text}`.
+    fn lines_event(bytes: &[u8]) -> Event {
+        let lines = crate::text::log_lines(bytes);
+        Event::default()
+            .event("log")
+            .data(serde_json::to_string(&lines).expect("log lines serialise"))
+    }
     let stream = stream::unfold(tail, |mut t| async move {
         if t.done {
             return None;
@@ -924,17 +934,25 @@ async fn stream_log(
                 // A new attempt: start its log from the beginning.
                 t.log = log.clone();
                 t.offset = 0;
+                t.partial.clear();
             }
             if let Some(rel) = &t.log {
                 let path = t.state.state_dir().join(rel);
-                let text = read_from(&path, t.offset).await;
-                if !text.is_empty() {
-                    t.offset += text.len() as u64;
-                    let text = String::from_utf8_lossy(&text).into_owned();
-                    return Some((Ok(Event::default().event("log").data(text)), t));
+                let bytes = read_from(&path, t.offset).await;
+                if !bytes.is_empty() {
+                    t.offset += bytes.len() as u64;
+                    t.partial.extend_from_slice(&bytes);
+                    if let Some(end) = t.partial.iter().rposition(|b| *b == b'\n') {
+                        let complete: Vec<u8> = t.partial.drain(..=end).collect();
+                        return Some((Ok(lines_event(&complete)), t));
+                    }
                 }
             }
             if !running {
+                if !t.partial.is_empty() {
+                    let rest = std::mem::take(&mut t.partial);
+                    return Some((Ok(lines_event(&rest)), t));
+                }
                 t.done = true;
                 return Some((Ok(Event::default().event("end").data("end")), t));
             }

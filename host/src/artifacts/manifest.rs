@@ -1,21 +1,26 @@
 //! Reading an artifact folder back: its manifest.
 //!
 //! A provider controls what it writes into an output folder, so reading the
-//! folder back must not trust it: symbolic links are recorded as links and
-//! never followed; a link whose target leaves the artifact is dropped and
-//! reported; special files (sockets, pipes, devices) are dropped too. When
-//! the folder is being taken into the store ([`Tidy::Yes`]), what is
-//! dropped is removed from it and unusual permission bits (set-user-id,
-//! writable by others...) are cleared, so the folder holds exactly what its
-//! manifest says.
+//! folder back must not trust it: it is walked through handles (see
+//! [`crate::contain`]), symbolic links are recorded as links and never
+//! followed; a link is judged by where it finally resolves, a chain of links
+//! included, and one that leads out of the artifact or nowhere is dropped
+//! and reported; special files (sockets, pipes, devices) are dropped too.
+//! When the folder is being taken into the store ([`Tidy::Yes`]), what is
+//! dropped is removed from it, unusual permission bits (set-user-id,
+//! writable by others...) are cleared and files with other hard links get a
+//! copy of their own, so the folder holds exactly what its manifest says
+//! and shares nothing with anything else.
 //!
 //! A manifest records metadata only (paths, kinds, modes, sizes): reading
 //! every byte is left to sealing ([`hash_file`]), off the hand-off's path.
 
+use crate::contain::{Budget, BudgetError, LinkVerdict, Root};
+use cap_std::fs::{Dir, MetadataExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// One entry of an artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,71 +119,85 @@ impl Manifest {
 pub enum Tidy {
     /// Only read it.
     No,
-    /// Remove what the manifest leaves out and clear unusual permission
-    /// bits: the folder is being taken into the store.
+    /// Remove what the manifest leaves out, clear unusual permission bits
+    /// and give files with other hard links a copy of their own: the folder
+    /// is being taken into the store.
     Yes,
 }
 
+/// Why a folder could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// Reading or changing it failed.
+    #[error("{}", crate::contain::describe(.0))]
+    Io(#[from] std::io::Error),
+    /// It holds more than the budget allows.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+    /// Folders are nested too deep.
+    #[error("its folders are nested more than {MAX_DEPTH} deep")]
+    TooDeep,
+}
+
+/// Deepest folder nesting read back.
+pub const MAX_DEPTH: usize = 128;
+
 /// Reads the folder at `root` into a manifest (metadata only: one `stat`
-/// per entry, no file is read).
-pub fn scan(root: &Path, tidy: Tidy) -> std::io::Result<Manifest> {
+/// per entry, no file is read), counting every entry and byte against
+/// `budget`. Every step goes through handles opened without following
+/// links; a link is judged afterwards by where it finally resolves (a chain
+/// of links included) and kept only when that is inside the folder.
+pub fn scan(root: &Path, tidy: Tidy, budget: &mut Budget) -> Result<Manifest, ScanError> {
+    let top = Root::open(root)?;
     let mut manifest = Manifest::default();
-    let mut pending = vec![PathBuf::new()];
-    while let Some(relative) = pending.pop() {
-        let mut children: Vec<_> =
-            std::fs::read_dir(root.join(&relative))?.collect::<Result<_, _>>()?;
+    let mut links: Vec<(String, PathBuf)> = Vec::new();
+    let mut pending = vec![(top.dir().try_clone()?, PathBuf::new())];
+    while let Some((dir, relative)) = pending.pop() {
+        let mut children: Vec<_> = dir.entries()?.collect::<Result<_, _>>()?;
         children.sort_by_key(|e| e.file_name());
         for child in children {
-            let path = relative.join(child.file_name());
-            // `DirEntry::file_type` does not follow links.
+            let name = PathBuf::from(child.file_name());
+            let path = relative.join(&name);
+            // Not followed: a link is reported as a link.
             let kind = child.file_type()?;
-            let Some(name) = path_text(&path) else {
+            let Some(text) = path_text(&path) else {
                 manifest.skipped.push(Skipped {
                     path: path.to_string_lossy().into_owned(),
                     reason: "the name is not valid UTF-8".into(),
                 });
                 if tidy == Tidy::Yes {
-                    remove(&child.path(), kind.is_dir())?;
+                    remove(&dir, &name, kind.is_dir())?;
                 }
                 continue;
             };
             if kind.is_symlink() {
-                let target = std::fs::read_link(child.path())?;
-                match inside_target(&path, &target) {
-                    Some(target) => manifest.entries.push(Entry {
-                        path: name,
-                        kind: EntryKind::Symlink { target },
-                    }),
-                    None => {
-                        manifest.skipped.push(Skipped {
-                            path: name,
-                            reason: format!(
-                                "symbolic link to `{}` points outside the artifact; not followed",
-                                target.display()
-                            ),
-                        });
-                        if tidy == Tidy::Yes {
-                            remove(&child.path(), false)?;
-                        }
-                    }
-                }
+                budget.take(1, 0)?;
+                links.push((text, path));
             } else if kind.is_dir() {
+                budget.take(1, 0)?;
+                if crate::contain::depth(&path) > MAX_DEPTH {
+                    return Err(ScanError::TooDeep);
+                }
+                let sub = crate::contain::open_dir_in(&dir, &name)?;
                 if tidy == Tidy::Yes {
-                    normalize_mode(&child.path(), 0o755, true)?;
+                    set_mode(&sub.dir_metadata()?, 0o755, |mode| {
+                        sub.set_permissions(".", mode)
+                    })?;
                 }
                 manifest.entries.push(Entry {
-                    path: name,
+                    path: text,
                     kind: EntryKind::Dir,
                 });
-                pending.push(path);
+                pending.push((sub, path));
             } else if kind.is_file() {
                 let metadata = child.metadata()?;
-                let mode = normalized_mode(&metadata);
-                if tidy == Tidy::Yes && raw_mode(&metadata) != mode {
-                    normalize_mode(&child.path(), mode, false)?;
+                budget.take(1, metadata.len())?;
+                let mode = normalized_mode(metadata.mode());
+                if tidy == Tidy::Yes {
+                    tidy_file(&dir, &name, &metadata, mode)?;
                 }
                 manifest.entries.push(Entry {
-                    path: name,
+                    path: text,
                     kind: EntryKind::File {
                         mode,
                         size: metadata.len(),
@@ -186,13 +205,45 @@ pub fn scan(root: &Path, tidy: Tidy) -> std::io::Result<Manifest> {
                 });
             } else {
                 manifest.skipped.push(Skipped {
-                    path: name,
+                    path: text,
                     reason: "not a regular file, folder or link (a socket, pipe or device)".into(),
                 });
                 if tidy == Tidy::Yes {
-                    remove(&child.path(), false)?;
+                    remove(&dir, &name, false)?;
                 }
             }
+        }
+    }
+    // Links last, judged in the folder as it now is (anything removed above
+    // is gone): kept only when they resolve inside it.
+    let mut dropped = Vec::new();
+    for (text, path) in links {
+        let target = top.dir().read_link_contents(&path)?;
+        let shown = target.to_string_lossy().into_owned();
+        let verdict = top.judge_link(&path);
+        match (verdict, path_text(&target)) {
+            (LinkVerdict::Inside(_), Some(target)) => manifest.entries.push(Entry {
+                path: text,
+                kind: EntryKind::Symlink { target },
+            }),
+            (verdict, _) => {
+                let reason = match verdict {
+                    LinkVerdict::Outside => format!(
+                        "symbolic link to `{shown}` leads outside the artifact; not followed"
+                    ),
+                    LinkVerdict::Dangling => {
+                        format!("symbolic link to `{shown}` leads nowhere inside the artifact")
+                    }
+                    LinkVerdict::Inside(_) => "the link's target is not valid UTF-8".into(),
+                };
+                manifest.skipped.push(Skipped { path: text, reason });
+                dropped.push(path);
+            }
+        }
+    }
+    if tidy == Tidy::Yes {
+        for path in dropped {
+            top.dir().remove_file(&path)?;
         }
     }
     manifest.entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -200,66 +251,64 @@ pub fn scan(root: &Path, tidy: Tidy) -> std::io::Result<Manifest> {
     Ok(manifest)
 }
 
-fn remove(path: &Path, dir: bool) -> std::io::Result<()> {
-    if dir {
-        std::fs::remove_dir_all(path)
+fn remove(dir: &Dir, name: &Path, is_dir: bool) -> std::io::Result<()> {
+    if is_dir {
+        dir.remove_dir_all(name)
     } else {
-        std::fs::remove_file(path)
+        dir.remove_file(name)
     }
 }
 
-#[cfg(unix)]
-fn raw_mode(metadata: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    metadata.permissions().mode() & 0o7777
+/// Sets `mode` when the permission bits (set-user-id and the like
+/// included) differ from it.
+fn set_mode(
+    metadata: &cap_std::fs::Metadata,
+    mode: u32,
+    apply: impl FnOnce(cap_std::fs::Permissions) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use cap_std::fs::{MetadataExt, PermissionsExt};
+    if metadata.mode() & 0o7777 != mode {
+        apply(cap_std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
-#[cfg(not(unix))]
-fn raw_mode(_metadata: &std::fs::Metadata) -> u32 {
-    0o644
-}
-
-/// Sets `mode` on the file or folder at `path` without following a link
-/// put in its place meanwhile: it is opened with `O_NOFOLLOW` (and
-/// `O_NONBLOCK`, so a pipe cannot stall the host) and changed through the
-/// open handle, only when it is still what was scanned.
-#[cfg(unix)]
-fn normalize_mode(path: &Path, mode: u32, dir: bool) -> std::io::Result<()> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let flags = if dir {
-        flags | OFlags::DIRECTORY
-    } else {
-        flags
-    };
-    let fd = rustix::fs::open(path, flags, Mode::empty())?;
-    let stat = rustix::fs::fstat(&fd)?;
-    let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
-    let expected = if dir {
-        rustix::fs::FileType::Directory
-    } else {
-        rustix::fs::FileType::RegularFile
-    };
-    if kind != expected {
+/// Normalises a file's mode through a handle opened without following a
+/// link (so a link swapped in meanwhile is never changed), and gives a file
+/// that has other hard links (an input's file, a granted folder's) a copy
+/// of its own, so the stored artifact shares no inode with anything.
+fn tidy_file(
+    dir: &Dir,
+    name: &Path,
+    scanned: &cap_std::fs::Metadata,
+    mode: u32,
+) -> std::io::Result<()> {
+    use cap_std::fs::MetadataExt;
+    let file = crate::contain::open_file_in(dir, name)?;
+    let metadata = file.metadata()?;
+    if metadata.ino() != scanned.ino() {
         return Err(std::io::Error::other(format!(
-            "{} changed while it was being stored",
-            path.display()
+            "`{}` changed while it was being stored",
+            name.display()
         )));
     }
-    if stat.st_mode & 0o7777 != mode {
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    if metadata.nlink() > 1 {
+        let temporary = PathBuf::from(format!(".sluice-unlink-{}", metadata.ino()));
+        let mut options = cap_std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        let mut copy = dir.open_with(&temporary, &options)?;
+        std::io::copy(&mut (&file).take(metadata.len()), &mut copy)?;
+        set_mode(&copy.metadata()?, mode, |m| copy.set_permissions(m))?;
+        dir.rename(&temporary, dir, name)?;
+        return Ok(());
     }
-    Ok(())
+    set_mode(&metadata, mode, |m| file.set_permissions(m))
 }
 
-#[cfg(not(unix))]
-fn normalize_mode(_path: &Path, _mode: u32, _dir: bool) -> std::io::Result<()> {
-    Ok(())
-}
-
-/// Hex sha256 and size of a file's content.
-pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
+/// Hex sha256 and size of the regular file `path` below `tree` (never
+/// through a link, never waiting on a pipe).
+pub fn hash_file(tree: &Root, path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = tree.open_file(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut size = 0u64;
@@ -279,39 +328,9 @@ fn path_text(path: &Path) -> Option<String> {
     parts.map(|p| p.join("/"))
 }
 
-#[cfg(unix)]
-fn normalized_mode(metadata: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    if metadata.permissions().mode() & 0o111 != 0 {
-        0o755
-    } else {
-        0o644
-    }
-}
-
-#[cfg(not(unix))]
-fn normalized_mode(_metadata: &std::fs::Metadata) -> u32 {
-    0o644
-}
-
-/// The link's target as text when, resolved from the link's folder, it
-/// stays inside the artifact; `None` when it is absolute or climbs out.
-fn inside_target(link: &Path, target: &Path) -> Option<String> {
-    let mut depth = link.components().count() as i64 - 1;
-    for component in target.components() {
-        match component {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return None;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    path_text(target)
+/// `0o755` when any executable bit is set, else `0o644`.
+fn normalized_mode(mode: u32) -> u32 {
+    if mode & 0o111 != 0 { 0o755 } else { 0o644 }
 }
 
 #[cfg(test)]
@@ -331,7 +350,7 @@ mod tests {
             std::os::unix::fs::symlink("/etc/passwd", root.join("evil")).unwrap();
             std::os::unix::fs::symlink("../../outside", root.join("a/sneaky")).unwrap();
         }
-        let manifest = scan(root, Tidy::No).unwrap();
+        let manifest = scan(root, Tidy::No, &mut Budget::unlimited()).unwrap();
         let paths: Vec<&str> = manifest.entries.iter().map(|e| e.path.as_str()).collect();
         #[cfg(unix)]
         assert_eq!(paths, ["a", "a/b", "a/b/file.txt", "a/link", "top"]);
@@ -349,13 +368,23 @@ mod tests {
     fn the_digest_covers_every_entry_and_the_id() {
         let one = tempfile::tempdir().unwrap();
         std::fs::write(one.path().join("f"), "same").unwrap();
-        let base = scan(one.path(), Tidy::No).unwrap();
-        assert_eq!(base.digest(), scan(one.path(), Tidy::No).unwrap().digest());
+        let base = scan(one.path(), Tidy::No, &mut Budget::unlimited()).unwrap();
+        assert_eq!(
+            base.digest(),
+            scan(one.path(), Tidy::No, &mut Budget::unlimited())
+                .unwrap()
+                .digest()
+        );
         let mut other = base.clone();
         other.id = "another".into();
         assert_ne!(base.digest(), other.digest());
         std::fs::write(one.path().join("f"), "longer").unwrap();
-        assert_ne!(base.digest(), scan(one.path(), Tidy::No).unwrap().digest());
+        assert_ne!(
+            base.digest(),
+            scan(one.path(), Tidy::No, &mut Budget::unlimited())
+                .unwrap()
+                .digest()
+        );
     }
 
     #[cfg(unix)]
@@ -376,7 +405,7 @@ mod tests {
             0,
         )
         .unwrap();
-        let manifest = scan(root, Tidy::Yes).unwrap();
+        let manifest = scan(root, Tidy::Yes, &mut Budget::unlimited()).unwrap();
         assert_eq!(manifest.entries.len(), 1);
         assert_eq!(manifest.skipped.len(), 2);
         assert!(
@@ -388,5 +417,80 @@ mod tests {
             .mode()
             & 0o7777;
         assert_eq!(mode, 0o755);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_chain_of_links_that_leads_out_is_dropped_with_each_link_judged_where_it_resolves() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("out");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/f"), "x").unwrap();
+        // Each is harmless lexically: `y` is the artifact's root, so `x`
+        // (`y/../..`) climbs two levels above it.
+        std::os::unix::fs::symlink("../..", root.join("a/b/y")).unwrap();
+        std::os::unix::fs::symlink("y/../..", root.join("a/b/x")).unwrap();
+        std::os::unix::fs::symlink("y/a/b/f", root.join("a/b/z")).unwrap();
+        std::os::unix::fs::symlink("nowhere", root.join("dangling")).unwrap();
+        let manifest = scan(&root, Tidy::Yes, &mut Budget::unlimited()).unwrap();
+        let kept: Vec<&str> = manifest.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(kept, ["a", "a/b", "a/b/f", "a/b/y", "a/b/z"]);
+        let skipped: Vec<&str> = manifest.skipped.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(skipped, ["a/b/x", "dangling"]);
+        assert!(manifest.skipped[0].reason.contains("leads outside"));
+        assert!(
+            std::fs::symlink_metadata(root.join("a/b/x")).is_err(),
+            "removed"
+        );
+        // Read again, the stored tree has no link that leads out.
+        let again = scan(&root, Tidy::No, &mut Budget::unlimited()).unwrap();
+        assert!(again.skipped.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_link_becomes_a_file_of_its_own() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("out");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(dir.path().join("elsewhere"), "shared").unwrap();
+        std::fs::hard_link(dir.path().join("elsewhere"), root.join("linked")).unwrap();
+        scan(&root, Tidy::Yes, &mut Budget::unlimited()).unwrap();
+        let stored = std::fs::metadata(root.join("linked")).unwrap();
+        assert_eq!(stored.nlink(), 1);
+        assert_eq!(
+            std::fs::read_to_string(root.join("linked")).unwrap(),
+            "shared"
+        );
+        std::fs::write(dir.path().join("elsewhere"), "changed").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("linked")).unwrap(),
+            "shared"
+        );
+    }
+
+    #[test]
+    fn the_budget_stops_a_scan_of_too_many_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..20 {
+            std::fs::write(dir.path().join(format!("f{i}")), "1234").unwrap();
+        }
+        let mut few = Budget {
+            max_entries: 10,
+            ..Budget::unlimited()
+        };
+        let error = scan(dir.path(), Tidy::No, &mut few)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("limit of 10 files"), "{error}");
+        let mut small = Budget {
+            max_bytes: 40,
+            ..Budget::unlimited()
+        };
+        let error = scan(dir.path(), Tidy::No, &mut small)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("limit of 40 bytes"), "{error}");
     }
 }

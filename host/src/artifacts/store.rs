@@ -16,7 +16,8 @@
 //! Mounting checks the manifest against its digest and that the tree is
 //! there.
 
-use super::manifest::{self, EntryKind, Manifest, Tidy};
+use super::manifest::{self, EntryKind, Manifest, ScanError, Tidy};
+use crate::contain::{Budget, Root, copy};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub enum ArtifactError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// The output holds more than the action may store, or is nested too
+    /// deep.
+    #[error("{0}")]
+    OverLimit(String),
     /// The stored artifact does not match its digest.
     #[error("artifact `{name}` (sha256:{digest}) is corrupt: {problem}")]
     Corrupt {
@@ -91,10 +96,20 @@ impl ArtifactStore {
     }
 
     /// Takes the folder `dir` into the store (it is moved: `dir` is gone
-    /// afterwards); returns its manifest and digest.
-    pub fn ingest(&self, dir: &Path) -> Result<(Manifest, String), ArtifactError> {
-        let mut manifest =
-            manifest::scan(dir, Tidy::Yes).map_err(io(format!("reading {}", dir.display())))?;
+    /// afterwards), counting its entries and bytes against `budget` (an
+    /// action's outputs share one); returns its manifest and digest.
+    pub fn ingest(
+        &self,
+        dir: &Path,
+        budget: &mut Budget,
+    ) -> Result<(Manifest, String), ArtifactError> {
+        let mut manifest = manifest::scan(dir, Tidy::Yes, budget).map_err(|e| match e {
+            ScanError::Io(source) => ArtifactError::Io {
+                what: format!("reading {}", dir.display()),
+                source,
+            },
+            other => ArtifactError::OverLimit(other.to_string()),
+        })?;
         manifest.id = uuid::Uuid::now_v7().to_string();
         let digest = manifest.digest();
         let body = serde_json::to_vec(&manifest).expect("manifests serialise");
@@ -104,7 +119,7 @@ impl ArtifactStore {
         let tree = self.tree_path(&digest);
         if std::fs::rename(dir, &tree).is_err() {
             // Another file system: copy, then drop the original.
-            copy_tree(dir, &tree, &manifest)?;
+            copy_tree(dir, &tree)?;
             let _ = std::fs::remove_dir_all(dir);
         }
         temp.persist(self.manifest_path(&digest))
@@ -205,7 +220,7 @@ impl ArtifactStore {
             problem,
         };
         let tree = self.tree_path(digest);
-        let found = manifest::scan(&tree, Tidy::No)
+        let found = manifest::scan(&tree, Tidy::No, &mut Budget::unlimited())
             .map_err(|e| corrupt(format!("its files cannot be read ({e})")))?;
         let expected: std::collections::BTreeMap<&str, &EntryKind> = manifest
             .entries
@@ -237,8 +252,10 @@ impl ArtifactStore {
             return Err(corrupt(format!("`{}` is not part of it", path.path)));
         }
         if let Some(sums) = self.sums(digest) {
+            let root = Root::open(&tree)
+                .map_err(|e| corrupt(format!("its files cannot be read ({e})")))?;
             for (path, sum) in &sums.files {
-                let (actual, _) = manifest::hash_file(&tree.join(path))
+                let (actual, _) = manifest::hash_file(&root, Path::new(path))
                     .map_err(|e| corrupt(format!("`{path}` cannot be read ({e})")))?;
                 if &actual != sum {
                     return Err(corrupt(format!(
@@ -264,13 +281,13 @@ pub fn content_sums(manifest: &Manifest, tree: &Path) -> Result<Sums, ArtifactEr
     use sha2::{Digest, Sha256};
     let mut files = Vec::new();
     let mut total = Sha256::new();
+    let root = Root::open(tree).map_err(io(format!("opening {}", tree.display())))?;
     for entry in &manifest.entries {
         match &entry.kind {
             EntryKind::Dir => total.update(format!("d {}\n", entry.path)),
             EntryKind::File { mode, .. } => {
-                let path = tree.join(&entry.path);
-                let (sum, _) = manifest::hash_file(&path)
-                    .map_err(io(format!("hashing {}", path.display())))?;
+                let (sum, _) = manifest::hash_file(&root, Path::new(&entry.path))
+                    .map_err(io(format!("hashing {}", tree.join(&entry.path).display())))?;
                 total.update(format!("f {mode:o} {sum} {}\n", entry.path));
                 files.push((entry.path.clone(), sum));
             }
@@ -283,29 +300,21 @@ pub fn content_sums(manifest: &Manifest, tree: &Path) -> Result<Sums, ArtifactEr
     })
 }
 
-/// Copies the tree a manifest describes (used only when the output and
-/// the store are on different file systems).
-fn copy_tree(from: &Path, to: &Path, manifest: &Manifest) -> Result<(), ArtifactError> {
+/// Copies a tree into place (used only when the output and the store are
+/// on different file systems), through the same contained copy the `files`
+/// interface uses; links that do not stay inside are not carried over.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), ArtifactError> {
     std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
-    for entry in &manifest.entries {
-        let source = from.join(&entry.path);
-        let target = to.join(&entry.path);
-        match &entry.kind {
-            EntryKind::Dir => std::fs::create_dir_all(&target)
-                .map_err(io(format!("creating {}", target.display())))?,
-            EntryKind::File { .. } => {
-                std::fs::copy(&source, &target)
-                    .map_err(io(format!("copying {}", source.display())))?;
-            }
-            EntryKind::Symlink { target: link } => {
-                #[cfg(unix)]
-                std::os::unix::fs::symlink(link, &target)
-                    .map_err(io(format!("linking {}", target.display())))?;
-                #[cfg(not(unix))]
-                let _ = link;
-            }
-        }
-    }
+    let source = Root::open(from).map_err(io(format!("opening {}", from.display())))?;
+    let target = Root::open(to).map_err(io(format!("opening {}", to.display())))?;
+    copy::copy(
+        &source,
+        Path::new("."),
+        &target,
+        Path::new("."),
+        &mut Budget::unlimited(),
+    )
+    .map_err(|e| ArtifactError::OverLimit(format!("copying {}: {e}", from.display())))?;
     Ok(())
 }
 
@@ -327,7 +336,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(&root.path().join("store")).unwrap();
         let out = output(root.path());
-        let (manifest, digest) = store.ingest(&out).unwrap();
+        let (manifest, digest) = store.ingest(&out, &mut Budget::unlimited()).unwrap();
         assert_eq!(manifest.file_count(), 2);
         assert!(!out.exists(), "the output folder was moved");
         let mounted = store.mount("Out", &digest).unwrap();
@@ -339,7 +348,9 @@ mod tests {
         store.verify("Out", &digest).unwrap();
 
         // Equal outputs are distinct artifacts with equal content digests.
-        let (_, again) = store.ingest(&output(root.path())).unwrap();
+        let (_, again) = store
+            .ingest(&output(root.path()), &mut Budget::unlimited())
+            .unwrap();
         assert_ne!(digest, again);
         assert_eq!(store.unsealed(), {
             let mut both = vec![digest.clone(), again.clone()];
@@ -358,7 +369,9 @@ mod tests {
     fn a_tampered_manifest_fails_to_mount_with_a_clear_error() {
         let root = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(&root.path().join("store")).unwrap();
-        let (_, digest) = store.ingest(&output(root.path())).unwrap();
+        let (_, digest) = store
+            .ingest(&output(root.path()), &mut Budget::unlimited())
+            .unwrap();
         let path = store.manifest_path(&digest);
         let body = std::fs::read_to_string(&path)
             .unwrap()
@@ -380,7 +393,9 @@ mod tests {
     fn verify_finds_changed_added_and_missing_files() {
         let root = tempfile::tempdir().unwrap();
         let store = ArtifactStore::open(&root.path().join("store")).unwrap();
-        let (_, digest) = store.ingest(&output(root.path())).unwrap();
+        let (_, digest) = store
+            .ingest(&output(root.path()), &mut Budget::unlimited())
+            .unwrap();
         store.seal("Build", &digest).unwrap();
         let tree = store.tree_path(&digest);
 

@@ -405,8 +405,12 @@ async fn run_once(
     let mut landed = Vec::new();
     let mut empty = Vec::new();
     for mount in &job.outputs {
-        let manifest = artifacts::scan(&mount.host_path, artifacts::Tidy::No)
-            .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
+        let manifest = artifacts::scan(
+            &mount.host_path,
+            artifacts::Tidy::No,
+            &mut crate::contain::Budget::for_outputs(&Limits::default()),
+        )
+        .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
         let files = manifest.file_count();
         if files == 0 {
             empty.push(mount.name.clone());
@@ -447,61 +451,22 @@ async fn run_once(
 
 /// The sha256 over a folder's paths, modes and file contents.
 fn content_digest(path: &Path) -> Result<String, String> {
-    let manifest = artifacts::scan(path, artifacts::Tidy::No)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let manifest = artifacts::scan(
+        path,
+        artifacts::Tidy::No,
+        &mut crate::contain::Budget::unlimited(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     artifacts::store::content_sums(&manifest, path)
         .map(|sums| sums.content_digest)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// What is wrong with a descriptor, if anything.
+/// What is wrong with a descriptor, if anything: what the host refuses
+/// anywhere (see `Descriptor::problems`), and, for a published provider, a
+/// description.
 pub fn descriptor_problems(descriptor: &crate::sandbox::Descriptor) -> Vec<String> {
-    let mut problems = Vec::new();
-    let name_ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 100
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    let t = &descriptor.action_type;
-    if !name_ok(&t.owner) {
-        problems.push(format!(
-            "owner `{}` must be letters, digits, `-` or `_`",
-            t.owner
-        ));
-    }
-    if !name_ok(&t.provider) {
-        problems.push(format!(
-            "provider `{}` must be letters, digits, `-` or `_`",
-            t.provider
-        ));
-    }
-    if semver::Version::parse(&t.version).is_err() {
-        problems.push(format!(
-            "version `{}` is not a semantic version (e.g. 1.0.0)",
-            t.version
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for property in &descriptor.properties {
-        if property.name.trim().is_empty() {
-            problems.push("a property has an empty name".into());
-        } else if !seen.insert(property.name.as_str()) {
-            problems.push(format!("property `{}` is declared twice", property.name));
-        }
-    }
-    if descriptor.min_inputs > descriptor.max_inputs {
-        problems.push(format!(
-            "min-inputs {} is more than max-inputs {}",
-            descriptor.min_inputs, descriptor.max_inputs
-        ));
-    }
-    if descriptor.min_outputs > descriptor.max_outputs {
-        problems.push(format!(
-            "min-outputs {} is more than max-outputs {}",
-            descriptor.min_outputs, descriptor.max_outputs
-        ));
-    }
+    let mut problems = descriptor.problems();
     if descriptor.description.trim().is_empty() {
         problems.push("the description is empty".into());
     }

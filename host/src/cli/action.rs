@@ -8,6 +8,7 @@ use crate::sandbox::{
     ActionLog, HostMount, Job, Limits, LoadedFrom, Mount, Outcome, Provider, Sandbox, SandboxError,
     is_artifact_name,
 };
+use crate::text::{LiveLog, Untrusted};
 use crate::units::{format_bytes, format_duration};
 use serde_json::json;
 use std::io::Write;
@@ -35,6 +36,8 @@ pub struct RunArgs {
     pub grants: GrantArgs,
     /// The host's secrets, for `--grant-secret`.
     pub secrets: crate::secrets::SecretStore,
+    /// How soon an in-progress provider may be called back.
+    pub recheck: crate::engine::RecheckPolicy,
 }
 
 /// Grants given on the command line, as a pipeline would give them.
@@ -64,6 +67,7 @@ impl GrantArgs {
                 programs: self.programs.clone(),
                 env: self.env.clone(),
                 timeout: None,
+                limits: Default::default(),
             });
         }
         if !self.urls.is_empty() {
@@ -154,7 +158,7 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
         let mut message = format!("{} rejected the configuration:", provider.name());
         for problem in problems {
             message.push_str("\n  - ");
-            message.push_str(&problem);
+            message.push_str(&crate::text::line(&problem));
         }
         return Err(message);
     }
@@ -186,10 +190,12 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
 
     // The log streams as the provider writes it: to standard output, or to
     // standard error when standard output is for JSON.
+    // Provider lines are escaped and shown behind a gutter, host lines as
+    // they are (see `crate::text`).
     let log = if args.json {
-        ActionLog::new(std::io::stderr(), limits.log_bytes)
+        ActionLog::new(LiveLog::new(std::io::stderr()), limits.log_bytes)
     } else {
-        ActionLog::new(std::io::stdout(), limits.log_bytes)
+        ActionLog::new(LiveLog::new(std::io::stdout()), limits.log_bytes)
     };
 
     let started = Instant::now();
@@ -212,11 +218,16 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
                 summary,
                 percent_complete,
             } => {
+                // Never sooner than the host allows, and later the longer
+                // it runs: an in-progress loop of 0 ms is not a busy loop.
+                let recheck_after = args.recheck.delay(recheck_after, started.elapsed());
                 if !args.json {
                     let percent = percent_complete
                         .map(|p| format!(" {p}%"))
                         .unwrap_or_default();
-                    let summary = summary.map(|s| format!(": {s}")).unwrap_or_default();
+                    let summary = summary
+                        .map(|s| format!(": {}", Untrusted(&s)))
+                        .unwrap_or_default();
                     println!(
                         "── in progress{percent}{summary}; calling back in {}",
                         format_duration(recheck_after)
@@ -237,8 +248,9 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
     let elapsed = started.elapsed();
 
     let mut outputs = Vec::new();
+    let mut budget = crate::contain::Budget::for_outputs(&limits);
     for mount in &job.outputs {
-        let manifest = artifacts::scan(&mount.host_path, artifacts::Tidy::No)
+        let manifest = artifacts::scan(&mount.host_path, artifacts::Tidy::No, &mut budget)
             .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
         let sums = artifacts::store::content_sums(&manifest, &mount.host_path)
             .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
@@ -322,20 +334,25 @@ fn print_human(
             variables,
         } => {
             if let Some(summary) = summary {
-                let _ = writeln!(out, "summary:  {summary}");
+                let _ = writeln!(out, "summary:  {}", Untrusted(summary));
             }
             if let Some(revision) = revision {
-                let _ = writeln!(out, "revision: {revision}");
+                let _ = writeln!(out, "revision: {}", Untrusted(revision));
             }
             if !variables.is_empty() {
                 let _ = writeln!(out, "variables:");
                 for (name, value) in variables {
-                    let _ = writeln!(out, "  {name} = {value}");
+                    let _ = writeln!(out, "  {} = {}", Untrusted(name), Untrusted(value));
                 }
             }
         }
         Outcome::Failed(failure) => {
-            let _ = writeln!(out, "failure:  {} ({})", failure.message, failure.kind);
+            let _ = writeln!(
+                out,
+                "failure:  {} ({})",
+                Untrusted(&failure.message),
+                failure.kind
+            );
         }
         Outcome::InProgress { .. } => {}
     }
@@ -352,7 +369,12 @@ fn print_human(
                 mount.host_path.display()
             );
             for skipped in &manifest.skipped {
-                let _ = writeln!(out, "    skipped {}: {}", skipped.path, skipped.reason);
+                let _ = writeln!(
+                    out,
+                    "    skipped {}: {}",
+                    Untrusted(&skipped.path),
+                    Untrusted(&skipped.reason)
+                );
             }
         }
     }

@@ -307,13 +307,15 @@ async fn engine_inner(
         secrets: Default::default(),
         process: Default::default(),
         server: None,
+        query_timeout: None,
+        engine: Default::default(),
     };
     let loaded = crate::model::load(&file).map_err(|r| r.to_string())?;
     let sandbox = ctx.sandbox()?;
     super::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
         .await
         .map_err(|code| format!("applying the benchmark pipeline failed ({code})"))?;
-    let engine = Engine::start(&ctx.state_dir, sandbox, Default::default())
+    let engine = Engine::start_with(&ctx.state_dir, sandbox, Default::default(), ctx.engine)
         .await
         .map_err(|e| e.to_string())?;
     // Warm up: one execution through, so providers are loaded.
@@ -584,7 +586,9 @@ fn handoff_inner(args: &HandoffArgs) -> Result<Vec<HandoffMeasurement>, String> 
         let output = work.join(format!("output-{i}"));
         std::fs::rename(&copy, &output).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let (manifest, digest) = store.ingest(&output).map_err(|e| e.to_string())?;
+        let (manifest, digest) = store
+            .ingest(&output, &mut crate::contain::Budget::unlimited())
+            .map_err(|e| e.to_string())?;
         let ingested = started.elapsed();
         let mounted_at = Instant::now();
         let tree = store.mount("Big", &digest).map_err(|e| e.to_string())?;

@@ -40,7 +40,7 @@ impl Controller {
         if drive {
             let sandbox = ctx.sandbox()?;
             let secrets = ctx.secret_store()?;
-            match Engine::start(&ctx.state_dir, sandbox, secrets).await {
+            match Engine::start_with(&ctx.state_dir, sandbox, secrets, ctx.engine).await {
                 Ok(engine) => return Ok(Controller::Local(engine)),
                 Err(crate::engine::DriverError::Busy { .. }) => {
                     return Ok(Controller::Remote(ctx.store()?));
@@ -195,7 +195,7 @@ pub async fn start(ctx: &Context, pipeline: &str, args: StartArgs, trigger: &str
         return fail(outcome.message);
     }
     let Some(id) = outcome.execution else {
-        println!("{}", outcome.message);
+        say_lines!("{}", outcome.message);
         controller.finish(ctx).await;
         return EXIT_OK;
     };
@@ -230,10 +230,10 @@ pub async fn send(ctx: &Context, request: Request) -> u8 {
     let outcome = controller.request(request).await;
     controller.finish(ctx).await;
     if outcome.ok {
-        println!("{}", outcome.message);
+        say_lines!("{}", outcome.message);
         EXIT_OK
     } else {
-        eprintln!("error: {}", outcome.message);
+        warn_lines!("error: {}", outcome.message);
         EXIT_FAILED
     }
 }
@@ -255,7 +255,7 @@ pub async fn drive(ctx: &Context, until_idle: bool) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let engine = match Engine::start(&ctx.state_dir, sandbox, secrets).await {
+    let engine = match Engine::start_with(&ctx.state_dir, sandbox, secrets, ctx.engine).await {
         Ok(e) => e,
         Err(e) => return fail(e),
     };

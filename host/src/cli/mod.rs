@@ -1,6 +1,33 @@
 //! The `sluice` commands: each takes parsed arguments, does its work
 //! through the library, prints for people (or JSON), and returns the
 //! process exit code.
+//!
+//! Text a provider controls reaches the terminal only through
+//! [`crate::text`]: the `say!` and `say_lines!` macros print a formatted
+//! line with control characters escaped (`say_lines!` keeps newlines).
+
+/// `println!` for a line holding provider text: the whole line escaped.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", crate::text::line(&format!($($arg)*)))
+    };
+}
+
+/// `println!` for text holding provider text over several lines: newlines
+/// kept, every other control character escaped.
+macro_rules! say_lines {
+    ($($arg:tt)*) => {
+        println!("{}", crate::text::lines(&format!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with newlines kept and every other control character
+/// escaped.
+macro_rules! warn_lines {
+    ($($arg:tt)*) => {
+        eprintln!("{}", crate::text::lines(&format!($($arg)*)))
+    };
+}
 
 pub mod action;
 pub mod bench;
@@ -34,8 +61,13 @@ pub struct Context {
     pub user: String,
     /// Secrets from the environment (`SLUICE_SECRET_<NAME>`).
     pub secrets: crate::secrets::SecretStore,
-    /// Where granted programs are found (the host's `PATH`), and bubblewrap.
+    /// Where granted programs are found (the host's `PATH`), and how they
+    /// are isolated.
     pub process: crate::sandbox::ProcessSettings,
+    /// How long `describe` and `validate` calls may take (default 60 s).
+    pub query_timeout: Option<std::time::Duration>,
+    /// The engine's host settings (how soon providers are called back).
+    pub engine: crate::engine::EngineSettings,
     /// The server to talk to instead of the database, when one drives the
     /// state directory or `--server` names one.
     pub server: Option<crate::client::Client>,
@@ -134,6 +166,9 @@ impl Context {
     /// A sandbox with the compile cache.
     pub fn sandbox(&self) -> Result<Sandbox, String> {
         let mut builder = SandboxBuilder::new().process_settings(self.process.clone());
+        if let Some(timeout) = self.query_timeout {
+            builder = builder.query_timeout(timeout);
+        }
         if let Some(dir) = &self.cache_dir {
             builder = builder.cache_dir(dir.join("compiled"));
         }
@@ -189,6 +224,6 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 /// Prints an error the way every command does and returns the usage code.
 pub fn fail(message: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {message}");
+    warn_lines!("error: {message}");
     EXIT_USAGE
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Prints a report's findings and a one-line summary to standard error.
 pub fn print_report(report: &Report) {
-    eprint!("{report}");
+    eprint!("{}", crate::text::lines(&report.to_string()));
     let errors = report.error_count();
     let warnings = report.diagnostics.len() - errors;
     if errors > 0 {

@@ -193,7 +193,7 @@ pub async fn run(ctx: &Context, command: PluginCommand) -> u8 {
         PluginCommand::Trust(TrustCommand::List) => trust_list(ctx),
         PluginCommand::Trust(TrustCommand::Remove { id }) => TrustStore::new(&ctx.state_dir)
             .remove(&id)
-            .map(|_| println!("no longer trusting key {id}"))
+            .map(|_| say_lines!("no longer trusting key {id}"))
             .map_err(|e| e.to_string()),
     };
     match result {
@@ -211,18 +211,18 @@ fn new_project(
     use crate::authoring::scaffold;
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     let created = scaffold::create(name, language, &dir, sdk.as_deref())?;
-    println!(
+    say_lines!(
         "created {} ({} provider `custom/{name}`, {} files)",
         created.dir.display(),
         language.name(),
         created.files.len()
     );
     let shown = created.dir.display();
-    println!("  build: sluice plugin build {shown}");
-    println!("  test:  sluice plugin test {shown}");
-    println!("  pack:  sluice plugin pack {shown}/provider.wasm");
+    say_lines!("  build: sluice plugin build {shown}");
+    say_lines!("  test:  sluice plugin test {shown}");
+    say_lines!("  pack:  sluice plugin pack {shown}/provider.wasm");
     if language != crate::authoring::Language::Rust {
-        println!(
+        say_lines!(
             "  (the {} toolchain: see {shown}/README.md)",
             language.name()
         );
@@ -236,7 +236,7 @@ fn build_project(
     language: Option<crate::authoring::Language>,
 ) -> Result<(), String> {
     let built = crate::authoring::toolchain::build(dir, language, &ctx.process)?;
-    println!(
+    say_lines!(
         "built {} ({}) in {}",
         built.component.display(),
         format_bytes(built.bytes),
@@ -290,19 +290,19 @@ async fn test_component(
     };
     let report = conformance::run(&sandbox, &component, &settings).await;
     if json {
-        println!(
+        say_lines!(
             "{}",
             pretty(&serde_json::to_value(&report).expect("serialises"))
         );
     } else {
-        println!("{} (sha256 {})", report.component, &report.sha256);
+        say_lines!("{} (sha256 {})", report.component, &report.sha256);
         for check in &report.checks {
             let (mark, detail) = match &check.verdict {
                 Verdict::Pass(d) => ("pass", d),
                 Verdict::Fail(d) => ("FAIL", d),
                 Verdict::Skip(d) => ("skip", d),
             };
-            println!("  {mark}  {}: {detail}", check.name);
+            say_lines!("  {mark}  {}: {detail}", check.name);
         }
         let failed = report
             .checks
@@ -310,9 +310,9 @@ async fn test_component(
             .filter(|c| matches!(c.verdict, Verdict::Fail(_)))
             .count();
         if failed == 0 {
-            println!("conformant: {} checks", report.checks.len());
+            say_lines!("conformant: {} checks", report.checks.len());
         } else {
-            println!("{failed} of {} checks failed", report.checks.len());
+            say_lines!("{failed} of {} checks failed", report.checks.len());
         }
     }
     if report.passed() {
@@ -355,9 +355,9 @@ async fn pack(
         .await
         .map_err(|e| e.to_string())?;
     if json {
-        println!("{}", pretty(&package_json(&package)));
+        say_lines!("{}", pretty(&package_json(&package)));
     } else {
-        println!(
+        say_lines!(
             "packed {} into {} ({})",
             package.provider.reference(),
             out.display(),
@@ -367,8 +367,8 @@ async fn pack(
                 "OCI image layout folder"
             }
         );
-        println!("  manifest {}", package.digest());
-        println!(
+        say_lines!("  manifest {}", package.digest());
+        say_lines!(
             "  component {} ({})",
             package.component_descriptor.digest,
             format_bytes(package.component_descriptor.size)
@@ -394,11 +394,11 @@ async fn install(
     .await
     .map_err(|e| e.to_string())?;
     for warning in &report.warnings {
-        eprintln!("warning: {}: {warning}", path.display());
+        warn_lines!("warning: {}: {warning}", path.display());
     }
     let i = &report.installed;
     if json {
-        println!(
+        say_lines!(
             "{}",
             pretty(&serde_json::json!({
                 "installed": i,
@@ -407,19 +407,23 @@ async fn install(
             }))
         );
     } else if report.already {
-        println!(
+        say_lines!(
             "{} {} is already installed (sha256:{})",
-            i.name, i.version, i.component_sha256
+            i.name,
+            i.version,
+            i.component_sha256
         );
     } else {
-        println!(
+        say_lines!(
             "installed {} {} (sha256:{})",
-            i.name, i.version, i.component_sha256
+            i.name,
+            i.version,
+            i.component_sha256
         );
         if !i.signed_by.is_empty() {
-            println!("  signed by trusted key {}", i.signed_by.join(", "));
+            say_lines!("  signed by trusted key {}", i.signed_by.join(", "));
         }
-        println!(
+        say_lines!(
             "  use it in a pipeline as `provider: {}@^{}`",
             i.name,
             i.semver().major
@@ -431,19 +435,22 @@ async fn install(
 fn list(ctx: &Context, json: bool) -> Result<(), String> {
     let all = ctx.plugins().list().map_err(|e| e.to_string())?;
     if json {
-        println!("{}", pretty(&all));
+        say_lines!("{}", pretty(&all));
         return Ok(());
     }
     if all.is_empty() {
-        println!("no plugins installed in {}", ctx.state_dir.display());
+        say_lines!("no plugins installed in {}", ctx.state_dir.display());
         return Ok(());
     }
-    println!(
+    say_lines!(
         "{:<32} {:<12} {:<9} {:<8} COMPONENT",
-        "NAME", "VERSION", "CATEGORY", "SIGNED"
+        "NAME",
+        "VERSION",
+        "CATEGORY",
+        "SIGNED"
     );
     for i in &all {
-        println!(
+        say_lines!(
             "{:<32} {:<12} {:<9} {:<8} sha256:{}",
             i.name,
             i.version,
@@ -463,7 +470,7 @@ fn inspect(ctx: &Context, name: &str, json: bool) -> Result<(), String> {
         if json {
             let mut answer = package_json(&package);
             answer["signatures"] = signatures_json(&checks);
-            println!("{}", pretty(&answer));
+            say_lines!("{}", pretty(&answer));
         } else {
             print_package(&package, &checks);
         }
@@ -481,7 +488,7 @@ fn inspect(ctx: &Context, name: &str, json: bool) -> Result<(), String> {
         .get(&name, version.as_ref())
         .map_err(|e| e.to_string())?;
     if json {
-        println!("{}", pretty(&installed));
+        say_lines!("{}", pretty(&installed));
     } else {
         print_installed(&installed);
     }
@@ -494,19 +501,21 @@ fn remove(ctx: &Context, name: &str) -> Result<(), String> {
         .plugins()
         .remove(&name, &version)
         .map_err(|e| e.to_string())?;
-    println!(
+    say_lines!(
         "removed {} {} (its component sha256:{} stays in the component store for pipelines applied with it)",
-        removed.name, removed.version, removed.component_sha256
+        removed.name,
+        removed.version,
+        removed.component_sha256
     );
     Ok(())
 }
 
 fn keygen(out: &Path) -> Result<(), String> {
     let (public, public_path) = sign::keygen(out).map_err(|e| e.to_string())?;
-    println!("private key: {} (keep it secret)", out.display());
-    println!("public key:  {}", public_path.display());
-    println!("key id:      {}", public.id());
-    println!("{}", public.to_text());
+    say_lines!("private key: {} (keep it secret)", out.display());
+    say_lines!("public key:  {}", public_path.display());
+    say_lines!("key id:      {}", public.id());
+    say_lines!("{}", public.to_text());
     Ok(())
 }
 
@@ -517,7 +526,7 @@ fn sign_package(path: &Path, key: &Path) -> Result<(), String> {
     layout
         .write(path, package.form, true)
         .map_err(|e| e.to_string())?;
-    println!(
+    say_lines!(
         "signed {} ({}) with key {}",
         package.provider.reference(),
         package.digest(),
@@ -530,7 +539,7 @@ fn trust_add(ctx: &Context, key: &Path) -> Result<(), String> {
     let key = TrustStore::new(&ctx.state_dir)
         .add(key)
         .map_err(|e| e.to_string())?;
-    println!("trusting key {} ({})", key.id(), key.to_text());
+    say_lines!("trusting key {} ({})", key.id(), key.to_text());
     Ok(())
 }
 
@@ -539,10 +548,10 @@ fn trust_list(ctx: &Context) -> Result<(), String> {
         .list()
         .map_err(|e| e.to_string())?;
     if keys.is_empty() {
-        println!("no trusted keys in {}", ctx.state_dir.display());
+        say_lines!("no trusted keys in {}", ctx.state_dir.display());
     }
     for key in keys {
-        println!("{}  {}", key.id(), key.to_text());
+        say_lines!("{}  {}", key.id(), key.to_text());
     }
     Ok(())
 }
@@ -579,12 +588,12 @@ fn signatures_json(checks: &[sign::SignatureCheck]) -> serde_json::Value {
 
 fn print_manifest(manifest: &plugin::ProviderManifest) {
     let t = &manifest.action_type;
-    println!("  {} {}/{} {}", t.category, t.owner, t.provider, t.version);
+    say_lines!("  {} {}/{} {}", t.category, t.owner, t.provider, t.version);
     if !manifest.description.is_empty() {
-        println!("  {}", manifest.description);
+        say_lines!("  {}", manifest.description);
     }
-    println!("  contract: {}", manifest.contract);
-    println!(
+    say_lines!("  contract: {}", manifest.contract);
+    say_lines!(
         "  grants it may ask for: {}",
         if manifest.grants.is_empty() {
             "none".to_string()
@@ -593,26 +602,26 @@ fn print_manifest(manifest: &plugin::ProviderManifest) {
         }
     );
     if manifest.properties.is_empty() {
-        println!("  configuration: none");
+        say_lines!("  configuration: none");
     } else {
-        println!("  configuration:");
+        say_lines!("  configuration:");
         for p in &manifest.properties {
             let mut flags = vec![if p.required { "required" } else { "optional" }];
             if p.secret {
                 flags.push("secret");
             }
-            println!("    {} ({}): {}", p.name, flags.join(", "), p.description);
+            say_lines!("    {} ({}): {}", p.name, flags.join(", "), p.description);
         }
     }
 }
 
 fn print_installed(i: &Installed) {
-    println!("{} {}", i.name, i.version);
+    say_lines!("{} {}", i.name, i.version);
     print_manifest(&i.manifest);
-    println!("  component: sha256:{}", i.component_sha256);
-    println!("  manifest:  {}", i.manifest_digest);
-    println!("  installed: {}", i.installed_at);
-    println!(
+    say_lines!("  component: sha256:{}", i.component_sha256);
+    say_lines!("  manifest:  {}", i.manifest_digest);
+    say_lines!("  installed: {}", i.installed_at);
+    say_lines!(
         "  signed by:  {}",
         if i.signed_by.is_empty() {
             "no trusted key".to_string()
@@ -620,23 +629,24 @@ fn print_installed(i: &Installed) {
             i.signed_by.join(", ")
         }
     );
-    println!("  imports: {}", i.imports.join(", "));
+    say_lines!("  imports: {}", i.imports.join(", "));
 }
 
 fn print_package(package: &Package, checks: &[sign::SignatureCheck]) {
-    println!(
+    say_lines!(
         "{} (package {})",
         package.provider.reference(),
         package.path.display()
     );
     print_manifest(&package.provider);
-    println!("  manifest {} ({})", package.digest(), oci::MEDIA_MANIFEST);
-    println!(
+    say_lines!("  manifest {} ({})", package.digest(), oci::MEDIA_MANIFEST);
+    say_lines!(
         "  config   {} ({})",
-        package.manifest.config.digest, package.manifest.config.media_type
+        package.manifest.config.digest,
+        package.manifest.config.media_type
     );
     for layer in &package.manifest.layers {
-        println!(
+        say_lines!(
             "  layer    {} ({}, {})",
             layer.digest,
             layer.media_type,
@@ -644,12 +654,12 @@ fn print_package(package: &Package, checks: &[sign::SignatureCheck]) {
         );
     }
     if checks.is_empty() {
-        println!("  signatures: none");
+        say_lines!("  signatures: none");
     }
     for check in checks {
         match &check.verified {
-            Ok(()) => println!("  signature by key {}: valid", check.key_id),
-            Err(why) => println!("  signature by key {}: BAD: {why}", check.key_id),
+            Ok(()) => say_lines!("  signature by key {}: valid", check.key_id),
+            Err(why) => say_lines!("  signature by key {}: BAD: {why}", check.key_id),
         }
     }
 }

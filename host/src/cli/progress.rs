@@ -262,7 +262,10 @@ impl View {
         }
     }
 
+    /// Prints one line of the view. Parts of it come from providers
+    /// (summaries, failure messages, revisions): the whole line is escaped.
     fn line(&self, text: String) {
+        let text = crate::text::line(&text).into_owned();
         match &self.spinner {
             Some(bar) => bar.println(text),
             None => println!("{text}"),
@@ -428,5 +431,5 @@ impl View {
 }
 
 fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    crate::text::prefix(id, 12)
 }

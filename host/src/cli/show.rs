@@ -38,16 +38,17 @@ async fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(),
         println!("{}", serde_json::to_string_pretty(&state).unwrap());
         return Ok(());
     }
-    println!(
+    say!(
         "pipeline {pipeline}  version {}  mode {}",
-        state.version, state.execution_mode
+        state.version,
+        state.execution_mode
     );
     for stage in &state.stages {
         if let Some(t) = &stage.transition {
             if t.enabled {
-                println!("  ↓ transition enabled");
+                say!("  ↓ transition enabled");
             } else {
-                println!(
+                say!(
                     "  ⤫ transition DISABLED{}{}",
                     t.reason
                         .as_ref()
@@ -61,14 +62,14 @@ async fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(),
             }
         }
         if !stage.inbound_executions.is_empty() {
-            println!(
+            say!(
                 "    inbound (waiting): {}",
                 stage.inbound_executions.join(", ")
             );
         }
         match &stage.latest_execution {
-            None => println!("{:<12} no execution yet", stage.name),
-            Some(latest) => println!(
+            None => say!("{:<12} no execution yet", stage.name),
+            Some(latest) => say!(
                 "{:<12} {}  execution {} ({})",
                 stage.name,
                 latest.stage_status.map(|s| s.as_str()).unwrap_or("-"),
@@ -88,7 +89,7 @@ async fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(),
                 .or(action.summary.as_ref())
                 .cloned()
                 .unwrap_or_default();
-            println!(
+            say!(
                 "  {:<3} {:<18} {:<18} {:>8}  {detail}",
                 action.run_order,
                 action.name,
@@ -115,19 +116,23 @@ pub async fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool)
         return EXIT_OK;
     }
     if list.is_empty() {
-        println!("no executions of `{pipeline}`");
+        say!("no executions of `{pipeline}`");
         return EXIT_OK;
     }
-    println!(
+    say!(
         "{:<38} {:>3} {:<11} {:<20} {:>9}  TRIGGER / REASON",
-        "EXECUTION", "V", "STATUS", "STARTED", "DURATION"
+        "EXECUTION",
+        "V",
+        "STATUS",
+        "STARTED",
+        "DURATION"
     );
     for e in list {
         let duration = e
             .ended_at
             .map(|end| format_duration(Duration::from_millis((end - e.started_at).max(0) as u64)))
             .unwrap_or_else(|| "-".into());
-        println!(
+        say!(
             "{:<38} {:>3} {:<11} {:<20} {:>9}  {}{}",
             e.id,
             e.version,
@@ -160,12 +165,13 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
     }
     let execution = detail.execution;
     let attempts = detail.attempts;
-    println!("execution {}", execution.id);
-    println!(
+    say!("execution {}", execution.id);
+    say!(
         "  pipeline  {} (version {})",
-        execution.pipeline, execution.version
+        execution.pipeline,
+        execution.version
     );
-    println!(
+    say!(
         "  status    {}{}",
         execution.status.as_str(),
         execution
@@ -174,8 +180,8 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
             .map(|r| format!(": {r}"))
             .unwrap_or_default()
     );
-    println!("  trigger   {}", execution.trigger);
-    println!(
+    say!("  trigger   {}", execution.trigger);
+    say!(
         "  started   {}{}",
         format_timestamp(execution.started_at),
         execution
@@ -189,7 +195,7 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
     );
     for r in &execution.source_revisions {
         match (&r.revision, &r.error) {
-            (Some(rev), _) => println!(
+            (Some(rev), _) => say!(
                 "  revision  {}: {}{}",
                 r.action,
                 rev.id,
@@ -198,7 +204,7 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
                     .map(|s| format!(" ({s})"))
                     .unwrap_or_default()
             ),
-            (None, Some(e)) => println!("  revision  {}: unknown ({e})", r.action),
+            (None, Some(e)) => say!("  revision  {}: unknown ({e})", r.action),
             _ => {}
         }
     }
@@ -208,10 +214,10 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        println!("  variables {}", vars.join(", "));
+        say!("  variables {}", vars.join(", "));
     }
     for stage in &execution.stages {
-        println!(
+        say!(
             "{:<12} {}{}",
             stage.name,
             stage.status.map(|s| s.as_str()).unwrap_or("not started"),
@@ -233,7 +239,7 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
                 Some(s) => s.as_str(),
                 None => "-",
             };
-            println!(
+            say!(
                 "  {:<3} {:<18} {:<18} {:>8}  {}",
                 action.run_order,
                 action.name,
@@ -246,13 +252,13 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
                 }
             );
             if let Some(summary) = &action.summary {
-                println!("        summary: {summary}");
+                say!("        summary: {summary}");
             }
             if let Some(error) = &action.error {
-                println!("        error ({}): {}", error.kind, error.message);
+                say!("        error ({}): {}", error.kind, error.message);
             }
             if let Some(approval) = &action.approval {
-                println!(
+                say!(
                     "        {} by {}{}",
                     if approval.approved {
                         "approved"
@@ -268,16 +274,16 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
                 );
             }
             for (k, v) in &action.variables {
-                println!("        variable {k} = {v}");
+                say!("        variable {k} = {v}");
             }
             for (name, digest) in &action.inputs {
-                println!(
+                say!(
                     "        input  {name} sha256:{}",
                     &digest[..digest.len().min(16)]
                 );
             }
             for earlier in earlier {
-                println!(
+                say!(
                     "        attempt {}: {}{}",
                     earlier.attempt,
                     earlier.run.status.map(|s| s.as_str()).unwrap_or("-"),
@@ -292,9 +298,9 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
         }
     }
     if !execution.artifacts.is_empty() {
-        println!("artifacts");
+        say!("artifacts");
         for a in execution.artifacts.values() {
-            println!(
+            say!(
                 "  {:<18} sha256:{}  {} files, {}  from {}",
                 a.name,
                 a.digest,
@@ -319,20 +325,19 @@ pub async fn logs(ctx: &Context, id: &str, action: Option<&str>) -> u8 {
         Err(e) => return fail(e),
     };
     if parts.is_empty() {
-        println!("no logs yet");
+        say!("no logs yet");
         return EXIT_OK;
     }
     for part in parts {
-        println!(
+        say!(
             "── {}/{} attempt {}{} ──",
             part.stage,
             part.action,
             part.attempt,
             if part.running { " (running)" } else { "" }
         );
-        print!("{}", part.text);
-        if !part.text.is_empty() && !part.text.ends_with('\n') {
-            println!();
+        for line in &part.lines {
+            println!("{}", line.render());
         }
     }
     EXIT_OK

@@ -15,7 +15,7 @@ use crate::artifacts::ArtifactStore;
 use crate::providers::{Catalog, ComponentStore};
 use crate::sandbox::{
     ActionLog, Approval, FailureKind, Grants, HttpGrant, Job, Limits, Outcome, ProcessGrant,
-    Provider, Sandbox, Secret, SourceRevision, UrlRule,
+    ProgramLimits, Provider, Sandbox, Secret, SourceRevision, UrlRule,
 };
 use crate::store::{Request, RequestOutcome, Store, StoreError};
 use indexmap::IndexMap;
@@ -241,13 +241,31 @@ fn start_sealer(artifacts: &ArtifactStore) -> std::sync::mpsc::Sender<String> {
     sender
 }
 
+/// Host settings of an engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// How soon in-progress providers may be called back.
+    pub recheck: super::timeouts::RecheckPolicy,
+}
+
 impl Engine {
     /// Takes the driver lock of `state_dir`, loads its state, continues
-    /// what a previous driver left, and starts driving.
+    /// what a previous driver left, and starts driving, with default
+    /// settings.
     pub async fn start(
         state_dir: &Path,
         sandbox: Sandbox,
         secrets: crate::secrets::SecretStore,
+    ) -> Result<Engine, DriverError> {
+        Self::start_with(state_dir, sandbox, secrets, EngineSettings::default()).await
+    }
+
+    /// [`Engine::start`] with `settings`.
+    pub async fn start_with(
+        state_dir: &Path,
+        sandbox: Sandbox,
+        secrets: crate::secrets::SecretStore,
+        settings: EngineSettings,
     ) -> Result<Engine, DriverError> {
         let dir = StateDir::new(state_dir);
         std::fs::create_dir_all(&dir.root).map_err(|source| DriverError::Io {
@@ -270,6 +288,7 @@ impl Engine {
         let catalog = Catalog::new(sandbox, &dir.root, Some(components));
 
         let mut machine = Machine::new();
+        machine.set_recheck_policy(settings.recheck);
         machine.set_now(now_millis());
         load(&mut machine, &store)?;
         machine.resume();
@@ -955,6 +974,41 @@ impl Driver {
     }
 }
 
+/// A process grant's limits as the sandbox enforces them: each one the
+/// definition sets (validated when it was applied), the default for the
+/// rest.
+fn program_limits(limits: Option<&crate::model::definition::ProcessLimits>) -> ProgramLimits {
+    use crate::units::{parse_bytes, parse_duration};
+    let mut out = ProgramLimits::default();
+    let Some(limits) = limits else {
+        return out;
+    };
+    let bytes = |v: &Option<String>| v.as_deref().and_then(|v| parse_bytes(v).ok());
+    if let Some(v) = bytes(&limits.memory) {
+        out.memory_bytes = v;
+    }
+    if let Some(v) = bytes(&limits.file_size) {
+        out.file_bytes = v;
+    }
+    if let Some(v) = bytes(&limits.tmp_size) {
+        out.tmp_bytes = v;
+    }
+    if let Some(v) = limits
+        .cpu_time
+        .as_deref()
+        .and_then(|v| parse_duration(v).ok())
+    {
+        out.cpu_seconds = v.as_secs().max(1);
+    }
+    if let Some(v) = limits.processes {
+        out.processes = v;
+    }
+    if let Some(v) = limits.open_files {
+        out.open_files = v;
+    }
+    out
+}
+
 fn refused(error: EngineError) -> RequestOutcome {
     RequestOutcome {
         ok: false,
@@ -1167,6 +1221,12 @@ impl Runner {
         if let Some(memory) = request.memory {
             limits.memory_bytes = memory;
         }
+        if let Some(bytes) = request.output_bytes {
+            limits.output_bytes = bytes;
+        }
+        if let Some(files) = request.output_files {
+            limits.output_files = files;
+        }
         let job = Job {
             id: format!(
                 "{}-{}-{}-{}",
@@ -1212,19 +1272,19 @@ impl Runner {
         match &result.outcome {
             Outcome::Succeeded { revision, .. } => {
                 let revision = revision.clone().or_else(|| request.source_revision.clone());
+                // One budget for all of the action's outputs.
+                let mut budget = crate::contain::Budget::for_outputs(&limits);
                 for mount in &folders.outputs {
-                    match self.artifacts.ingest(&mount.host_path) {
+                    match self.artifacts.ingest(&mount.host_path, &mut budget) {
                         Ok((manifest, digest)) => {
                             let _ = self.sealer.lock().unwrap().send(digest.clone());
                             for skipped in &manifest.skipped {
-                                log.append(
-                                    crate::sandbox::LogSource::Host,
-                                    format!(
-                                        "[sluice] output `{}`: skipped {}: {}\n",
-                                        mount.name, skipped.path, skipped.reason
-                                    )
-                                    .as_bytes(),
-                                );
+                                log.host_line(&format!(
+                                    "output `{}`: skipped {}: {}",
+                                    mount.name,
+                                    crate::text::line(&skipped.path),
+                                    crate::text::line(&skipped.reason)
+                                ));
                             }
                             result.outputs.push(ArtifactRecord {
                                 name: mount.name.clone(),
@@ -1274,6 +1334,7 @@ impl Runner {
                     .timeout
                     .as_deref()
                     .and_then(|t| crate::units::parse_duration(t).ok()),
+                limits: program_limits(process.limits.as_ref()),
             });
         }
         if let Some(http) = &granted.http {

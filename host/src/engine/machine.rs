@@ -16,6 +16,7 @@ use super::state::*;
 use crate::sandbox::{Failure, FailureKind, Outcome};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why the engine refused a request. The message says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,6 +135,10 @@ pub struct RunRequest {
     pub deadline_at: Millis,
     /// Memory limit, when the action sets one.
     pub memory: Option<u64>,
+    /// The action's cap on output bytes, when it sets one.
+    pub output_bytes: Option<u64>,
+    /// The action's cap on output files, when it sets one.
+    pub output_files: Option<u64>,
     /// The execution's source revision, when known (the first source
     /// action's), for artifacts to carry.
     pub source_revision: Option<String>,
@@ -179,6 +184,8 @@ pub struct Machine {
     /// Call-backs and deadlines of in-progress actions not under way.
     pub(super) timers: BTreeSet<(Millis, ActionKey)>,
     pub(super) timer_of: HashMap<ActionKey, Millis>,
+    /// How soon in-progress providers may be called back.
+    pub(super) recheck: super::timeouts::RecheckPolicy,
 }
 
 impl Machine {
@@ -190,6 +197,11 @@ impl Machine {
             next_token: 1,
             ..Default::default()
         }
+    }
+
+    /// Sets how soon in-progress providers may be called back.
+    pub fn set_recheck_policy(&mut self, policy: super::timeouts::RecheckPolicy) {
+        self.recheck = policy;
     }
 
     /// Sets the clock for the next step.
@@ -319,6 +331,7 @@ impl Machine {
             Some(r) => r.category,
             None => return,
         };
+        let recheck = self.recheck;
         let Some(run) = self.action_mut(key) else {
             return;
         };
@@ -372,7 +385,11 @@ impl Machine {
                 run.continuation = Some(continuation);
                 run.summary = summary;
                 run.percent = percent_complete;
-                run.recheck_at = Some(now + recheck_after.as_millis() as Millis);
+                let running = Duration::from_millis(
+                    now.saturating_sub(run.started_at.unwrap_or(now)).max(0) as u64,
+                );
+                let delay = recheck.delay(recheck_after, running);
+                run.recheck_at = Some(now + delay.as_millis() as Millis);
                 run.awaiting_approval =
                     category == crate::sandbox::Category::Approval && run.approval.is_none();
                 self.arm_timer(key);

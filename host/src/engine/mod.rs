@@ -24,6 +24,9 @@ pub mod variables;
 pub mod view;
 pub mod workspace;
 
-pub use driver::{DriverError, Engine, EngineEvent, EngineHandle, StateDir, is_driven};
+pub use driver::{
+    DriverError, Engine, EngineEvent, EngineHandle, EngineSettings, StateDir, is_driven,
+};
 pub use machine::{CallResult, Changes, Effect, EngineError, Machine, RunRequest};
 pub use state::*;
+pub use timeouts::RecheckPolicy;

@@ -186,6 +186,11 @@ impl Machine {
             approval: run.approval.clone(),
             deadline_at: run.deadline_at.unwrap_or(self.now),
             memory,
+            output_bytes: definition
+                .output_size
+                .as_deref()
+                .and_then(|m| crate::units::parse_bytes(m).ok()),
+            output_files: definition.output_files,
             source_revision,
         })
     }

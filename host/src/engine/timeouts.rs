@@ -4,7 +4,11 @@
 //! 7 days for approvals) from when the attempt started. While a provider
 //! call is under way the sandbox enforces it; between calls, a timer fails
 //! the action when it passes. An in-progress action is called back, on a
-//! fresh instance, when its `recheck-after` delay ends.
+//! fresh instance, when its `recheck-after` delay ends, but never sooner
+//! than the host's [`RecheckPolicy`] allows: a floor, and a back-off that
+//! grows with the time the attempt has been going, so a provider answering
+//! "in progress, call back in 0 ms" forever is polled less and less often,
+//! never in a busy loop.
 
 use super::machine::{Effect, Machine};
 use super::state::*;
@@ -16,6 +20,39 @@ use std::time::Duration;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default timeout of an approval action.
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How soon an in-progress provider may be called back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecheckPolicy {
+    /// The shortest delay, whatever the provider asks (default 1 s).
+    pub floor: Duration,
+    /// The back-off: an attempt running for `t` is called back no sooner
+    /// than `t / 8`, up to this (default 60 s).
+    pub ceiling: Duration,
+}
+
+impl Default for RecheckPolicy {
+    fn default() -> Self {
+        RecheckPolicy::with_floor(Duration::from_secs(1))
+    }
+}
+
+impl RecheckPolicy {
+    /// A floor and a back-off up to 60 times it.
+    pub fn with_floor(floor: Duration) -> Self {
+        RecheckPolicy {
+            floor,
+            ceiling: floor * 60,
+        }
+    }
+
+    /// The delay before calling back a provider that asked for `requested`,
+    /// in an attempt that has been going for `running`.
+    pub fn delay(&self, requested: Duration, running: Duration) -> Duration {
+        let backoff = (running / 8).min(self.ceiling);
+        requested.max(self.floor).max(backoff)
+    }
+}
 
 /// The timeout of an action: its own, or its category's default.
 pub fn action_timeout(action: &Action, category: Category) -> Duration {

@@ -10,8 +10,10 @@
 //! costs little. Emptied folders wait in `spare/` for the next job.
 
 use crate::artifacts::{ArtifactError, ArtifactStore};
+use crate::contain::Root;
 use crate::engine::{ActionKey, ArtifactRecord};
 use crate::sandbox::Mount;
+use cap_std::fs::Dir;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,29 +106,61 @@ impl Workspaces {
 
     /// Empties `dir` (files unlinked, folders recycled) and keeps it for
     /// reuse; removes it when it cannot be emptied or the pool is full.
+    /// What is inside was written by a provider: it is walked through
+    /// handles opened without following links (see [`crate::contain`]), so
+    /// a link planted in it is removed, never followed.
     fn recycle(&self, dir: &Path) {
-        let emptied = (|| -> std::io::Result<()> {
-            for entry in std::fs::read_dir(dir)? {
-                let entry = entry?;
-                if entry.file_type()?.is_dir() {
-                    self.recycle(&entry.path());
-                } else {
-                    std::fs::remove_file(entry.path())?;
-                }
+        let parked = (|| -> std::io::Result<()> {
+            let root = Root::open(dir)?;
+            let spare = Root::open(&self.spare_dir)?;
+            self.empty(root.dir(), spare.dir(), 0)?;
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let name = format!("d{n}");
+            let mut pool = self.spare.lock().unwrap();
+            if pool.len() >= MAX_SPARE {
+                return Err(std::io::Error::other("the pool of spare folders is full"));
             }
+            std::fs::rename(dir, self.spare_dir.join(&name))?;
+            pool.push(self.spare_dir.join(name));
             Ok(())
         })();
-        let mut spare = self.spare.lock().unwrap();
-        if emptied.is_ok() && spare.len() < MAX_SPARE {
-            let n = self.next.fetch_add(1, Ordering::Relaxed);
-            let parked = self.spare_dir.join(format!("d{n}"));
-            if std::fs::rename(dir, &parked).is_ok() {
-                spare.push(parked);
-                return;
-            }
+        if parked.is_err() {
+            let _ = std::fs::remove_dir_all(dir);
         }
-        drop(spare);
-        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Empties the open folder `dir`: files and links are unlinked,
+    /// folders emptied in turn and moved into the spare pool (with a plain
+    /// mode again).
+    fn empty(&self, dir: &Dir, spare: &Dir, depth: usize) -> std::io::Result<()> {
+        use cap_std::fs::PermissionsExt;
+        for entry in dir.entries()? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !entry.file_type()?.is_dir() {
+                dir.remove_file(&name)?;
+                continue;
+            }
+            let sub = crate::contain::open_dir_in(dir, Path::new(&name))?;
+            if depth >= crate::contain::copy::MAX_DEPTH {
+                drop(sub);
+                dir.remove_dir_all(&name)?;
+                continue;
+            }
+            sub.set_permissions(".", cap_std::fs::Permissions::from_mode(0o755))?;
+            self.empty(&sub, spare, depth + 1)?;
+            let mut pool = self.spare.lock().unwrap();
+            if pool.len() >= MAX_SPARE {
+                drop(pool);
+                dir.remove_dir(&name)?;
+                continue;
+            }
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let parked = format!("d{n}");
+            dir.rename(&name, spare, &parked)?;
+            pool.push(self.spare_dir.join(parked));
+        }
+        Ok(())
     }
 
     /// The folders of an attempt: made (and inputs mounted) on its first

@@ -206,6 +206,14 @@ pub struct Action {
     /// Memory limit of the provider's instance, e.g. `256MiB`. Default: 1GiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
+    /// Most bytes the action's outputs may hold together, e.g. `2GiB`
+    /// (apparent sizes: a sparse file counts whole). Default: 10GiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_size: Option<String>,
+    /// Most files, folders and links the action's outputs may hold
+    /// together. Default: 100000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_files: Option<u64>,
     /// What the provider may reach beyond its artifacts. Nothing unless granted.
     #[serde(default, skip_serializing_if = "Grants::is_empty")]
     pub grants: Grants,
@@ -241,7 +249,8 @@ impl Grants {
     }
 }
 
-/// A `process` grant: programs the provider may run, in bubblewrap.
+/// A `process` grant: programs the provider may run, each isolated (see
+/// the README's "What a process grant exposes").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessGrant {
@@ -260,6 +269,35 @@ pub struct ProcessGrant {
     /// applies anyway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// Resource limits on each program and what it starts (defaults in
+    /// the README).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ProcessLimits>,
+}
+
+/// Resource limits on granted programs; each left out keeps its default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessLimits {
+    /// Memory of the program's processes, e.g. `2GiB` (default 4 GiB; the
+    /// whole tree where the host has a cgroup for it, else each process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// CPU time of each process, e.g. `30m` (default 1 hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_time: Option<String>,
+    /// Processes the program may start (default 512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u64>,
+    /// Files each process may have open (default 4,096).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_files: Option<u64>,
+    /// Largest file a program may write, e.g. `1GiB` (default 10 GiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<String>,
+    /// Size of the program's private `/tmp`, e.g. `256MiB` (default 1 GiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmp_size: Option<String>,
 }
 
 /// An `http` grant: the URLs the provider may reach.

@@ -412,6 +412,17 @@ fn check_action_fields(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
             Err(e) => out.push(Diagnostic::error(format!("{path}.timeout"), e)),
         }
     }
+    if let Some(size) = &action.output_size
+        && let Err(e) = crate::units::parse_bytes(size)
+    {
+        out.push(Diagnostic::error(format!("{path}.output_size"), e));
+    }
+    if action.output_files == Some(0) {
+        out.push(Diagnostic::error(
+            format!("{path}.output_files"),
+            "must be at least 1",
+        ));
+    }
     if let Some(memory) = &action.memory {
         match crate::units::parse_bytes(memory) {
             Ok(m) if !(1 << 20..=crate::sandbox::limits::MAX_MEMORY_BYTES).contains(&m) => out
@@ -485,6 +496,35 @@ fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
             && let Err(e) = crate::units::parse_duration(timeout)
         {
             out.push(Diagnostic::error(format!("{at}.timeout"), e));
+        }
+        if let Some(limits) = &process.limits {
+            for (field, value) in [
+                ("memory", &limits.memory),
+                ("file_size", &limits.file_size),
+                ("tmp_size", &limits.tmp_size),
+            ] {
+                if let Some(value) = value
+                    && let Err(e) = crate::units::parse_bytes(value)
+                {
+                    out.push(Diagnostic::error(format!("{at}.limits.{field}"), e));
+                }
+            }
+            if let Some(cpu) = &limits.cpu_time
+                && let Err(e) = crate::units::parse_duration(cpu)
+            {
+                out.push(Diagnostic::error(format!("{at}.limits.cpu_time"), e));
+            }
+            for (field, value) in [
+                ("processes", limits.processes),
+                ("open_files", limits.open_files),
+            ] {
+                if value == Some(0) {
+                    out.push(Diagnostic::error(
+                        format!("{at}.limits.{field}"),
+                        "must be at least 1",
+                    ));
+                }
+            }
         }
     }
     if let Some(http) = &grants.http {

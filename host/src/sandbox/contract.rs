@@ -354,6 +354,91 @@ impl From<wit::Failure> for Failure {
     }
 }
 
+/// Most properties a provider may declare.
+pub const MAX_PROPERTIES: usize = 200;
+/// Longest description (the provider's or a property's), in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 4096;
+/// Longest owner, provider, version or property name, in bytes.
+pub const MAX_NAME_BYTES: usize = 128;
+
+impl Descriptor {
+    /// What makes this descriptor unusable, each naming the field; empty
+    /// when it is fine. Checked wherever a component is described (every
+    /// command and the engine ask through [`crate::sandbox::Provider::describe`]).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let shown = |s: &str| crate::text::line(crate::text::prefix(s, 64)).into_owned();
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= MAX_NAME_BYTES
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        let t = &self.action_type;
+        for (field, value) in [("owner", &t.owner), ("provider", &t.provider)] {
+            if !name_ok(value) {
+                problems.push(format!(
+                    "{field} `{}` must be 1 to {MAX_NAME_BYTES} letters, digits, `-` or `_`",
+                    shown(value)
+                ));
+            }
+        }
+        if t.version.len() > MAX_NAME_BYTES || semver::Version::parse(&t.version).is_err() {
+            problems.push(format!(
+                "version `{}` is not a semantic version (e.g. 1.0.0)",
+                shown(&t.version)
+            ));
+        }
+        let text_ok = |s: &str| s.len() <= MAX_DESCRIPTION_BYTES && crate::text::lines(s) == s;
+        if !text_ok(&self.description) {
+            problems.push(format!(
+                "the description must be at most {MAX_DESCRIPTION_BYTES} bytes with no control characters"
+            ));
+        }
+        if self.properties.len() > MAX_PROPERTIES {
+            problems.push(format!(
+                "{} properties, more than the {MAX_PROPERTIES} a provider may declare",
+                self.properties.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, property) in self.properties.iter().take(MAX_PROPERTIES).enumerate() {
+            let name = &property.name;
+            if name.trim().is_empty()
+                || name.len() > MAX_NAME_BYTES
+                || crate::text::line(name) != *name
+            {
+                problems.push(format!(
+                    "property {} has a bad name `{}` (1 to {MAX_NAME_BYTES} bytes, no control characters)",
+                    i + 1,
+                    shown(name)
+                ));
+            } else if !seen.insert(name.as_str()) {
+                problems.push(format!("property `{name}` is declared twice"));
+            }
+            if !text_ok(&property.description) {
+                problems.push(format!(
+                    "property `{}`: the description must be at most {MAX_DESCRIPTION_BYTES} bytes with no control characters",
+                    shown(name)
+                ));
+            }
+        }
+        if self.min_inputs > self.max_inputs {
+            problems.push(format!(
+                "min-inputs {} is more than max-inputs {}",
+                self.min_inputs, self.max_inputs
+            ));
+        }
+        if self.min_outputs > self.max_outputs {
+            problems.push(format!(
+                "min-outputs {} is more than max-outputs {}",
+                self.min_outputs, self.max_outputs
+            ));
+        }
+        problems
+    }
+}
+
 impl From<wit::Descriptor> for Descriptor {
     fn from(d: wit::Descriptor) -> Self {
         Descriptor {

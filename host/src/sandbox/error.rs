@@ -73,6 +73,14 @@ pub enum SandboxError {
         message: String,
     },
 
+    /// `describe` answered a descriptor the host refuses.
+    #[error("provider `{provider}` describes itself wrongly: {}", problems.join("; "))]
+    BadDescriptor {
+        /// The provider.
+        provider: String,
+        /// What is wrong, each naming the field.
+        problems: Vec<String>,
+    },
     /// `describe`, `validate` or `latest-revision` crashed or timed out.
     #[error("provider `{provider}` failed in `{function}`: {message}")]
     Call {

@@ -2,6 +2,7 @@
 //! Deny by default: a job with `Grants::default()` may run no program,
 //! reach no URL and read no secret.
 
+pub use sluice_isolate_protocol::ProgramLimits;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub struct ProcessGrant {
     pub env: Vec<(String, String)>,
     /// Longest a single program may run.
     pub timeout: Option<Duration>,
+    /// Resource limits on each program and what it starts.
+    pub limits: ProgramLimits,
 }
 
 /// An `http` grant: requests go only to URLs matching one of these.
@@ -143,21 +146,17 @@ pub struct ProcessSettings {
     /// Folders searched for granted programs named without a path (the
     /// host's `PATH`).
     pub search_path: Vec<PathBuf>,
-    /// The bubblewrap binary, when the host has it.
-    pub bubblewrap: Option<PathBuf>,
+    /// How programs are isolated (by default in namespaces; unsandboxed
+    /// only when the host says so).
+    pub isolation: super::isolation::Isolation,
 }
 
 impl ProcessSettings {
-    /// Settings from a `PATH`-style list; bubblewrap found on it.
+    /// Settings from a `PATH`-style list, programs isolated.
     pub fn from_path_list(path: &str) -> Self {
-        let search_path: Vec<PathBuf> = std::env::split_paths(path).collect();
-        let bubblewrap = search_path
-            .iter()
-            .map(|d| d.join("bwrap"))
-            .find(|p| p.is_file());
         ProcessSettings {
-            search_path,
-            bubblewrap,
+            search_path: std::env::split_paths(path).collect(),
+            isolation: super::isolation::Isolation::Namespaces,
         }
     }
 

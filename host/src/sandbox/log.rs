@@ -1,11 +1,16 @@
 //! The action log: everything a provider writes (standard output, standard
 //! error, the `log` interface) goes here, up to a cap.
 //!
-//! The log is one byte stream per action. Past the cap it is cut off with a
-//! marker line, once; what the provider writes after that is counted but
-//! dropped. The log also remembers the provider's last words (its last
-//! error-level message and the tail of its standard error) so a crash can be
-//! reported with the guest's own message.
+//! The log is one byte stream per action: the provider's bytes as written
+//! (never decoded, so invalid UTF-8 stays as it came), and the host's own
+//! lines, each starting on a line of its own with the byte
+//! [`crate::text::HOST_LINE`], which is escaped wherever a provider writes
+//! it, so [`crate::text::log_lines`] can always tell the two apart. Past the
+//! cap the log is cut off with a host line, once; what the provider writes
+//! after that is counted, and at the end of the call a last host line says
+//! how much was dropped. The log also remembers the provider's last words
+//! (its last error-level message and the tail of its standard error) so a
+//! crash can be reported with the guest's own message.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -16,6 +21,10 @@ pub trait LogWriter: Send {
     /// Writes a chunk of log. Errors are the writer's to handle: a log that
     /// cannot be written never fails the action.
     fn write_log(&mut self, bytes: &[u8]);
+
+    /// A provider call ended: nothing more comes until the next one (a
+    /// writer holding a partial line writes it out).
+    fn end_of_call(&mut self) {}
 }
 
 impl<W: Write + Send> LogWriter for W {
@@ -54,8 +63,6 @@ pub enum LogSource {
     Stdout,
     /// The provider's standard error.
     Stderr,
-    /// The host itself (sandbox notices).
-    Host,
 }
 
 const STDERR_TAIL_BYTES: usize = 2048;
@@ -71,6 +78,10 @@ struct Inner {
     redactions: Vec<String>,
     /// Bytes held back while a secret could still straddle the next chunk.
     pending: Vec<u8>,
+    /// Whether the last byte written ended a line.
+    at_line_start: bool,
+    /// Dropped bytes already reported by a host line.
+    reported_dropped: u64,
 }
 
 /// A handle on one action's log. Clones share the log.
@@ -104,6 +115,8 @@ impl ActionLog {
                 stderr_tail: VecDeque::new(),
                 redactions: Vec::new(),
                 pending: Vec::new(),
+                at_line_start: true,
+                reported_dropped: 0,
             })),
         }
     }
@@ -128,8 +141,16 @@ impl ActionLog {
         }
     }
 
-    /// Appends raw bytes from `source`.
+    /// Appends bytes the provider (or a program it ran) wrote to `source`.
     pub fn append(&self, source: LogSource, bytes: &[u8]) {
+        // The one byte that would make a host line is stored escaped.
+        let escaped;
+        let bytes = if bytes.contains(&crate::text::HOST_LINE) {
+            escaped = escape_host_marker(bytes);
+            &escaped[..]
+        } else {
+            bytes
+        };
         let mut inner = self.inner.lock().unwrap();
         if source == LogSource::Stderr {
             inner.stderr_tail.extend(bytes.iter().copied());
@@ -162,15 +183,32 @@ impl ActionLog {
         inner.write_capped(&ready);
     }
 
-    /// Writes out what was held back for redaction (at the end of a call).
+    /// Writes out what was held back for redaction, and, when the cap cut
+    /// the log, how much was dropped (at the end of a call).
     pub fn flush(&self) {
         let mut inner = self.inner.lock().unwrap();
-        if inner.pending.is_empty() {
-            return;
+        inner.flush_pending();
+        if inner.dropped > inner.reported_dropped {
+            inner.reported_dropped = inner.dropped;
+            let line = format!(
+                "[sluice] {} of log dropped past the cap of {}",
+                crate::units::format_bytes(inner.dropped),
+                crate::units::format_bytes(inner.cap)
+            );
+            inner.write_host_line(line.as_bytes(), false);
         }
-        let rest = std::mem::take(&mut inner.pending);
-        let rest = redact(&rest, &inner.redactions);
-        inner.write_capped(&rest);
+        inner.writer.end_of_call();
+    }
+
+    /// Appends one of the host's own lines (`[sluice] ` is added). Parts of
+    /// it that a provider chose are escaped by [`crate::text::line`] when it
+    /// is shown; registered secrets are redacted here.
+    pub fn host_line(&self, text: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.flush_pending();
+        let line = format!("[sluice] {}", text.trim_end_matches('\n'));
+        let line = redact(line.as_bytes(), &inner.redactions);
+        inner.write_host_line(&line, true);
     }
 
     /// `text` with every registered secret value replaced by `****`.
@@ -182,10 +220,13 @@ impl ActionLog {
         String::from_utf8_lossy(&redact(text.as_bytes(), &inner.redactions)).into_owned()
     }
 
-    /// Appends one message from the `log` interface, as a line
-    /// `[level] message`.
+    /// Appends one message from the `log` interface, as a provider line
+    /// `[level] message` of its own.
     pub fn message(&self, level: &str, text: &str) {
-        let mut line = String::with_capacity(text.len() + level.len() + 4);
+        let mut line = String::with_capacity(text.len() + level.len() + 5);
+        if !self.inner.lock().unwrap().ends_line() {
+            line.push('\n');
+        }
         line.push('[');
         line.push_str(level);
         line.push_str("] ");
@@ -196,7 +237,7 @@ impl ActionLog {
             let text = redact(text.as_bytes(), &inner.redactions);
             inner.last_error = Some(String::from_utf8_lossy(&text).trim().to_string());
         }
-        self.append(LogSource::Host, line.as_bytes());
+        self.append(LogSource::Stdout, line.as_bytes());
     }
 
     /// Bytes written (not counting the cut-off marker).
@@ -229,26 +270,76 @@ impl ActionLog {
 }
 
 impl Inner {
+    /// Whether what the provider wrote so far (held back or not) ends a
+    /// line.
+    fn ends_line(&self) -> bool {
+        match self.pending.last() {
+            Some(&last) => last == b'\n',
+            None => self.at_line_start,
+        }
+    }
+
     fn write_capped(&mut self, bytes: &[u8]) {
         let room = self.cap.saturating_sub(self.written);
         let keep = bytes.len().min(room as usize);
         if keep > 0 {
             self.writer.write_log(&bytes[..keep]);
             self.written += keep as u64;
+            self.at_line_start = bytes[keep - 1] == b'\n';
         }
         if keep < bytes.len() {
             self.dropped += (bytes.len() - keep) as u64;
             if !self.marked {
                 self.marked = true;
                 let marker = format!(
-                    "\n[sluice] log truncated: the action's log reached its cap of {}; \
-                     further output is dropped\n",
+                    "[sluice] log truncated: the action's log reached its cap of {}; \
+                     further output is dropped",
                     crate::units::format_bytes(self.cap)
                 );
-                self.writer.write_log(marker.as_bytes());
+                self.write_host_line(marker.as_bytes(), false);
             }
         }
     }
+
+    /// Writes a host line on a line of its own: within the cap when
+    /// `capped`, else past it (the cap's own markers).
+    fn write_host_line(&mut self, line: &[u8], capped: bool) {
+        let mut framed = Vec::with_capacity(line.len() + 3);
+        if !self.at_line_start {
+            framed.push(b'\n');
+        }
+        framed.push(crate::text::HOST_LINE);
+        framed.extend_from_slice(line);
+        framed.push(b'\n');
+        if capped {
+            self.write_capped(&framed);
+        } else {
+            self.writer.write_log(&framed);
+            self.at_line_start = true;
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let rest = std::mem::take(&mut self.pending);
+        let rest = redact(&rest, &self.redactions);
+        self.write_capped(&rest);
+    }
+}
+
+/// `bytes` with each host-line marker byte written as the text `\x1e`.
+fn escape_host_marker(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    for &b in bytes {
+        if b == crate::text::HOST_LINE {
+            out.extend_from_slice(b"\\x1e");
+        } else {
+            out.push(b);
+        }
+    }
+    out
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -258,14 +349,26 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// `bytes` with every secret replaced by `****`, byte for byte (invalid
+/// UTF-8 around them stays as it was).
 fn redact(bytes: &[u8], secrets: &[String]) -> Vec<u8> {
-    let mut text = String::from_utf8_lossy(bytes).into_owned();
+    let mut text = bytes.to_vec();
     for secret in secrets {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), "****");
+        let needle = secret.as_bytes();
+        if find(&text, needle).is_none() {
+            continue;
         }
+        let mut out = Vec::with_capacity(text.len());
+        let mut rest = &text[..];
+        while let Some(at) = find(rest, needle) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(b"****");
+            rest = &rest[at + needle.len()..];
+        }
+        out.extend_from_slice(rest);
+        text = out;
     }
-    text.into_bytes()
+    text
 }
 
 #[cfg(test)]
@@ -283,15 +386,58 @@ mod tests {
         let at_cap = ActionLog::new(exact.clone(), 4);
         at_cap.append(LogSource::Stdout, b"1234");
         at_cap.append(LogSource::Stdout, b"5");
-        assert!(exact.contents().starts_with("1234\n[sluice] log truncated"));
+        assert!(
+            exact
+                .contents()
+                .starts_with("1234\n\x1e[sluice] log truncated")
+        );
         let text = memory.contents();
         assert!(
-            text.starts_with("12345678ab\n[sluice] log truncated"),
+            text.starts_with("12345678ab\n\x1e[sluice] log truncated"),
             "{text}"
+        );
+        log.flush();
+        assert!(
+            memory.contents().ends_with(
+                "dropped\n\x1e[sluice] 8 bytes of log dropped past the cap of 10 bytes\n"
+            ),
+            "{}",
+            memory.contents()
         );
         assert_eq!(text.matches("log truncated").count(), 1);
         assert_eq!(log.written(), 10);
         assert_eq!(log.dropped(), 8);
+    }
+
+    #[test]
+    fn host_lines_start_lines_of_their_own_and_providers_cannot_forge_them() {
+        let memory = MemoryLog::new();
+        let log = ActionLog::new(memory.clone(), 1 << 20);
+        log.append(LogSource::Stdout, b"partial");
+        log.host_line("a note");
+        log.append(LogSource::Stdout, b"\x1e[sluice] forged\n");
+        log.message("info", "two\nlines");
+        let lines = crate::text::log_lines(memory.contents().as_bytes());
+        assert_eq!(
+            lines,
+            [
+                crate::text::LogLine::Provider("partial".into()),
+                crate::text::LogLine::Host("[sluice] a note".into()),
+                crate::text::LogLine::Provider("\\x1e[sluice] forged".into()),
+                crate::text::LogLine::Provider("[info] two".into()),
+                crate::text::LogLine::Provider("lines".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_kept_as_it_came_through_redaction() {
+        let memory = MemoryLog(Default::default());
+        let log = ActionLog::new(memory.clone(), 1 << 20);
+        log.redact("hunter2");
+        log.append(LogSource::Stdout, b"\xff hunter2 \xfe\n");
+        log.flush();
+        assert_eq!(&*memory.0.lock().unwrap(), b"\xff **** \xfe\n");
     }
 
     #[test]
@@ -327,6 +473,11 @@ mod tests {
         log.message("error", "bad hunter2");
         log.flush();
         assert_eq!(memory.contents(), "password=****\n[error] bad ****\n");
+        log.host_line("host says hunter2");
+        assert_eq!(
+            memory.contents(),
+            "password=****\n[error] bad ****\n\x1e[sluice] host says ****\n"
+        );
         assert_eq!(log.redacted("say hunter2"), "say ****");
         assert_eq!(log.last_words().unwrap(), "bad ****");
     }

@@ -21,6 +21,7 @@ mod error;
 pub mod grants;
 mod host;
 pub mod imports;
+pub mod isolation;
 pub mod limits;
 pub mod log;
 mod outcome;
@@ -31,7 +32,10 @@ pub use contract::{
     Outcome, Property, SourceRevision, guest_paths,
 };
 pub use error::SandboxError;
-pub use grants::{Grants, HttpGrant, ProcessGrant, ProcessSettings, Secret, UrlRule};
+pub use grants::{
+    Grants, HttpGrant, ProcessGrant, ProcessSettings, ProgramLimits, Secret, UrlRule,
+};
+pub use isolation::Isolation;
 pub use limits::{Limits, OutcomeLimits};
 pub use log::{ActionLog, LogSource, LogWriter, MemoryLog};
 pub use outcome::is_variable_name;
@@ -64,8 +68,9 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 /// guests yield to the runtime) this often.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// How long `describe` and `validate` may take.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `describe` and `validate` may take, unless the host says
+/// otherwise ([`SandboxBuilder::query_timeout`]).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Grace given past a deadline to a guest blocked inside a host call (where
 /// epoch checks cannot reach it) before its call is dropped.
@@ -78,6 +83,7 @@ pub struct SandboxBuilder {
     max_instances: u32,
     pooling: bool,
     process: ProcessSettings,
+    query_timeout: Duration,
 }
 
 impl Default for SandboxBuilder {
@@ -87,6 +93,7 @@ impl Default for SandboxBuilder {
             max_instances: 128,
             pooling: true,
             process: ProcessSettings::default(),
+            query_timeout: QUERY_TIMEOUT,
         }
     }
 }
@@ -121,6 +128,12 @@ impl SandboxBuilder {
     /// Where granted programs are looked up, and bubblewrap.
     pub fn process_settings(mut self, settings: ProcessSettings) -> Self {
         self.process = settings;
+        self
+    }
+
+    /// How long `describe` and `validate` calls may take (default 60 s).
+    pub fn query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
         self
     }
 
@@ -178,6 +191,7 @@ impl SandboxBuilder {
                 allocator,
                 slots: Arc::new(tokio::sync::Semaphore::new(self.max_instances as usize)),
                 process: Arc::new(self.process.clone()),
+                query_timeout: self.query_timeout,
                 _ticker: ticker,
             }),
         })
@@ -293,6 +307,7 @@ struct Shared {
     allocator: Allocator,
     slots: Arc<tokio::sync::Semaphore>,
     process: Arc<ProcessSettings>,
+    query_timeout: Duration,
     _ticker: EpochTicker,
 }
 
@@ -438,12 +453,13 @@ impl Sandbox {
     /// Runs a WASI command component (`wasi:cli/run`) with `args` and
     /// nothing else: no folders, no environment, no grants. Its output goes
     /// to `log`; the deadline and memory limit of `limits` apply.
-    pub async fn run_command(
+    pub(crate) async fn run_command(
         &self,
         source: &ComponentSource,
         args: &[String],
         limits: &Limits,
         log: &ActionLog,
+        parent: &JobContext,
     ) -> Result<CommandExit, SandboxError> {
         let started = Instant::now();
         let sandbox = self.clone();
@@ -490,6 +506,9 @@ impl Sandbox {
             limits: limits.clone(),
             job: None,
             depth: host::context::MAX_DEPTH,
+            memory: parent.memory.clone(),
+            copies: parent.copies.clone(),
+            programs: Default::default(),
         };
         let mut store = new_store(&self.shared.engine, builder.build(), limits, log, ctx);
         let _slot = self
@@ -512,10 +531,11 @@ impl Sandbox {
                 Some(exit) => exit.0 == 0,
                 None => {
                     let message = crash_message(&error, store.data(), limits, log);
-                    log.append(
-                        LogSource::Host,
-                        format!("[sluice] {}: {message}\n", source.name).as_bytes(),
-                    );
+                    log.host_line(&format!(
+                        "{}: {}",
+                        crate::text::line(&source.name),
+                        crate::text::line(&message)
+                    ));
                     false
                 }
             },
@@ -612,7 +632,7 @@ impl Provider {
         self.core
             .descriptor
             .get_or_try_init(|| async {
-                let limits = query_limits();
+                let limits = query_limits(self.shared.query_timeout);
                 let log = ActionLog::discard();
                 let ctx = self.query_context(&limits, &log, &[]);
                 let mut store = self.store(quiet_wasi(&log), &limits, &log, ctx);
@@ -624,7 +644,18 @@ impl Provider {
                 })
                 .await;
                 match result {
-                    Ok(descriptor) => Ok(Descriptor::from(descriptor)),
+                    Ok(descriptor) => {
+                        let descriptor = Descriptor::from(descriptor);
+                        let problems = descriptor.problems();
+                        if problems.is_empty() {
+                            Ok(descriptor)
+                        } else {
+                            Err(SandboxError::BadDescriptor {
+                                provider: self.name.clone(),
+                                problems,
+                            })
+                        }
+                    }
                     Err(error) => Err(self.call_error("describe", &error, &store, &limits, &log)),
                 }
             })
@@ -638,7 +669,7 @@ impl Provider {
         &self,
         configuration: &[(String, String)],
     ) -> Result<Result<(), Vec<String>>, SandboxError> {
-        let limits = query_limits();
+        let limits = query_limits(self.shared.query_timeout);
         let log = ActionLog::discard();
         let ctx = self.query_context(&limits, &log, &[]);
         let mut store = self.store(quiet_wasi(&log), &limits, &log, ctx);
@@ -743,17 +774,25 @@ impl Provider {
         log: &ActionLog,
     ) -> Result<RunReport, SandboxError> {
         log.set_cap(limits.log_bytes);
-        self.run_nested(job, limits, log, 0).await
+        self.run_nested(job, limits, log, None).await
     }
 
-    /// [`Provider::run`] for a component run by another (`depth` deep).
+    /// [`Provider::run`], or for a component another one runs (`parent`):
+    /// one level deeper, on the parent's memory and copy budgets.
     pub(crate) async fn run_nested(
         &self,
         job: &Job,
         limits: &Limits,
         log: &ActionLog,
-        depth: u32,
+        parent: Option<&JobContext>,
     ) -> Result<RunReport, SandboxError> {
+        let (depth, (memory, copies)) = match parent {
+            Some(parent) => (
+                parent.depth + 1,
+                (parent.memory.clone(), parent.copies.clone()),
+            ),
+            None => (0, JobContext::budgets(limits)),
+        };
         let started = Instant::now();
         for secret in &job.grants.secrets {
             log.redact(secret.value.clone());
@@ -777,7 +816,11 @@ impl Provider {
             limits: limits.clone(),
             job: Some(job.clone()),
             depth,
+            memory,
+            copies,
+            programs: Default::default(),
         };
+        let programs = ctx.programs.clone();
         let mut store = self.store(wasi, limits, log, ctx);
         let _slot = self.slot().await;
         let wit_job = job.to_wit();
@@ -787,6 +830,9 @@ impl Provider {
             guest.call_run(&mut store, &wit_job).await
         })
         .await;
+        // Every program the call started has ended before anything reads
+        // the job's folders back.
+        programs.settle().await;
         log.flush();
         let outcome = match result {
             Ok(outcome) => outcome::enforce(Outcome::from(outcome), &limits.outcome),
@@ -808,6 +854,7 @@ impl Provider {
     /// The context of a call that is not a job (`describe`, `validate`,
     /// `latest-revision`): no artifacts, nothing granted but folders.
     fn query_context(&self, limits: &Limits, log: &ActionLog, paths: &[HostMount]) -> JobContext {
+        let (memory, copies) = JobContext::budgets(limits);
         JobContext {
             action: self.name.clone(),
             mounts: JobMounts {
@@ -824,6 +871,9 @@ impl Provider {
             limits: limits.clone(),
             job: None,
             depth: 0,
+            memory,
+            copies,
+            programs: Default::default(),
         }
     }
 
@@ -872,21 +922,22 @@ fn new_store(
     ctx: JobContext,
 ) -> Store<JobState> {
     let ctx = Arc::new(ctx);
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(limits.host_resources);
+    let mut http = wasmtime_wasi_http::WasiHttpCtx::new();
+    http.set_field_size_limit(limits.http_field_bytes);
     let state = JobState {
         wasi,
-        table: ResourceTable::new(),
-        memory: MemoryLimiter::new(limits.memory_bytes),
+        table,
+        memory: MemoryLimiter::new(ctx.memory.clone(), limits.table_elements),
         log: LogHost { log: log.clone() },
-        http: wasmtime_wasi_http::WasiHttpCtx::new(),
+        http,
         http_hooks: HttpHooks {
             grant: ctx.grants.http.clone(),
             log: log.clone(),
             action: ctx.action.clone(),
         },
-        process: ProcessHost {
-            ctx: ctx.clone(),
-            warned_unsandboxed: false,
-        },
+        process: ProcessHost { ctx: ctx.clone() },
         secrets: SecretsHost { ctx: ctx.clone() },
         files: FilesHost { ctx: ctx.clone() },
         components: ComponentsHost { ctx },
@@ -905,9 +956,9 @@ fn new_store(
     store
 }
 
-fn query_limits() -> Limits {
+fn query_limits(timeout: Duration) -> Limits {
     Limits {
-        timeout: QUERY_TIMEOUT,
+        timeout,
         ..Limits::default()
     }
 }
@@ -955,7 +1006,7 @@ fn crash_message(
         return format!(
             "memory limit exceeded: the provider needed more than its limit of {} \
              (it asked for {})",
-            format_bytes(limits.memory_bytes),
+            format_bytes(state.memory.limit()),
             format_bytes(asked)
         );
     }

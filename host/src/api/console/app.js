@@ -301,7 +301,15 @@ function logPanel(execution, stage, action, running) {
     details.dataset.loaded = '1';
     const stream = new EventSource(`${API}/executions/${enc(execution)}/stages/${enc(stage)}/actions/${enc(action)}/log`);
     logStreams.push(stream);
-    stream.addEventListener('log', (e) => { pre.append(document.createTextNode(e.data + '\n')); pre.scrollTop = pre.scrollHeight; });
+    // Lines come as [{source: 'host'|'provider', text}], text escaped by
+    // the server; provider lines are marked so they cannot pass for the
+    // host's own.
+    stream.addEventListener('log', (e) => {
+      for (const line of JSON.parse(e.data)) {
+        pre.append(el('span', { class: `log-line ${line.source}` }, line.text), document.createTextNode('\n'));
+      }
+      pre.scrollTop = pre.scrollHeight;
+    });
     stream.addEventListener('end', () => { stream.close(); if (!pre.textContent) pre.textContent = '(no output)'; });
     stream.onerror = () => stream.close();
   });

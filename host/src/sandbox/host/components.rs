@@ -7,6 +7,10 @@ use crate::sandbox::bindings::sluice::provider::components::{CommandExit, Host};
 use crate::sandbox::bindings::sluice::provider::types as wit;
 use crate::sandbox::{ComponentSource, Limits, Outcome};
 use std::sync::Arc;
+
+/// The largest component file a provider may run (a Python component with
+/// its interpreter is about 20 MiB).
+const MAX_COMPONENT_BYTES: u64 = 256 << 20;
 use wasmtime::component::HasData;
 
 /// The slice of a job's state the `components` interface reaches.
@@ -28,14 +32,30 @@ impl ComponentsHost {
                 "components may run components only {MAX_DEPTH} deep"
             ));
         }
-        let host = self
-            .ctx
-            .mounts
-            .to_host(path)
-            .ok_or_else(|| format!("`{path}` is not inside the job (use /inputs/NAME/..., /paths/NAME/... or /scratch/...)"))?;
-        let mut source = ComponentSource::from_file(&host).map_err(|e| e.to_string())?;
-        source.name = path.to_string();
-        Ok(source)
+        let located = self.ctx.mounts.locate(path)?;
+        let shown = path.escape_debug().to_string();
+        let bytes = super::files::on_this_thread(|| -> std::io::Result<Vec<u8>> {
+            use std::io::Read;
+            let root = located.root()?;
+            let file = root.open_file(&located.relative)?;
+            let size = file.metadata()?.len();
+            if size > MAX_COMPONENT_BYTES {
+                return Err(std::io::Error::other(format!(
+                    "it is {}, over the limit of {} for a component",
+                    crate::units::format_bytes(size),
+                    crate::units::format_bytes(MAX_COMPONENT_BYTES)
+                )));
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.take(MAX_COMPONENT_BYTES).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        })
+        .map_err(|e| format!("cannot read `{shown}`: {}", crate::contain::describe(&e)))?;
+        Ok(ComponentSource {
+            name: path.to_string(),
+            bytes: std::borrow::Cow::Owned(bytes),
+            sha256: None,
+        })
     }
 
     fn limits(&self) -> Limits {
@@ -56,7 +76,7 @@ impl Host for ComponentsHost {
         let exit = self
             .ctx
             .sandbox
-            .run_command(&source, &args, &self.limits(), &self.ctx.log)
+            .run_command(&source, &args, &self.limits(), &self.ctx.log, &self.ctx)
             .await
             .map_err(|e| e.to_string())?;
         Ok(CommandExit {
@@ -83,7 +103,7 @@ impl Host for ComponentsHost {
         job.grants = Default::default();
         job.continuation = None;
         let report = provider
-            .run_nested(&job, &self.limits(), &self.ctx.log, self.ctx.depth + 1)
+            .run_nested(&job, &self.limits(), &self.ctx.log, Some(&self.ctx))
             .await
             .map_err(|e| e.to_string())?;
         Ok(match report.outcome {

@@ -3,7 +3,7 @@
 //! the log names the grant to add.
 
 use crate::sandbox::grants::HttpGrant;
-use crate::sandbox::log::{ActionLog, LogSource};
+use crate::sandbox::log::ActionLog;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// The allow-list of one job.
@@ -30,6 +30,7 @@ impl WasiHttpHooks for HttpHooks {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
         let url = request.uri().to_string();
+        let shown = crate::text::line(&url).into_owned();
         let allowed = self
             .grant
             .as_ref()
@@ -37,11 +38,11 @@ impl WasiHttpHooks for HttpHooks {
         if !allowed {
             let why = match &self.grant {
                 None => format!(
-                    "[sluice] denied HTTP request to {url}: action `{}` has no `http` grant (add grants: {{ http: {{ allow: [\"{url}\"] }} }})\n",
+                    "denied HTTP request to {shown}: action `{}` has no `http` grant (add grants: {{ http: {{ allow: [\"{shown}\"] }} }})",
                     self.action
                 ),
                 Some(g) => format!(
-                    "[sluice] denied HTTP request to {url}: it matches none of the URLs action `{}` may reach ({}); add it to grants.http.allow\n",
+                    "denied HTTP request to {shown}: it matches none of the URLs action `{}` may reach ({}); add it to grants.http.allow",
                     self.action,
                     g.allow
                         .iter()
@@ -50,7 +51,7 @@ impl WasiHttpHooks for HttpHooks {
                         .join(", ")
                 ),
             };
-            self.log.append(LogSource::Host, why.as_bytes());
+            self.log.host_line(&why);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         let _ = fut;

@@ -1,21 +1,23 @@
 //! `sluice:provider/process`: running a granted program on the host.
 //!
-//! With bubblewrap the program runs in a fresh mount namespace: the host's
-//! top-level folders bound read-only, a private `/tmp`, `/dev` and `/proc`,
-//! and the job's folders bound at the same paths the provider sees them
-//! (`/scratch` and `/outputs/<name>` writable, `/inputs/<name>` read-only,
-//! `/paths/<name>` as granted); its own process, IPC, UTS and user
-//! namespaces; no network unless the action also has an `http` grant. Its
+//! The program runs isolated by the `sluice` binary itself (see
+//! [`crate::sandbox::isolation`]): its own namespaces with the host's
+//! top-level folders read-only, the state directory covered, the job's
+//! folders bound at the same paths the provider sees them (`/scratch` and
+//! `/outputs/<name>` writable, `/inputs/<name>` read-only, `/paths/<name>`
+//! as granted), no network unless the action also has an `http` grant, no
+//! capabilities, `no_new_privs`, a seccomp filter and resource limits. Its
 //! environment is the grant's `env` plus what the provider sets, and `PATH`
 //! (the host's search path) unless one of those sets it; nothing else from
-//! the host. Without bubblewrap it runs as a plain child process (the
-//! log says so) with its working folder translated to the host path.
+//! the host. When its time limit passes, or its call is cut off, its whole
+//! process tree is killed and the call returns.
 
 use super::context::JobContext;
 use crate::sandbox::bindings::sluice::provider::process::{Command, Error, ErrorKind, Exit, Host};
+use crate::sandbox::isolation::{self, Ended};
 use crate::sandbox::log::LogSource;
+use sluice_isolate_protocol::{Bind, Spec};
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
@@ -24,10 +26,13 @@ use wasmtime::component::HasData;
 /// Bytes of output kept for `exit.output-tail`.
 const TAIL_BYTES: usize = 4096;
 
+/// How long the output streams may stay open once the program ended
+/// (nothing of the tree is left to write to them by then).
+const DRAIN: Duration = Duration::from_secs(2);
+
 /// The slice of a job's state the `process` interface reaches.
 pub(crate) struct ProcessHost {
     pub(crate) ctx: Arc<JobContext>,
-    pub(crate) warned_unsandboxed: bool,
 }
 
 /// Names the `process` interface's view for the linker.
@@ -47,12 +52,13 @@ fn error(kind: ErrorKind, message: impl Into<String>) -> Error {
 impl Host for ProcessHost {
     async fn run(&mut self, command: Command) -> Result<Exit, Error> {
         let ctx = self.ctx.clone();
+        let shown = command.program.escape_debug().to_string();
         let Some(grant) = &ctx.grants.process else {
             return Err(error(
                 ErrorKind::NotGranted,
                 format!(
-                    "action `{}` may not run programs: add `grants: {{ process: {{ programs: [{}] }} }}` to it",
-                    ctx.action, command.program
+                    "action `{}` may not run programs: add `grants: {{ process: {{ programs: [{shown}] }} }}` to it",
+                    ctx.action
                 ),
             ));
         };
@@ -60,9 +66,8 @@ impl Host for ProcessHost {
             return Err(error(
                 ErrorKind::NotGranted,
                 format!(
-                    "action `{}` may not run `{}`: its process grant lists {}; add it to `grants.process.programs`",
+                    "action `{}` may not run `{shown}`: its process grant lists {}; add it to `grants.process.programs`",
                     ctx.action,
-                    command.program,
                     grant.programs.join(", ")
                 ),
             ));
@@ -70,23 +75,36 @@ impl Host for ProcessHost {
         let Some(program) = ctx.settings.find(&command.program) else {
             return Err(error(
                 ErrorKind::NotFound,
-                format!(
-                    "`{}` is granted but not installed on this host",
-                    command.program
-                ),
+                format!("`{shown}` is granted but not installed on this host"),
             ));
         };
         let cwd = command.cwd.clone().unwrap_or_else(|| "/scratch".into());
-        let Some(host_cwd) = ctx.mounts.to_host(&cwd) else {
+        ctx.mounts.locate(&cwd).map_err(|problem| {
+            error(
+                ErrorKind::Invalid,
+                format!("working folder `{}`: {problem}", cwd.escape_debug()),
+            )
+        })?;
+        let mut env: Vec<(String, String)> = grant.env.clone();
+        env.extend(command.env.iter().cloned());
+        if let Some((name, _)) = env
+            .iter()
+            .find(|(k, v)| k.is_empty() || k.contains(['=', '\0']) || v.contains('\0'))
+        {
             return Err(error(
                 ErrorKind::Invalid,
                 format!(
-                    "working folder `{cwd}` is not inside the job (use /scratch, /outputs/NAME, /inputs/NAME or /paths/NAME)"
+                    "`{}` is not an environment variable name",
+                    name.escape_debug()
                 ),
             ));
-        };
-        let mut env: Vec<(String, String)> = grant.env.clone();
-        env.extend(command.env.iter().cloned());
+        }
+        if command.args.iter().any(|a| a.contains('\0')) {
+            return Err(error(
+                ErrorKind::Invalid,
+                "an argument holds a NUL character",
+            ));
+        }
         // Tools run other tools (a compiler its linker): without a search
         // path they cannot. PATH is the one variable given by default.
         if !env.iter().any(|(k, _)| k == "PATH") {
@@ -95,45 +113,46 @@ impl Host for ProcessHost {
                 .unwrap_or_default();
             env.push(("PATH".into(), path));
         }
-
-        let mut process = match &ctx.settings.bubblewrap {
-            Some(bwrap) => {
-                let mut p = tokio::process::Command::new(bwrap);
-                p.args(bubblewrap_args(&ctx, &cwd, &env, ctx.grants.http.is_some()));
-                p.arg("--").arg(&program).args(&command.args);
-                p
-            }
-            None => {
-                if !self.warned_unsandboxed {
-                    self.warned_unsandboxed = true;
-                    ctx.log.append(
-                        LogSource::Host,
-                        b"[sluice] bubblewrap (bwrap) is not installed: programs run without a sandbox \
-                          (they can write anywhere this user can and reach the network)\n",
-                    );
-                }
-                let mut p = tokio::process::Command::new(&program);
-                p.args(&command.args)
-                    .current_dir(&host_cwd)
-                    .env_clear()
-                    .envs(env.iter().cloned());
-                p.process_group(0);
-                p
-            }
+        let spec = Spec {
+            program: program.display().to_string(),
+            args: command.args.clone(),
+            env,
+            cwd,
+            binds: ctx
+                .mounts
+                .bindings()
+                .into_iter()
+                .map(|b| Bind {
+                    host: b.host.display().to_string(),
+                    guest: b.guest,
+                    writable: b.writable,
+                    exact: b.granted,
+                })
+                .collect(),
+            hide: ctx
+                .job
+                .iter()
+                .flat_map(|j| j.hidden.iter())
+                .filter_map(|h| h.canonicalize().ok())
+                .map(|h| h.display().to_string())
+                .collect(),
+            network: ctx.grants.http.is_some(),
+            limits: grant.limits,
         };
-        process
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        let started = Instant::now();
-        let mut child = process.spawn().map_err(|e| {
-            error(
-                ErrorKind::Failed,
-                format!("cannot start `{}`: {e}", command.program),
-            )
-        })?;
 
+        // The earliest of the call's, the grant's and the action's limits.
+        let mut limit = ctx.deadline.saturating_duration_since(Instant::now());
+        if let Some(t) = grant.timeout {
+            limit = limit.min(t);
+        }
+        if let Some(ms) = command.timeout_ms {
+            limit = limit.min(Duration::from_millis(ms));
+        }
+
+        let started = Instant::now();
+        let mut running = isolation::start(&spec, ctx.settings.isolation, &ctx.programs)
+            .await
+            .map_err(|e| error(ErrorKind::Failed, format!("cannot run `{shown}`: {e}")))?;
         let tail = Arc::new(Mutex::new(VecDeque::<u8>::new()));
         let pump = |mut stream: Box<dyn tokio::io::AsyncRead + Unpin + Send>, source: LogSource| {
             let log = ctx.log.clone();
@@ -152,55 +171,32 @@ impl Host for ProcessHost {
                 }
             })
         };
-        let out = pump(
-            Box::new(child.stdout.take().expect("piped")),
-            LogSource::Stdout,
-        );
-        let err = pump(
-            Box::new(child.stderr.take().expect("piped")),
-            LogSource::Stderr,
-        );
-
-        // The earliest of the call's, the grant's and the action's limits.
-        let mut limit = ctx.deadline.saturating_duration_since(Instant::now());
-        if let Some(t) = grant.timeout {
-            limit = limit.min(t);
+        let out = running
+            .stdout
+            .take()
+            .map(|s| pump(Box::new(s), LogSource::Stdout));
+        let err = running
+            .stderr
+            .take()
+            .map(|s| pump(Box::new(s), LogSource::Stderr));
+        let ended = running
+            .wait(limit)
+            .await
+            .map_err(|e| error(ErrorKind::Failed, format!("cannot run `{shown}`: {e}")))?;
+        for pump in [out, err].into_iter().flatten() {
+            let _ = tokio::time::timeout(DRAIN, pump).await;
         }
-        if let Some(ms) = command.timeout_ms {
-            limit = limit.min(Duration::from_millis(ms));
-        }
-        let status = tokio::time::timeout(limit, child.wait()).await;
-        let (code, timed_out) = match status {
-            Ok(Ok(status)) => (status.code(), false),
-            Ok(Err(e)) => {
-                return Err(error(
-                    ErrorKind::Failed,
-                    format!("waiting for `{}`: {e}", command.program),
+        let (code, timed_out) = match ended {
+            Ended::Exited(code) => (Some(code), false),
+            Ended::Signaled(_) => (None, false),
+            Ended::TimedOut => {
+                ctx.log.host_line(&format!(
+                    "`{shown}` ran past its time limit of {} and was killed with every process it started",
+                    crate::units::format_duration(limit)
                 ));
-            }
-            Err(_) => {
-                if let Some(pid) = child
-                    .id()
-                    .and_then(|p| rustix::process::Pid::from_raw(p as i32))
-                {
-                    // The program's whole group: a shell's children too.
-                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-                }
-                let _ = child.kill().await;
-                ctx.log.append(
-                    LogSource::Host,
-                    format!(
-                        "[sluice] `{}` ran past its time limit of {} and was killed\n",
-                        command.program,
-                        crate::units::format_duration(limit)
-                    )
-                    .as_bytes(),
-                );
                 (None, true)
             }
         };
-        let _ = out.await;
-        let _ = err.await;
         let tail: Vec<u8> = tail.lock().unwrap().iter().copied().collect();
         let output_tail = ctx.log.redacted(&String::from_utf8_lossy(&tail));
         Ok(Exit {
@@ -210,86 +206,4 @@ impl Host for ProcessHost {
             duration_ms: started.elapsed().as_millis() as u64,
         })
     }
-}
-
-/// The bubblewrap arguments for one program of a job.
-fn bubblewrap_args(
-    ctx: &JobContext,
-    cwd: &str,
-    env: &[(String, String)],
-    network: bool,
-) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "--die-with-parent".into(),
-        "--new-session".into(),
-        "--unshare-all".into(),
-    ];
-    if network {
-        args.push("--share-net".into());
-    }
-    args.push("--clearenv".into());
-    // The host's top-level folders, read-only.
-    if let Ok(entries) = std::fs::read_dir("/") {
-        let mut entries: Vec<_> = entries.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if matches!(name.as_str(), "proc" | "dev" | "tmp" | "run") {
-                continue;
-            }
-            let path = format!("/{name}");
-            match entry.file_type() {
-                Ok(t) if t.is_symlink() => {
-                    if let Ok(target) = std::fs::read_link(&path) {
-                        args.extend(["--symlink".into(), target.display().to_string(), path]);
-                    }
-                }
-                Ok(t) if t.is_dir() => args.extend(["--ro-bind".into(), path.clone(), path]),
-                _ => {}
-            }
-        }
-    }
-    args.extend([
-        "--dev".into(),
-        "/dev".into(),
-        "--proc".into(),
-        "/proc".into(),
-    ]);
-    args.extend([
-        "--tmpfs".into(),
-        "/tmp".into(),
-        "--tmpfs".into(),
-        "/run".into(),
-    ]);
-    // The state directory (secrets file, database, other jobs' folders)
-    // is covered; the job's own folders are bound below at their guest
-    // paths.
-    for hidden in ctx.job.iter().flat_map(|j| j.hidden.iter()) {
-        if let Ok(real) = hidden.canonicalize()
-            && real.is_dir()
-        {
-            args.extend(["--tmpfs".into(), real.display().to_string()]);
-        }
-    }
-    for (guest, host, writable) in ctx.mounts.bindings() {
-        let flag = if writable { "--bind" } else { "--ro-bind" };
-        args.extend([flag.into(), host.display().to_string(), guest]);
-    }
-    for (name, value) in env {
-        args.extend(["--setenv".into(), name.clone(), value.clone()]);
-    }
-    args.extend(["--chdir".into(), cwd.to_string()]);
-    args
-}
-
-/// Where a guest path is on the host, for the folders a job has.
-pub(crate) fn join_below(base: &std::path::Path, rest: &str) -> Option<PathBuf> {
-    let mut path = base.to_path_buf();
-    for part in rest.split('/').filter(|p| !p.is_empty() && *p != ".") {
-        if part == ".." {
-            return None;
-        }
-        path.push(part);
-    }
-    Some(path)
 }

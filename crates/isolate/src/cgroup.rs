@@ -1,0 +1,102 @@
+//! A cgroup of the program's own, where the host lets us make one: it caps
+//! the processes and the memory of the whole tree (rlimits count per
+//! process, and the process limit does not apply to root at all).
+//!
+//! The launcher moves itself into a new cgroup below its own before
+//! starting the program, so everything the program starts is in it, and
+//! moves back and removes it afterwards. cgroup v2 is used where the
+//! launcher's cgroup delegates `pids` and `memory`; otherwise the v1
+//! `pids` and `memory` hierarchies where they are mounted and writable.
+//! Where neither works, the rlimits are all there is.
+
+use sluice_isolate_protocol::ProgramLimits;
+use std::path::{Path, PathBuf};
+
+/// The cgroups the launcher moved into.
+pub struct JobCgroup {
+    /// (the job's cgroup folder, the folder it came from)
+    joined: Vec<(PathBuf, PathBuf)>,
+}
+
+impl JobCgroup {
+    /// Makes and joins the job's cgroup(s), or `None` when the host lets us
+    /// make none.
+    pub fn enter(limits: &ProgramLimits) -> Option<JobCgroup> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let name = format!("sluice-{}", std::process::id());
+        let mut joined = Vec::new();
+        // cgroup v2: one hierarchy, the `0::/path` line.
+        if let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) {
+            for mount in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                let parent = Path::new(mount).join(path.trim_start_matches('/'));
+                let delegated = std::fs::read_to_string(parent.join("cgroup.subtree_control"))
+                    .is_ok_and(|c| c.contains("pids") && c.contains("memory"));
+                if delegated
+                    && let Some(dir) = make(
+                        &parent,
+                        &name,
+                        &[
+                            ("pids.max", limits.processes.to_string()),
+                            ("memory.max", limits.memory_bytes.to_string()),
+                        ],
+                    )
+                {
+                    joined.push((dir, parent));
+                    return Some(JobCgroup { joined });
+                }
+            }
+        }
+        // cgroup v1: a hierarchy per controller.
+        for line in own.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let settings: &[(&str, String)] = match controllers {
+                "pids" => &[("pids.max", limits.processes.to_string())],
+                "memory" => &[("memory.limit_in_bytes", limits.memory_bytes.to_string())],
+                _ => continue,
+            };
+            let parent = Path::new("/sys/fs/cgroup")
+                .join(controllers)
+                .join(path.trim_start_matches('/'));
+            if let Some(dir) = make(&parent, &name, settings) {
+                joined.push((dir, parent));
+            }
+        }
+        (!joined.is_empty()).then_some(JobCgroup { joined })
+    }
+
+    /// Moves the launcher back and removes the job's cgroup(s) (every
+    /// process in them has ended by now).
+    pub fn leave(self) {
+        let me = std::process::id().to_string();
+        for (dir, parent) in &self.joined {
+            let _ = std::fs::write(parent.join("cgroup.procs"), &me);
+            for _ in 0..50 {
+                if std::fs::remove_dir(dir).is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Makes `parent/name` with `settings`, and moves this process into it.
+fn make(parent: &Path, name: &str, settings: &[(&str, String)]) -> Option<PathBuf> {
+    let dir = parent.join(name);
+    std::fs::create_dir(&dir).ok()?;
+    let ok = settings
+        .iter()
+        .all(|(file, value)| std::fs::write(dir.join(file), value).is_ok())
+        && std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()).is_ok();
+    if ok {
+        Some(dir)
+    } else {
+        let _ = std::fs::remove_dir(&dir);
+        None
+    }
+}
