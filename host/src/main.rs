@@ -758,6 +758,11 @@ fn main() -> ExitCode {
                                 },
                                 secrets: ctx.secrets.clone(),
                                 recheck: ctx.engine.recheck,
+                                hidden: std::path::absolute(&ctx.state_dir)
+                                    .ok()
+                                    .map(|p| p.canonicalize().unwrap_or(p))
+                                    .into_iter()
+                                    .collect(),
                             },
                         )
                         .await

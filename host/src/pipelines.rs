@@ -11,7 +11,7 @@ use crate::sandbox::{HostMount, guest_paths, is_artifact_name};
 use crate::secrets::SecretStore;
 use crate::store::Store;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The outcome of checking a definition.
 #[derive(Debug)]
@@ -23,12 +23,18 @@ pub struct Checked {
 }
 
 /// Checks a loaded definition completely: on its own, its grants, and
-/// against its providers. Every problem is reported.
-pub async fn check(loaded: &Loaded, catalog: &Catalog, secrets: &SecretStore) -> Checked {
+/// against its providers, for the host whose state directory is
+/// `state_dir` (no granted folder may hold it). Every problem is reported.
+pub async fn check(
+    loaded: &Loaded,
+    catalog: &Catalog,
+    secrets: &SecretStore,
+    state_dir: &Path,
+) -> Checked {
     let pipeline = &loaded.pipeline;
     let mut diagnostics = model::validate::validate(pipeline);
     diagnostics.extend(loaded.warnings.iter().cloned());
-    let mounts = check_grants(loaded, &mut diagnostics);
+    let mounts = check_grants(loaded, state_dir, &mut diagnostics);
     check_host_grants(
         loaded,
         catalog.sandbox().process_settings(),
@@ -89,7 +95,7 @@ pub async fn apply(
     secrets: &SecretStore,
     store: &mut Store,
 ) -> Result<(u32, bool, Report), Report> {
-    let checked = check(loaded, catalog, secrets).await;
+    let checked = check(loaded, catalog, secrets, store.state_dir()).await;
     let Some(version) = checked.version else {
         return Err(checked.report);
     };
@@ -125,7 +131,13 @@ pub async fn apply(
 
 /// Checks `grants.paths` of every action; returns the mounts, per stage
 /// and action, with host paths made absolute.
-fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostMount>>> {
+fn check_grants(
+    loaded: &Loaded,
+    state_dir: &Path,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<Vec<Vec<HostMount>>> {
+    let state_dir = absolute(state_dir);
+    let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
     let mut all = Vec::new();
     for (s, stage) in loaded.pipeline.stages.iter().enumerate() {
         let mut stage_mounts = Vec::new();
@@ -172,6 +184,10 @@ fn check_grants(loaded: &Loaded, out: &mut Vec<Diagnostic>) -> Vec<Vec<Vec<HostM
                     ));
                     absolute(&host)
                 };
+                if let Err(problem) = crate::sandbox::grants::hides_nothing(&host, &[&state_dir]) {
+                    out.push(Diagnostic::error(format!("{path}.path"), problem));
+                    continue;
+                }
                 mounts.push(HostMount {
                     name: name.clone(),
                     host_path: host,

@@ -38,6 +38,9 @@ pub struct RunArgs {
     pub secrets: crate::secrets::SecretStore,
     /// How soon an in-progress provider may be called back.
     pub recheck: crate::engine::RecheckPolicy,
+    /// Folders no provider may be granted and programs never see (the
+    /// state directory).
+    pub hidden: Vec<PathBuf>,
 }
 
 /// Grants given on the command line, as a pipeline would give them.
@@ -59,6 +62,7 @@ impl GrantArgs {
     fn build(
         &self,
         secrets: &crate::secrets::SecretStore,
+        hidden: &[PathBuf],
     ) -> Result<(crate::sandbox::Grants, Vec<HostMount>), String> {
         use crate::sandbox::{Grants, HttpGrant, ProcessGrant, Secret, UrlRule};
         let mut grants = Grants::default();
@@ -100,6 +104,9 @@ impl GrantArgs {
             let host_path = path
                 .canonicalize()
                 .map_err(|e| format!("--grant-path {name}={}: {e}", path.display()))?;
+            let hidden: Vec<&std::path::Path> = hidden.iter().map(PathBuf::as_path).collect();
+            crate::sandbox::grants::hides_nothing(&host_path, &hidden)
+                .map_err(|e| format!("--grant-path {name}: {e}"))?;
             mounts.push(HostMount {
                 name: name.clone(),
                 host_path,
@@ -167,7 +174,7 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
         .prefix("sluice-scratch-")
         .tempdir()
         .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
-    let (grants, granted_paths) = args.grants.build(&args.secrets)?;
+    let (grants, granted_paths) = args.grants.build(&args.secrets, &args.hidden)?;
     let mut job = Job {
         grants,
         mounts: granted_paths,
@@ -185,6 +192,7 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
         inputs,
         outputs,
         scratch: scratch.path().to_path_buf(),
+        hidden: args.hidden.clone(),
         ..Job::default()
     };
 

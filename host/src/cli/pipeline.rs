@@ -47,7 +47,7 @@ pub async fn validate(ctx: &Context, file: &Path, json: bool) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let checked = crate::pipelines::check(&loaded, &catalog, &secrets).await;
+    let checked = crate::pipelines::check(&loaded, &catalog, &secrets, &ctx.state_dir).await;
     let summary = format!(
         "pipeline `{}`: {} stages, {} actions",
         loaded.pipeline.name,

@@ -212,6 +212,9 @@ impl std::fmt::Debug for Engine {
 /// What the provider calls share.
 struct Runner {
     state_dir: StateDir,
+    /// The state directory, absolute and canonical: no granted folder may
+    /// hold it, and programs see it covered.
+    hidden: PathBuf,
     catalog: Catalog,
     artifacts: ArtifactStore,
     workspaces: Workspaces,
@@ -299,6 +302,9 @@ impl Engine {
         let (events, _) = broadcast::channel(4096);
         let sealer = Mutex::new(start_sealer(&artifacts));
         let runner = Arc::new(Runner {
+            hidden: std::path::absolute(&dir.root)
+                .map(|p| p.canonicalize().unwrap_or(p))
+                .unwrap_or_else(|_| dir.root.clone()),
             state_dir: dir.clone(),
             catalog,
             sealer,
@@ -1251,7 +1257,7 @@ impl Runner {
             mounts: request.provider.mounts.clone(),
             grants,
             deadline_ms: request.deadline_at.max(0) as u64,
-            hidden: vec![self.state_dir.root.clone()],
+            hidden: vec![self.hidden.clone()],
         };
         let report = match provider.run(&job, &limits, &log).await {
             Ok(r) => r,

@@ -38,12 +38,13 @@ pub struct HttpGrant {
 }
 
 /// One allowed URL prefix: scheme, host and port must match exactly, the
-/// path must start with the prefix (at a `/` boundary).
+/// path must start with the prefix (at a `/` boundary). Both the rule and
+/// every request are compared in their normalised form ([`normalise`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlRule {
     /// `http` or `https`.
     pub scheme: String,
-    /// Host name, lower case.
+    /// Host name, lower case (an IP address in its canonical form).
     pub host: String,
     /// Port (the scheme's default when the rule names none).
     pub port: u16,
@@ -51,27 +52,96 @@ pub struct UrlRule {
     pub path: String,
 }
 
+/// A URL as a request will be sent, normalised by the WHATWG URL rules
+/// (the `url` crate, as browsers do): scheme and host in lower case, IP
+/// addresses in canonical form, the default port filled in, `.` and `..`
+/// segments resolved (percent-encoded dots included), backslashes read as
+/// slashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalUrl {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The path, starting with `/`, dot segments resolved.
+    pub path: String,
+    /// The whole URL, as it is sent.
+    pub text: String,
+}
+
+/// Normalises `text` ([`NormalUrl`]), or says why a request to it is
+/// refused: not http(s), a user name or password in it, a percent-encoded
+/// slash or backslash in its path (a server may decode it into a segment
+/// boundary the allow-list never saw), no host.
+pub fn normalise(text: &str) -> Result<NormalUrl, String> {
+    let shown = crate::text::line(text);
+    let url = url::Url::parse(text).map_err(|e| format!("`{shown}` is not a URL ({e})"))?;
+    let scheme = url.scheme().to_string();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!(
+            "`{shown}`: only http and https URLs can be allowed"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("`{shown}`: user names in URLs are not allowed"));
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+        None => return Err(format!("`{shown}` has no host")),
+    };
+    let path = url.path().to_string();
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return Err(format!(
+            "`{shown}`: a percent-encoded `/` or `\\` in a path is refused"
+        ));
+    }
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| format!("`{shown}` has no port"))?;
+    Ok(NormalUrl {
+        scheme,
+        host,
+        port,
+        path,
+        text: url.to_string(),
+    })
+}
+
 impl UrlRule {
     /// Parses `https://host[:port][/path]`.
     pub fn parse(text: &str) -> Result<UrlRule, String> {
-        let (scheme, host, port, path) = split(text)?;
+        if text.contains(['?', '#']) {
+            return Err(format!(
+                "`{}`: an allowed URL is a prefix, without a query or fragment",
+                crate::text::line(text)
+            ));
+        }
+        let normal = normalise(text)?;
         Ok(UrlRule {
-            scheme,
-            host,
-            port,
-            path,
+            scheme: normal.scheme,
+            host: normal.host,
+            port: normal.port,
+            path: normal.path,
         })
     }
 
-    /// Whether a request to `url` is allowed by this rule.
+    /// Whether a request to `url` is allowed by this rule (compared in its
+    /// normalised form; a URL that cannot be normalised is never allowed).
     pub fn allows(&self, url: &str) -> bool {
-        let Ok((scheme, host, port, path)) = split(url) else {
-            return false;
-        };
-        let path = path.split(['?', '#']).next().unwrap_or("/");
-        scheme == self.scheme
-            && host == self.host
-            && port == self.port
+        normalise(url).is_ok_and(|n| self.allows_normal(&n))
+    }
+
+    /// Whether a request to the normalised `url` is allowed.
+    pub fn allows_normal(&self, url: &NormalUrl) -> bool {
+        let path = url.path.as_str();
+        url.scheme == self.scheme
+            && url.host == self.host
+            && url.port == self.port
             && (path == self.path
                 || self.path.ends_with('/') && path.starts_with(&self.path)
                 || path.starts_with(&format!("{}/", self.path)))
@@ -88,41 +158,30 @@ impl std::fmt::Display for UrlRule {
     }
 }
 
-fn split(text: &str) -> Result<(String, String, u16, String), String> {
-    let (scheme, rest) = text
-        .split_once("://")
-        .ok_or_else(|| format!("`{text}` is not a URL (write `https://host/path`)"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return Err(format!("`{text}`: only http and https URLs can be allowed")),
-    };
-    let (authority, path) = match rest.find(['/', '?', '#']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.contains('@') {
-        return Err(format!("`{text}`: user names in URLs are not allowed"));
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
-            let port: u16 = p
-                .parse()
-                .map_err(|_| format!("`{text}`: `{p}` is not a port"))?;
-            (h, port)
+/// Refuses a folder to grant when it holds one of the `hidden` folders (the
+/// state directory: its secrets, tokens and database) or lies inside one:
+/// a provider mounting it could read them, whatever the sandbox covers.
+/// Both are compared as absolute paths without `..`.
+pub fn hides_nothing(folder: &std::path::Path, hidden: &[&std::path::Path]) -> Result<(), String> {
+    for hidden in hidden {
+        if hidden.starts_with(folder) {
+            return Err(format!(
+                "the folder {} holds the state directory {} (its secrets, tokens and database): \
+                 grant a folder that does not (for a git repository, its .git folder), or keep \
+                 the state directory elsewhere (--state-dir)",
+                folder.display(),
+                hidden.display()
+            ));
         }
-        _ => (authority, default_port),
-    };
-    if host.is_empty() {
-        return Err(format!("`{text}` has no host"));
+        if folder.starts_with(hidden) {
+            return Err(format!(
+                "the folder {} is inside the state directory {}: grant a folder outside it",
+                folder.display(),
+                hidden.display()
+            ));
+        }
     }
-    let path = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
-    Ok((scheme, host.to_ascii_lowercase(), port, path))
+    Ok(())
 }
 
 /// A secret and its value.
@@ -192,5 +251,38 @@ mod tests {
         assert!(!exact.allows("http://127.0.0.1:8080/hooksmith"));
         assert!(UrlRule::parse("ftp://x").is_err());
         assert!(UrlRule::parse("https://user@x/").is_err());
+    }
+
+    #[test]
+    fn requests_are_matched_in_their_normalised_form() {
+        let rule = UrlRule::parse("https://api.example.com/v1/").unwrap();
+        // Dot segments, plain or percent-encoded, are resolved first.
+        assert!(!rule.allows("https://api.example.com/v1/../admin"));
+        assert!(!rule.allows("https://api.example.com/v1/%2e%2e/admin"));
+        assert!(!rule.allows("https://api.example.com/v1/%2E%2E/%2e%2e/admin"));
+        assert!(!rule.allows("https://api.example.com/v1/.%2e/admin"));
+        assert!(rule.allows("https://api.example.com/v1/a/../b"));
+        assert!(rule.allows("https://api.example.com/v1/./b"));
+        // Backslashes are slashes, as servers and browsers read them.
+        assert!(!rule.allows("https://api.example.com/v1\\..\\admin"));
+        // An encoded slash or backslash could become a boundary later.
+        assert!(!rule.allows("https://api.example.com/v1/..%2fadmin"));
+        assert!(!rule.allows("https://api.example.com/v1/..%5Cadmin"));
+        // User names, other schemes and look-alike hosts never match.
+        assert!(!rule.allows("https://evil@api.example.com/v1/x"));
+        assert!(!rule.allows("https://api.example.com@evil.net/v1/x"));
+        assert!(!rule.allows("https://api.example.com:443@evil.net/v1/x"));
+        // IP addresses are compared in their canonical form.
+        let local = UrlRule::parse("http://127.0.0.1:8080/hooks").unwrap();
+        assert!(local.allows("http://0x7f.0.0.1:8080/hooks/x"));
+        assert!(local.allows("http://2130706433:8080/hooks"));
+        assert!(!local.allows("http://127.0.0.2:8080/hooks"));
+        assert_eq!(
+            normalise("HTTP://API.Example.com:80/a/./b/../c?q=1")
+                .unwrap()
+                .text,
+            "http://api.example.com/a/c?q=1"
+        );
+        assert!(UrlRule::parse("https://x/a?q").is_err());
     }
 }

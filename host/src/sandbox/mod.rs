@@ -1112,6 +1112,16 @@ fn mount_granted(builder: &mut WasiCtxBuilder, mounts: &[HostMount]) -> Result<(
 /// folders, output going to `log`, nothing else.
 fn job_wasi(job: &Job, log: &ActionLog) -> Result<WasiCtx, SandboxError> {
     let mut builder = output_to(log);
+    let hidden: Vec<&Path> = job.hidden.iter().map(PathBuf::as_path).collect();
+    for mount in &job.mounts {
+        grants::hides_nothing(&mount.host_path, &hidden).map_err(|message| {
+            SandboxError::Mount {
+                what: format!("granted folder `{}`", mount.name),
+                path: mount.host_path.clone(),
+                message,
+            }
+        })?;
+    }
     mount_granted(&mut builder, &job.mounts)?;
     let mounts = [
         (&job.inputs, guest_paths::INPUTS, FsPerms::ReadOnly, "input"),

@@ -87,20 +87,35 @@ fn check_variables(variables: &[(String, String)], limits: &OutcomeLimits) -> Re
     Ok(())
 }
 
-/// The outcome with every secret value the log knows replaced by `****`.
+/// Makes sure no secret value the job could know leaves it: replaced by
+/// `****` in summaries, revisions, failure messages and variable values; an
+/// outcome that would carry one where it cannot be replaced (a variable's
+/// name, a continuation token the host must store and hand back) is
+/// refused instead.
 pub(crate) fn redact(outcome: Outcome, log: &super::log::ActionLog) -> Outcome {
     let r = |text: String| log.redacted(&text);
     let ro = |text: Option<String>| text.map(|t| log.redacted(&t));
+    let refused = |what: &str| {
+        Outcome::Failed(Failure::job_failed(format!(
+            "the provider's outcome was rejected: {what} holds a secret's value, which the host \
+             must never store"
+        )))
+    };
     match outcome {
         Outcome::Succeeded {
             summary,
             revision,
             variables,
-        } => Outcome::Succeeded {
-            summary: ro(summary),
-            revision: ro(revision),
-            variables: variables.into_iter().map(|(k, v)| (k, r(v))).collect(),
-        },
+        } => {
+            if variables.iter().any(|(k, _)| log.redacted(k) != *k) {
+                return refused("an output variable's name");
+            }
+            Outcome::Succeeded {
+                summary: ro(summary),
+                revision: ro(revision),
+                variables: variables.into_iter().map(|(k, v)| (k, r(v))).collect(),
+            }
+        }
         Outcome::Failed(f) => Outcome::Failed(Failure {
             kind: f.kind,
             message: r(f.message),
@@ -110,16 +125,22 @@ pub(crate) fn redact(outcome: Outcome, log: &super::log::ActionLog) -> Outcome {
             recheck_after,
             summary,
             percent_complete,
-        } => Outcome::InProgress {
-            continuation,
-            recheck_after,
-            summary: ro(summary),
-            percent_complete,
-        },
+        } => {
+            if log.redacted(&continuation) != continuation {
+                return refused(
+                    "its continuation token (read the secret again on the next call instead)",
+                );
+            }
+            Outcome::InProgress {
+                continuation,
+                recheck_after,
+                summary: ro(summary),
+                percent_complete,
+            }
+        }
     }
 }
 
-/// Output variable names, as `#{Namespace.Name}` can refer to them.
 pub fn is_variable_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128

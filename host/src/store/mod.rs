@@ -70,6 +70,13 @@ pub struct Store {
     path: PathBuf,
 }
 
+impl Store {
+    /// The state directory the database is in.
+    pub fn state_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()

@@ -1,6 +1,9 @@
 //! `sluice:provider/components`: running other components found inside the
-//! job, each in its own sandbox with nothing granted and the calling
-//! action's deadline.
+//! job, each in its own sandbox with the calling action's deadline, memory
+//! budget and output caps (one budget for the action, however deep). A
+//! command component gets no folders at all; a provider component gets the
+//! job's artifacts and scratch folder, the granted folders read-only, and no
+//! grant (no programs, network or secrets).
 
 use super::context::{JobContext, MAX_DEPTH};
 use crate::sandbox::bindings::sluice::provider::components::{CommandExit, Host};
@@ -99,8 +102,14 @@ impl Host for ComponentsHost {
             .map_err(|e| e.to_string())?;
         let mut job = self.ctx.job.clone().ok_or("no job to run a provider on")?;
         job.configuration = configuration;
-        // The component runs on the same artifacts, with nothing granted.
+        // The component runs on the same artifacts (inputs read-only,
+        // outputs and scratch read-write) and sees the granted folders
+        // read-only; it is granted nothing else: no programs, no network,
+        // no secrets.
         job.grants = Default::default();
+        for mount in &mut job.mounts {
+            mount.writable = false;
+        }
         job.continuation = None;
         let report = provider
             .run_nested(&job, &self.limits(), &self.ctx.log, Some(&self.ctx))

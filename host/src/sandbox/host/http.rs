@@ -31,17 +31,28 @@ impl WasiHttpHooks for HttpHooks {
     ) -> ResponseFuture {
         let url = request.uri().to_string();
         let shown = crate::text::line(&url).into_owned();
-        let allowed = self
-            .grant
-            .as_ref()
-            .is_some_and(|g| g.allow.iter().any(|rule| rule.allows(&url)));
+        // Matched in its normalised form, and sent in that form: what was
+        // checked is what the server gets.
+        let normal = crate::sandbox::grants::normalise(&url);
+        let allowed = match (&normal, &self.grant) {
+            (Ok(normal), Some(grant)) => grant.allow.iter().any(|rule| rule.allows_normal(normal)),
+            _ => false,
+        };
+        let mut request = request;
+        if allowed
+            && let Ok(normal) = &normal
+            && let Ok(uri) = normal.text.parse::<http::Uri>()
+        {
+            *request.uri_mut() = uri;
+        }
         if !allowed {
-            let why = match &self.grant {
-                None => format!(
+            let why = match (&normal, &self.grant) {
+                (Err(problem), _) => format!("denied HTTP request: {problem}"),
+                (Ok(_), None) => format!(
                     "denied HTTP request to {shown}: action `{}` has no `http` grant (add grants: {{ http: {{ allow: [\"{shown}\"] }} }})",
                     self.action
                 ),
-                Some(g) => format!(
+                (Ok(_), Some(g)) => format!(
                     "denied HTTP request to {shown}: it matches none of the URLs action `{}` may reach ({}); add it to grants.http.allow",
                     self.action,
                     g.allow

@@ -123,7 +123,11 @@ impl Host for ProcessHost {
                 .bindings()
                 .into_iter()
                 .map(|b| Bind {
-                    host: b.host.display().to_string(),
+                    // Bound from another process: absolute.
+                    host: std::path::absolute(&b.host)
+                        .unwrap_or(b.host)
+                        .display()
+                        .to_string(),
                     guest: b.guest,
                     writable: b.writable,
                     exact: b.granted,
