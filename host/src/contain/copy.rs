@@ -35,9 +35,12 @@ pub enum CopyError {
     /// The deadline passed, or a cap was reached.
     #[error(transparent)]
     Budget(#[from] BudgetError),
-    /// The source is a link, a pipe, a device.
+    /// The source is a pipe, a device.
     #[error("`{0}` is not a file or a folder")]
     NotFileOrFolder(String),
+    /// The source is a symbolic link (never followed).
+    #[error("`{0}` is a symbolic link: links are not followed")]
+    IsLink(String),
     /// Something is in the way at the target.
     #[error("`{0}` is in the way: {1}")]
     InTheWay(String, &'static str),
@@ -88,6 +91,9 @@ pub fn copy(
             &src_dir, &src_name, &dst_dir, &dst_name, to, budget, &mut stats,
         )?;
         return Ok(stats);
+    }
+    if kind.is_symlink() {
+        return Err(CopyError::IsLink(shown(from)));
     }
     if !kind.is_dir() {
         return Err(CopyError::NotFileOrFolder(shown(from)));

@@ -254,6 +254,23 @@ impl Root {
     pub fn open_file(&self, relative: &Path) -> io::Result<File> {
         open_file_in(&self.dir, relative)
     }
+
+    /// Opens a regular file for reading, following links only while they
+    /// stay inside the root (one that leads out is refused as an escape);
+    /// a pipe or device is refused, never waited on.
+    pub fn open_file_inside(&self, relative: &Path) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        {
+            use cap_std::fs::OpenOptionsExt;
+            options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        }
+        let file = self.dir.open_with(relative, &options)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        Ok(file)
+    }
 }
 
 /// Opens the regular file `relative` inside `dir` for reading (a final link

@@ -402,26 +402,34 @@ impl Descriptor {
             ));
         }
         let mut seen = std::collections::HashSet::new();
+        let mut bad_properties = Vec::new();
         for (i, property) in self.properties.iter().take(MAX_PROPERTIES).enumerate() {
             let name = &property.name;
             if name.trim().is_empty()
                 || name.len() > MAX_NAME_BYTES
                 || crate::text::line(name) != *name
             {
-                problems.push(format!(
+                bad_properties.push(format!(
                     "property {} has a bad name `{}` (1 to {MAX_NAME_BYTES} bytes, no control characters)",
                     i + 1,
                     shown(name)
                 ));
             } else if !seen.insert(name.as_str()) {
-                problems.push(format!("property `{name}` is declared twice"));
+                bad_properties.push(format!("property `{name}` is declared twice"));
             }
             if !text_ok(&property.description) {
-                problems.push(format!(
+                bad_properties.push(format!(
                     "property `{}`: the description must be at most {MAX_DESCRIPTION_BYTES} bytes with no control characters",
                     shown(name)
                 ));
             }
+        }
+        // A few examples, then a count: the message stays readable.
+        const SHOWN: usize = 3;
+        let more = bad_properties.len().saturating_sub(SHOWN);
+        problems.extend(bad_properties.into_iter().take(SHOWN));
+        if more > 0 {
+            problems.push(format!("{more} more problems with properties"));
         }
         if self.min_inputs > self.max_inputs {
             problems.push(format!(

@@ -627,7 +627,9 @@ impl Provider {
         self.core.source_exports.is_some()
     }
 
-    /// What the provider says about itself (asked once, then remembered).
+    /// What the provider says about itself (asked once, then remembered),
+    /// checked ([`Descriptor::problems`]): a component whose descriptor is
+    /// refused is refused by every other call too.
     pub async fn describe(&self) -> Result<Descriptor, SandboxError> {
         self.core
             .descriptor
@@ -669,6 +671,7 @@ impl Provider {
         &self,
         configuration: &[(String, String)],
     ) -> Result<Result<(), Vec<String>>, SandboxError> {
+        self.describe().await?;
         let limits = query_limits(self.shared.query_timeout);
         let log = ActionLog::discard();
         let ctx = self.query_context(&limits, &log, &[]);
@@ -703,6 +706,7 @@ impl Provider {
         limits: &Limits,
         log: &ActionLog,
     ) -> Result<Result<SourceRevision, Failure>, SandboxError> {
+        self.describe().await?;
         let Some(exports) = &self.core.source_exports else {
             return Err(SandboxError::NotASource {
                 provider: self.name.clone(),
@@ -738,6 +742,7 @@ impl Provider {
         limits: &Limits,
         log: &ActionLog,
     ) -> Result<Result<Option<Vec<String>>, Failure>, SandboxError> {
+        self.describe().await?;
         let Some(exports) = &self.core.source_exports else {
             return Err(SandboxError::NotASource {
                 provider: self.name.clone(),
@@ -786,6 +791,9 @@ impl Provider {
         log: &ActionLog,
         parent: Option<&JobContext>,
     ) -> Result<RunReport, SandboxError> {
+        // A component whose descriptor the host refuses never runs (asked
+        // once per loaded component, then remembered).
+        self.describe().await?;
         let (depth, (memory, copies)) = match parent {
             Some(parent) => (
                 parent.depth + 1,
@@ -1027,7 +1035,8 @@ fn crash_message(
             exit.0
         )
     } else {
-        format!("the provider failed: {error:#}")
+        // The cause, without the wasm backtrace wasmtime attaches.
+        format!("the provider failed: {}", error.root_cause())
     };
     match log.last_words() {
         Some(words) => format!("{what}: {words}"),

@@ -40,7 +40,7 @@ impl ComponentsHost {
         let bytes = super::files::on_this_thread(|| -> std::io::Result<Vec<u8>> {
             use std::io::Read;
             let root = located.root()?;
-            let file = root.open_file(&located.relative)?;
+            let file = root.open_file_inside(&located.relative)?;
             let size = file.metadata()?.len();
             if size > MAX_COMPONENT_BYTES {
                 return Err(std::io::Error::other(format!(
