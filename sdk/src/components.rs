@@ -1,5 +1,8 @@
 //! Running other components found inside the job, each in its own sandbox
-//! with nothing granted.
+//! with no grant of its own: a command component gets no folders, a
+//! provider component the job's artifacts and scratch folder and the
+//! granted folders read-only. Both share this action's deadline, memory and
+//! output budgets.
 
 use crate::bindings::components as host;
 use crate::{Config, Failure, Outcome};

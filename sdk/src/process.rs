@@ -1,6 +1,6 @@
 //! Running programs on the host, as far as the action's `process` grant
-//! allows: only the programs it names, inside bubblewrap where the host has
-//! it, seeing the job's folders at the same paths as the provider.
+//! allows: only the programs it names, each isolated by the host, seeing
+//! the job's folders at the same paths as the provider.
 //!
 //! ```no_run
 //! use sluice_sdk::process::Command;

@@ -292,7 +292,7 @@ fn copy_bytes(
         }
     }
     // Where the kernel cannot copy between these files: read and write.
-    let mut rest = (&*source).take(size - copied);
+    let mut rest = source.take(size - copied);
     let mut buffer = vec![0u8; 256 << 10];
     let mut since_check = 0usize;
     loop {

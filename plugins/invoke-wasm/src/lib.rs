@@ -1,7 +1,8 @@
 //! `builtin:invoke-wasm`: the Lambda analogue. Runs a user component that
 //! exports the provider interface (found in an input artifact or a granted
-//! folder) under the same sandbox, with nothing granted, on this action's
-//! artifacts, and returns its outcome: summary and output variables.
+//! folder) under the same sandbox, with no grant of its own (granted
+//! folders read-only), on this action's artifacts, and returns its outcome:
+//! summary and output variables.
 
 use sluice_sdk::{Category, Config, Descriptor, Failure, Job, Outcome, Property, Provider};
 
