@@ -374,3 +374,61 @@ stages:
     );
     assert!(!dir.path().join("out/.sluice").exists());
 }
+
+#[test]
+fn a_host_that_cannot_isolate_programs_refuses_process_grants_unless_told_otherwise() {
+    use std::os::unix::fs::MetadataExt;
+    // Root with every capability dropped cannot make namespaces (and is not
+    // given a user namespace): the probe fails. As another user, isolation
+    // goes through a user namespace and this host state cannot be made
+    // from here.
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("skipped: needs root to run sluice with its capabilities dropped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--bounding-set=-all", "--inh-caps=-all"])
+            .arg(env!("CARGO_BIN_EXE_sluice"))
+            .args(extra)
+            .args([
+                "action",
+                "run",
+                "--provider",
+                fixtures::ATTACKER,
+                "--grant-program",
+                "sh",
+                "--config",
+                "Attack=run",
+                "--config",
+                "Script=echo ran",
+            ])
+            .current_dir(dir.path())
+            .env("SLUICE_CACHE_DIR", cache());
+        command.output().expect("setpriv runs")
+    };
+    let refused = run(&[]);
+    let stdout = text(&refused.stdout);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        stdout.contains("programs cannot be isolated on this host (")
+            && stdout.contains("needs the host setting --unsandboxed-programs"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("│ ran"), "{stdout}");
+    let allowed = run(&["--unsandboxed-programs"]);
+    let stdout = text(&allowed.stdout);
+    assert!(
+        allowed.status.success(),
+        "{stdout}{}",
+        text(&allowed.stderr)
+    );
+    assert!(stdout.contains("│ ran"), "{stdout}");
+}

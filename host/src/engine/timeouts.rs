@@ -177,3 +177,32 @@ impl Machine {
         self.changes.actions.insert(key.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_backs_have_a_floor_and_back_off_with_the_time_an_attempt_runs() {
+        let policy = RecheckPolicy::default();
+        let s = Duration::from_secs;
+        // Asking for nothing gets the floor.
+        assert_eq!(policy.delay(Duration::ZERO, s(0)), s(1));
+        // A longer wait asked for is kept.
+        assert_eq!(policy.delay(s(30), s(0)), s(30));
+        // The longer it runs, the longer the wait: an eighth of it...
+        assert_eq!(policy.delay(Duration::ZERO, s(80)), s(10));
+        assert_eq!(policy.delay(s(5), s(80)), s(10));
+        // ...up to a minute.
+        assert_eq!(policy.delay(Duration::ZERO, s(3600)), s(60));
+        assert_eq!(policy.delay(s(300), s(3600)), s(300));
+        // An hour of a provider answering "0 ms" is a couple of hundred
+        // calls, not a busy loop.
+        let (mut at, mut calls) = (Duration::ZERO, 0);
+        while at < s(3600) {
+            at += policy.delay(Duration::ZERO, at);
+            calls += 1;
+        }
+        assert!((50..=150).contains(&calls), "{calls} calls");
+    }
+}
