@@ -60,3 +60,4 @@ echo "== benchmark smoke run (figures in BENCHMARKS.md come from release builds)
 cargo run --locked -q -- bench action --iterations 200 --slow-iterations 2
 cargo run --locked -q -- bench engine --executions 20
 cargo run --locked -q -- bench run --iterations 2
+cargo run --locked -q -- bench program --iterations 5

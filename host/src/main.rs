@@ -365,6 +365,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         outputs: u8,
     },
+    /// What a granted program costs through the sandbox, isolated and
+    /// unsandboxed, against spawning `sh -c true` directly.
+    Program {
+        /// Programs run per measurement.
+        #[arg(long, default_value_t = 200)]
+        iterations: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Throughput of no-op actions through the whole engine (parallel mode,
     /// many executions, durable state).
     Engine {
@@ -800,6 +810,9 @@ fn main() -> ExitCode {
                 dir,
                 json,
             }),
+            Command::Bench(BenchCommand::Program { iterations, json }) => {
+                cli::bench_program::program(iterations, json).await
+            }
             Command::Bench(BenchCommand::Run { iterations, json }) => {
                 cli::bench::run_command(iterations, json, ctx.cache_dir.clone())
             }

@@ -90,7 +90,20 @@ impl Default for ProgramLimits {
     }
 }
 
-/// How it went.
+/// How it went, and the cgroups the launcher made for it (empty once the
+/// launcher has exited; the host removes them then, which is cheaper than
+/// the launcher moving itself out first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// How the program ended.
+    pub report: Report,
+    /// Cgroup folders to remove once the launcher has exited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroups: Vec<String>,
+}
+
+/// How the program ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Report {
@@ -110,6 +123,14 @@ pub enum Report {
 /// [`Report::Failed`] with the reason).
 pub const PROBE: &str = "--probe";
 
+/// The name of the launcher's cgroup folders: `sluice-<launcher pid>`.
+pub fn cgroup_name(launcher: u32) -> String {
+    format!("{CGROUP_PREFIX}{launcher}")
+}
+
+/// What every cgroup folder of a launcher's starts with.
+pub const CGROUP_PREFIX: &str = "sluice-";
+
 /// Writes a value as one JSON line.
 pub fn to_line<T: Serialize>(value: &T) -> Vec<u8> {
     let mut line = serde_json::to_vec(value).expect("protocol values serialise");
@@ -120,6 +141,16 @@ pub fn to_line<T: Serialize>(value: &T) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_round_trip_as_lines() {
+        let answer = Answer {
+            report: Report::Exited(0),
+            cgroups: vec!["/sys/fs/cgroup/pids/sluice-1".into()],
+        };
+        let back: Answer = serde_json::from_slice(&to_line(&answer)).unwrap();
+        assert_eq!(back, answer);
+    }
 
     #[test]
     fn reports_round_trip_as_lines() {

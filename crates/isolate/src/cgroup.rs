@@ -3,8 +3,10 @@
 //! process, and the process limit does not apply to root at all).
 //!
 //! The launcher moves itself into a new cgroup below its own before
-//! starting the program, so everything the program starts is in it, and
-//! moves back and removes it afterwards. cgroup v2 is used where the
+//! starting the program, so everything the program starts is in it. It
+//! does not move back (moving a process between cgroups is the costly part,
+//! milliseconds): it names the cgroups in its answer and the host removes
+//! them once the launcher has exited and they are empty. cgroup v2 is used where the
 //! launcher's cgroup delegates `pids` and `memory`; otherwise the v1
 //! `pids` and `memory` hierarchies where they are mounted and writable.
 //! Where neither works, the rlimits are all there is.
@@ -23,7 +25,7 @@ impl JobCgroup {
     /// make none.
     pub fn enter(limits: &ProgramLimits) -> Option<JobCgroup> {
         let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let name = format!("sluice-{}", std::process::id());
+        let name = sluice_isolate_protocol::cgroup_name(std::process::id());
         let mut joined = Vec::new();
         // cgroup v2: one hierarchy, the `0::/path` line.
         if let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) {
@@ -69,17 +71,56 @@ impl JobCgroup {
         (!joined.is_empty()).then_some(JobCgroup { joined })
     }
 
-    /// Moves the launcher back and removes the job's cgroup(s) (every
-    /// process in them has ended by now).
-    pub fn leave(self) {
-        let me = std::process::id().to_string();
-        for (dir, parent) in &self.joined {
-            let _ = std::fs::write(parent.join("cgroup.procs"), &me);
-            for _ in 0..50 {
-                if std::fs::remove_dir(dir).is_ok() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
+    /// The job's cgroup folders, for the host to remove.
+    pub fn folders(&self) -> Vec<String> {
+        self.joined
+            .iter()
+            .map(|(dir, _)| dir.display().to_string())
+            .collect()
+    }
+}
+
+/// Removes the empty cgroups of launchers that are gone (their host died
+/// before it could remove them), beside this process's own cgroups.
+pub fn sweep() {
+    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return;
+    };
+    let mut parents = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let path = path.trim_start_matches('/');
+        match controllers {
+            "" => {
+                parents.push(Path::new("/sys/fs/cgroup").join(path));
+                parents.push(Path::new("/sys/fs/cgroup/unified").join(path));
+            }
+            "pids" | "memory" => {
+                parents.push(Path::new("/sys/fs/cgroup").join(controllers).join(path))
+            }
+            _ => {}
+        }
+    }
+    for parent in parents {
+        let Ok(entries) = std::fs::read_dir(&parent) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(sluice_isolate_protocol::CGROUP_PREFIX))
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                // Fails, harmlessly, while processes are still in it.
+                let _ = std::fs::remove_dir(entry.path());
             }
         }
     }

@@ -29,7 +29,7 @@ mod filter;
 mod tree;
 
 use hakoniwa::{Container, MountOptions, Namespace, Rlimit, Stdio};
-use sluice_isolate_protocol::{PROBE, ProgramLimits, Report, Spec, to_line};
+use sluice_isolate_protocol::{Answer, PROBE, ProgramLimits, Report, Spec, to_line};
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -48,11 +48,12 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let report = run(probe, &lifeline).unwrap_or_else(Report::Failed);
-    let _ = (&lifeline).write_all(&to_line(&report));
+    let mut cgroups = Vec::new();
+    let report = run(probe, &lifeline, &mut cgroups).unwrap_or_else(Report::Failed);
+    let _ = (&lifeline).write_all(&to_line(&Answer { report, cgroups }));
 }
 
-fn run(probe: bool, lifeline: &UnixStream) -> Result<Report, String> {
+fn run(probe: bool, lifeline: &UnixStream, cgroups: &mut Vec<String>) -> Result<Report, String> {
     let spec = if probe {
         Spec {
             program: String::new(),
@@ -79,8 +80,16 @@ fn run(probe: bool, lifeline: &UnixStream) -> Result<Report, String> {
         serde_json::from_str(&line).map_err(|e| format!("reading the program to run: {e}"))?
     };
     let exact = exact_binds(&spec)?;
-    let container = container(&spec)?;
+    if probe {
+        // Once per host process: cgroups left by launchers whose host died
+        // before it could remove them.
+        cgroup::sweep();
+    }
     let cgroup = cgroup::JobCgroup::enter(&spec.limits);
+    if let Some(cgroup) = &cgroup {
+        cgroups.extend(cgroup.folders());
+    }
+    let container = container(&spec, cgroup.is_some())?;
     let mut command = if probe {
         // SAFETY: the launcher is single-threaded, so the closure runs in a
         // child forked from a process with no other threads.
@@ -119,9 +128,6 @@ fn run(probe: bool, lifeline: &UnixStream) -> Result<Report, String> {
     let status = child
         .wait()
         .map_err(|e| format!("waiting for the program: {e}"))?;
-    if let Some(cgroup) = cgroup {
-        cgroup.leave();
-    }
     if killed {
         return Ok(Report::Killed);
     }
@@ -136,7 +142,7 @@ fn run(probe: bool, lifeline: &UnixStream) -> Result<Report, String> {
 }
 
 /// The program's view of the host, and its limits.
-fn container(spec: &Spec) -> Result<Container, String> {
+fn container(spec: &Spec, in_cgroup: bool) -> Result<Container, String> {
     let mut c = Container::new();
     // As root the program needs no user namespace (its capabilities are
     // dropped before it starts), and without one the host's mounts are not
@@ -232,16 +238,21 @@ fn container(spec: &Spec) -> Result<Container, String> {
         c.mount(&bind.host, &bind.guest, "", options, None);
     }
     let l = &spec.limits;
-    let processes = tree::processes_of_this_user().saturating_add(l.processes);
     for (resource, value) in [
         (Rlimit::Data, l.memory_bytes),
         (Rlimit::Cpu, l.cpu_seconds),
-        (Rlimit::Nproc, processes),
         (Rlimit::Nofile, l.open_files),
         (Rlimit::Fsize, l.file_bytes),
         (Rlimit::Core, 0),
     ] {
         c.setrlimit(resource, value, value);
+    }
+    // The process limit counts every process of the user, and root is
+    // exempt from it: it is the limit only for another user with no cgroup
+    // of its own (a cgroup counts the tree exactly).
+    if rootless && !in_cgroup {
+        let processes = tree::processes_of_this_user().saturating_add(l.processes);
+        c.setrlimit(Rlimit::Nproc, processes, processes);
     }
     Ok(c)
 }

@@ -219,21 +219,21 @@ fn time(iterations: u32, mut f: impl FnMut()) -> Vec<Duration> {
         .collect()
 }
 
-fn median(samples: &[Duration]) -> Duration {
+pub(super) fn median(samples: &[Duration]) -> Duration {
     let mut sorted = samples.to_vec();
     sorted.sort();
     sorted[sorted.len() / 2]
 }
 
-fn mean(samples: &[Duration]) -> Duration {
+pub(super) fn mean(samples: &[Duration]) -> Duration {
     samples.iter().sum::<Duration>() / samples.len() as u32
 }
 
-fn micros(d: Duration) -> f64 {
+pub(super) fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn print_table(results: &[Measurement]) {
+pub(super) fn print_table(results: &[Measurement]) {
     println!(
         "{:<42} {:>6} {:>12} {:>12} {:>10}",
         "measurement", "runs", "median", "mean", "x spawn"

@@ -31,6 +31,7 @@ macro_rules! warn_lines {
 
 pub mod action;
 pub mod bench;
+pub mod bench_program;
 pub mod control;
 pub mod pipeline;
 pub mod plugin;

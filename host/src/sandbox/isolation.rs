@@ -20,7 +20,7 @@
 //! sandbox waits for them all ([`Programs::settle`]) before the job's
 //! outputs are read back, so nothing writes to an output after that.
 
-use sluice_isolate_protocol::{PROBE, Report, Spec, to_line};
+use sluice_isolate_protocol::{Answer, CGROUP_PREFIX, PROBE, Report, Spec, to_line};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -129,7 +129,12 @@ fn probe() -> Result<(), String> {
     let stderr = output
         .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
         .unwrap_or_default();
-    match (read, serde_json::from_str::<Report>(&line)) {
+    // The launcher has exited: its cgroups are empty.
+    let answer = serde_json::from_str::<Answer>(&line);
+    if let Ok(answer) = &answer {
+        remove_cgroups(&answer.cgroups);
+    }
+    match (read, answer.map(|a| a.report)) {
         (Ok(_), Ok(Report::Exited(0))) => Ok(()),
         (Ok(_), Ok(Report::Failed(reason))) => Err(reason),
         (_, Ok(other)) => Err(format!(
@@ -137,6 +142,21 @@ fn probe() -> Result<(), String> {
         )),
         (Err(e), _) => Err(format!("the launcher did not answer ({e}): {stderr}")),
         (Ok(_), Err(_)) => Err(format!("the launcher did not answer: {stderr}")),
+    }
+}
+
+/// Removes the cgroup folders a launcher made (only ones named as it names
+/// them, under `/sys/fs/cgroup`).
+fn remove_cgroups(folders: &[String]) {
+    for folder in folders {
+        let path = std::path::Path::new(folder);
+        let named = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(CGROUP_PREFIX));
+        if named && path.starts_with("/sys/fs/cgroup") {
+            let _ = std::fs::remove_dir(path);
+        }
     }
 }
 
@@ -369,8 +389,12 @@ async fn wait_isolated(
     };
     drop(writer);
     let _ = child.wait().await;
-    let report = serde_json::from_str::<Report>(&line);
-    match (timed_out, report) {
+    let answer = serde_json::from_str::<Answer>(&line);
+    if let Ok(answer) = &answer {
+        // The launcher has exited: its cgroups are empty.
+        remove_cgroups(&answer.cgroups);
+    }
+    match (timed_out, answer.map(|a| a.report)) {
         (true, _) => Ok(Ended::TimedOut),
         (false, Ok(Report::Exited(code))) => Ok(Ended::Exited(code)),
         (false, Ok(Report::Signaled(signal))) => Ok(Ended::Signaled(signal)),
