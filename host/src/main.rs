@@ -515,7 +515,7 @@ async fn decide(ctx: &cli::Context, decision: Decision, approved: bool) -> u8 {
             stage: decision.stage,
             action: decision.action,
             approved,
-            by: ctx.user.clone(),
+            by: ctx.host.user.clone(),
             summary: decision.summary,
         },
     )
@@ -553,7 +553,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("can start the async runtime");
-    let ctx = cli::Context {
+    let host = sluice::config::HostConfig {
         state_dir: cli.state_dir.clone(),
         cache_dir: cli.cache_dir.clone().or_else(default_cache_dir),
         user: user(),
@@ -568,7 +568,6 @@ fn main() -> ExitCode {
                 &std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
             )
         },
-        server: None,
         query_timeout: cli.query_timeout,
         engine: sluice::engine::EngineSettings {
             recheck: match cli.recheck_floor {
@@ -577,6 +576,7 @@ fn main() -> ExitCode {
             },
         },
     };
+    let ctx = cli::Context { host, server: None };
     // Every command but `serve` (and those that never touch state) talks to
     // a server when one drives the state directory or is named.
     let mut ctx = ctx;
@@ -589,7 +589,7 @@ fn main() -> ExitCode {
             | Command::Plugin(_)
             | Command::Validate { .. }
     ) {
-        ctx.server = server_client(&cli, &ctx.user);
+        ctx.server = server_client(&cli, &ctx.host.user);
     }
     let code = runtime.block_on(async move {
         match cli.command {
@@ -698,7 +698,7 @@ fn main() -> ExitCode {
                         stage,
                         enabled: false,
                         reason,
-                        by: ctx.user.clone(),
+                        by: ctx.host.user.clone(),
                     },
                 )
                 .await
@@ -715,7 +715,7 @@ fn main() -> ExitCode {
                         stage,
                         enabled: true,
                         reason,
-                        by: ctx.user.clone(),
+                        by: ctx.host.user.clone(),
                     },
                 )
                 .await
@@ -728,11 +728,11 @@ fn main() -> ExitCode {
                 public,
                 no_triggers,
             } => {
-                sluice::server::serve(
-                    ctx.clone(),
+                cli::serve::serve(
+                    &ctx,
+                    listen,
+                    public,
                     sluice::server::ServeOptions {
-                        listen,
-                        public,
                         token_file: cli.token_file.clone(),
                         triggers: !no_triggers,
                     },
@@ -740,7 +740,7 @@ fn main() -> ExitCode {
                 .await
             }
             Command::Action(command) => {
-                let sandbox = match ctx.sandbox() {
+                let sandbox = match ctx.host.sandbox() {
                     Ok(s) => s,
                     Err(message) => {
                         eprintln!("error: {message}");
@@ -766,9 +766,9 @@ fn main() -> ExitCode {
                                     secrets: args.grant_secrets,
                                     paths: args.grant_paths,
                                 },
-                                secrets: ctx.secrets.clone(),
-                                recheck: ctx.engine.recheck,
-                                hidden: std::path::absolute(&ctx.state_dir)
+                                secrets: ctx.host.secrets.clone(),
+                                recheck: ctx.host.engine.recheck,
+                                hidden: std::path::absolute(&ctx.host.state_dir)
                                     .ok()
                                     .map(|p| p.canonicalize().unwrap_or(p))
                                     .into_iter()
@@ -793,7 +793,7 @@ fn main() -> ExitCode {
                         actions_per_stage,
                         json,
                     },
-                    ctx.cache_dir.clone(),
+                    ctx.host.cache_dir.clone(),
                 )
                 .await
             }
@@ -814,7 +814,7 @@ fn main() -> ExitCode {
                 cli::bench_program::program(iterations, json).await
             }
             Command::Bench(BenchCommand::Run { iterations, json }) => {
-                cli::bench::run_command(iterations, json, ctx.cache_dir.clone())
+                cli::bench::run_command(iterations, json, ctx.host.cache_dir.clone())
             }
             Command::Bench(BenchCommand::Action {
                 iterations,

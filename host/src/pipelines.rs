@@ -249,7 +249,7 @@ fn check_host_grants(
                 }
             }
             for (i, name) in action.grants.secrets.iter().enumerate() {
-                if model::validate::is_secret_name(name) && !secrets.contains(name) {
+                if crate::contract::is_secret_name(name) && !secrets.contains(name) {
                     out.push(Diagnostic::error(
                         format!("{path}.secrets[{i}]"),
                         format!(

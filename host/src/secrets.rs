@@ -7,9 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Name of the secrets file in a state directory.
-pub const SECRETS_FILE: &str = "secrets";
-
 /// Secret values by name.
 #[derive(Clone, Default)]
 pub struct SecretStore {
@@ -30,7 +27,7 @@ impl SecretStore {
         let values = vars
             .into_iter()
             .filter_map(|(k, v)| k.strip_prefix("SLUICE_SECRET_").map(|n| (n.to_string(), v)))
-            .filter(|(n, _)| crate::model::validate::is_secret_name(n))
+            .filter(|(n, _)| crate::contract::is_secret_name(n))
             .collect();
         SecretStore { values }
     }
@@ -39,7 +36,7 @@ impl SecretStore {
     /// A file others can read is refused; environment variables win over
     /// the file.
     pub fn with_file(mut self, state_dir: &Path) -> Result<Self, String> {
-        let path = state_dir.join(SECRETS_FILE);
+        let path = crate::state_dir::StateDir::at(state_dir).secrets();
         let Ok(metadata) = std::fs::metadata(&path) else {
             return Ok(self);
         };
@@ -71,7 +68,7 @@ impl SecretStore {
                 ));
             };
             let name = name.trim();
-            if !crate::model::validate::is_secret_name(name) {
+            if !crate::contract::is_secret_name(name) {
                 return Err(format!(
                     "{}:{}: `{name}` is not a secret name (upper-case letters, digits, `_`)",
                     path.display(),
@@ -113,7 +110,7 @@ mod tests {
         ]);
         assert_eq!(env.names(), ["TOKEN"]);
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(SECRETS_FILE);
+        let file = crate::state_dir::StateDir::at(dir.path()).secrets();
         std::fs::write(&file, "# deploy\nDB_PASSWORD=s3cret=1\nTOKEN=from-file\n").unwrap();
         #[cfg(unix)]
         {

@@ -1,5 +1,7 @@
-//! `sluice serve`: the engine as a long-lived process, with the HTTP API,
-//! the web console, triggers and notifications.
+//! The server: the engine as a long-lived process, with the HTTP API, the
+//! web console, triggers and notifications. [`run`] takes a listener and a
+//! shutdown future (the command line gives it SIGINT and SIGTERM; a test
+//! can give it anything) and returns a `Result`.
 //!
 //! At start it takes the state directory's driver lock (one driver per
 //! state directory), reads or creates the API token (`api-token`, mode
@@ -10,18 +12,13 @@
 //! `server.json` is removed.
 
 use crate::api::{self, AppState, ServerInfo};
-use crate::cli::Context;
+use crate::config::HostConfig;
 use crate::engine::{DriverError, Engine};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Where to listen.
-    pub listen: SocketAddr,
-    /// Allow listening on an address other than loopback.
-    pub public: bool,
     /// A file holding the token to use instead of the state directory's.
     pub token_file: Option<PathBuf>,
     /// Run the triggers (default true).
@@ -30,7 +27,7 @@ pub struct ServeOptions {
 
 /// The token file in a state directory.
 pub fn token_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("api-token")
+    crate::state_dir::StateDir::at(state_dir).api_token()
 }
 
 /// Reads the token from `file`, or from the state directory's
@@ -112,93 +109,109 @@ fn check_private(_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the server until SIGINT or SIGTERM. Returns the exit code.
-pub async fn serve(ctx: Context, options: ServeOptions) -> u8 {
-    match serve_inner(ctx, options).await {
-        Ok(()) => crate::cli::EXIT_OK,
-        Err(e) => crate::cli::fail(e),
-    }
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Another process drives the state directory.
+    #[error(
+        "another sluice process drives {} (sluice serve, run, drive or start --wait): stop it first",
+        .0.display()
+    )]
+    Busy(PathBuf),
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] DriverError),
+    /// Setting up failed (the sandbox, the token, the server file...).
+    #[error("{0}")]
+    Setup(String),
+    /// Serving failed.
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
 }
 
-async fn serve_inner(ctx: Context, options: ServeOptions) -> Result<(), String> {
-    if !options.listen.ip().is_loopback() && !options.public {
-        return Err(format!(
-            "{} is not a loopback address: pass --public to listen where other machines can reach the server (mutating calls need the token; reads need it too)",
-            options.listen
-        ));
-    }
-    let sandbox = ctx.sandbox()?;
-    let secrets = ctx.secret_store()?;
-    let engine = match Engine::start_with(&ctx.state_dir, sandbox.clone(), secrets, ctx.engine)
-        .await
+/// What a started server tells whoever started it.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// Its URL.
+    pub url: String,
+    /// The API token, when it was created now (show it once).
+    pub new_token: Option<String>,
+    /// Where the token is kept.
+    pub token_file: PathBuf,
+}
+
+/// Serves `listener` for the host `config` until `shutdown` completes:
+/// the engine, the API, the console, triggers and notifications. `ready`
+/// is called once it serves. Requests under way get 5 s to finish.
+pub async fn run(
+    config: HostConfig,
+    options: ServeOptions,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&Ready),
+) -> Result<(), ServerError> {
+    let setup = ServerError::Setup;
+    let sandbox = config.sandbox().map_err(setup)?;
+    let secrets = config.secret_store().map_err(setup)?;
+    let engine = match Engine::start_with(
+        &config.state_dir,
+        sandbox.clone(),
+        secrets,
+        config.engine,
+    )
+    .await
     {
         Ok(engine) => engine,
         Err(DriverError::Busy { .. }) => {
-            return Err(format!(
-                "another sluice process drives {} (sluice serve, run, drive or start --wait): stop it first",
-                ctx.state_dir.display()
-            ));
+            return Err(ServerError::Busy(config.state_dir.clone()));
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
-    let (token, created) = load_or_create_token(&ctx.state_dir, options.token_file.as_deref())?;
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let (token, created) =
+        load_or_create_token(&config.state_dir, options.token_file.as_deref()).map_err(setup)?;
     let address = listener
         .local_addr()
-        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        .map_err(|e| setup(format!("cannot read the listening address: {e}")))?;
     let url = format!("http://{address}");
     let triggers = options
         .triggers
-        .then(|| crate::triggers::Triggers::new(engine.handle(), ctx.state_dir.clone()));
+        .then(|| crate::triggers::Triggers::new(engine.handle(), config.state_dir.clone()));
     let polling = triggers.as_ref().map(|t| t.spawn_polling());
-    let notifier = crate::notify::spawn(engine.handle(), ctx.state_dir.clone());
+    let notifier = crate::notify::spawn(engine.handle(), config.state_dir.clone());
     let state = AppState::new(
         engine.handle(),
-        ctx.clone(),
+        config.clone(),
         sandbox,
         token.clone(),
         address.ip().is_loopback(),
         triggers,
-    )?;
+    )
+    .map_err(setup)?;
     let info = ServerInfo {
         url: url.clone(),
         pid: std::process::id(),
     };
-    let info_path = api::server_file(&ctx.state_dir);
+    let info_path = api::server_file(&config.state_dir);
     std::fs::write(
         &info_path,
         serde_json::to_vec_pretty(&info).expect("serialises"),
     )
-    .map_err(|e| format!("cannot write {}: {e}", info_path.display()))?;
+    .map_err(|e| setup(format!("cannot write {}: {e}", info_path.display())))?;
+    ready(&Ready {
+        url,
+        new_token: created.then(|| token.clone()),
+        token_file: options
+            .token_file
+            .clone()
+            .unwrap_or_else(|| token_path(&config.state_dir)),
+    });
 
-    println!("sluice serving {} on {url}", ctx.state_dir.display());
-    if created {
-        println!(
-            "API token (saved in {}; shown once):\n  {token}",
-            token_path(&ctx.state_dir).display()
-        );
-        println!("console: {url}/#token={token}");
-    } else {
-        println!(
-            "console: {url}/ (API token in {})",
-            options
-                .token_file
-                .clone()
-                .unwrap_or_else(|| token_path(&ctx.state_dir))
-                .display()
-        );
-    }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-
-    // On SIGINT/SIGTERM: stop accepting, end the event streams, give
-    // requests under way a moment, then stop regardless.
+    // On shutdown: stop accepting, end the event streams, give requests
+    // under way a moment, then stop regardless.
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let closer = state.clone();
     let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         closer.close();
         let _ = stopping.send(());
     });
@@ -215,23 +228,7 @@ async fn serve_inner(ctx: Context, options: ServeOptions) -> Result<(), String> 
     notifier.abort();
     engine.shutdown().await;
     let _ = std::fs::remove_file(&info_path);
-    println!("sluice stopped");
-    served.map_err(|e| format!("the server failed: {e}"))
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    served.map_err(ServerError::Serve)
 }
 
 /// The server driving `state_dir`, when one runs: its `server.json`, if

@@ -188,8 +188,9 @@ impl<W: std::io::Write + Send> LiveLog<W> {
     }
 }
 
-impl<W: std::io::Write + Send> crate::sandbox::LogWriter for LiveLog<W> {
-    fn write_log(&mut self, bytes: &[u8]) {
+impl<W: std::io::Write + Send> LiveLog<W> {
+    /// Takes the next bytes of the log.
+    pub fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.split_inclusive(|b| *b == b'\n') {
             self.partial.extend_from_slice(chunk);
             if chunk.ends_with(b"\n") {
@@ -201,10 +202,6 @@ impl<W: std::io::Write + Send> crate::sandbox::LogWriter for LiveLog<W> {
                 self.emit(&done);
             }
         }
-    }
-
-    fn end_of_call(&mut self) {
-        self.finish();
     }
 }
 
@@ -265,14 +262,13 @@ mod tests {
 
     #[test]
     fn a_live_log_renders_whole_lines_and_the_rest_at_the_end() {
-        use crate::sandbox::LogWriter;
         let mut out = Vec::new();
         {
             let mut live = LiveLog::new(&mut out);
-            live.write_log(b"hel");
-            live.write_log(b"lo\n\x1b[2J\n");
-            live.write_log(&[HOST_LINE]);
-            live.write_log(b"[sluice] note\nunfinished");
+            live.write(b"hel");
+            live.write(b"lo\n\x1b[2J\n");
+            live.write(&[HOST_LINE]);
+            live.write(b"[sluice] note\nunfinished");
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),

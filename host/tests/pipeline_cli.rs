@@ -408,6 +408,7 @@ stages:
         provider: builtin:noop
         grants:
           paths: { "no spaces": { path: /tmp } }
+      - { name: Unknown, provider: copy }
 "##,
     );
     let (code, _, err) = cli.run(&["validate", &file]);
@@ -416,6 +417,7 @@ stages:
         "error: stages[1].actions[1].grants.process.programs[1]: program `no-such-program-0xd1` is not installed on this host",
         "error: stages[1].actions[1].grants.secrets[0]: secret `NOT_SET_ANYWHERE` is not set on this host: set SLUICE_SECRET_NOT_SET_ANYWHERE",
         "error: stages[1].actions[3].grants.paths.no spaces: grant name `no spaces` is not valid",
+        "error: stages[1].actions[4].provider: `copy` is not a provider reference",
         "warning: stages[1].actions[0].grants: builtin:command can use `process` (it imports that interface) but action `Compile` grants no `process`",
         "warning: stages[1].actions[2].configuration.Token: property `Token` of action `Hook` is secret but holds a literal value",
     ] {

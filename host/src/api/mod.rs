@@ -37,7 +37,7 @@ pub struct AppState {
 
 struct Inner {
     engine: EngineHandle,
-    ctx: crate::cli::Context,
+    ctx: crate::config::HostConfig,
     sandbox: Sandbox,
     store: Mutex<Store>,
     token: String,
@@ -63,7 +63,7 @@ impl AppState {
     /// `open_reads`: reads need no token (loopback only).
     pub fn new(
         engine: EngineHandle,
-        ctx: crate::cli::Context,
+        ctx: crate::config::HostConfig,
         sandbox: Sandbox,
         token: String,
         open_reads: bool,
@@ -338,7 +338,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// Where the server writes its address for the command line to find.
 pub fn server_file(state_dir: &std::path::Path) -> PathBuf {
-    state_dir.join("server.json")
+    crate::state_dir::StateDir::at(state_dir).server_file()
 }
 
 /// What `server.json` holds.

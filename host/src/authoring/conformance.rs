@@ -405,11 +405,10 @@ async fn run_once(
     let mut landed = Vec::new();
     let mut empty = Vec::new();
     for mount in &job.outputs {
-        let manifest = artifacts::scan(
-            &mount.host_path,
-            artifacts::Tidy::No,
-            &mut crate::contain::Budget::for_outputs(&Limits::default()),
-        )
+        let manifest = artifacts::scan(&mount.host_path, artifacts::Tidy::No, &mut {
+            let limits = Limits::default();
+            crate::contain::Budget::caps(limits.output_bytes, limits.output_files)
+        })
         .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;
         let files = manifest.file_count();
         if files == 0 {

@@ -256,7 +256,7 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
     let elapsed = started.elapsed();
 
     let mut outputs = Vec::new();
-    let mut budget = crate::contain::Budget::for_outputs(&limits);
+    let mut budget = crate::contain::Budget::caps(limits.output_bytes, limits.output_files);
     for mount in &job.outputs {
         let manifest = artifacts::scan(&mount.host_path, artifacts::Tidy::No, &mut budget)
             .map_err(|e| format!("cannot read output `{}` back: {e}", mount.name))?;

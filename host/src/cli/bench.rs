@@ -301,23 +301,27 @@ async fn engine_inner(
     let file = work.path().join("bench.yaml");
     std::fs::write(&file, yaml).map_err(|e| e.to_string())?;
     let ctx = super::Context {
-        state_dir: work.path().join("state"),
-        cache_dir,
-        user: "bench".into(),
-        secrets: Default::default(),
-        process: Default::default(),
+        host: crate::config::HostConfig {
+            state_dir: work.path().join("state"),
+            cache_dir,
+            user: "bench".into(),
+            ..Default::default()
+        },
         server: None,
-        query_timeout: None,
-        engine: Default::default(),
     };
     let loaded = crate::model::load(&file).map_err(|r| r.to_string())?;
-    let sandbox = ctx.sandbox()?;
+    let sandbox = ctx.host.sandbox()?;
     super::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
         .await
         .map_err(|code| format!("applying the benchmark pipeline failed ({code})"))?;
-    let engine = Engine::start_with(&ctx.state_dir, sandbox, Default::default(), ctx.engine)
-        .await
-        .map_err(|e| e.to_string())?;
+    let engine = Engine::start_with(
+        &ctx.host.state_dir,
+        sandbox,
+        Default::default(),
+        ctx.host.engine,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     // Warm up: one execution through, so providers are loaded.
     let warm = engine
         .request(Request::Start {
@@ -329,7 +333,7 @@ async fn engine_inner(
         })
         .await;
     let warm_id = warm.execution.ok_or(warm.message)?;
-    let store = Store::open(&ctx.state_dir).map_err(|e| e.to_string())?;
+    let store = Store::open(&ctx.host.state_dir).map_err(|e| e.to_string())?;
     wait_all(&store, std::slice::from_ref(&warm_id)).await?;
 
     let mut events = engine.subscribe();

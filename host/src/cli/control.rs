@@ -34,21 +34,21 @@ impl Controller {
         if let Some(client) = &ctx.server {
             return Ok(Controller::Server(client.clone()));
         }
-        if is_driven(&ctx.state_dir) {
-            return Ok(Controller::Remote(ctx.store()?));
+        if is_driven(&ctx.host.state_dir) {
+            return Ok(Controller::Remote(ctx.host.store()?));
         }
         if drive {
-            let sandbox = ctx.sandbox()?;
-            let secrets = ctx.secret_store()?;
-            match Engine::start_with(&ctx.state_dir, sandbox, secrets, ctx.engine).await {
+            let sandbox = ctx.host.sandbox()?;
+            let secrets = ctx.host.secret_store()?;
+            match Engine::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
                 Ok(engine) => return Ok(Controller::Local(engine)),
                 Err(crate::engine::DriverError::Busy { .. }) => {
-                    return Ok(Controller::Remote(ctx.store()?));
+                    return Ok(Controller::Remote(ctx.host.store()?));
                 }
                 Err(e) => return Err(e.to_string()),
             }
         }
-        Ok(Controller::Queued(ctx.existing_store()?))
+        Ok(Controller::Queued(ctx.host.existing_store()?))
     }
 
     /// Sends a request and waits for its answer (a queued one is answered
@@ -74,11 +74,13 @@ impl Controller {
     /// Where to follow an execution's progress.
     pub fn feed(&self, ctx: &Context, execution: &str) -> Result<Feed, String> {
         match self {
-            Controller::Local(engine) => {
-                Ok(Feed::events(engine.subscribe(), execution, ctx.store()?))
-            }
+            Controller::Local(engine) => Ok(Feed::events(
+                engine.subscribe(),
+                execution,
+                ctx.host.store()?,
+            )),
             Controller::Remote(_) | Controller::Queued(_) => {
-                Ok(Feed::poll(ctx.store()?, execution))
+                Ok(Feed::poll(ctx.host.store()?, execution))
             }
             Controller::Server(client) => Ok(Feed::remote(client.clone(), execution)),
         }
@@ -88,7 +90,7 @@ impl Controller {
     pub async fn finish(self, ctx: &Context) {
         if let Controller::Local(engine) = self {
             engine.shutdown().await;
-            if let Ok(store) = ctx.store()
+            if let Ok(store) = ctx.host.store()
                 && let Ok(n) = store.active_count()
                 && n > 0
             {
@@ -159,7 +161,7 @@ pub async fn run(ctx: &Context, file: &Path, args: StartArgs) -> u8 {
     };
     let applied = match &ctx.server {
         Some(client) => super::pipeline::apply_remote(client, file, &loaded).await,
-        None => match ctx.sandbox() {
+        None => match ctx.host.sandbox() {
             Ok(sandbox) => super::pipeline::apply_loaded(ctx, &loaded, sandbox).await,
             Err(e) => return fail(e),
         },
@@ -204,7 +206,7 @@ pub async fn start(ctx: &Context, pipeline: &str, args: StartArgs, trigger: &str
         controller.finish(ctx).await;
         return EXIT_OK;
     }
-    let feed = match feed_before.map(|events| (events, ctx.store())) {
+    let feed = match feed_before.map(|events| (events, ctx.host.store())) {
         Some((events, Ok(store))) => Feed::events(events, &id, store),
         _ => match controller.feed(ctx, &id) {
             Ok(f) => f,
@@ -247,20 +249,21 @@ pub async fn drive(ctx: &Context, until_idle: bool) -> u8 {
             client.base
         ));
     }
-    let sandbox = match ctx.sandbox() {
+    let sandbox = match ctx.host.sandbox() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let secrets = match ctx.secret_store() {
+    let secrets = match ctx.host.secret_store() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let engine = match Engine::start_with(&ctx.state_dir, sandbox, secrets, ctx.engine).await {
-        Ok(e) => e,
-        Err(e) => return fail(e),
-    };
-    eprintln!("driving {} (Ctrl-C to stop)", ctx.state_dir.display());
-    let store = match ctx.store() {
+    let engine =
+        match Engine::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
+            Ok(e) => e,
+            Err(e) => return fail(e),
+        };
+    eprintln!("driving {} (Ctrl-C to stop)", ctx.host.state_dir.display());
+    let store = match ctx.host.store() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };

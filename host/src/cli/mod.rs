@@ -36,13 +36,12 @@ pub mod control;
 pub mod pipeline;
 pub mod plugin;
 pub mod progress;
+pub mod serve;
 pub mod show;
 
 use crate::ops::{self, OpError};
-use crate::providers::{Catalog, ComponentStore};
-use crate::sandbox::{Sandbox, SandboxBuilder};
 use crate::store::Store;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Exit code: the action (or pipeline) succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -51,24 +50,12 @@ pub const EXIT_FAILED: u8 = 1;
 /// Exit code: bad usage, bad input, or the sandbox could not run it.
 pub const EXIT_USAGE: u8 = 2;
 
-/// What every command may need, from flags and the environment.
+/// What every command may need: the host's configuration, and the server
+/// to talk to instead of the state directory, when there is one.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// The state directory (`--state-dir`, default `.sluice`).
-    pub state_dir: PathBuf,
-    /// Where compiled components are cached.
-    pub cache_dir: Option<PathBuf>,
-    /// Who is acting (for approvals and transitions).
-    pub user: String,
-    /// Secrets from the environment (`SLUICE_SECRET_<NAME>`).
-    pub secrets: crate::secrets::SecretStore,
-    /// Where granted programs are found (the host's `PATH`), and how they
-    /// are isolated.
-    pub process: crate::sandbox::ProcessSettings,
-    /// How long `describe` and `validate` calls may take (default 60 s).
-    pub query_timeout: Option<std::time::Duration>,
-    /// The engine's host settings (how soon providers are called back).
-    pub engine: crate::engine::EngineSettings,
+    /// The host's configuration.
+    pub host: crate::config::HostConfig,
     /// The server to talk to instead of the database, when one drives the
     /// state directory or `--server` names one.
     pub server: Option<crate::client::Client>,
@@ -158,58 +145,10 @@ impl Context {
         match &self.server {
             Some(c) => Ok(Reader::Remote(c.clone())),
             None => Ok(Reader::Local(
-                self.existing_store()?,
-                self.state_dir.clone(),
+                self.host.existing_store()?,
+                self.host.state_dir.clone(),
             )),
         }
-    }
-
-    /// A sandbox with the compile cache.
-    pub fn sandbox(&self) -> Result<Sandbox, String> {
-        let mut builder = SandboxBuilder::new().process_settings(self.process.clone());
-        if let Some(timeout) = self.query_timeout {
-            builder = builder.query_timeout(timeout);
-        }
-        if let Some(dir) = &self.cache_dir {
-            builder = builder.cache_dir(dir.join("compiled"));
-        }
-        builder.build().map_err(|e| e.to_string())
-    }
-
-    /// The secrets the host holds: the environment's and the state
-    /// directory's `secrets` file's.
-    pub fn secret_store(&self) -> Result<crate::secrets::SecretStore, String> {
-        self.secrets.clone().with_file(&self.state_dir)
-    }
-
-    /// The state database (created when missing).
-    pub fn store(&self) -> Result<Store, String> {
-        Store::open(&self.state_dir).map_err(|e| e.to_string())
-    }
-
-    /// The state database, which must already exist.
-    pub fn existing_store(&self) -> Result<Store, String> {
-        if !self.state_dir.join(crate::store::DATABASE_FILE).exists() {
-            return Err(format!(
-                "no Sluice state in {}: apply or run a pipeline first (or pass --state-dir)",
-                self.state_dir.display()
-            ));
-        }
-        self.store()
-    }
-
-    /// Resolves providers for a pipeline file in `base_dir`, keeping the
-    /// components in the state directory.
-    pub fn catalog(&self, sandbox: Sandbox, base_dir: &Path) -> Result<Catalog, String> {
-        let components =
-            ComponentStore::open(&crate::engine::StateDir::new(&self.state_dir).components())
-                .map_err(|e| format!("cannot open the component store: {e}"))?;
-        Ok(Catalog::new(sandbox, base_dir, Some(components)).with_plugins(self.plugins()))
-    }
-
-    /// The plugins installed in the state directory.
-    pub fn plugins(&self) -> crate::plugin::PluginRegistry {
-        crate::plugin::PluginRegistry::new(&self.state_dir)
     }
 }
 

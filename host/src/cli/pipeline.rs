@@ -37,17 +37,17 @@ pub async fn validate(ctx: &Context, file: &Path, json: bool) -> u8 {
         Ok(l) => l,
         Err(report) => return finish_validation(&report, json, None),
     };
-    let sandbox = match ctx.sandbox() {
+    let sandbox = match ctx.host.sandbox() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
     // Validation resolves providers without keeping anything.
-    let catalog = Catalog::new(sandbox, &loaded.base_dir, None).with_plugins(ctx.plugins());
-    let secrets = match ctx.secret_store() {
+    let catalog = Catalog::new(sandbox, &loaded.base_dir, None).with_plugins(ctx.host.plugins());
+    let secrets = match ctx.host.secret_store() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let checked = crate::pipelines::check(&loaded, &catalog, &secrets, &ctx.state_dir).await;
+    let checked = crate::pipelines::check(&loaded, &catalog, &secrets, &ctx.host.state_dir).await;
     let summary = format!(
         "pipeline `{}`: {} stages, {} actions",
         loaded.pipeline.name,
@@ -109,7 +109,7 @@ pub async fn apply_file(ctx: &Context, file: &Path) -> Result<(String, u32, bool
     if let Some(client) = &ctx.server {
         return apply_remote(client, file, &loaded).await;
     }
-    let sandbox = ctx.sandbox().map_err(fail)?;
+    let sandbox = ctx.host.sandbox().map_err(fail)?;
     apply_loaded(ctx, &loaded, sandbox).await
 }
 
@@ -150,9 +150,9 @@ pub async fn apply_loaded(
     loaded: &model::Loaded,
     sandbox: crate::sandbox::Sandbox,
 ) -> Result<(String, u32, bool), u8> {
-    let catalog = ctx.catalog(sandbox, &loaded.base_dir).map_err(fail)?;
-    let mut store = ctx.store().map_err(fail)?;
-    let secrets = ctx.secret_store().map_err(fail)?;
+    let catalog = ctx.host.catalog(sandbox, &loaded.base_dir).map_err(fail)?;
+    let mut store = ctx.host.store().map_err(fail)?;
+    let secrets = ctx.host.secret_store().map_err(fail)?;
     match crate::pipelines::apply(loaded, &catalog, &secrets, &mut store).await {
         Ok((version, changed, report)) => {
             if report
@@ -162,7 +162,7 @@ pub async fn apply_loaded(
             {
                 print_report(&report);
             }
-            if changed && is_driven(&ctx.state_dir) {
+            if changed && is_driven(&ctx.host.state_dir) {
                 let _ = store.push_request(&Request::Reload {
                     pipeline: loaded.pipeline.name.clone(),
                 });
@@ -191,7 +191,7 @@ pub async fn list(ctx: &Context, json: bool) -> u8 {
         return EXIT_OK;
     }
     if pipelines.is_empty() {
-        println!("no pipelines in {}", ctx.state_dir.display());
+        println!("no pipelines in {}", ctx.host.state_dir.display());
         return EXIT_OK;
     }
     println!(
@@ -249,13 +249,13 @@ pub async fn delete(ctx: &Context, name: &str) -> u8 {
             Err(e) => fail(e),
         };
     }
-    let mut store = match ctx.existing_store() {
+    let mut store = match ctx.host.existing_store() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
     match crate::ops::delete_pipeline(&mut store, name) {
         Ok(()) => {
-            if is_driven(&ctx.state_dir) {
+            if is_driven(&ctx.host.state_dir) {
                 let _ = store.push_request(&Request::Reload {
                     pipeline: name.to_string(),
                 });

@@ -191,7 +191,7 @@ pub async fn run(ctx: &Context, command: PluginCommand) -> u8 {
         PluginCommand::Sign { package, key } => sign_package(&package, &key),
         PluginCommand::Trust(TrustCommand::Add { key }) => trust_add(ctx, &key),
         PluginCommand::Trust(TrustCommand::List) => trust_list(ctx),
-        PluginCommand::Trust(TrustCommand::Remove { id }) => TrustStore::new(&ctx.state_dir)
+        PluginCommand::Trust(TrustCommand::Remove { id }) => TrustStore::new(&ctx.host.state_dir)
             .remove(&id)
             .map(|_| say_lines!("no longer trusting key {id}"))
             .map_err(|e| e.to_string()),
@@ -235,7 +235,7 @@ fn build_project(
     dir: &Path,
     language: Option<crate::authoring::Language>,
 ) -> Result<(), String> {
-    let built = crate::authoring::toolchain::build(dir, language, &ctx.process)?;
+    let built = crate::authoring::toolchain::build(dir, language, &ctx.host.process)?;
     say_lines!(
         "built {} ({}) in {}",
         built.component.display(),
@@ -284,7 +284,7 @@ async fn test_component(
     for (name, dir) in inputs {
         settings.inputs.insert(name, PathBuf::from(dir));
     }
-    let sandbox = match ctx.sandbox() {
+    let sandbox = match ctx.host.sandbox() {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -339,7 +339,7 @@ async fn pack(
         }
         _ => ComponentSource::from_file(Path::new(component)).map_err(|e| e.to_string())?,
     };
-    let sandbox = ctx.sandbox()?;
+    let sandbox = ctx.host.sandbox()?;
     let out = match out {
         Some(out) => out,
         None => {
@@ -383,10 +383,10 @@ async fn install(
     require_signed: bool,
     json: bool,
 ) -> Result<(), String> {
-    let sandbox = ctx.sandbox()?;
+    let sandbox = ctx.host.sandbox()?;
     let report = plugin::install(
         &sandbox,
-        &ctx.state_dir,
+        &ctx.host.state_dir,
         path,
         &InstallOptions { require_signed },
         now(),
@@ -433,13 +433,13 @@ async fn install(
 }
 
 fn list(ctx: &Context, json: bool) -> Result<(), String> {
-    let all = ctx.plugins().list().map_err(|e| e.to_string())?;
+    let all = ctx.host.plugins().list().map_err(|e| e.to_string())?;
     if json {
         say_lines!("{}", pretty(&all));
         return Ok(());
     }
     if all.is_empty() {
-        say_lines!("no plugins installed in {}", ctx.state_dir.display());
+        say_lines!("no plugins installed in {}", ctx.host.state_dir.display());
         return Ok(());
     }
     say_lines!(
@@ -484,6 +484,7 @@ fn inspect(ctx: &Context, name: &str, json: bool) -> Result<(), String> {
         None => (name.parse::<PluginName>()?, None),
     };
     let installed = ctx
+        .host
         .plugins()
         .get(&name, version.as_ref())
         .map_err(|e| e.to_string())?;
@@ -498,6 +499,7 @@ fn inspect(ctx: &Context, name: &str, json: bool) -> Result<(), String> {
 fn remove(ctx: &Context, name: &str) -> Result<(), String> {
     let (name, version) = plugin::parse_name_version(name)?;
     let removed = ctx
+        .host
         .plugins()
         .remove(&name, &version)
         .map_err(|e| e.to_string())?;
@@ -536,7 +538,7 @@ fn sign_package(path: &Path, key: &Path) -> Result<(), String> {
 }
 
 fn trust_add(ctx: &Context, key: &Path) -> Result<(), String> {
-    let key = TrustStore::new(&ctx.state_dir)
+    let key = TrustStore::new(&ctx.host.state_dir)
         .add(key)
         .map_err(|e| e.to_string())?;
     say_lines!("trusting key {} ({})", key.id(), key.to_text());
@@ -544,11 +546,11 @@ fn trust_add(ctx: &Context, key: &Path) -> Result<(), String> {
 }
 
 fn trust_list(ctx: &Context) -> Result<(), String> {
-    let keys = TrustStore::new(&ctx.state_dir)
+    let keys = TrustStore::new(&ctx.host.state_dir)
         .list()
         .map_err(|e| e.to_string())?;
     if keys.is_empty() {
-        say_lines!("no trusted keys in {}", ctx.state_dir.display());
+        say_lines!("no trusted keys in {}", ctx.host.state_dir.display());
     }
     for key in keys {
         say_lines!("{}  {}", key.id(), key.to_text());

@@ -194,7 +194,7 @@ pub async fn follow(
                             stage: stage.name.clone(),
                             action: action.name.clone(),
                             approved,
-                            by: ctx.user.clone(),
+                            by: ctx.host.user.clone(),
                             summary,
                         })
                         .await;

@@ -101,13 +101,13 @@ impl Budget {
         }
     }
 
-    /// The output caps of an action's limits (no deadline: reading outputs
-    /// back is the host's own work, bounded by the caps).
-    pub fn for_outputs(limits: &crate::sandbox::Limits) -> Budget {
+    /// Caps of `max_bytes` and `max_entries` with no deadline (reading
+    /// outputs back is the host's own work, bounded by the caps).
+    pub fn caps(max_bytes: u64, max_entries: u64) -> Budget {
         Budget {
             deadline: None,
-            max_bytes: limits.output_bytes,
-            max_entries: limits.output_files,
+            max_bytes,
+            max_entries,
             bytes: 0,
             entries: 0,
         }

@@ -5,7 +5,7 @@
 //! it too. The provider then succeeds (approved) or fails (rejected).
 
 use super::machine::{Effect, EngineError, Machine};
-use super::state::*;
+use crate::records::*;
 
 impl Machine {
     /// Records a decision on an approval action waiting for one.

@@ -9,14 +9,15 @@
 //! store, which the driver polls.
 
 use super::machine::{CallResult, Effect, EngineError, Machine, RunRequest};
-use super::state::*;
 use super::workspace::{JobFolders, Workspaces};
 use crate::artifacts::ArtifactStore;
 use crate::providers::{Catalog, ComponentStore};
+use crate::records::*;
 use crate::sandbox::{
     ActionLog, Approval, FailureKind, Grants, HttpGrant, Job, Limits, Outcome, ProcessGrant,
     ProgramLimits, Provider, Sandbox, Secret, SourceRevision, UrlRule,
 };
+pub use crate::state_dir::StateDir;
 use crate::store::{Request, RequestOutcome, Store, StoreError};
 use indexmap::IndexMap;
 use std::collections::HashMap;
@@ -27,45 +28,6 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// How often the driver looks for requests left by other processes.
 const REQUEST_POLL: Duration = Duration::from_millis(50);
-
-/// The layout of a state directory.
-#[derive(Debug, Clone)]
-pub struct StateDir {
-    /// The folder.
-    pub root: PathBuf,
-}
-
-impl StateDir {
-    /// The state directory at `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        StateDir { root: root.into() }
-    }
-
-    /// The driver's lock file.
-    pub fn lock_file(&self) -> PathBuf {
-        self.root.join("driver.lock")
-    }
-
-    /// The artifact store.
-    pub fn artifacts(&self) -> PathBuf {
-        self.root.join("artifacts")
-    }
-
-    /// Components pipelines were applied with.
-    pub fn components(&self) -> PathBuf {
-        self.root.join("components")
-    }
-
-    /// Action logs.
-    pub fn logs(&self) -> PathBuf {
-        self.root.join("logs")
-    }
-
-    /// Job folders.
-    pub fn work(&self) -> PathBuf {
-        self.root.join("work")
-    }
-}
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -296,7 +258,7 @@ impl Engine {
         load(&mut machine, &store)?;
         machine.resume();
         let changes = machine.take_changes();
-        store.write_step(&machine, &changes)?;
+        store.write_step(&changes.records(&machine))?;
 
         let (inbox, receiver) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(4096);
@@ -515,7 +477,7 @@ impl Driver {
     /// Writes the step and acts on it.
     fn commit(&mut self) {
         let changes = self.machine.take_changes();
-        if let Err(error) = self.store.write_step(&self.machine, &changes) {
+        if let Err(error) = self.store.write_step(&changes.records(&self.machine)) {
             // Without durable state the engine must not go on.
             tracing::error!(%error, "cannot write the state database; the engine stops");
             eprintln!("error: cannot write the state database ({error}); the engine stops");
@@ -1279,7 +1241,8 @@ impl Runner {
             Outcome::Succeeded { revision, .. } => {
                 let revision = revision.clone().or_else(|| request.source_revision.clone());
                 // One budget for all of the action's outputs.
-                let mut budget = crate::contain::Budget::for_outputs(&limits);
+                let mut budget =
+                    crate::contain::Budget::caps(limits.output_bytes, limits.output_files);
                 for mount in &folders.outputs {
                     match self.artifacts.ingest(&mount.host_path, &mut budget) {
                         Ok((manifest, digest)) => {

@@ -12,7 +12,7 @@
 //! [`super::variables`], [`super::recovery`].
 
 use super::stage_lock::PipelineSlot;
-use super::state::*;
+use crate::records::*;
 use crate::sandbox::{Failure, FailureKind, Outcome};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -66,6 +66,52 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// The records these changes name, as `machine` holds them, for the
+    /// store to write.
+    pub fn records<'a>(&'a self, machine: &'a Machine) -> Step<'a> {
+        let execution = |id: &str| machine.executions.get(id);
+        Step {
+            closed_attempts: self
+                .closed_attempts
+                .iter()
+                .filter_map(|(key, run)| Some((execution(&key.execution)?, key, run)))
+                .collect(),
+            executions: self
+                .executions
+                .iter()
+                .filter_map(|id| execution(id))
+                .collect(),
+            stages: self
+                .stages
+                .iter()
+                .filter_map(|(id, index)| Some((execution(id)?, *index)))
+                .collect(),
+            artifacts: self
+                .artifacts
+                .iter()
+                .filter_map(|(id, name)| {
+                    let e = execution(id)?;
+                    Some((e, e.artifacts.get(name)?))
+                })
+                .collect(),
+            actions: self
+                .actions
+                .iter()
+                .filter_map(|key| Some((execution(&key.execution)?, key.clone())))
+                .collect(),
+            transitions: self
+                .transitions
+                .iter()
+                .filter_map(|(pipeline, stage)| {
+                    machine
+                        .transitions(pipeline)
+                        .into_iter()
+                        .find(|t| &t.stage == stage)
+                })
+                .collect(),
+        }
+    }
+
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         self.executions.is_empty()

@@ -15,7 +15,6 @@ pub mod recovery;
 pub mod retry;
 pub mod run_order;
 pub mod stage_lock;
-pub mod state;
 pub mod stop;
 pub mod supersede;
 pub mod timeouts;
@@ -24,9 +23,9 @@ pub mod variables;
 pub mod view;
 pub mod workspace;
 
+pub use crate::records::*;
 pub use driver::{
     DriverError, Engine, EngineEvent, EngineHandle, EngineSettings, StateDir, is_driven,
 };
 pub use machine::{CallResult, Changes, Effect, EngineError, Machine, RunRequest};
-pub use state::*;
 pub use timeouts::RecheckPolicy;

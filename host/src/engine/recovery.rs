@@ -7,7 +7,7 @@
 
 use super::machine::Machine;
 use super::run_order::Carry;
-use super::state::*;
+use crate::records::*;
 use crate::sandbox::{Failure, FailureKind};
 
 impl Machine {

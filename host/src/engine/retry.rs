@@ -5,7 +5,7 @@
 //! execution is still running (a retry is already under way).
 
 use super::machine::{EngineError, Machine};
-use super::state::*;
+use crate::records::*;
 
 impl Machine {
     /// Loads a finished execution back into memory so it can be retried.

@@ -5,7 +5,7 @@
 //! moves on to wait in front of the next stage.
 
 use super::machine::{Effect, Machine, RunRequest};
-use super::state::*;
+use crate::records::*;
 use crate::sandbox::{Failure, FailureKind};
 
 /// The configuration as recorded and shown: secret values replaced.

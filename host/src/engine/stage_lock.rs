@@ -10,8 +10,8 @@
 //!   and the next waiting execution goes in.
 
 use super::machine::Machine;
-use super::state::*;
 use crate::model::ExecutionMode;
+use crate::records::*;
 use std::collections::HashMap;
 
 /// What the engine tracks per pipeline besides executions.

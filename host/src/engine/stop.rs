@@ -4,7 +4,7 @@
 //! waiting between stages just stops.
 
 use super::machine::{Effect, EngineError, Machine};
-use super::state::*;
+use crate::records::*;
 use crate::sandbox::{Failure, FailureKind};
 
 impl Machine {

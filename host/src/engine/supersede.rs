@@ -4,7 +4,7 @@
 //! stages: an execution inside a stage is never superseded.
 
 use super::machine::Machine;
-use super::state::ExecutionStatus;
+use crate::records::ExecutionStatus;
 
 impl Machine {
     /// Keeps only the newest execution waiting in front of `stage`.

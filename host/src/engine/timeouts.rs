@@ -11,8 +11,8 @@
 //! never in a busy loop.
 
 use super::machine::{Effect, Machine};
-use super::state::*;
 use crate::model::Action;
+use crate::records::*;
 use crate::sandbox::{Category, Failure, FailureKind};
 use std::time::Duration;
 

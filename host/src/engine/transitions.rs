@@ -5,7 +5,7 @@
 //! the waiting ones in, as the stage's lock allows.
 
 use super::machine::{EngineError, Machine};
-use super::state::*;
+use crate::records::*;
 
 impl Machine {
     /// Enables or disables the transition into `stage` of `pipeline`.

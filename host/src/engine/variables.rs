@@ -4,8 +4,8 @@
 //! earlier action that declares that namespace).
 
 use super::machine::Machine;
-use super::state::*;
 use crate::model::variables::{self, EXECUTION, PIPELINE_VARIABLES, Reference, SECRETS};
+use crate::records::*;
 use crate::sandbox::{Failure, FailureKind};
 
 impl Machine {

@@ -3,7 +3,7 @@
 //! action statuses, the executions waiting in front of it, and its inbound
 //! transition. Read from the store; shared by `sluice state` and the tests.
 
-use super::state::*;
+use crate::records::*;
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 

@@ -1,29 +1,59 @@
 //! Validation against the providers a pipeline names: each must load,
 //! be of the right category for its stage, accept the number of artifacts
 //! it is given, and accept its configuration (required properties present,
-//! no unknown ones, and its own `validate`).
+//! no unknown ones, and its own `validate`). The model does not load
+//! providers: whoever validates passes a [`Providers`] that does (the
+//! catalog, in `providers/`).
 
 use super::definition::Pipeline;
 use super::diagnostic::Diagnostic;
-use crate::providers::{Catalog, Resolved};
-use crate::sandbox::{Category, Descriptor};
+use crate::contract::{Category, Descriptor};
 use std::collections::HashMap;
+
+/// Where validation learns about the providers a pipeline names.
+pub trait Providers {
+    /// A provider resolved (loaded, described).
+    type Resolved;
+
+    /// Checks how `reference` is written, without loading anything.
+    fn parse(&self, reference: &str) -> Result<(), String>;
+
+    /// Loads the provider `reference` names and asks what it is.
+    fn resolve(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Self::Resolved, String>> + Send;
+
+    /// What a resolved provider says about itself.
+    fn descriptor(resolved: &Self::Resolved) -> &Descriptor;
+
+    /// Whether a resolved provider exports the `source` interface.
+    fn is_source(resolved: &Self::Resolved) -> bool;
+
+    /// The provider's own check of a configuration: `Ok(Err(problems))`
+    /// when it rejects it.
+    fn validate(
+        resolved: &Self::Resolved,
+        configuration: &[(String, String)],
+    ) -> impl Future<Output = Result<Result<(), Vec<String>>, String>> + Send;
+}
 
 /// Every provider the pipeline names, resolved, keyed by the reference as
 /// written; and the problems found.
-pub async fn validate(
+pub async fn validate<P: Providers>(
     pipeline: &Pipeline,
-    catalog: &Catalog,
-) -> (HashMap<String, Resolved>, Vec<Diagnostic>) {
+    providers: &P,
+) -> (HashMap<String, P::Resolved>, Vec<Diagnostic>) {
     let mut out = Vec::new();
-    let mut resolved: HashMap<String, Resolved> = HashMap::new();
+    let mut resolved: HashMap<String, P::Resolved> = HashMap::new();
     let mut failed: HashMap<String, String> = HashMap::new();
     for (s, stage) in pipeline.stages.iter().enumerate() {
         for (a, action) in stage.actions.iter().enumerate() {
             let path = format!("stages[{s}].actions[{a}]");
             let reference = &action.provider;
-            if reference.parse::<crate::providers::ProviderRef>().is_err() {
-                continue; // reported by the static checks
+            if let Err(message) = providers.parse(reference) {
+                out.push(Diagnostic::error(format!("{path}.provider"), message));
+                continue;
             }
             if let Some(message) = failed.get(reference) {
                 out.push(Diagnostic::error(
@@ -33,12 +63,11 @@ pub async fn validate(
                 continue;
             }
             if !resolved.contains_key(reference) {
-                match catalog.resolve(reference).await {
+                match providers.resolve(reference).await {
                     Ok(r) => {
                         resolved.insert(reference.clone(), r);
                     }
-                    Err(e) => {
-                        let message = e.to_string();
+                    Err(message) => {
                         failed.insert(reference.clone(), message.clone());
                         out.push(Diagnostic::error(format!("{path}.provider"), message));
                         continue;
@@ -46,8 +75,17 @@ pub async fn validate(
                 }
             }
             let provider = &resolved[reference];
-            let descriptor = &provider.descriptor;
-            check_category(s, &stage.name, &action.name, provider, &path, &mut out);
+            let descriptor = P::descriptor(provider);
+            check_category(
+                s,
+                &stage.name,
+                &action.name,
+                reference,
+                descriptor.action_type.category,
+                P::is_source(provider),
+                &path,
+                &mut out,
+            );
             check_counts(
                 descriptor,
                 action.inputs.len(),
@@ -61,7 +99,7 @@ pub async fn validate(
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            match provider.provider.validate(&configuration).await {
+            match P::validate(provider, &configuration).await {
                 Ok(Ok(())) => {}
                 Ok(Err(problems)) => {
                     for problem in problems {
@@ -73,23 +111,24 @@ pub async fn validate(
                         }
                     }
                 }
-                Err(e) => out.push(Diagnostic::error(format!("{path}.provider"), e.to_string())),
+                Err(e) => out.push(Diagnostic::error(format!("{path}.provider"), e)),
             }
         }
     }
     (resolved, out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_category(
     stage_index: usize,
     stage: &str,
     action: &str,
-    provider: &Resolved,
+    name: &str,
+    category: Category,
+    is_source: bool,
     path: &str,
     out: &mut Vec<Diagnostic>,
 ) {
-    let category = provider.descriptor.action_type.category;
-    let name = &provider.reference;
     if stage_index == 0 && category != Category::Source {
         out.push(Diagnostic::error(
             format!("{path}.provider"),
@@ -97,7 +136,7 @@ fn check_category(
                 "the first stage holds only source actions, but `{stage}/{action}` uses {name}, a {category} provider"
             ),
         ));
-    } else if stage_index == 0 && !provider.provider.is_source() {
+    } else if stage_index == 0 && !is_source {
         out.push(Diagnostic::error(
             format!("{path}.provider"),
             format!(

@@ -7,7 +7,7 @@
 use super::definition::{Action, Pipeline};
 use super::diagnostic::Diagnostic;
 use super::variables::{self, EXECUTION, EXECUTION_KEYS, PIPELINE_VARIABLES, SECRETS};
-use crate::sandbox::is_artifact_name;
+use crate::contract::{is_artifact_name, is_secret_name};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -399,8 +399,6 @@ fn check_action_fields(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
             format!("{path}.provider"),
             "provider is empty: use `builtin:NAME` or a path to a .wasm component",
         ));
-    } else if let Err(e) = action.provider.parse::<crate::providers::ProviderRef>() {
-        out.push(Diagnostic::error(format!("{path}.provider"), e));
     }
     if let Some(timeout) = &action.timeout {
         match crate::units::parse_duration(timeout) {
@@ -425,11 +423,12 @@ fn check_action_fields(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
     }
     if let Some(memory) = &action.memory {
         match crate::units::parse_bytes(memory) {
-            Ok(m) if !(1 << 20..=crate::sandbox::limits::MAX_MEMORY_BYTES).contains(&m) => out
-                .push(Diagnostic::error(
+            Ok(m) if !(1 << 20..=crate::contract::MAX_MEMORY_BYTES).contains(&m) => {
+                out.push(Diagnostic::error(
                     format!("{path}.memory"),
                     format!("memory `{memory}` must be between 1MiB and 4GiB"),
-                )),
+                ))
+            }
             Ok(_) => {}
             Err(e) => out.push(Diagnostic::error(format!("{path}.memory"), e)),
         }
@@ -451,16 +450,6 @@ fn check_action_fields(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-}
-
-/// Secret names: upper-case letters, digits and `_`, as in environment
-/// variables (`SLUICE_SECRET_<NAME>`).
-pub fn is_secret_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
@@ -535,7 +524,7 @@ fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
             ));
         }
         for (i, url) in http.allow.iter().enumerate() {
-            if let Err(e) = crate::sandbox::UrlRule::parse(url) {
+            if let Err(e) = crate::urls::UrlRule::parse(url) {
                 out.push(Diagnostic::error(
                     format!("{path}.grants.http.allow[{i}]"),
                     e,
@@ -739,7 +728,6 @@ stages:
             "stages[1].actions[1].outputs[0]: output artifact `Src` is already produced by `Source/Fetch`",
             "stages[0].actions[0].namespace: namespace `Src` has the name of an artifact",
             "stages[1].actions[0].inputs[0]: input artifact `Scr` is not produced by any action (did you mean `Src`?)",
-            "stages[1].actions[1].provider: `copy` is not a provider reference",
             "stages[1].actions[1].timeout: unknown duration unit",
             "stages[1].actions[1].inputs[0]: input artifact `Later` is produced later",
             "stages[1].actions[2].configuration.X: #{variables.tga} refers to pipeline variable `tga`, which is not declared (did you mean `tag`?)",

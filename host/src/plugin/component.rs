@@ -141,29 +141,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_builtin_exports_the_provider_interface_and_passes_the_contract_check() {
-        let noop = crate::providers::builtins()
-            .iter()
-            .find(|b| b.name == "noop")
-            .unwrap();
-        let world = World::of(noop.bytes).unwrap();
-        assert!(!world.is_source());
-        assert_eq!(world.contract().unwrap(), CONTRACT_VERSION);
-        assert!(
-            world
-                .imports
-                .iter()
-                .any(|i| i.starts_with("sluice:provider/log@")),
-            "{:?}",
-            world.imports
-        );
-        assert_eq!(
-            world.target(&CONTRACT_VERSION),
-            "sluice:provider/action-provider@0.1.0"
-        );
-    }
-
-    #[test]
     fn core_modules_and_garbage_are_refused() {
         let core = b"\0asm\x01\0\0\0";
         assert!(

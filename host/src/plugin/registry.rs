@@ -7,7 +7,7 @@
 use super::manifest::ProviderManifest;
 use super::package::Package;
 use super::{PluginError, PluginName};
-use crate::providers::ComponentStore;
+use crate::component_store::ComponentStore;
 use crate::sandbox::ComponentSource;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -65,7 +65,7 @@ impl PluginRegistry {
 
     /// `<state>/plugins`.
     pub fn dir(&self) -> PathBuf {
-        self.state_dir.join("plugins")
+        crate::state_dir::StateDir::at(&self.state_dir).plugins()
     }
 
     fn version_dir(&self, name: &PluginName, version: &str) -> PathBuf {
@@ -76,7 +76,7 @@ impl PluginRegistry {
     }
 
     fn components(&self) -> Result<ComponentStore, PluginError> {
-        let dir = crate::engine::StateDir::new(&self.state_dir).components();
+        let dir = crate::state_dir::StateDir::at(&self.state_dir).components();
         ComponentStore::open(&dir).map_err(PluginError::io("create", dir))
     }
 

@@ -28,10 +28,6 @@ const PRIVATE_PREFIX: &str = "ed25519-private:";
 const PUBLIC_PREFIX: &str = "ed25519:";
 /// The annotation on a signature naming its key's id.
 pub const KEY_ID_ANNOTATION: &str = "dev.sluice.signature.key-id";
-/// The policy file in the state directory.
-pub const POLICY_FILE: &str = "plugin-policy.json";
-/// The folder of trusted keys in the state directory.
-pub const TRUSTED_KEYS_DIR: &str = "trusted-keys";
 
 /// An ed25519 public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,7 +337,7 @@ impl TrustStore {
     /// The trusted keys of `state_dir`.
     pub fn new(state_dir: &Path) -> Self {
         TrustStore {
-            dir: state_dir.join(TRUSTED_KEYS_DIR),
+            dir: crate::state_dir::StateDir::at(state_dir).trusted_keys(),
         }
     }
 
@@ -407,7 +403,7 @@ impl TrustPolicy {
     /// Reads the policy file; none means the default (signatures checked
     /// when present, not required).
     pub fn load(state_dir: &Path) -> Result<TrustPolicy, PluginError> {
-        let path = state_dir.join(POLICY_FILE);
+        let path = crate::state_dir::StateDir::at(state_dir).plugin_policy();
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PluginError::Package {
                 package: path.display().to_string(),
@@ -462,7 +458,7 @@ pub fn judge(
         if require_signed {
             return Err(refuse(format!(
                 "{message}, and the trust policy requires a valid signature by a trusted key \
-                 (--require-signed or {POLICY_FILE})"
+                 (--require-signed or plugin-policy.json)"
             )));
         }
         warnings.push(message);

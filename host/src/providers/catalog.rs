@@ -142,3 +142,40 @@ impl Catalog {
         })
     }
 }
+
+impl crate::model::providers::Providers for Catalog {
+    type Resolved = Resolved;
+
+    fn parse(&self, reference: &str) -> Result<(), String> {
+        reference.parse::<ProviderRef>().map(|_| ())
+    }
+
+    fn resolve(&self, reference: &str) -> impl Future<Output = Result<Resolved, String>> + Send {
+        async move {
+            Catalog::resolve(self, reference)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    fn descriptor(resolved: &Resolved) -> &Descriptor {
+        &resolved.descriptor
+    }
+
+    fn is_source(resolved: &Resolved) -> bool {
+        resolved.provider.is_source()
+    }
+
+    fn validate(
+        resolved: &Resolved,
+        configuration: &[(String, String)],
+    ) -> impl Future<Output = Result<Result<(), Vec<String>>, String>> + Send {
+        async move {
+            resolved
+                .provider
+                .validate(configuration)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}

@@ -4,10 +4,9 @@
 //! component each pipeline version was applied with.
 
 mod catalog;
-mod components;
 
+pub use crate::component_store::ComponentStore;
 pub use catalog::{Catalog, Resolved};
-pub use components::ComponentStore;
 
 use crate::plugin::PluginName;
 use crate::sandbox::{ComponentSource, SandboxError};
@@ -146,6 +145,29 @@ impl ProviderRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_builtin_exports_the_provider_interface_and_passes_the_contract_check() {
+        let noop = super::builtins().iter().find(|b| b.name == "noop").unwrap();
+        let world = crate::plugin::component::World::of(noop.bytes).unwrap();
+        assert!(!world.is_source());
+        assert_eq!(
+            world.contract().unwrap(),
+            crate::plugin::component::CONTRACT_VERSION
+        );
+        assert!(
+            world
+                .imports
+                .iter()
+                .any(|i| i.starts_with("sluice:provider/log@")),
+            "{:?}",
+            world.imports
+        );
+        assert_eq!(
+            world.target(&crate::plugin::component::CONTRACT_VERSION),
+            "sluice:provider/action-provider@0.1.0"
+        );
+    }
 
     #[test]
     fn references_parse() {

@@ -69,9 +69,7 @@ impl Limits {
     }
 }
 
-/// The largest memory a wasm32 instance can address; the most a per-action
-/// memory limit can be.
-pub const MAX_MEMORY_BYTES: u64 = 4096 * MIB;
+pub use crate::contract::MAX_MEMORY_BYTES;
 
 /// Size limits on an outcome. Past them the job fails with an error that
 /// names the limit; nothing oversized is stored.

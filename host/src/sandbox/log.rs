@@ -34,6 +34,18 @@ impl<W: Write + Send> LogWriter for W {
     }
 }
 
+/// A log shown as it is written, provider lines escaped and behind the
+/// gutter (`sluice action run`).
+impl<W: Write + Send> LogWriter for crate::text::LiveLog<W> {
+    fn write_log(&mut self, bytes: &[u8]) {
+        self.write(bytes);
+    }
+
+    fn end_of_call(&mut self) {
+        self.finish();
+    }
+}
+
 /// Keeps the log in memory; [`MemoryLog::contents`] reads it back.
 #[derive(Clone, Default)]
 pub struct MemoryLog(Arc<Mutex<Vec<u8>>>);

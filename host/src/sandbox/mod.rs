@@ -16,7 +16,7 @@
 
 pub(crate) mod bindings;
 mod cache;
-pub mod contract;
+mod convert;
 mod error;
 pub mod grants;
 mod host;
@@ -27,10 +27,12 @@ pub mod log;
 mod outcome;
 mod stdio;
 
-pub use contract::{
-    ActionType, Approval, Category, Descriptor, Failure, FailureKind, HostMount, Job, Mount,
-    Outcome, Property, SourceRevision, guest_paths,
+// The contract's plain types, for the sandbox's users.
+pub use crate::contract::{
+    ActionType, Approval, Category, Descriptor, Failure, FailureKind, HostMount, Mount, Outcome,
+    Property, SourceRevision, guest_paths, is_artifact_name,
 };
+pub use convert::Job;
 pub use error::SandboxError;
 pub use grants::{
     Grants, HttpGrant, ProcessGrant, ProcessSettings, ProgramLimits, Secret, UrlRule,
@@ -1168,15 +1170,6 @@ fn job_wasi(job: &Job, log: &ActionLog) -> Result<WasiCtx, SandboxError> {
             message: format!("{e:#}"),
         })?;
     Ok(builder.build())
-}
-
-/// Artifact names, as CodePipeline allows them; they double as folder names.
-pub fn is_artifact_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.

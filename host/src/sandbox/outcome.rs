@@ -1,8 +1,8 @@
 //! Checks what a provider returned against the outcome limits before the
 //! host keeps any of it.
 
-use super::contract::{Failure, Outcome};
 use super::limits::OutcomeLimits;
+use crate::contract::{Failure, Outcome};
 use crate::units::format_bytes;
 
 /// The outcome as the host will keep it: within limits, or replaced by a

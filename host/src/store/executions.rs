@@ -3,8 +3,8 @@
 //! recovery and for the commands that show state.
 
 use super::{Store, StoreError, json};
-use crate::engine::*;
-use crate::sandbox::{Failure, FailureKind};
+use crate::contract::{Failure, FailureKind};
+use crate::records::*;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 /// An execution as listed.
@@ -46,61 +46,51 @@ pub struct ActionAttempt {
 }
 
 impl Store {
-    /// Writes what one engine step changed, in one transaction.
-    pub fn write_step(&mut self, machine: &Machine, changes: &Changes) -> Result<(), StoreError> {
-        if changes.is_empty() {
+    /// Writes the records one engine step changed, in one transaction.
+    pub fn write_step(&mut self, step: &Step<'_>) -> Result<(), StoreError> {
+        if step.is_empty() {
             return Ok(());
         }
         let path = self.path.clone();
+        let at = |e| super::sqlite_at(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| super::sqlite_at(&path, e))?;
-        for (key, run) in &changes.closed_attempts {
-            if let Some(execution) = machine.execution(&key.execution) {
-                write_action(&tx, execution, key, run).map_err(|e| super::sqlite_at(&path, e))?;
-            }
+            .map_err(at)?;
+        for (execution, key, run) in &step.closed_attempts {
+            write_action(&tx, execution, key, run).map_err(at)?;
         }
-        for id in &changes.executions {
-            if let Some(execution) = machine.execution(id) {
-                write_execution(&tx, execution).map_err(|e| super::sqlite_at(&path, e))?;
-            }
+        for execution in &step.executions {
+            write_execution(&tx, execution).map_err(at)?;
         }
-        for (id, index) in &changes.stages {
-            if let Some(execution) = machine.execution(id) {
-                write_stage(&tx, execution, *index).map_err(|e| super::sqlite_at(&path, e))?;
-            }
+        for (execution, index) in &step.stages {
+            write_stage(&tx, execution, *index).map_err(at)?;
         }
-        for (id, name) in &changes.artifacts {
-            if let Some(execution) = machine.execution(id)
-                && let Some(artifact) = execution.artifacts.get(name)
-            {
-                write_artifact(&tx, execution, artifact).map_err(|e| super::sqlite_at(&path, e))?;
-            }
+        for (execution, artifact) in &step.artifacts {
+            write_artifact(&tx, execution, artifact).map_err(at)?;
         }
-        for key in &changes.actions {
-            if let Some(execution) = machine.execution(&key.execution) {
-                let run = &execution.stages[key.stage].actions[key.action];
-                write_action(&tx, execution, key, run).map_err(|e| super::sqlite_at(&path, e))?;
-            }
+        for (execution, key) in &step.actions {
+            let run = &execution.stages[key.stage].actions[key.action];
+            write_action(&tx, execution, key, run).map_err(at)?;
         }
-        for (pipeline, stage) in &changes.transitions {
-            if let Some(t) = machine
-                .transitions(pipeline)
-                .into_iter()
-                .find(|t| &t.stage == stage)
-            {
-                tx.execute(
-                    "INSERT INTO transitions (pipeline, stage, enabled, reason, changed_by, changed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (pipeline, stage) DO UPDATE SET
-                       enabled = ?3, reason = ?4, changed_by = ?5, changed_at = ?6",
-                    params![t.pipeline, t.stage, t.enabled, t.reason, t.changed_by, t.changed_at],
-                )
-                .map_err(|e| super::sqlite_at(&path, e))?;
-            }
+        for t in &step.transitions {
+            tx.execute(
+                "INSERT INTO transitions (pipeline, stage, enabled, reason, changed_by, changed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (pipeline, stage) DO UPDATE SET
+                   enabled = ?3, reason = ?4, changed_by = ?5, changed_at = ?6",
+                params![
+                    t.pipeline,
+                    t.stage,
+                    t.enabled,
+                    t.reason,
+                    t.changed_by,
+                    t.changed_at
+                ],
+            )
+            .map_err(at)?;
         }
-        tx.commit().map_err(|e| super::sqlite_at(&path, e))
+        tx.commit().map_err(at)
     }
 
     /// Every execution still running, oldest first, with the versions they

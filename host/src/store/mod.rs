@@ -83,9 +83,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Name of the database file in a state directory.
-pub const DATABASE_FILE: &str = "state.db";
-
 impl Store {
     /// Opens (creating when missing) the database in `state_dir` and
     /// brings its schema up to date.
@@ -94,7 +91,7 @@ impl Store {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let path = state_dir.join(DATABASE_FILE);
+        let path = crate::state_dir::StateDir::at(state_dir).database();
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE

@@ -1,7 +1,7 @@
 //! Pipelines and their versions, and transitions.
 
 use super::{Store, StoreError, json};
-use crate::engine::{Millis, PipelineVersion, TransitionState};
+use crate::records::{Millis, PipelineVersion, TransitionState};
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 

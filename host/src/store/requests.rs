@@ -4,7 +4,7 @@
 //! went, which the requesting process waits for.
 
 use super::{Store, StoreError, json};
-use crate::engine::now_millis;
+use crate::records::now_millis;
 use indexmap::IndexMap;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,11 @@
-//! The state of executions, as the engine keeps it in memory and the store
-//! keeps it on disk: executions, their stage runs, their action runs.
+//! Execution records: the state of executions as the engine keeps it in
+//! memory and the store keeps it on disk (executions, their stage runs,
+//! their action runs, artifacts, pipeline versions). Plain data: the rules
+//! that change them are the engine's, the tables that keep them the
+//! store's.
 
+use crate::contract::{Category, Failure, SourceRevision};
 use crate::model::{ExecutionMode, Pipeline};
-use crate::sandbox::{Category, Failure, SourceRevision};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -175,7 +178,7 @@ pub struct ResolvedAction {
     pub secret_properties: Vec<String>,
     /// Host folders granted to the action, paths made absolute.
     #[serde(default)]
-    pub mounts: Vec<crate::sandbox::HostMount>,
+    pub mounts: Vec<crate::contract::HostMount>,
     /// Programs, URLs and secrets granted to the action (as written;
     /// secret values are looked up only when it runs).
     #[serde(default)]
@@ -508,4 +511,36 @@ pub fn now_millis() -> Millis {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
         .unwrap_or(0)
+}
+
+/// The records one engine step changed, in the order they are written,
+/// in one transaction: earlier attempts closed in the step first, then the
+/// executions, stage runs, artifacts and current attempts that changed,
+/// then transitions.
+#[derive(Debug, Default)]
+pub struct Step<'a> {
+    /// Attempts closed in this step (written before the new ones).
+    pub closed_attempts: Vec<(&'a Execution, &'a ActionKey, &'a ActionRun)>,
+    /// Executions whose row changed.
+    pub executions: Vec<&'a Execution>,
+    /// Stage runs that changed: the execution and the stage's index.
+    pub stages: Vec<(&'a Execution, usize)>,
+    /// Artifacts recorded.
+    pub artifacts: Vec<(&'a Execution, &'a ArtifactRecord)>,
+    /// Actions whose current attempt changed.
+    pub actions: Vec<(&'a Execution, ActionKey)>,
+    /// Transitions that changed.
+    pub transitions: Vec<TransitionState>,
+}
+
+impl Step<'_> {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.closed_attempts.is_empty()
+            && self.executions.is_empty()
+            && self.stages.is_empty()
+            && self.artifacts.is_empty()
+            && self.actions.is_empty()
+            && self.transitions.is_empty()
+    }
 }

@@ -1,0 +1,71 @@
+//! `sluice serve`: listens where asked (loopback unless `--public`), runs
+//! the server until SIGINT or SIGTERM, and says where it serves and where
+//! its token is.
+
+use super::{Context, EXIT_OK, fail};
+use crate::server::{Ready, ServeOptions};
+use std::net::SocketAddr;
+
+/// Runs the server. Returns the exit code.
+pub async fn serve(ctx: &Context, listen: SocketAddr, public: bool, options: ServeOptions) -> u8 {
+    if !listen.ip().is_loopback() && !public {
+        return fail(format!(
+            "{listen} is not a loopback address: pass --public to listen where other machines can reach the server (mutating calls need the token; reads need it too)"
+        ));
+    }
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {listen}: {e}")),
+    };
+    let state_dir = ctx.host.state_dir.clone();
+    let ready = move |ready: &Ready| {
+        println!("sluice serving {} on {}", state_dir.display(), ready.url);
+        match &ready.new_token {
+            Some(token) => {
+                println!(
+                    "API token (saved in {}; shown once):\n  {token}",
+                    ready.token_file.display()
+                );
+                println!("console: {}/#token={token}", ready.url);
+            }
+            None => println!(
+                "console: {}/ (API token in {})",
+                ready.url,
+                ready.token_file.display()
+            ),
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    };
+    match crate::server::run(
+        ctx.host.clone(),
+        options,
+        listener,
+        shutdown_signal(),
+        ready,
+    )
+    .await
+    {
+        Ok(()) => {
+            println!("sluice stopped");
+            EXIT_OK
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

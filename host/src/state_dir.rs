@@ -1,0 +1,99 @@
+//! The layout of a state directory: every path Sluice keeps there, in one
+//! place. The engine, the store, the server, secrets and plugin packages
+//! all find their files through [`StateDir`].
+//!
+//! ```text
+//! <state>/state.db              the database (SQLite, WAL)
+//! <state>/driver.lock           held by the process driving the engine
+//! <state>/artifacts/            the artifact store (trees/, manifests/)
+//! <state>/components/           components pipelines were applied with
+//! <state>/logs/                 action logs
+//! <state>/work/                 job folders (recycled, spare/)
+//! <state>/secrets               NAME=value lines, owner-only
+//! <state>/api-token             the server's bearer token, owner-only
+//! <state>/server.json           the running server's address and pid
+//! <state>/plugins/              installed plugin packages
+//! <state>/trusted-keys/         public keys `plugin trust add` accepted
+//! <state>/plugin-policy.json    the plugin trust policy, optional
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// A state directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDir {
+    /// The folder.
+    pub root: PathBuf,
+}
+
+impl StateDir {
+    /// The state directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        StateDir { root: root.into() }
+    }
+
+    /// The state directory at `root` (a borrowed path).
+    pub fn at(root: &Path) -> Self {
+        StateDir::new(root)
+    }
+
+    /// The database.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("state.db")
+    }
+
+    /// The driver's lock file.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("driver.lock")
+    }
+
+    /// The artifact store.
+    pub fn artifacts(&self) -> PathBuf {
+        self.root.join("artifacts")
+    }
+
+    /// Components pipelines were applied with.
+    pub fn components(&self) -> PathBuf {
+        self.root.join("components")
+    }
+
+    /// Action logs.
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// Job folders.
+    pub fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    /// The host's secrets file.
+    pub fn secrets(&self) -> PathBuf {
+        self.root.join("secrets")
+    }
+
+    /// The server's API token.
+    pub fn api_token(&self) -> PathBuf {
+        self.root.join("api-token")
+    }
+
+    /// What the running server writes about itself.
+    pub fn server_file(&self) -> PathBuf {
+        self.root.join("server.json")
+    }
+
+    /// Installed plugin packages.
+    pub fn plugins(&self) -> PathBuf {
+        self.root.join("plugins")
+    }
+
+    /// Public keys trusted for plugin signatures.
+    pub fn trusted_keys(&self) -> PathBuf {
+        self.root.join("trusted-keys")
+    }
+
+    /// The plugin trust policy.
+    pub fn plugin_policy(&self) -> PathBuf {
+        self.root.join("plugin-policy.json")
+    }
+}
