@@ -16,14 +16,29 @@ use std::path::{Path, PathBuf};
 
 /// The cgroups the launcher moved into.
 pub struct JobCgroup {
-    /// (the job's cgroup folder, the folder it came from)
-    joined: Vec<(PathBuf, PathBuf)>,
+    /// The job's cgroup folders, which kind each is, and the cgroup each
+    /// was made in.
+    joined: Vec<(PathBuf, Version, PathBuf)>,
+}
+
+/// Which hierarchy a cgroup is in.
+#[derive(Clone, Copy)]
+enum Version {
+    /// cgroup v2 (`pids` and `memory` together).
+    V2,
+    /// cgroup v1's `pids` hierarchy.
+    V1Pids,
+    /// cgroup v1's `memory` hierarchy.
+    V1Memory,
 }
 
 impl JobCgroup {
     /// Makes and joins the job's cgroup(s), or `None` when the host lets us
-    /// make none.
-    pub fn enter(limits: &ProgramLimits) -> Option<JobCgroup> {
+    /// make none. Moving into a cgroup is the slow part (a grace period of
+    /// the kernel's), so it happens before the launcher is given a program
+    /// (see `sluice::sandbox::isolation`); the limits come with the program
+    /// ([`JobCgroup::limit`]).
+    pub fn enter() -> Option<JobCgroup> {
         let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
         let name = sluice_isolate_protocol::cgroup_name(std::process::id());
         let mut joined = Vec::new();
@@ -33,17 +48,8 @@ impl JobCgroup {
                 let parent = Path::new(mount).join(path.trim_start_matches('/'));
                 let delegated = std::fs::read_to_string(parent.join("cgroup.subtree_control"))
                     .is_ok_and(|c| c.contains("pids") && c.contains("memory"));
-                if delegated
-                    && let Some(dir) = make(
-                        &parent,
-                        &name,
-                        &[
-                            ("pids.max", limits.processes.to_string()),
-                            ("memory.max", limits.memory_bytes.to_string()),
-                        ],
-                    )
-                {
-                    joined.push((dir, parent));
+                if delegated && let Some(dir) = make(&parent, &name) {
+                    joined.push((dir, Version::V2, parent));
                     return Some(JobCgroup { joined });
                 }
             }
@@ -51,32 +57,60 @@ impl JobCgroup {
         // cgroup v1: a hierarchy per controller.
         for line in own.lines() {
             let mut parts = line.splitn(3, ':');
-            let (Some(_), Some(controllers), Some(path)) =
+            let (Some(_), Some(controller), Some(path)) =
                 (parts.next(), parts.next(), parts.next())
             else {
                 continue;
             };
-            let settings: &[(&str, String)] = match controllers {
-                "pids" => &[("pids.max", limits.processes.to_string())],
-                "memory" => &[("memory.limit_in_bytes", limits.memory_bytes.to_string())],
+            let version = match controller {
+                "pids" => Version::V1Pids,
+                "memory" => Version::V1Memory,
                 _ => continue,
             };
             let parent = Path::new("/sys/fs/cgroup")
-                .join(controllers)
+                .join(controller)
                 .join(path.trim_start_matches('/'));
-            if let Some(dir) = make(&parent, &name, settings) {
-                joined.push((dir, parent));
+            if let Some(dir) = make(&parent, &name) {
+                joined.push((dir, version, parent));
             }
         }
         (!joined.is_empty()).then_some(JobCgroup { joined })
+    }
+
+    /// Sets the job's limits; `false` when one could not be set (the
+    /// launcher then refuses to run the program).
+    pub fn limit(&self, limits: &ProgramLimits) -> bool {
+        self.joined.iter().all(|(dir, version, _)| {
+            let settings: &[(&str, u64)] = match version {
+                Version::V2 => &[
+                    ("pids.max", limits.processes),
+                    ("memory.max", limits.memory_bytes),
+                ],
+                Version::V1Pids => &[("pids.max", limits.processes)],
+                Version::V1Memory => &[("memory.limit_in_bytes", limits.memory_bytes)],
+            };
+            settings
+                .iter()
+                .all(|(file, value)| std::fs::write(dir.join(file), value.to_string()).is_ok())
+        })
     }
 
     /// The job's cgroup folders, for the host to remove.
     pub fn folders(&self) -> Vec<String> {
         self.joined
             .iter()
-            .map(|(dir, _)| dir.display().to_string())
+            .map(|(dir, _, _)| dir.display().to_string())
             .collect()
+    }
+
+    /// Moves back out and removes the cgroups: the launcher was never given
+    /// a program (its host let go first), so no one waits for this.
+    pub fn abandon(self) {
+        let me = std::process::id().to_string();
+        for (dir, _, parent) in &self.joined {
+            let _ = std::fs::write(parent.join("cgroup.procs"), &me);
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
@@ -126,15 +160,11 @@ pub fn sweep() {
     }
 }
 
-/// Makes `parent/name` with `settings`, and moves this process into it.
-fn make(parent: &Path, name: &str, settings: &[(&str, String)]) -> Option<PathBuf> {
+/// Makes `parent/name` and moves this process into it.
+fn make(parent: &Path, name: &str) -> Option<PathBuf> {
     let dir = parent.join(name);
     std::fs::create_dir(&dir).ok()?;
-    let ok = settings
-        .iter()
-        .all(|(file, value)| std::fs::write(dir.join(file), value).is_ok())
-        && std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()).is_ok();
-    if ok {
+    if std::fs::write(dir.join("cgroup.procs"), std::process::id().to_string()).is_ok() {
         Some(dir)
     } else {
         let _ = std::fs::remove_dir(&dir);

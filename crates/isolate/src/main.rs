@@ -54,6 +54,17 @@ fn main() {
 }
 
 fn run(probe: bool, lifeline: &UnixStream, cgroups: &mut Vec<String>) -> Result<Report, String> {
+    if probe {
+        // Once per host process: cgroups left by launchers whose host died
+        // before it could remove them.
+        cgroup::sweep();
+    }
+    // Into a cgroup of its own first: the host starts launchers ahead of
+    // need, so this (the slow part) is done before a program is asked for.
+    let cgroup = cgroup::JobCgroup::enter();
+    if let Some(cgroup) = &cgroup {
+        cgroups.extend(cgroup.folders());
+    }
     let spec = if probe {
         Spec {
             program: String::new(),
@@ -77,18 +88,22 @@ fn run(probe: bool, lifeline: &UnixStream, cgroups: &mut Vec<String>) -> Result<
         BufReader::new(lifeline)
             .read_line(&mut line)
             .map_err(|e| format!("reading the program to run: {e}"))?;
+        if line.is_empty() {
+            // The host let go before asking for anything.
+            if let Some(cgroup) = cgroup {
+                cgroups.clear();
+                cgroup.abandon();
+            }
+            return Ok(Report::Killed);
+        }
         serde_json::from_str(&line).map_err(|e| format!("reading the program to run: {e}"))?
     };
+    if let Some(cgroup) = &cgroup
+        && !cgroup.limit(&spec.limits)
+    {
+        return Err("cannot set the program's limits in its cgroup".into());
+    }
     let exact = exact_binds(&spec)?;
-    if probe {
-        // Once per host process: cgroups left by launchers whose host died
-        // before it could remove them.
-        cgroup::sweep();
-    }
-    let cgroup = cgroup::JobCgroup::enter(&spec.limits);
-    if let Some(cgroup) = &cgroup {
-        cgroups.extend(cgroup.folders());
-    }
     let container = container(&spec, cgroup.is_some())?;
     let mut command = if probe {
         // SAFETY: the launcher is single-threaded, so the closure runs in a

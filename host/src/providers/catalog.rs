@@ -166,16 +166,14 @@ impl crate::model::providers::Providers for Catalog {
         resolved.provider.is_source()
     }
 
-    fn validate(
+    async fn validate(
         resolved: &Resolved,
         configuration: &[(String, String)],
-    ) -> impl Future<Output = Result<Result<(), Vec<String>>, String>> + Send {
-        async move {
-            resolved
-                .provider
-                .validate(configuration)
-                .await
-                .map_err(|e| e.to_string())
-        }
+    ) -> Result<Result<(), Vec<String>>, String> {
+        resolved
+            .provider
+            .validate(configuration)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

@@ -160,10 +160,50 @@ fn remove_cgroups(folders: &[String]) {
     }
 }
 
+/// A child process waited for without blocking a thread: through a pidfd
+/// the runtime polls (created in whichever runtime waits, so a process
+/// started ahead of need can be waited for by any).
+pub(crate) struct Proc {
+    child: std::process::Child,
+}
+
+impl Proc {
+    fn pid(&self) -> Option<rustix::process::Pid> {
+        rustix::process::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits until it has exited, and reaps it.
+    async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        use tokio::io::unix::AsyncFd;
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        let pid = self
+            .pid()
+            .ok_or_else(|| std::io::Error::other("no process id"))?;
+        let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
+        // `new` is deprecated for descriptors the `AsyncFd` does not own;
+        // this one owns its pidfd for as long as it is registered.
+        #[allow(deprecated)]
+        let pidfd = AsyncFd::new(pidfd)?;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            let mut ready = pidfd.readable().await?;
+            ready.clear_ready();
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
 /// The programs of one job that are still being ended.
 #[derive(Clone, Default)]
 pub(crate) struct Programs {
-    orphans: Arc<Mutex<Vec<tokio::process::Child>>>,
+    orphans: Arc<Mutex<Vec<Proc>>>,
 }
 
 impl Programs {
@@ -177,7 +217,7 @@ impl Programs {
                 .await
                 .is_err()
             {
-                let _ = child.start_kill();
+                child.kill();
                 let _ = child.wait().await;
             }
         }
@@ -195,16 +235,19 @@ pub(crate) enum Ended {
     TimedOut,
 }
 
+/// A program's output stream.
+pub(crate) type Output = tokio::net::unix::pipe::Receiver;
+
 /// A program started, with its output streams to read.
 pub(crate) struct Running {
-    child: Option<tokio::process::Child>,
+    child: Option<Proc>,
     lifeline: Option<tokio::net::UnixStream>,
     group: Option<rustix::process::Pid>,
     programs: Programs,
     /// Its standard output.
-    pub(crate) stdout: Option<tokio::process::ChildStdout>,
+    pub(crate) stdout: Option<Output>,
     /// Its standard error.
-    pub(crate) stderr: Option<tokio::process::ChildStderr>,
+    pub(crate) stderr: Option<Output>,
 }
 
 impl Drop for Running {
@@ -235,6 +278,66 @@ pub(crate) async fn start(
     }
 }
 
+/// A launcher started ahead of need: it moves into its cgroup (the slow
+/// part of starting a program, a kernel grace period) while it waits to be
+/// given a program.
+struct Warm {
+    child: std::process::Child,
+    lifeline: std::os::unix::net::UnixStream,
+}
+
+/// How many launchers wait at most.
+const WARM_LAUNCHERS: usize = 2;
+
+fn warm_launchers() -> &'static Mutex<Vec<Warm>> {
+    static WARM: OnceLock<Mutex<Vec<Warm>>> = OnceLock::new();
+    WARM.get_or_init(Default::default)
+}
+
+/// Starts a launcher that waits for its program.
+fn spawn_launcher() -> Result<Warm, String> {
+    let launcher = launcher()?;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| format!("cannot make a socket for the launcher: {e}"))?;
+    let child = std::process::Command::new(&launcher.path)
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the program launcher: {e}"))?;
+    Ok(Warm {
+        child,
+        lifeline: ours,
+    })
+}
+
+/// A waiting launcher (or a new one), and others started to wait.
+fn take_launcher() -> Result<Warm, String> {
+    let mut waiting = warm_launchers().lock().unwrap();
+    let mut taken = None;
+    while let Some(mut warm) = waiting.pop() {
+        if matches!(warm.child.try_wait(), Ok(None)) {
+            taken = Some(warm);
+            break;
+        }
+    }
+    while waiting.len() < WARM_LAUNCHERS {
+        match spawn_launcher() {
+            Ok(warm) => waiting.push(warm),
+            Err(_) => break,
+        }
+    }
+    drop(waiting);
+    match taken {
+        Some(warm) => Ok(warm),
+        None => spawn_launcher(),
+    }
+}
+
+fn output(stream: Option<impl Into<OwnedFd>>) -> Option<Output> {
+    stream.and_then(|s| Output::from_owned_fd(s.into()).ok())
+}
+
 async fn start_isolated(spec: &Spec, programs: &Programs) -> Result<Running, String> {
     available().map_err(|reason| {
         format!(
@@ -242,41 +345,30 @@ async fn start_isolated(spec: &Spec, programs: &Programs) -> Result<Running, Str
              needs the host setting --unsandboxed-programs"
         )
     })?;
-    let launcher = launcher()?;
-    let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-        .map_err(|e| format!("cannot make a socket for the launcher: {e}"))?;
-    ours.set_nonblocking(true)
-        .map_err(|e| format!("cannot use the launcher's socket: {e}"))?;
-    let mut lifeline = tokio::net::UnixStream::from_std(ours)
-        .map_err(|e| format!("cannot use the launcher's socket: {e}"))?;
-    let mut child = tokio::process::Command::new(&launcher.path)
-        .stdin(Stdio::from(OwnedFd::from(theirs)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Ended through the lifeline, not by a signal that would leave the
-        // tree to the kernel's parent-death signals.
-        .kill_on_drop(false)
-        .spawn()
-        .map_err(|e| format!("cannot start the program launcher: {e}"))?;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
+    let Warm {
+        mut child,
+        lifeline,
+    } = take_launcher()?;
+    let stdout = output(child.stdout.take());
+    let stderr = output(child.stderr.take());
+    let talk = |e: std::io::Error| format!("cannot talk to the program launcher: {e}");
+    lifeline.set_nonblocking(true).map_err(talk)?;
+    let mut lifeline = tokio::net::UnixStream::from_std(lifeline).map_err(talk)?;
     let mut running = Running {
-        child: Some(child),
+        child: Some(Proc { child }),
         lifeline: None,
         group: None,
         programs: programs.clone(),
         stdout,
         stderr,
     };
-    lifeline
-        .write_all(&to_line(spec))
-        .await
-        .map_err(|e| format!("cannot talk to the program launcher: {e}"))?;
+    lifeline.write_all(&to_line(spec)).await.map_err(talk)?;
     running.lifeline = Some(lifeline);
     Ok(running)
 }
 
 fn start_unsandboxed(spec: &Spec, programs: &Programs) -> Result<Running, String> {
+    use std::os::unix::process::CommandExt;
     let cwd = spec
         .binds
         .iter()
@@ -289,7 +381,7 @@ fn start_unsandboxed(spec: &Spec, programs: &Programs) -> Result<Running, String
             Some(PathBuf::from(&b.host).join(rest))
         })
         .ok_or_else(|| format!("working folder `{}` is not inside the job", spec.cwd))?;
-    let mut child = tokio::process::Command::new(&spec.program)
+    let mut child = std::process::Command::new(&spec.program)
         .args(&spec.args)
         .current_dir(cwd)
         .env_clear()
@@ -298,16 +390,13 @@ fn start_unsandboxed(spec: &Spec, programs: &Programs) -> Result<Running, String
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(false)
         .spawn()
         .map_err(|e| format!("cannot start `{}`: {e}", spec.program))?;
-    let group = child
-        .id()
-        .and_then(|id| rustix::process::Pid::from_raw(id as i32));
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
+    let group = rustix::process::Pid::from_raw(child.id() as i32);
+    let stdout = output(child.stdout.take());
+    let stderr = output(child.stderr.take());
     Ok(Running {
-        child: Some(child),
+        child: Some(Proc { child }),
         lifeline: None,
         group,
         programs: programs.clone(),
@@ -339,7 +428,7 @@ impl Running {
 }
 
 async fn wait_unsandboxed(
-    child: &mut tokio::process::Child,
+    child: &mut Proc,
     group: Option<rustix::process::Pid>,
     limit: Duration,
 ) -> Result<Ended, String> {
@@ -364,7 +453,7 @@ async fn wait_unsandboxed(
 }
 
 async fn wait_isolated(
-    child: &mut tokio::process::Child,
+    child: &mut Proc,
     lifeline: tokio::net::UnixStream,
     limit: Duration,
 ) -> Result<Ended, String> {
@@ -382,7 +471,7 @@ async fn wait_isolated(
                 .await
                 .is_err()
             {
-                let _ = child.start_kill();
+                child.kill();
             }
             true
         }
