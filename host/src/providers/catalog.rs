@@ -150,12 +150,10 @@ impl crate::model::providers::Providers for Catalog {
         reference.parse::<ProviderRef>().map(|_| ())
     }
 
-    fn resolve(&self, reference: &str) -> impl Future<Output = Result<Resolved, String>> + Send {
-        async move {
-            Catalog::resolve(self, reference)
-                .await
-                .map_err(|e| e.to_string())
-        }
+    async fn resolve(&self, reference: &str) -> Result<Resolved, String> {
+        Catalog::resolve(self, reference)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn descriptor(resolved: &Resolved) -> &Descriptor {
