@@ -3,14 +3,14 @@
 //! when a server drives the state directory (its `server.json`), or when
 //! `--server URL` / `SLUICE_SERVER` names one.
 
-use crate::api::routes::{
+use crate::api::dto::{
     ApprovalBody, ApprovalStatus, Message, PutPipelineBody, RetryBody, RetryScope, StartBody,
     Started, StopBody, TransitionBody,
 };
 use crate::engine::view::PipelineState;
-use crate::engine::{Execution, PipelineVersion};
+use crate::engine::{Command, Done, Execution, PipelineVersion};
 use crate::ops::{Applied, ErrorCode, ExecutionDetail, LogPart, OpError};
-use crate::store::{ExecutionSummary, PipelineSummary, Request, RequestOutcome};
+use crate::store::{ExecutionSummary, PipelineSummary};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -130,12 +130,6 @@ impl Client {
         self.call("PUT", "/pipelines", Some(&body)).await
     }
 
-    /// `DELETE /pipelines/{name}`.
-    pub async fn delete_pipeline(&self, name: &str) -> Result<Message, OpError> {
-        self.call("DELETE", &format!("/pipelines/{}", enc(name)), None::<&()>)
-            .await
-    }
-
     /// `GET /pipelines/{name}/state`.
     pub async fn state(&self, name: &str) -> Result<PipelineState, OpError> {
         self.get(&format!("/pipelines/{}/state", enc(name))).await
@@ -168,33 +162,25 @@ impl Client {
             .await
     }
 
-    /// Sends an engine request through the matching API call.
-    pub async fn request(&self, request: &Request) -> RequestOutcome {
-        let answer: Result<Message, OpError> = match request {
-            Request::Start {
-                pipeline,
-                variables,
-                revisions,
-                token,
-                ..
-            } => {
+    /// Gives the server's engine a command through the matching API call.
+    /// A command the server does itself (reloading an applied pipeline)
+    /// answers at once.
+    pub async fn command(&self, command: &Command) -> Result<Done, OpError> {
+        let message: Message = match command {
+            Command::Start(start) => {
                 let body = StartBody {
-                    variables: variables.clone(),
-                    revisions: revisions.clone(),
-                    client_token: token.clone(),
+                    variables: start.variables.clone(),
+                    revisions: start.revisions.clone(),
+                    client_token: start.token.clone(),
                 };
-                self.call::<Started>(
-                    "POST",
-                    &format!("/pipelines/{}/executions", enc(pipeline)),
-                    Some(&body),
-                )
-                .await
-                .map(|s| Message {
-                    message: s.message,
-                    execution: Some(s.execution),
-                })
+                let path = format!("/pipelines/{}/executions", enc(&start.pipeline));
+                let started: Started = self.call("POST", &path, Some(&body)).await?;
+                Message {
+                    message: started.message,
+                    execution: Some(started.execution),
+                }
             }
-            Request::Stop {
+            Command::Stop {
                 execution,
                 abandon,
                 reason,
@@ -203,33 +189,23 @@ impl Client {
                     abandon: *abandon,
                     reason: reason.clone(),
                 };
-                self.call(
-                    "POST",
-                    &format!("/executions/{}/stop", enc(execution)),
-                    Some(&body),
-                )
-                .await
+                let path = format!("/executions/{}/stop", enc(execution));
+                self.call("POST", &path, Some(&body)).await?
             }
-            Request::Retry {
+            Command::Retry {
                 execution,
                 stage,
                 all,
             } => {
-                let body = RetryBody {
-                    mode: if *all {
-                        RetryScope::AllActions
-                    } else {
-                        RetryScope::FailedActions
-                    },
+                let mode = if *all {
+                    RetryScope::AllActions
+                } else {
+                    RetryScope::FailedActions
                 };
-                self.call(
-                    "POST",
-                    &format!("/executions/{}/stages/{}/retry", enc(execution), enc(stage)),
-                    Some(&body),
-                )
-                .await
+                let path = format!("/executions/{}/stages/{}/retry", enc(execution), enc(stage));
+                self.call("POST", &path, Some(&RetryBody { mode })).await?
             }
-            Request::Decide {
+            Command::Decide {
                 execution,
                 stage,
                 action,
@@ -245,19 +221,15 @@ impl Client {
                     },
                     summary: summary.clone(),
                 };
-                self.call(
-                    "PUT",
-                    &format!(
-                        "/executions/{}/stages/{}/actions/{}/approval",
-                        enc(execution),
-                        enc(stage),
-                        enc(action)
-                    ),
-                    Some(&body),
-                )
-                .await
+                let path = format!(
+                    "/executions/{}/stages/{}/actions/{}/approval",
+                    enc(execution),
+                    enc(stage),
+                    enc(action)
+                );
+                self.call("PUT", &path, Some(&body)).await?
             }
-            Request::Transition {
+            Command::Transition {
                 pipeline,
                 stage,
                 enabled,
@@ -268,34 +240,27 @@ impl Client {
                     enabled: *enabled,
                     reason: reason.clone(),
                 };
-                self.call(
-                    "PUT",
-                    &format!(
-                        "/pipelines/{}/stages/{}/transition",
-                        enc(pipeline),
-                        enc(stage)
-                    ),
-                    Some(&body),
-                )
-                .await
+                let path = format!(
+                    "/pipelines/{}/stages/{}/transition",
+                    enc(pipeline),
+                    enc(stage)
+                );
+                self.call("PUT", &path, Some(&body)).await?
             }
-            Request::Reload { .. } => Ok(Message {
-                message: "the server reloads pipelines itself".into(),
+            Command::Delete { pipeline } => {
+                let path = format!("/pipelines/{}", enc(pipeline));
+                self.call("DELETE", &path, None::<&()>).await?
+            }
+            Command::Reload { pipeline } => Message {
+                message: format!("the server reloads pipeline `{pipeline}` itself"),
                 execution: None,
-            }),
+            },
         };
-        match answer {
-            Ok(m) => RequestOutcome {
-                ok: true,
-                message: m.message,
-                execution: m.execution,
-            },
-            Err(e) => RequestOutcome {
-                ok: false,
-                message: e.to_string(),
-                execution: None,
-            },
-        }
+        Ok(Done {
+            message: message.message,
+            execution: message.execution,
+            created: false,
+        })
     }
 
     /// Follows one execution: its snapshots as the server's event stream

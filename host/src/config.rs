@@ -26,7 +26,7 @@ pub struct HostConfig {
     /// How long `describe` and `validate` calls may take (default 60 s).
     pub query_timeout: Option<std::time::Duration>,
     /// The engine's settings (how soon providers are called back).
-    pub engine: crate::engine::EngineSettings,
+    pub engine: crate::engine::DriverSettings,
 }
 
 impl HostConfig {

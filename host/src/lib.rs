@@ -52,6 +52,7 @@ pub mod config;
 pub mod contain;
 pub mod contract;
 pub mod engine;
+pub mod grants;
 pub mod http_client;
 pub mod model;
 pub mod notify;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sluice::cli;
 use sluice::cli::control::StartArgs;
+use sluice::engine::Command as EngineCommand;
 use sluice::providers::ProviderRef;
-use sluice::store::Request;
 
 #[derive(Parser)]
 #[command(
@@ -510,7 +510,7 @@ async fn decide(ctx: &cli::Context, decision: Decision, approved: bool) -> u8 {
     };
     cli::control::send(
         ctx,
-        Request::Decide {
+        EngineCommand::Decide {
             execution: id,
             stage: decision.stage,
             action: decision.action,
@@ -569,7 +569,7 @@ fn main() -> ExitCode {
             )
         },
         query_timeout: cli.query_timeout,
-        engine: sluice::engine::EngineSettings {
+        engine: sluice::engine::DriverSettings {
             recheck: match cli.recheck_floor {
                 Some(floor) => sluice::engine::RecheckPolicy::with_floor(floor),
                 None => Default::default(),
@@ -660,7 +660,7 @@ fn main() -> ExitCode {
                 Ok(id) => {
                     cli::control::send(
                         &ctx,
-                        Request::Stop {
+                        EngineCommand::Stop {
                             execution: id,
                             abandon,
                             reason,
@@ -674,7 +674,7 @@ fn main() -> ExitCode {
                 Ok(id) => {
                     cli::control::send(
                         &ctx,
-                        Request::Retry {
+                        EngineCommand::Retry {
                             execution: id,
                             stage,
                             all,
@@ -693,7 +693,7 @@ fn main() -> ExitCode {
             }) => {
                 cli::control::send(
                     &ctx,
-                    Request::Transition {
+                    EngineCommand::Transition {
                         pipeline: name,
                         stage,
                         enabled: false,
@@ -710,7 +710,7 @@ fn main() -> ExitCode {
             }) => {
                 cli::control::send(
                     &ctx,
-                    Request::Transition {
+                    EngineCommand::Transition {
                         pipeline: name,
                         stage,
                         enabled: true,

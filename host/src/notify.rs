@@ -20,7 +20,7 @@
 //!   "approve": null, "reject": null }
 //! ```
 
-use crate::engine::{EngineEvent, EngineHandle, Execution, ExecutionStatus};
+use crate::engine::{DriverHandle, EngineEvent, Execution, ExecutionStatus};
 use crate::model::{Notification, NotificationEvent};
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
@@ -85,7 +85,7 @@ pub struct Payload {
 }
 
 /// Follows the engine and delivers notifications until aborted.
-pub fn spawn(engine: EngineHandle, state_dir: PathBuf) -> tokio::task::JoinHandle<()> {
+pub fn spawn(engine: DriverHandle, state_dir: PathBuf) -> tokio::task::JoinHandle<()> {
     let mut events = engine.subscribe();
     tokio::spawn(async move {
         let started = crate::engine::now_millis();

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// Something failed on the server.
     Internal,
+    /// The engine cannot act (its state could not be written; it stopped).
+    Unavailable,
 }
 
 /// An operation's failure: a stable code, a message for people, and the
@@ -227,30 +229,6 @@ pub fn invalid_pipeline(report: &model::Report) -> OpError {
     .field("definition");
     error.diagnostics = report.diagnostics.clone();
     error
-}
-
-/// Deletes a pipeline and its history; refused while an execution runs.
-pub fn delete_pipeline(store: &mut Store, name: &str) -> Result<(), OpError> {
-    let executions = store.list_executions(name, 1000).map_err(internal)?;
-    if let Some(running) = executions
-        .iter()
-        .find(|e| e.status == "InProgress" || e.status == "Stopping")
-    {
-        return Err(OpError::new(
-            ErrorCode::Conflict,
-            format!(
-                "pipeline `{name}` has an execution in progress ({}): stop it first (`sluice stop {}`)",
-                running.id, running.id
-            ),
-        ));
-    }
-    match store.delete_pipeline(name).map_err(internal)? {
-        true => Ok(()),
-        false => Err(OpError::not_found(
-            "name",
-            format!("there is no pipeline `{name}`"),
-        )),
-    }
 }
 
 /// A pipeline's state: each stage's latest execution, the inbound

@@ -13,7 +13,7 @@
 
 use crate::api::{self, AppState, ServerInfo};
 use crate::config::HostConfig;
-use crate::engine::{DriverError, Engine};
+use crate::engine::{Driver, DriverError};
 use std::path::{Path, PathBuf};
 
 /// How to serve.
@@ -127,6 +127,10 @@ pub enum ServerError {
     /// Serving failed.
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
+    /// The engine stopped (its state could not be written); the server
+    /// stopped with it.
+    #[error("the engine stopped: {0}")]
+    EngineStopped(String),
 }
 
 /// What a started server tells whoever started it.
@@ -153,7 +157,7 @@ pub async fn run(
     let setup = ServerError::Setup;
     let sandbox = config.sandbox().map_err(setup)?;
     let secrets = config.secret_store().map_err(setup)?;
-    let engine = match Engine::start_with(
+    let engine = match Driver::start_with(
         &config.state_dir,
         sandbox.clone(),
         secrets,
@@ -206,12 +210,19 @@ pub async fn run(
             .unwrap_or_else(|| token_path(&config.state_dir)),
     });
 
-    // On shutdown: stop accepting, end the event streams, give requests
-    // under way a moment, then stop regardless.
+    // On shutdown, or when the engine stops on its own: stop accepting,
+    // end the event streams, give requests under way a moment, then stop
+    // regardless.
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let closer = state.clone();
+    let failing = engine.handle();
     let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
-        shutdown.await;
+        tokio::select! {
+            _ = shutdown => {}
+            reason = failing.failed() => {
+                tracing::error!(%reason, "the engine stopped; the server stops");
+            }
+        }
         closer.close();
         let _ = stopping.send(());
     });
@@ -226,9 +237,10 @@ pub async fn run(
         p.abort();
     }
     notifier.abort();
-    engine.shutdown().await;
+    let engine_stopped = engine.shutdown().await;
     let _ = std::fs::remove_file(&info_path);
-    served.map_err(ServerError::Serve)
+    served.map_err(ServerError::Serve)?;
+    engine_stopped.map_err(ServerError::EngineStopped)
 }
 
 /// The server driving `state_dir`, when one runs: its `server.json`, if

@@ -62,6 +62,12 @@ impl StateDir {
         self.root.join("logs")
     }
 
+    /// The log of one action attempt, relative to the state directory (as
+    /// execution records name it).
+    pub fn action_log(&self, execution: &str, stage: &str, action: &str, attempt: u32) -> String {
+        format!("logs/{execution}/{stage}.{action}.{attempt}.log")
+    }
+
     /// Job folders.
     pub fn work(&self) -> PathBuf {
         self.root.join("work")

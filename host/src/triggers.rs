@@ -11,11 +11,11 @@
 //! revision starts at most one execution however many polls, hooks and
 //! restarts see it.
 
-use crate::engine::{EngineHandle, PipelineVersion};
+use crate::engine::{Command, DriverHandle, PipelineVersion, Start};
 use crate::model::Trigger;
 use crate::model::validate::poll_interval;
 use crate::ops::{ErrorCode, OpError};
-use crate::store::{Request, Store};
+use crate::store::Store;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -95,7 +95,7 @@ impl std::fmt::Debug for Triggers {
 }
 
 struct Inner {
-    engine: EngineHandle,
+    engine: DriverHandle,
     state_dir: PathBuf,
     /// Checks under way, by (pipeline, source): one at a time each.
     busy: Mutex<HashSet<(String, String)>>,
@@ -106,7 +106,7 @@ struct Inner {
 impl Triggers {
     /// Triggers for the pipelines of `state_dir`, starting executions
     /// through `engine`.
-    pub fn new(engine: EngineHandle, state_dir: PathBuf) -> Triggers {
+    pub fn new(engine: DriverHandle, state_dir: PathBuf) -> Triggers {
         Triggers {
             inner: Arc::new(Inner {
                 engine,
@@ -340,40 +340,38 @@ impl Triggers {
                 }
             }
         }
-        let outcome = self
-            .inner
-            .engine
-            .request(Request::Start {
-                pipeline: version.name.clone(),
-                variables: Default::default(),
-                revisions: [(trigger.source.clone(), candidate.clone())]
-                    .into_iter()
-                    .collect(),
-                trigger: format!("{how}: {} {}", trigger.source, short(&candidate)),
-                token: Some(format!("trigger:{}:{candidate}", trigger.source)),
-            })
-            .await;
-        match (outcome.ok, outcome.execution) {
-            (true, Some(id)) => {
-                let fresh = outcome.message.starts_with("started");
+        let start = Command::Start(Start {
+            pipeline: version.name.clone(),
+            variables: Default::default(),
+            revisions: [(trigger.source.clone(), candidate.clone())]
+                .into_iter()
+                .collect(),
+            trigger: format!("{how}: {} {}", trigger.source, short(&candidate)),
+            token: Some(format!("trigger:{}:{candidate}", trigger.source)),
+        });
+        match self.inner.engine.command(start).await {
+            Ok(done) => {
+                // A start answered by its token found the execution an
+                // earlier check started for this revision.
+                let outcome = if done.created {
+                    CheckOutcome::Started
+                } else {
+                    CheckOutcome::Unchanged
+                };
                 result(
                     trigger,
-                    if fresh {
-                        CheckOutcome::Started
-                    } else {
-                        CheckOutcome::Unchanged
-                    },
+                    outcome,
                     Some(candidate),
-                    Some(id),
-                    &outcome.message,
+                    done.execution,
+                    &done.message,
                 )
             }
-            (_, _) => result(
+            Err(refused) => result(
                 trigger,
                 CheckOutcome::Failed,
                 Some(candidate),
                 None,
-                &outcome.message,
+                &refused.to_string(),
             ),
         }
     }

@@ -27,6 +27,13 @@ const RULES: &[(&str, &str, &[&str])] = &[
         "*",
         &["contain", "contract", "text", "units", "urls"],
     ),
+    // The grants policy: what a definition or `action run` grants, as
+    // the sandbox enforces it.
+    (
+        "grants",
+        "*",
+        &["contract", "model", "sandbox", "secrets", "units", "urls"],
+    ),
     // Durable state: records in, records out.
     (
         "store",

@@ -200,6 +200,66 @@ async fn the_api_runs_pipelines_and_the_cli_talks_to_it() {
         (400, Some("invalid_request")),
         "{bad}"
     );
+    // Refusals by the engine come back typed: the status and the field
+    // follow the kind of refusal, never the message's words.
+    for (body, path, want) in [
+        (
+            json!({"variables": {"colour": "red"}}),
+            "/pipelines/served/executions",
+            (400, "invalid_request", "variables"),
+        ),
+        (
+            json!({"revisions": {"Compile": "abc123"}}),
+            "/pipelines/served/executions",
+            (400, "invalid_request", "revisions"),
+        ),
+        (
+            json!({"revisions": {"Src": "line\nbreak"}}),
+            "/pipelines/served/executions",
+            (400, "invalid_request", "revisions"),
+        ),
+        (
+            json!({}),
+            "/pipelines/nope/executions",
+            (404, "not_found", "name"),
+        ),
+        (
+            json!({"mode": "failed_actions"}),
+            &*format!("/executions/{id}/stages/Nope/retry"),
+            (404, "not_found", "stage"),
+        ),
+        (
+            json!({"mode": "failed_actions"}),
+            &*format!("/executions/{id}/stages/Build/retry"),
+            (409, "conflict", ""),
+        ),
+    ] {
+        let (status, refused) = server.call("POST", path, Some(body.clone())).await;
+        let error = &refused["error"];
+        assert_eq!(
+            (
+                status,
+                error["code"].as_str().unwrap_or_default(),
+                error["field"].as_str().unwrap_or_default()
+            ),
+            want,
+            "{path} {body}: {refused}"
+        );
+    }
+    // A pipeline with an execution in progress is not deleted.
+    let (status, busy) = server.call("DELETE", "/pipelines/served", None).await;
+    assert_eq!(
+        (status, busy["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{busy}"
+    );
+    assert!(
+        busy["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("has an execution in progress ({id})")),
+        "{busy}"
+    );
 
     // The state shows it in Build; the command line reads it through the
     // server (the database is the server's alone).

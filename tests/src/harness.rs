@@ -4,10 +4,10 @@
 
 use crate::{fixtures, sandbox};
 use sluice::engine::view::{PipelineState, pipeline_state};
-use sluice::engine::{Engine, EngineSettings, Execution, ExecutionStatus};
+use sluice::engine::{Answer, Command, Driver, DriverSettings, Execution, ExecutionStatus, Start};
 use sluice::model;
 use sluice::providers::{Catalog, ComponentStore};
-use sluice::store::{Request, RequestOutcome, Store};
+use sluice::store::Store;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ pub struct Harness {
     /// The pipeline's name.
     pub pipeline: String,
     /// The engine.
-    pub engine: Option<Engine>,
+    pub engine: Option<Driver>,
     /// The secrets the host holds.
     pub secrets: sluice::secrets::SecretStore,
 }
@@ -66,7 +66,7 @@ impl Harness {
         harness.set_revision("r1", &[("file.txt", "one")]);
         harness.pipeline = harness.apply(yaml).await;
         harness.engine = Some(
-            Engine::start_with(
+            Driver::start_with(
                 &harness.state_dir,
                 sandbox().clone(),
                 harness.secrets.clone(),
@@ -100,24 +100,23 @@ impl Harness {
             .await
             .unwrap_or_else(|r| panic!("{r}"));
         if let Some(engine) = &self.engine {
-            let outcome = engine
-                .request(Request::Reload {
-                    pipeline: loaded.pipeline.name.clone(),
-                })
-                .await;
-            assert!(outcome.ok, "{outcome:?}");
+            let reload = Command::Reload {
+                pipeline: loaded.pipeline.name.clone(),
+            };
+            let answer = engine.command(reload).await;
+            assert!(answer.is_ok(), "{answer:?}");
         }
         loaded.pipeline.name
     }
 
     /// The engine.
-    pub fn engine(&self) -> &Engine {
+    pub fn engine(&self) -> &Driver {
         self.engine.as_ref().expect("the engine runs")
     }
 
-    /// Sends a request.
-    pub async fn request(&self, request: Request) -> RequestOutcome {
-        self.engine().request(request).await
+    /// Gives the engine a command.
+    pub async fn command(&self, command: Command) -> Answer {
+        self.engine().command(command).await
     }
 
     /// Starts an execution; returns its id.
@@ -127,8 +126,8 @@ impl Harness {
 
     /// Starts an execution with variables; returns its id.
     pub async fn start_with(&self, variables: &[(&str, &str)]) -> String {
-        let outcome = self
-            .request(Request::Start {
+        let answer = self
+            .command(Command::Start(Start {
                 pipeline: self.pipeline.clone(),
                 variables: variables
                     .iter()
@@ -137,10 +136,10 @@ impl Harness {
                 revisions: Default::default(),
                 trigger: "test".into(),
                 token: None,
-            })
+            }))
             .await;
-        assert!(outcome.ok, "{outcome:?}");
-        outcome.execution.expect("a start names its execution")
+        let done = answer.unwrap_or_else(|e| panic!("start refused: {e}"));
+        done.execution.expect("a start names its execution")
     }
 
     /// Writes revision `id` of the stub source and makes it the latest.
@@ -226,7 +225,10 @@ impl Harness {
     /// Stops the engine cleanly.
     pub async fn shutdown(&mut self) {
         if let Some(engine) = self.engine.take() {
-            engine.shutdown().await;
+            engine
+                .shutdown()
+                .await
+                .expect("the engine ran without failing");
         }
     }
 }
@@ -234,8 +236,8 @@ impl Harness {
 /// The fixtures answer "in progress, call back in 10-20 ms" while they wait
 /// for their gates: the tests of the rules call them back that soon (the
 /// host's default floor of 1 s and its back-off are tested on their own).
-pub fn fast_callbacks() -> EngineSettings {
-    EngineSettings {
+pub fn fast_callbacks() -> DriverSettings {
+    DriverSettings {
         recheck: sluice::engine::RecheckPolicy::with_floor(std::time::Duration::from_millis(10)),
     }
 }

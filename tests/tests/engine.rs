@@ -3,7 +3,7 @@
 //! answer in progress), asserting what `sluice state` shows.
 
 use sluice::engine::{ActionStatus, ExecutionStatus as S, StageStatus};
-use sluice::store::Request;
+use sluice::engine::{Command, CommandError, Start};
 use sluice_tests::harness::Harness;
 
 /// Source, then a stage whose action waits for a gate named after the
@@ -29,16 +29,24 @@ stages:
     )
 }
 
-fn stop(execution: &str, abandon: bool) -> Request {
-    Request::Stop {
+fn stop(execution: &str, abandon: bool) -> Command {
+    Command::Stop {
         execution: execution.into(),
         abandon,
         reason: Some("testing".into()),
     }
 }
 
-fn retry(execution: &str, stage: &str, all: bool) -> Request {
-    Request::Retry {
+/// The reason of a retry's refusal.
+fn not_retryable(answer: sluice::engine::Answer) -> String {
+    match answer {
+        Err(CommandError::NotRetryable { reason, .. }) => reason,
+        other => panic!("expected a refused retry, got {other:?}"),
+    }
+}
+
+fn retry(execution: &str, stage: &str, all: bool) -> Command {
+    Command::Retry {
         execution: execution.into(),
         stage: stage.into(),
         all,
@@ -232,7 +240,7 @@ async fn a_failed_action_fails_the_stage_once_the_running_actions_finish() {
 async fn a_disabled_transition_holds_executions_and_enabling_it_lets_the_newest_in() {
     let h = Harness::new(&gated("superseded")).await;
     let outcome = h
-        .request(Request::Transition {
+        .command(Command::Transition {
             pipeline: "gated".into(),
             stage: "Build".into(),
             enabled: false,
@@ -240,7 +248,7 @@ async fn a_disabled_transition_holds_executions_and_enabling_it_lets_the_newest_
             by: "tester".into(),
         })
         .await;
-    assert!(outcome.ok, "{outcome:?}");
+    assert!(outcome.is_ok(), "{outcome:?}");
     let a = h.start().await;
     h.wait_for("A to wait at the transition", |h| {
         h.state().stage("Build").inbound_executions == [a.clone()]
@@ -255,7 +263,7 @@ async fn a_disabled_transition_holds_executions_and_enabling_it_lets_the_newest_
     h.wait_status(&a, S::Superseded).await;
     assert_eq!(h.state().stage("Build").inbound_executions, [b.clone()]);
     let refused = h
-        .request(Request::Transition {
+        .command(Command::Transition {
             pipeline: "gated".into(),
             stage: "Source".into(),
             enabled: false,
@@ -263,19 +271,23 @@ async fn a_disabled_transition_holds_executions_and_enabling_it_lets_the_newest_
             by: "t".into(),
         })
         .await;
-    assert!(
-        !refused.ok && refused.message.contains("first stage"),
-        "{refused:?}"
+    assert_eq!(
+        refused,
+        Err(CommandError::NoTransition {
+            pipeline: "gated".into(),
+            stage: "Source".into()
+        })
     );
 
-    h.request(Request::Transition {
+    h.command(Command::Transition {
         pipeline: "gated".into(),
         stage: "Build".into(),
         enabled: true,
         reason: None,
         by: "tester".into(),
     })
-    .await;
+    .await
+    .expect("the engine takes it");
     h.wait_running(&b, "Build", "Wait").await;
     h.open(&b);
     h.wait_status(&b, S::Succeeded).await;
@@ -286,7 +298,7 @@ async fn stop_and_wait_lets_running_actions_finish_and_starts_nothing_new() {
     let h = Harness::new(&gated("superseded")).await;
     let a = h.start().await;
     h.wait_running(&a, "Build", "Wait").await;
-    assert!(h.request(stop(&a, false)).await.ok);
+    assert!(h.command(stop(&a, false)).await.is_ok());
     h.wait_status(&a, S::Stopping).await;
     assert_eq!(
         h.state()
@@ -330,7 +342,7 @@ stages:
     h.wait_running(&a, "Build", "Sleep").await;
     h.wait_running(&a, "Build", "Wait").await;
     let started = std::time::Instant::now();
-    assert!(h.request(stop(&a, true)).await.ok);
+    assert!(h.command(stop(&a, true)).await.is_ok());
     h.wait_status(&a, S::Stopped).await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
@@ -350,9 +362,16 @@ stages:
         );
     }
     // A stopped execution cannot be stopped again.
-    let again = h.request(stop(&a, false)).await;
+    let again = h.command(stop(&a, false)).await;
     assert_eq!(
-        again.message,
+        again,
+        Err(CommandError::AlreadyEnded {
+            execution: a.clone(),
+            status: "Stopped".into()
+        })
+    );
+    assert_eq!(
+        again.unwrap_err().to_string(),
         format!("execution {a} has already ended (Stopped)")
     );
 }
@@ -375,8 +394,8 @@ async fn retrying_failed_actions_reruns_only_them() {
     h.fail("flaky");
     h.wait_status(&a, S::Failed).await;
     std::fs::remove_file(h.gates.join("flaky")).unwrap();
-    let outcome = h.request(retry(&a, "Build", false)).await;
-    assert!(outcome.ok, "{outcome:?}");
+    let outcome = h.command(retry(&a, "Build", false)).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
     h.wait_running(&a, "Build", "Flaky").await;
     let build = h.state().stage("Build").clone();
     assert_eq!(
@@ -400,7 +419,7 @@ async fn retrying_all_actions_reruns_every_one() {
     h.fail("flaky");
     h.wait_status(&a, S::Failed).await;
     std::fs::write(h.gates.join("flaky"), "pass").unwrap();
-    assert!(h.request(retry(&a, "Build", true)).await.ok);
+    assert!(h.command(retry(&a, "Build", true)).await.is_ok());
     h.wait_status(&a, S::Succeeded).await;
     let build = h.state().stage("Build").clone();
     assert_eq!(
@@ -418,24 +437,27 @@ async fn a_retry_is_refused_while_running_after_being_superseded_in_the_stage_or
     let h = Harness::new(&gated("superseded")).await;
     let a = h.start().await;
     h.wait_running(&a, "Build", "Wait").await;
-    let running = h.request(retry(&a, "Build", false)).await;
+    let running = h.command(retry(&a, "Build", false)).await;
     assert_eq!(
-        running.message,
+        not_retryable(running),
         format!(
             "execution {a} is still InProgress: a retry can start only once it has failed or stopped"
         )
     );
-    let not_failed = h.request(retry(&a, "Source", false)).await;
-    assert!(!not_failed.ok);
+    let not_failed = h.command(retry(&a, "Source", false)).await;
+    assert!(
+        matches!(&not_failed, Err(CommandError::NotRetryable { stage, .. }) if stage == "Source"),
+        "{not_failed:?}"
+    );
 
     h.fail(&a);
     h.wait_status(&a, S::Failed).await;
     // B enters Build after A failed there.
     let b = h.start().await;
     h.wait_running(&b, "Build", "Wait").await;
-    let superseded = h.request(retry(&a, "Build", false)).await;
+    let superseded = h.command(retry(&a, "Build", false)).await;
     assert_eq!(
-        superseded.message,
+        not_retryable(superseded),
         format!(
             "execution {b} has entered stage `Build` since, superseding execution {a} there: only the latest execution of a stage can be retried"
         )
@@ -446,9 +468,9 @@ async fn a_retry_is_refused_while_running_after_being_superseded_in_the_stage_or
     // The pipeline changes: B's retry is refused.
     h.apply(&gated("superseded").replace("name: Go", "name: GoGo"))
         .await;
-    let changed = h.request(retry(&b, "Build", false)).await;
+    let changed = h.command(retry(&b, "Build", false)).await;
     assert_eq!(
-        changed.message,
+        not_retryable(changed),
         format!(
             "pipeline `gated` changed since execution {b} started (version 1 then, 2 now): start a new execution instead"
         )
@@ -524,7 +546,7 @@ async fn an_approval_waits_for_a_decision_and_records_it() {
     })
     .await;
     let early = h
-        .request(Request::Decide {
+        .command(Command::Decide {
             execution: a.clone(),
             stage: "Ship".into(),
             action: "Go".into(),
@@ -534,11 +556,16 @@ async fn an_approval_waits_for_a_decision_and_records_it() {
         })
         .await;
     assert_eq!(
-        early.message,
-        format!("action `Ship/Go` of execution {a} is not waiting for approval (not started)")
+        early,
+        Err(CommandError::NotAwaitingApproval {
+            execution: a.clone(),
+            stage: "Ship".into(),
+            action: "Go".into(),
+            state: "not started".into()
+        })
     );
     let outcome = h
-        .request(Request::Decide {
+        .command(Command::Decide {
             execution: a.clone(),
             stage: "Approve".into(),
             action: "Manager".into(),
@@ -547,7 +574,7 @@ async fn an_approval_waits_for_a_decision_and_records_it() {
             summary: Some("looks good".into()),
         })
         .await;
-    assert!(outcome.ok, "{outcome:?}");
+    assert!(outcome.is_ok(), "{outcome:?}");
     h.wait_status(&a, S::Succeeded).await;
     let manager = &h.execution(&a).stages[1].actions[0];
     assert_eq!(
@@ -576,7 +603,7 @@ async fn a_rejection_fails_the_stage() {
             .waiting_for_approval
     })
     .await;
-    h.request(Request::Decide {
+    h.command(Command::Decide {
         execution: a.clone(),
         stage: "Approve".into(),
         action: "Manager".into(),
@@ -584,7 +611,8 @@ async fn a_rejection_fails_the_stage() {
         by: "bob".into(),
         summary: Some("not today".into()),
     })
-    .await;
+    .await
+    .expect("the engine takes it");
     h.wait_status(&a, S::Failed).await;
     assert_eq!(
         h.state()
@@ -618,20 +646,23 @@ stages:
 "##;
     let h = Harness::new(yaml).await;
     let missing = h
-        .request(Request::Start {
+        .command(Command::Start(Start {
             pipeline: "vars".into(),
             variables: Default::default(),
             revisions: Default::default(),
             trigger: "t".into(),
             token: None,
-        })
+        }))
         .await;
     assert_eq!(
-        missing.message,
-        "variable `region` of pipeline `vars` has no default: give it a value (--var region=VALUE)"
+        missing,
+        Err(CommandError::MissingVariable {
+            pipeline: "vars".into(),
+            variable: "region".into()
+        })
     );
     let unknown = h
-        .request(Request::Start {
+        .command(Command::Start(Start {
             pipeline: "vars".into(),
             variables: [("colour".to_string(), "red".to_string())]
                 .into_iter()
@@ -639,10 +670,10 @@ stages:
             revisions: Default::default(),
             trigger: "t".into(),
             token: None,
-        })
+        }))
         .await;
     assert_eq!(
-        unknown.message,
+        unknown.unwrap_err().to_string(),
         "pipeline `vars` has no variable `colour` (it has: tag, region)"
     );
 
@@ -709,4 +740,53 @@ stages:
             .id,
         "r2"
     );
+}
+
+#[tokio::test]
+async fn an_engine_that_cannot_write_its_state_stops_and_says_why_and_the_next_one_carries_on() {
+    let mut h = Harness::new(&gated("superseded")).await;
+    let a = h.start().await;
+    h.wait_running(&a, "Build", "Wait").await;
+    // Another process holds the database's write lock longer than the
+    // store waits for it: the step that records the action's end fails.
+    let blocker = rusqlite::Connection::open(h.state_dir.join("state.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    h.open(&a);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while h.engine().failure().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the engine went on");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let failure = h.engine().failure().unwrap();
+    assert!(
+        failure.contains("cannot write the state database"),
+        "{failure}"
+    );
+    // Commands are refused as unavailable, naming the cause.
+    match h.command(stop(&a, false)).await {
+        Err(CommandError::Unavailable { reason }) => {
+            assert!(
+                reason.contains("cannot write the state database"),
+                "{reason}"
+            )
+        }
+        other => panic!("expected an unavailable engine, got {other:?}"),
+    }
+    let stopped = h.engine.take().unwrap().shutdown().await;
+    assert_eq!(stopped, Err(failure));
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    // Nothing the failed step did was kept or acted on: the next engine
+    // runs the action again and the execution finishes.
+    h.engine = Some(
+        sluice::engine::Driver::start_with(
+            &h.state_dir,
+            sluice_tests::sandbox().clone(),
+            h.secrets.clone(),
+            sluice_tests::harness::fast_callbacks(),
+        )
+        .await
+        .unwrap(),
+    );
+    h.wait_status(&a, S::Succeeded).await;
 }

@@ -1,10 +1,15 @@
 //! The HTTP API (`/api/v1/...`) and the web console (`/`), served by
 //! `sluice serve`.
 //!
-//! Every operation is one entry of the table in [`routes`]: its method,
-//! path, summary, parameters, body and answer types, and its handler. The
-//! router and the OpenAPI document (`/api/v1/openapi.json`) are both built
-//! from that table, so the document cannot drift from the handlers.
+//! Every operation is one entry of the [`table`]: its method, path,
+//! summary, parameters, body and answer types, and its handler, listed by
+//! the module of its resource ([`pipelines`], [`executions`], [`logs`],
+//! [`events`], [`service`]) next to the handler. The router and the
+//! OpenAPI document (`/api/v1/openapi.json`) are both built from that
+//! table, so the document cannot drift from the handlers. The bodies the
+//! command line's client shares are in [`dto`]. The engine's refusals
+//! ([`CommandError`]) become statuses and fields in [`refused`], by
+//! variant.
 //!
 //! Mutating calls need `Authorization: Bearer TOKEN` (the token in the
 //! state directory's `api-token`); reads are open when the server listens
@@ -12,10 +17,16 @@
 //! `{"error": {"code": "not_found", "message": "...", "field": "name"}}`.
 
 pub mod console;
+pub mod dto;
+mod events;
+mod executions;
+mod logs;
 pub mod openapi;
-pub mod routes;
+mod pipelines;
+mod service;
+pub mod table;
 
-use crate::engine::EngineHandle;
+use crate::engine::{CommandError, DriverHandle};
 use crate::ops::{ErrorCode, OpError};
 use crate::providers::Catalog;
 use crate::sandbox::Sandbox;
@@ -36,7 +47,7 @@ pub struct AppState {
 }
 
 struct Inner {
-    engine: EngineHandle,
+    engine: DriverHandle,
     ctx: crate::config::HostConfig,
     sandbox: Sandbox,
     store: Mutex<Store>,
@@ -62,7 +73,7 @@ impl AppState {
     /// The state for a server driving `ctx.state_dir` with `engine`.
     /// `open_reads`: reads need no token (loopback only).
     pub fn new(
-        engine: EngineHandle,
+        engine: DriverHandle,
         ctx: crate::config::HostConfig,
         sandbox: Sandbox,
         token: String,
@@ -88,7 +99,7 @@ impl AppState {
     }
 
     /// The engine.
-    pub fn engine(&self) -> &EngineHandle {
+    pub fn engine(&self) -> &DriverHandle {
         &self.inner.engine
     }
 
@@ -162,7 +173,7 @@ impl AppState {
 pub fn router(state: AppState) -> axum::Router {
     // Operations on one path share one method router.
     let mut by_path: Vec<(&'static str, axum::routing::MethodRouter<AppState>)> = Vec::new();
-    for entry in routes::table() {
+    for entry in table::table() {
         match by_path.iter_mut().find(|(p, _)| *p == entry.op.path) {
             Some((_, handler)) => *handler = std::mem::take(handler).merge(entry.handler),
             None => by_path.push((entry.op.path, entry.handler)),
@@ -240,8 +251,43 @@ impl ApiError {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
+}
+
+/// A handler's answer: JSON, or an error answer.
+pub type ApiResult<T> = Result<axum::Json<T>, ApiError>;
+
+/// An engine's refusal as an error answer: things that do not exist are
+/// `not_found`, bad values in the request `invalid_request` naming the
+/// field, refusals the execution's state decides `conflict`, an engine
+/// that cannot act `unavailable`.
+pub fn refused(error: CommandError) -> ApiError {
+    let message = error.to_string();
+    let (code, field) = match &error {
+        CommandError::UnknownPipeline { .. } => (ErrorCode::NotFound, Some("name")),
+        CommandError::UnknownExecution { .. } => (ErrorCode::NotFound, Some("id")),
+        CommandError::UnknownStage { .. } => (ErrorCode::NotFound, Some("stage")),
+        CommandError::UnknownAction { .. } => (ErrorCode::NotFound, Some("action")),
+        CommandError::UnknownVariable { .. } | CommandError::MissingVariable { .. } => {
+            (ErrorCode::InvalidRequest, Some("variables"))
+        }
+        CommandError::UnknownSourceAction { .. } | CommandError::InvalidRevision { .. } => {
+            (ErrorCode::InvalidRequest, Some("revisions"))
+        }
+        CommandError::NotRetryable { .. }
+        | CommandError::AlreadyEnded { .. }
+        | CommandError::NotAwaitingApproval { .. }
+        | CommandError::NoTransition { .. }
+        | CommandError::PipelineBusy { .. } => (ErrorCode::Conflict, None),
+        CommandError::Unavailable { .. } => (ErrorCode::Unavailable, None),
+    };
+    let error = OpError::new(code, message);
+    ApiError(match field {
+        Some(field) => error.field(field),
+        None => error,
+    })
 }
 
 /// The body of every error answer.

@@ -1,9 +1,9 @@
 //! The OpenAPI 3.1 document, built from the operation table in
-//! [`super::routes`]: paths, methods, parameters, request bodies and
+//! [`super::table`]: paths, methods, parameters, request bodies and
 //! answers, with the JSON Schemas of the types the handlers take and give
 //! (generated from the Rust types with `schemars`).
 
-use super::routes::{Answer, table};
+use super::table::{Answer, table};
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 

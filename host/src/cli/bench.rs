@@ -286,8 +286,9 @@ async fn engine_inner(
     args: &EngineBenchArgs,
     cache_dir: Option<std::path::PathBuf>,
 ) -> Result<serde_json::Value, String> {
-    use crate::engine::{Engine, ExecutionStatus};
-    use crate::store::{Request, Store};
+    use crate::engine::{Command, Start};
+    use crate::engine::{Driver, ExecutionStatus};
+    use crate::store::Store;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let site = work.path().join("site");
     std::fs::create_dir_all(&site).map_err(|e| e.to_string())?;
@@ -314,7 +315,7 @@ async fn engine_inner(
     super::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
         .await
         .map_err(|code| format!("applying the benchmark pipeline failed ({code})"))?;
-    let engine = Engine::start_with(
+    let engine = Driver::start_with(
         &ctx.host.state_dir,
         sandbox,
         Default::default(),
@@ -323,16 +324,22 @@ async fn engine_inner(
     .await
     .map_err(|e| e.to_string())?;
     // Warm up: one execution through, so providers are loaded.
-    let warm = engine
-        .request(Request::Start {
+    let start = || {
+        Command::Start(Start {
             pipeline: "bench".into(),
             variables: Default::default(),
             revisions: Default::default(),
             trigger: "bench".into(),
             token: None,
         })
-        .await;
-    let warm_id = warm.execution.ok_or(warm.message)?;
+    };
+    let started_id = |answer: crate::engine::Answer| {
+        answer
+            .map_err(|e| e.to_string())?
+            .execution
+            .ok_or_else(|| "a start answered no execution".to_string())
+    };
+    let warm_id = started_id(engine.command(start()).await)?;
     let store = Store::open(&ctx.host.state_dir).map_err(|e| e.to_string())?;
     wait_all(&store, std::slice::from_ref(&warm_id)).await?;
 
@@ -340,16 +347,7 @@ async fn engine_inner(
     let started = Instant::now();
     let mut ids = Vec::new();
     for _ in 0..args.executions {
-        let outcome = engine
-            .request(Request::Start {
-                pipeline: "bench".into(),
-                variables: Default::default(),
-                revisions: Default::default(),
-                trigger: "bench".into(),
-                token: None,
-            })
-            .await;
-        ids.push(outcome.execution.ok_or(outcome.message)?);
+        ids.push(started_id(engine.command(start()).await)?);
     }
     // Follow completions through the engine's events.
     let mut remaining: std::collections::HashSet<String> = ids.iter().cloned().collect();
@@ -371,7 +369,7 @@ async fn engine_inner(
         }
     }
     let elapsed = started.elapsed();
-    engine.shutdown().await;
+    engine.shutdown().await?;
     let per_execution = 1 + 2 * args.actions_per_stage as u64;
     let total = per_execution * args.executions as u64;
     let seconds = elapsed.as_secs_f64();

@@ -3,14 +3,17 @@
 //!
 //! One process drives a state directory (holding its lock). A command
 //! either becomes that driver (when it must see an execution through and
-//! no one else drives), or leaves a request the driver picks up and waits
-//! for its answer. With no driver, a request is queued and the command
+//! no one else drives), or leaves a command the driver picks up and waits
+//! for its answer. With no driver, a command is queued and the command
 //! says so.
 
 use super::progress::{Feed, follow};
 use super::{Context, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail};
-use crate::engine::{Engine, ExecutionStatus, is_driven};
-use crate::store::{Request, RequestOutcome, Store};
+use crate::engine::command::answer_from_json;
+use crate::engine::{
+    Answer, Command, CommandError, Done, Driver, ExecutionStatus, Start, is_driven,
+};
+use crate::store::Store;
 use indexmap::IndexMap;
 use std::path::Path;
 use std::time::Duration;
@@ -18,12 +21,12 @@ use std::time::Duration;
 /// How a command reaches the engine.
 pub enum Controller {
     /// This process drives.
-    Local(Engine),
-    /// Another process drives; requests go through the store.
+    Local(Driver),
+    /// Another process drives; commands go through the store.
     Remote(Store),
-    /// No one drives; requests are queued in the store.
+    /// No one drives; commands are queued in the store.
     Queued(Store),
-    /// A server drives; requests go through its API.
+    /// A server drives; commands go through its API.
     Server(crate::client::Client),
 }
 
@@ -40,7 +43,7 @@ impl Controller {
         if drive {
             let sandbox = ctx.host.sandbox()?;
             let secrets = ctx.host.secret_store()?;
-            match Engine::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
+            match Driver::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
                 Ok(engine) => return Ok(Controller::Local(engine)),
                 Err(crate::engine::DriverError::Busy { .. }) => {
                     return Ok(Controller::Remote(ctx.host.store()?));
@@ -51,22 +54,19 @@ impl Controller {
         Ok(Controller::Queued(ctx.host.existing_store()?))
     }
 
-    /// Sends a request and waits for its answer (a queued one is answered
+    /// Gives a command and waits for its answer (a queued one is answered
     /// at once, saying it is queued).
-    pub async fn request(&mut self, request: Request) -> RequestOutcome {
+    pub async fn command(&mut self, command: Command) -> Reply {
         match self {
-            Controller::Local(engine) => engine.request(request).await,
-            Controller::Remote(store) => remote_request(store, &request).await,
-            Controller::Server(client) => client.request(&request).await,
-            Controller::Queued(store) => match store.push_request(&request) {
-                Ok(_) => RequestOutcome {
-                    ok: true,
-                    message: "queued: no sluice process is driving this state directory; the request \
-                              is applied when one starts (`sluice drive`, `sluice run`, `sluice start --wait`)"
-                        .into(),
-                    execution: None,
-                },
-                Err(e) => RequestOutcome { ok: false, message: e.to_string(), execution: None },
+            Controller::Local(driver) => driver.command(command).await.into(),
+            Controller::Remote(store) => remote_command(store, &command).await.into(),
+            Controller::Server(client) => match client.command(&command).await {
+                Ok(done) => Reply::Done(done),
+                Err(error) => Reply::Refused(Refusal::Server(error)),
+            },
+            Controller::Queued(store) => match store.push_request(&command.to_json()) {
+                Ok(_) => Reply::Queued,
+                Err(e) => Reply::Refused(Refusal::Engine(CommandError::unavailable(e))),
             },
         }
     }
@@ -89,7 +89,9 @@ impl Controller {
     /// Stops driving, if this process drives.
     pub async fn finish(self, ctx: &Context) {
         if let Controller::Local(engine) = self {
-            engine.shutdown().await;
+            if let Err(reason) = engine.shutdown().await {
+                warn_lines!("error: the engine stopped: {reason}");
+            }
             if let Ok(store) = ctx.host.store()
                 && let Ok(n) = store.active_count()
                 && n > 0
@@ -108,32 +110,94 @@ impl Controller {
     }
 }
 
-/// Leaves a request for the driver and waits for the answer.
-async fn remote_request(store: &mut Store, request: &Request) -> RequestOutcome {
-    let id = match store.push_request(request) {
-        Ok(id) => id,
-        Err(e) => {
-            return RequestOutcome {
-                ok: false,
-                message: e.to_string(),
-                execution: None,
-            };
+/// What came of a command, as the command line reports it.
+#[derive(Debug)]
+pub enum Reply {
+    /// Done.
+    Done(Done),
+    /// Left for a driver that is not running yet.
+    Queued,
+    /// Refused.
+    Refused(Refusal),
+}
+
+impl From<Answer> for Reply {
+    fn from(answer: Answer) -> Self {
+        match answer {
+            Ok(done) => Reply::Done(done),
+            Err(error) => Reply::Refused(Refusal::Engine(error)),
         }
-    };
-    let is_start = matches!(request, Request::Start { .. });
+    }
+}
+
+const QUEUED: &str = "queued: no sluice process is driving this state directory; the command \
+                      is applied when one starts (`sluice drive`, `sluice run`, `sluice start --wait`)";
+
+/// A refused command: by this host's engine, or by a server.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The engine's refusal.
+    Engine(CommandError),
+    /// The server's error answer.
+    Server(crate::ops::OpError),
+}
+
+impl Refusal {
+    /// The exit code: usage (2) when the command named something that does
+    /// not exist or gave a bad value, failed (1) when the engine's state
+    /// refused it or the engine could not act.
+    pub fn exit_code(&self) -> u8 {
+        use crate::ops::ErrorCode;
+        let usage = match self {
+            Refusal::Engine(error) => matches!(
+                error,
+                CommandError::UnknownPipeline { .. }
+                    | CommandError::UnknownExecution { .. }
+                    | CommandError::UnknownStage { .. }
+                    | CommandError::UnknownAction { .. }
+                    | CommandError::UnknownVariable { .. }
+                    | CommandError::MissingVariable { .. }
+                    | CommandError::UnknownSourceAction { .. }
+                    | CommandError::InvalidRevision { .. }
+            ),
+            Refusal::Server(error) => matches!(
+                error.code,
+                ErrorCode::NotFound | ErrorCode::InvalidRequest | ErrorCode::Unauthorized
+            ),
+        };
+        if usage { EXIT_USAGE } else { EXIT_FAILED }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Engine(error) => error.fmt(f),
+            Refusal::Server(error) => error.fmt(f),
+        }
+    }
+}
+
+/// Leaves a command for the driver and waits for its answer (for a
+/// start: the execution it started).
+async fn remote_command(store: &mut Store, command: &Command) -> Answer {
+    let id = store
+        .push_request(&command.to_json())
+        .map_err(CommandError::unavailable)?;
+    let is_start = matches!(command, Command::Start(_));
     for _ in 0..2400 {
         tokio::time::sleep(Duration::from_millis(25)).await;
-        if let Ok(Some(outcome)) = store.request_outcome(id)
-            && (!is_start || !outcome.ok || outcome.execution.is_some())
-        {
-            return outcome;
+        if let Ok(Some(stored)) = store.request_outcome(id) {
+            let answer = answer_from_json(&stored);
+            let pending = is_start && matches!(&answer, Ok(done) if done.execution.is_none());
+            if !pending {
+                return answer;
+            }
         }
     }
-    RequestOutcome {
-        ok: false,
-        message: "the driving process did not answer within 60s".into(),
-        execution: None,
-    }
+    Err(CommandError::unavailable(
+        "the driving process did not answer within 60s",
+    ))
 }
 
 /// Options of `sluice run` and `sluice start`.
@@ -179,27 +243,38 @@ pub async fn start(ctx: &Context, pipeline: &str, args: StartArgs, trigger: &str
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let request = Request::Start {
+    let command = Command::Start(Start {
         pipeline: pipeline.to_string(),
         variables: args.variables.iter().cloned().collect::<IndexMap<_, _>>(),
         revisions: args.revisions.iter().cloned().collect::<IndexMap<_, _>>(),
         trigger: trigger.to_string(),
         token: None,
-    };
+    });
     let feed_before = match &controller {
         // Subscribe before starting so no change is missed.
         Controller::Local(engine) => Some(engine.subscribe()),
         _ => None,
     };
-    let outcome = controller.request(request).await;
-    if !outcome.ok {
-        controller.finish(ctx).await;
-        return fail(outcome.message);
-    }
-    let Some(id) = outcome.execution else {
-        say_lines!("{}", outcome.message);
-        controller.finish(ctx).await;
-        return EXIT_OK;
+    let id = match controller.command(command).await {
+        Reply::Done(Done {
+            execution: Some(id),
+            ..
+        }) => id,
+        Reply::Done(done) => {
+            say_lines!("{}", done.message);
+            controller.finish(ctx).await;
+            return EXIT_OK;
+        }
+        Reply::Queued => {
+            say_lines!("{QUEUED}");
+            controller.finish(ctx).await;
+            return EXIT_OK;
+        }
+        Reply::Refused(refusal) => {
+            controller.finish(ctx).await;
+            warn_lines!("error: {refusal}");
+            return refusal.exit_code();
+        }
     };
     if !args.wait {
         println!("started execution {id}");
@@ -222,21 +297,29 @@ pub async fn start(ctx: &Context, pipeline: &str, args: StartArgs, trigger: &str
     }
 }
 
-/// Sends one request (stop, retry, approve, reject, transition) and prints
-/// how it went. Exit 0 when done (or queued), 1 when refused.
-pub async fn send(ctx: &Context, request: Request) -> u8 {
+/// Gives one command (stop, retry, approve, reject, transition, delete)
+/// and prints how it went. Exit 0 when done (or queued); when refused, 2
+/// for a name or value that is wrong, 1 for a refusal by state.
+pub async fn send(ctx: &Context, command: Command) -> u8 {
     let mut controller = match Controller::connect(ctx, false).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let outcome = controller.request(request).await;
+    let reply = controller.command(command).await;
     controller.finish(ctx).await;
-    if outcome.ok {
-        say_lines!("{}", outcome.message);
-        EXIT_OK
-    } else {
-        warn_lines!("error: {}", outcome.message);
-        EXIT_FAILED
+    match reply {
+        Reply::Done(done) => {
+            say_lines!("{}", done.message);
+            EXIT_OK
+        }
+        Reply::Queued => {
+            say_lines!("{QUEUED}");
+            EXIT_OK
+        }
+        Reply::Refused(refusal) => {
+            warn_lines!("error: {refusal}");
+            refusal.exit_code()
+        }
     }
 }
 
@@ -258,7 +341,7 @@ pub async fn drive(ctx: &Context, until_idle: bool) -> u8 {
         Err(e) => return fail(e),
     };
     let engine =
-        match Engine::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
+        match Driver::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
             Ok(e) => e,
             Err(e) => return fail(e),
         };
@@ -280,6 +363,11 @@ pub async fn drive(ctx: &Context, until_idle: bool) -> u8 {
             }
         }
     }
-    engine.shutdown().await;
-    EXIT_OK
+    match engine.shutdown().await {
+        Ok(()) => EXIT_OK,
+        Err(reason) => {
+            warn_lines!("error: the engine stopped: {reason}");
+            EXIT_FAILED
+        }
+    }
 }

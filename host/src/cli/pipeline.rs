@@ -4,7 +4,6 @@ use super::{Context, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail};
 use crate::engine::is_driven;
 use crate::model::{self, Report, Severity};
 use crate::providers::Catalog;
-use crate::store::Request;
 use crate::units::format_timestamp;
 use std::path::Path;
 
@@ -163,9 +162,10 @@ pub async fn apply_loaded(
                 print_report(&report);
             }
             if changed && is_driven(&ctx.host.state_dir) {
-                let _ = store.push_request(&Request::Reload {
+                let reload = crate::engine::Command::Reload {
                     pipeline: loaded.pipeline.name.clone(),
-                });
+                };
+                let _ = store.push_request(&reload.to_json());
             }
             Ok((loaded.pipeline.name.clone(), version, changed))
         }
@@ -238,30 +238,31 @@ pub async fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) ->
     EXIT_OK
 }
 
-/// `sluice pipeline delete NAME`.
+/// `sluice pipeline delete NAME`: through the engine, which refuses while
+/// the pipeline has executions in progress.
 pub async fn delete(ctx: &Context, name: &str) -> u8 {
-    if let Some(client) = &ctx.server {
-        return match client.delete_pipeline(name).await {
-            Ok(m) => {
-                println!("{}", m.message);
-                EXIT_OK
-            }
-            Err(e) => fail(e),
+    if ctx.server.is_some() || is_driven(&ctx.host.state_dir) {
+        let delete = crate::engine::Command::Delete {
+            pipeline: name.to_string(),
         };
+        return super::control::send(ctx, delete).await;
     }
-    let mut store = match ctx.host.existing_store() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    match crate::ops::delete_pipeline(&mut store, name) {
-        Ok(()) => {
-            if is_driven(&ctx.host.state_dir) {
-                let _ = store.push_request(&Request::Reload {
-                    pipeline: name.to_string(),
-                });
-            }
+    // No one drives: nothing can start meanwhile but another command like
+    // this one, and the store refuses in one transaction.
+    let deleted = ctx
+        .host
+        .existing_store()
+        .and_then(|mut store| store.delete_pipeline(name).map_err(|e| e.to_string()))
+        .map(|deletion| crate::engine::command::deleted(name, deletion));
+    match deleted {
+        Ok(Ok(())) => {
             println!("deleted pipeline `{name}` and its history");
             EXIT_OK
+        }
+        Ok(Err(refused)) => {
+            let refusal = super::control::Refusal::Engine(refused);
+            warn_lines!("error: {refusal}");
+            refusal.exit_code()
         }
         Err(e) => fail(e),
     }

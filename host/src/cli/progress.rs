@@ -4,8 +4,9 @@
 
 use super::Context;
 use super::control::Controller;
+use crate::engine::Command;
 use crate::engine::{ActionStatus, EngineEvent, Execution, ExecutionStatus, StageStatus};
-use crate::store::{Request, Store};
+use crate::store::Store;
 use crate::units::format_duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{HashMap, HashSet};
@@ -188,8 +189,8 @@ pub async fn follow(
                     None
                 };
                 if let Some((approved, summary)) = decision {
-                    let outcome = controller
-                        .request(Request::Decide {
+                    let reply = controller
+                        .command(Command::Decide {
                             execution: execution.id.clone(),
                             stage: stage.name.clone(),
                             action: action.name.clone(),
@@ -198,11 +199,8 @@ pub async fn follow(
                             summary,
                         })
                         .await;
-                    if !outcome.ok {
-                        view.line(format!(
-                            "  could not record the decision: {}",
-                            outcome.message
-                        ));
+                    if let super::control::Reply::Refused(refusal) = reply {
+                        view.line(format!("  could not record the decision: {refusal}"));
                     }
                 }
             }

@@ -4,7 +4,8 @@
 //! call-back under way is dropped for this one); every later call carries
 //! it too. The provider then succeeds (approved) or fails (rejected).
 
-use super::machine::{Effect, EngineError, Machine};
+use super::command::CommandError;
+use super::machine::{Effect, Machine};
 use crate::records::*;
 
 impl Machine {
@@ -17,16 +18,18 @@ impl Machine {
         approved: bool,
         by: &str,
         summary: Option<String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), CommandError> {
         let execution = self
             .executions
             .get(id)
-            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))?;
+            .ok_or_else(|| CommandError::UnknownExecution {
+                execution: id.to_string(),
+            })?;
         let stage_index = execution
             .stages
             .iter()
             .position(|s| s.name == stage)
-            .ok_or_else(|| EngineError::UnknownStage {
+            .ok_or_else(|| CommandError::UnknownStage {
                 pipeline: execution.pipeline.clone(),
                 stage: stage.to_string(),
             })?;
@@ -34,7 +37,7 @@ impl Machine {
             .actions
             .iter()
             .position(|a| a.name == action)
-            .ok_or_else(|| EngineError::UnknownAction {
+            .ok_or_else(|| CommandError::UnknownAction {
                 stage: stage.to_string(),
                 action: action.to_string(),
             })?;
@@ -52,9 +55,12 @@ impl Machine {
                 Some(s) => s.as_str().to_string(),
                 None => "not started".to_string(),
             };
-            return Err(EngineError::Refused(format!(
-                "action `{stage}/{action}` of execution {id} is not waiting for approval ({state})"
-            )));
+            return Err(CommandError::NotAwaitingApproval {
+                execution: id.to_string(),
+                stage: stage.to_string(),
+                action: action.to_string(),
+                state: state.to_string(),
+            });
         }
         let now = self.now;
         {

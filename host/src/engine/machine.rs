@@ -11,42 +11,13 @@
 //! [`super::timeouts`] (deadlines, call-backs of in-progress actions),
 //! [`super::variables`], [`super::recovery`].
 
+use super::command::CommandError;
 use super::stage_lock::PipelineSlot;
 use crate::records::*;
 use crate::sandbox::{Failure, FailureKind, Outcome};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Why the engine refused a request. The message says what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EngineError {
-    /// No such pipeline.
-    #[error("there is no pipeline `{0}`")]
-    UnknownPipeline(String),
-    /// No such execution (or it is not loaded).
-    #[error("there is no execution `{0}`")]
-    UnknownExecution(String),
-    /// No such stage.
-    #[error("pipeline `{pipeline}` has no stage `{stage}`")]
-    UnknownStage {
-        /// The pipeline.
-        pipeline: String,
-        /// The stage asked for.
-        stage: String,
-    },
-    /// No such action.
-    #[error("stage `{stage}` has no action `{action}`")]
-    UnknownAction {
-        /// The stage.
-        stage: String,
-        /// The action asked for.
-        action: String,
-    },
-    /// The request does not apply in the current state.
-    #[error("{0}")]
-    Refused(String),
-}
 
 /// What changed in one step, for the store to write in one transaction.
 #[derive(Debug, Default)]
@@ -306,17 +277,24 @@ impl Machine {
         }
     }
 
-    /// Forgets a pipeline (it has no running executions).
-    pub fn remove_pipeline(&mut self, name: &str) -> Result<(), EngineError> {
-        if self
+    /// Refuses to forget a pipeline that has executions in progress.
+    pub fn check_removable(&self, name: &str) -> Result<(), CommandError> {
+        match self
             .executions
             .values()
-            .any(|e| e.pipeline == name && !e.status.is_terminal())
+            .find(|e| e.pipeline == name && !e.status.is_terminal())
         {
-            return Err(EngineError::Refused(format!(
-                "pipeline `{name}` has executions in progress; stop them first"
-            )));
+            Some(running) => Err(CommandError::PipelineBusy {
+                pipeline: name.to_string(),
+                execution: running.id.clone(),
+            }),
+            None => Ok(()),
         }
+    }
+
+    /// Forgets a pipeline (it has no executions in progress).
+    pub fn remove_pipeline(&mut self, name: &str) -> Result<(), CommandError> {
+        self.check_removable(name)?;
         self.pipelines.remove(name);
         self.versions.retain(|(p, _), _| p != name);
         self.executions.retain(|_, e| e.pipeline != name);
@@ -343,12 +321,14 @@ impl Machine {
         variables: indexmap::IndexMap<String, String>,
         revisions: Vec<RecordedRevision>,
         token: Option<String>,
-    ) -> Result<ExecutionId, EngineError> {
+    ) -> Result<ExecutionId, CommandError> {
         let version = self
             .pipelines
             .get(pipeline)
             .map(|p| p.current.clone())
-            .ok_or_else(|| EngineError::UnknownPipeline(pipeline.to_string()))?;
+            .ok_or_else(|| CommandError::UnknownPipeline {
+                pipeline: pipeline.to_string(),
+            })?;
         let seq = self.next_seq;
         self.next_seq += 1;
         let execution = Execution::new(

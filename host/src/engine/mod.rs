@@ -9,12 +9,16 @@
 //! transaction, calls providers, and feeds their results back.
 
 pub mod approval;
+pub mod command;
 pub mod driver;
+mod log_file;
 pub mod machine;
 pub mod recovery;
 pub mod retry;
 pub mod run_order;
+mod runner;
 pub mod stage_lock;
+pub mod start;
 pub mod stop;
 pub mod supersede;
 pub mod timeouts;
@@ -24,8 +28,9 @@ pub mod view;
 pub mod workspace;
 
 pub use crate::records::*;
+pub use command::{Answer, Command, CommandError, Done, Start};
 pub use driver::{
-    DriverError, Engine, EngineEvent, EngineHandle, EngineSettings, StateDir, is_driven,
+    Driver, DriverError, DriverHandle, DriverSettings, EngineEvent, StateDir, is_driven,
 };
-pub use machine::{CallResult, Changes, Effect, EngineError, Machine, RunRequest};
+pub use machine::{CallResult, Changes, Effect, Machine, RunRequest};
 pub use timeouts::RecheckPolicy;

@@ -4,7 +4,8 @@
 //! it), when the pipeline changed since the execution started, or when the
 //! execution is still running (a retry is already under way).
 
-use super::machine::{EngineError, Machine};
+use super::command::CommandError;
+use super::machine::Machine;
 use crate::records::*;
 
 impl Machine {
@@ -16,64 +17,87 @@ impl Machine {
     }
 
     /// Retries `stage` of a failed or stopped execution.
-    pub fn retry(&mut self, id: &str, stage: &str, mode: RetryMode) -> Result<(), EngineError> {
+    pub fn retry(&mut self, id: &str, stage: &str, mode: RetryMode) -> Result<(), CommandError> {
         let execution = self
             .executions
             .get(id)
-            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))?;
+            .ok_or_else(|| CommandError::UnknownExecution {
+                execution: id.to_string(),
+            })?;
         let index = execution
             .stages
             .iter()
             .position(|s| s.name == stage)
-            .ok_or_else(|| EngineError::UnknownStage {
+            .ok_or_else(|| CommandError::UnknownStage {
                 pipeline: execution.pipeline.clone(),
                 stage: stage.to_string(),
             })?;
         match execution.status {
             ExecutionStatus::Failed | ExecutionStatus::Stopped => {}
             ExecutionStatus::InProgress | ExecutionStatus::Stopping => {
-                return Err(EngineError::Refused(format!(
-                    "execution {id} is still {}: a retry can start only once it has failed or stopped",
-                    execution.status.as_str()
-                )));
+                return Err(not_retryable(
+                    id,
+                    stage,
+                    format!(
+                        "execution {id} is still {}: a retry can start only once it has failed or stopped",
+                        execution.status.as_str()
+                    ),
+                ));
             }
             ExecutionStatus::Succeeded => {
-                return Err(EngineError::Refused(format!(
-                    "execution {id} succeeded: there is nothing to retry"
-                )));
+                return Err(not_retryable(
+                    id,
+                    stage,
+                    format!("execution {id} succeeded: there is nothing to retry"),
+                ));
             }
             ExecutionStatus::Superseded => {
-                return Err(EngineError::Refused(format!(
-                    "execution {id} was superseded: start a new execution instead"
-                )));
+                return Err(not_retryable(
+                    id,
+                    stage,
+                    format!("execution {id} was superseded: start a new execution instead"),
+                ));
             }
         }
         let run = &execution.stages[index];
         match run.status {
             Some(StageStatus::Failed) | Some(StageStatus::Stopped) => {}
             other => {
-                return Err(EngineError::Refused(format!(
-                    "stage `{stage}` of execution {id} is {}: only a failed or stopped stage can be retried",
-                    other.map(|s| s.as_str()).unwrap_or("not started")
-                )));
+                return Err(not_retryable(
+                    id,
+                    stage,
+                    format!(
+                        "stage `{stage}` of execution {id} is {}: only a failed or stopped stage can be retried",
+                        other.map(|s| s.as_str()).unwrap_or("not started")
+                    ),
+                ));
             }
         }
-        let slot = self
-            .pipelines
-            .get(&execution.pipeline)
-            .ok_or_else(|| EngineError::UnknownPipeline(execution.pipeline.clone()))?;
+        let slot = self.pipelines.get(&execution.pipeline).ok_or_else(|| {
+            CommandError::UnknownPipeline {
+                pipeline: execution.pipeline.clone(),
+            }
+        })?;
         if let Some((_, latest)) = slot.stages.get(stage).and_then(|s| s.latest.as_ref())
             && latest != id
         {
-            return Err(EngineError::Refused(format!(
-                "execution {latest} has entered stage `{stage}` since, superseding execution {id} there: only the latest execution of a stage can be retried"
-            )));
+            return Err(not_retryable(
+                id,
+                stage,
+                format!(
+                    "execution {latest} has entered stage `{stage}` since, superseding execution {id} there: only the latest execution of a stage can be retried"
+                ),
+            ));
         }
         if slot.current.version != execution.version {
-            return Err(EngineError::Refused(format!(
-                "pipeline `{}` changed since execution {id} started (version {} then, {} now): start a new execution instead",
-                execution.pipeline, execution.version, slot.current.version
-            )));
+            return Err(not_retryable(
+                id,
+                stage,
+                format!(
+                    "pipeline `{}` changed since execution {id} started (version {} then, {} now): start a new execution instead",
+                    execution.pipeline, execution.version, slot.current.version
+                ),
+            ));
         }
         if let Some(holder) = slot
             .stages
@@ -81,9 +105,11 @@ impl Machine {
             .filter(|s| s.is_locked(slot.mode()))
             .and_then(|s| s.holders.first())
         {
-            return Err(EngineError::Refused(format!(
-                "stage `{stage}` is running execution {holder}"
-            )));
+            return Err(not_retryable(
+                id,
+                stage,
+                format!("stage `{stage}` is running execution {holder}"),
+            ));
         }
 
         let now = self.now;
@@ -127,5 +153,14 @@ impl Machine {
         }
         self.start_next_run_order(id, index);
         Ok(())
+    }
+}
+
+/// A retry refused, and why.
+fn not_retryable(execution: &str, stage: &str, reason: String) -> CommandError {
+    CommandError::NotRetryable {
+        execution: execution.to_string(),
+        stage: stage.to_string(),
+        reason,
     }
 }

@@ -3,7 +3,8 @@
 //! marks the running actions `Abandoned` at once (`Stopped`). An execution
 //! waiting between stages just stops.
 
-use super::machine::{Effect, EngineError, Machine};
+use super::command::CommandError;
+use super::machine::{Effect, Machine};
 use crate::records::*;
 use crate::sandbox::{Failure, FailureKind};
 
@@ -14,16 +15,18 @@ impl Machine {
         id: &str,
         mode: StopMode,
         reason: Option<String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<(), CommandError> {
         let execution = self
             .executions
             .get(id)
-            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))?;
+            .ok_or_else(|| CommandError::UnknownExecution {
+                execution: id.to_string(),
+            })?;
         if execution.status.is_terminal() {
-            return Err(EngineError::Refused(format!(
-                "execution {id} has already ended ({})",
-                execution.status.as_str()
-            )));
+            return Err(CommandError::AlreadyEnded {
+                execution: id.to_string(),
+                status: execution.status.as_str().to_string(),
+            });
         }
         if execution.status == ExecutionStatus::Stopping && mode == StopMode::Wait {
             return Ok(());

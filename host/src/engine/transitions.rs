@@ -4,7 +4,8 @@
 //! queueing in queued mode, all waiting in parallel mode); enabling it lets
 //! the waiting ones in, as the stage's lock allows.
 
-use super::machine::{EngineError, Machine};
+use super::command::CommandError;
+use super::machine::Machine;
 use crate::records::*;
 
 impl Machine {
@@ -16,22 +17,25 @@ impl Machine {
         enabled: bool,
         reason: Option<String>,
         by: &str,
-    ) -> Result<(), EngineError> {
-        let slot = self
-            .pipelines
-            .get_mut(pipeline)
-            .ok_or_else(|| EngineError::UnknownPipeline(pipeline.to_string()))?;
+    ) -> Result<(), CommandError> {
+        let slot =
+            self.pipelines
+                .get_mut(pipeline)
+                .ok_or_else(|| CommandError::UnknownPipeline {
+                    pipeline: pipeline.to_string(),
+                })?;
         let stages = &slot.current.definition.stages;
         let index = stages.iter().position(|s| s.name == stage).ok_or_else(|| {
-            EngineError::UnknownStage {
+            CommandError::UnknownStage {
                 pipeline: pipeline.to_string(),
                 stage: stage.to_string(),
             }
         })?;
         if index == 0 {
-            return Err(EngineError::Refused(format!(
-                "stage `{stage}` is the first stage: there is no transition into it"
-            )));
+            return Err(CommandError::NoTransition {
+                pipeline: pipeline.to_string(),
+                stage: stage.to_string(),
+            });
         }
         slot.transitions.insert(
             stage.to_string(),

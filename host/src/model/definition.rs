@@ -29,6 +29,17 @@ pub struct Pipeline {
     pub notifications: Vec<Notification>,
 }
 
+impl Pipeline {
+    /// Each variable that has a default, with it (what an execution gets
+    /// when nothing overrides them).
+    pub fn variable_defaults(&self) -> indexmap::IndexMap<String, String> {
+        self.variables
+            .iter()
+            .filter_map(|v| v.default.clone().map(|d| (v.name.clone(), d)))
+            .collect()
+    }
+}
+
 /// A trigger: new revisions of one source action start executions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

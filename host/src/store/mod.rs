@@ -1,7 +1,7 @@
 //! Durable state: SQLite (bundled) in WAL mode, with versioned schema
 //! migrations. Pipelines and their versions, executions with their stage
 //! and action runs (every attempt kept), artifacts, transitions, and the
-//! requests other processes leave for the one driving the engine.
+//! commands other processes leave for the one driving the engine.
 //!
 //! Every engine step is written in one transaction ([`Store::write_step`]).
 //! The rest of Sluice reaches the database only through this module, whose
@@ -13,8 +13,7 @@ mod requests;
 mod schema;
 
 pub use executions::{ActionAttempt, ExecutionSummary};
-pub use pipelines::PipelineSummary;
-pub use requests::{Request, RequestOutcome};
+pub use pipelines::{Deletion, PipelineSummary};
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

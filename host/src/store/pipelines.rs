@@ -18,6 +18,17 @@ pub struct PipelineSummary {
     pub latest_execution: Option<(String, String)>,
 }
 
+/// What came of deleting a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deletion {
+    /// It and its history are gone.
+    Deleted,
+    /// There was no such pipeline.
+    NoSuchPipeline,
+    /// This execution of it is in progress: nothing was deleted.
+    InProgress(String),
+}
+
 impl Store {
     /// Records `version` (its number is ignored) as the pipeline's new
     /// current version, unless it equals the current one. Returns the
@@ -187,14 +198,25 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
-    /// Deletes a pipeline, its versions, transitions and execution history.
-    /// The caller makes sure no execution of it is running.
-    pub fn delete_pipeline(&mut self, name: &str) -> Result<bool, StoreError> {
+    /// Deletes a pipeline and its history in one transaction, unless one
+    /// of its executions is in progress.
+    pub fn delete_pipeline(&mut self, name: &str) -> Result<Deletion, StoreError> {
         let path = self.path.clone();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| super::sqlite_at(&path, e))?;
+        let running: Option<String> = tx
+            .query_row(
+                "SELECT id FROM executions WHERE pipeline = ?1 AND status IN ('InProgress', 'Stopping') LIMIT 1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| super::sqlite_at(&path, e))?;
+        if let Some(execution) = running {
+            return Ok(Deletion::InProgress(execution));
+        }
         let sql = [
             "DELETE FROM action_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
             "DELETE FROM stage_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
@@ -211,7 +233,11 @@ impl Store {
             .execute("DELETE FROM pipelines WHERE name = ?1", params![name])
             .map_err(|e| super::sqlite_at(&path, e))?;
         tx.commit().map_err(|e| super::sqlite_at(&path, e))?;
-        Ok(deleted > 0)
+        Ok(if deleted > 0 {
+            Deletion::Deleted
+        } else {
+            Deletion::NoSuchPipeline
+        })
     }
 
     /// The transitions of a pipeline that were ever changed.

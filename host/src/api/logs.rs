@@ -1,0 +1,185 @@
+//! Action logs: every attempt's lines of an execution, and one action's
+//! log streamed as it is written.
+
+use super::table::{ACTION, Answer, Entry, ID, Op, QueryParam, STAGE, schema};
+use super::{ApiError, ApiQuery, ApiResult, AppState};
+use crate::ops::{self, LogPart};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::Duration;
+
+pub(super) fn entries() -> Vec<Entry> {
+    vec![
+        Entry {
+            op: Op {
+                method: "get",
+                path: "/api/v1/executions/{id}/logs",
+                id: "GetActionLogs",
+                summary: "The logs of an execution's actions, every attempt in order (or one action's).",
+                path_params: &[ID],
+                query: &[QueryParam {
+                    name: "action",
+                    kind: "string",
+                    description: "Only this action, as STAGE/ACTION.",
+                }],
+                body: None,
+                answer: Answer::Json(200, schema::<Vec<LogPart>>),
+            },
+            handler: get(get_logs),
+        },
+        Entry {
+            op: Op {
+                method: "get",
+                path: "/api/v1/executions/{id}/stages/{stage}/actions/{action}/log",
+                id: "StreamActionLog",
+                summary: "An action's log as it is written (its latest attempt): server-sent `log` events with text, then `end`.",
+                path_params: &[ID, STAGE, ACTION],
+                query: &[],
+                body: None,
+                answer: Answer::EventStream(
+                    "`log` events (data: the new text), then one `end` event when the attempt has ended.",
+                ),
+            },
+            handler: get(stream_log),
+        },
+    ]
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    action: Option<String>,
+}
+
+async fn get_logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<LogQuery>,
+) -> ApiResult<Vec<LogPart>> {
+    let filter = query
+        .action
+        .as_deref()
+        .map(ops::parse_action_filter)
+        .transpose()?;
+    let dir = state.state_dir().to_path_buf();
+    Ok(Json(state.with_store(|s| {
+        ops::logs(s, &dir, &id, filter.as_ref())
+    })?))
+}
+
+type EventResult = Result<Event, Infallible>;
+
+async fn stream_log(
+    State(state): State<AppState>,
+    Path((id, stage, action)): Path<(String, String, String)>,
+) -> Result<Sse<impl Stream<Item = EventResult>>, ApiError> {
+    // Checked now, so a bad name is a 404 rather than an empty stream.
+    state.with_store(|s| ops::log_file(s, &id, &stage, &action))?;
+    let tail_closed = state.closed();
+    struct Tail {
+        state: AppState,
+        id: String,
+        stage: String,
+        action: String,
+        offset: u64,
+        log: Option<String>,
+        done: bool,
+        /// The start of a line not finished yet.
+        partial: Vec<u8>,
+    }
+    let tail = Tail {
+        state,
+        id,
+        stage,
+        action,
+        offset: 0,
+        log: None,
+        done: false,
+        partial: Vec::new(),
+    };
+    // Complete lines as a JSON array of `{source, text}`.
+    fn lines_event(bytes: &[u8]) -> Event {
+        let lines = crate::text::log_lines(bytes);
+        Event::default()
+            .event("log")
+            .data(serde_json::to_string(&lines).expect("log lines serialise"))
+    }
+    let stream = stream::unfold(tail, |mut t| async move {
+        if t.done {
+            return None;
+        }
+        loop {
+            let (_, log, running) = match t
+                .state
+                .with_store(|s| ops::log_file(s, &t.id, &t.stage, &t.action))
+            {
+                Ok(found) => found,
+                Err(e) => {
+                    t.done = true;
+                    return Some((Ok(Event::default().event("end").data(e.message)), t));
+                }
+            };
+            if log != t.log {
+                // A new attempt: start its log from the beginning.
+                t.log = log.clone();
+                t.offset = 0;
+                t.partial.clear();
+            }
+            if let Some(rel) = &t.log {
+                let path = t.state.state_dir().join(rel);
+                let bytes = read_from(&path, t.offset).await;
+                if !bytes.is_empty() {
+                    t.offset += bytes.len() as u64;
+                    t.partial.extend_from_slice(&bytes);
+                    if let Some(end) = t.partial.iter().rposition(|b| *b == b'\n') {
+                        let complete: Vec<u8> = t.partial.drain(..=end).collect();
+                        return Some((Ok(lines_event(&complete)), t));
+                    }
+                }
+            }
+            if !running {
+                if !t.partial.is_empty() {
+                    let rest = std::mem::take(&mut t.partial);
+                    return Some((Ok(lines_event(&rest)), t));
+                }
+                t.done = true;
+                return Some((Ok(Event::default().event("end").data("end")), t));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let closed = tail_closed;
+    Ok(Sse::new(stream.take_until(closed)).keep_alive(KeepAlive::default()))
+}
+
+/// Up to 64 KiB of a file from `offset`, cut at the last whole UTF-8
+/// character.
+async fn read_from(path: &std::path::Path, offset: u64) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let Ok(mut file) = tokio::fs::File::open(path).await else {
+        return Vec::new();
+    };
+    if file.seek(std::io::SeekFrom::Start(offset)).await.is_err() {
+        return Vec::new();
+    }
+    let mut buffer = vec![0u8; 64 << 10];
+    let n = file.read(&mut buffer).await.unwrap_or(0);
+    buffer.truncate(n);
+    // Do not split a character: keep its start for the next read.
+    let mut end = buffer.len();
+    while end > 0 && std::str::from_utf8(&buffer[..end]).is_err() && buffer.len() - end < 4 {
+        end -= 1;
+    }
+    if end == 0 && !buffer.is_empty() && buffer.len() < 4 {
+        return Vec::new();
+    }
+    if std::str::from_utf8(&buffer[..end]).is_err() {
+        end = buffer.len();
+    }
+    buffer.truncate(end);
+    buffer
+}

@@ -1,0 +1,59 @@
+//! The server itself: its health and the API's OpenAPI document.
+
+use super::dto::Health;
+use super::table::{Answer, Entry, Op, schema};
+use super::{ApiError, AppState};
+use crate::ops::{ErrorCode, OpError};
+use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+
+pub(super) fn entries() -> Vec<Entry> {
+    vec![Entry {
+        op: Op {
+            method: "get",
+            path: "/api/v1/health",
+            id: "Health",
+            summary: "The server's version and state directory; 503 (`unavailable`) once its engine has stopped (its state could not be written).",
+            path_params: &[],
+            query: &[],
+            body: None,
+            answer: Answer::Json(200, schema::<Health>),
+        },
+        handler: get(health),
+    }]
+}
+
+pub(super) fn document_entries() -> Vec<Entry> {
+    vec![Entry {
+        op: Op {
+            method: "get",
+            path: "/api/v1/openapi.json",
+            id: "OpenApi",
+            summary: "This document.",
+            path_params: &[],
+            query: &[],
+            body: None,
+            answer: Answer::Json(200, schema::<serde_json::Value>),
+        },
+        handler: get(openapi_document),
+    }]
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    if let Some(reason) = state.engine().failure() {
+        return Err(OpError::new(
+            ErrorCode::Unavailable,
+            format!("the engine has stopped: {reason}"),
+        )
+        .into());
+    }
+    Ok(Json(Health {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        state_dir: state.state_dir().display().to_string(),
+    }))
+}
+
+async fn openapi_document() -> Json<serde_json::Value> {
+    Json(super::openapi::document())
+}

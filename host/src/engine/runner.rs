@@ -1,0 +1,417 @@
+//! The provider-call runner: everything between the state machine asking
+//! for a call ([`RunRequest`]) and its result ([`CallResult`]): loading
+//! the provider once per digest, preparing the job's folders, granting
+//! what the action was granted (secrets looked up), writing its log,
+//! ingesting its outputs and having them sealed. Source queries (latest
+//! revision, changed paths) go through one [`ProviderCalls::source_call`].
+
+use super::log_file::LazyFile;
+use super::machine::{CallResult, RunRequest};
+use super::workspace::{JobFolders, Workspaces};
+use crate::artifacts::ArtifactStore;
+use crate::providers::Catalog;
+use crate::records::*;
+use crate::sandbox::{
+    ActionLog, Approval, FailureKind, Job, Limits, Outcome, Provider, SourceRevision,
+};
+use crate::state_dir::StateDir;
+use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a source query (latest revision, changed paths) may take.
+const SOURCE_QUERY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the provider calls of one driver share.
+pub(super) struct ProviderCalls {
+    pub(super) state_dir: StateDir,
+    /// The state directory, absolute and canonical: no granted folder may
+    /// hold it, and programs see it covered.
+    hidden: PathBuf,
+    catalog: Catalog,
+    artifacts: ArtifactStore,
+    pub(super) workspaces: Workspaces,
+    providers: Mutex<HashMap<String, Provider>>,
+    secrets: crate::secrets::SecretStore,
+    /// Artifacts to seal (hash) in the background, off the hand-off's path.
+    sealer: Mutex<std::sync::mpsc::Sender<String>>,
+}
+
+/// A question for a source action.
+enum SourceQuery<'a> {
+    Latest,
+    Changed { from: &'a str, to: &'a str },
+}
+
+/// A source action's answer.
+enum SourceAnswer {
+    Latest(SourceRevision),
+    Changed(Option<Vec<String>>),
+}
+
+impl ProviderCalls {
+    pub(super) fn new(
+        state_dir: StateDir,
+        catalog: Catalog,
+        artifacts: ArtifactStore,
+        workspaces: Workspaces,
+        secrets: crate::secrets::SecretStore,
+    ) -> Self {
+        let hidden = std::path::absolute(&state_dir.root)
+            .map(|p| p.canonicalize().unwrap_or(p))
+            .unwrap_or_else(|_| state_dir.root.clone());
+        let sealer = Mutex::new(start_sealer(&artifacts));
+        ProviderCalls {
+            state_dir,
+            hidden,
+            catalog,
+            artifacts,
+            workspaces,
+            providers: Mutex::new(HashMap::new()),
+            secrets,
+            sealer,
+        }
+    }
+
+    /// The provider with this digest, loaded once.
+    async fn provider(&self, sha256: &str, reference: &str) -> Result<Provider, String> {
+        if let Some(p) = self.providers.lock().unwrap().get(sha256) {
+            return Ok(p.clone());
+        }
+        let resolved = self
+            .catalog
+            .by_digest(sha256, reference)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.providers
+            .lock()
+            .unwrap()
+            .insert(sha256.to_string(), resolved.provider.clone());
+        Ok(resolved.provider)
+    }
+
+    /// Asks each source action of `version` for its latest revision, unless
+    /// the start names one.
+    pub(super) async fn record_revisions(
+        &self,
+        version: &PipelineVersion,
+        variables: &IndexMap<String, String>,
+        execution: &str,
+        overrides: &IndexMap<String, String>,
+    ) -> Vec<RecordedRevision> {
+        let mut recorded = Vec::new();
+        let Some(stage) = version.definition.stages.first() else {
+            return recorded;
+        };
+        for (index, action) in stage.actions.iter().enumerate() {
+            if let Some(id) = overrides.get(&action.name) {
+                recorded.push(RecordedRevision {
+                    action: action.name.clone(),
+                    revision: Some(SourceRevision {
+                        id: id.clone(),
+                        summary: Some("given when the execution started".into()),
+                        url: None,
+                    }),
+                    error: None,
+                });
+                continue;
+            }
+            let answer = self
+                .latest_revision(version, Some((variables, execution)), index)
+                .await;
+            let (revision, error) = match answer {
+                Ok(revision) => (Some(revision), None),
+                Err(error) => (None, Some(error)),
+            };
+            recorded.push(RecordedRevision {
+                action: action.name.clone(),
+                revision,
+                error,
+            });
+        }
+        recorded
+    }
+
+    /// Asks source action `index` of `version`'s first stage for its latest
+    /// revision, for an execution's variables and id (none: the variables'
+    /// defaults, as a trigger asks).
+    pub(super) async fn latest_revision(
+        &self,
+        version: &PipelineVersion,
+        execution: Option<(&IndexMap<String, String>, &str)>,
+        index: usize,
+    ) -> Result<SourceRevision, String> {
+        match self
+            .source_call(version, execution, index, SourceQuery::Latest)
+            .await?
+        {
+            SourceAnswer::Latest(revision) => Ok(revision),
+            SourceAnswer::Changed(_) => unreachable!("asked for the latest revision"),
+        }
+    }
+
+    /// Asks source action `index` which paths differ between two of its
+    /// revisions (`None`: it cannot tell).
+    pub(super) async fn changed_paths(
+        &self,
+        version: &PipelineVersion,
+        index: usize,
+        from: &str,
+        to: &str,
+    ) -> Result<Option<Vec<String>>, String> {
+        match self
+            .source_call(version, None, index, SourceQuery::Changed { from, to })
+            .await?
+        {
+            SourceAnswer::Changed(paths) => Ok(paths),
+            SourceAnswer::Latest(_) => unreachable!("asked for changed paths"),
+        }
+    }
+
+    /// One query of source action `index`: its configuration with the
+    /// execution's variables (or the defaults) resolved, its granted
+    /// folders mounted, the log discarded. Secrets stay unresolved: a
+    /// source's revision must not depend on them.
+    async fn source_call(
+        &self,
+        version: &PipelineVersion,
+        execution: Option<(&IndexMap<String, String>, &str)>,
+        index: usize,
+        query: SourceQuery<'_>,
+    ) -> Result<SourceAnswer, String> {
+        let action = &version.definition.stages[0].actions[index];
+        let resolved = &version.resolved[0][index];
+        let defaults;
+        let (variables, execution) = match execution {
+            Some(given) => given,
+            None => {
+                defaults = version.definition.variable_defaults();
+                (&defaults, "")
+            }
+        };
+        let configuration: Vec<(String, String)> = action
+            .configuration
+            .iter()
+            .map(|(k, v)| {
+                let value = crate::model::variables::resolve(v, |r| match r.namespace.as_str() {
+                    "variables" => variables.get(&r.key).cloned(),
+                    "execution" => Some(execution.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_else(|_| v.clone());
+                (k.clone(), value)
+            })
+            .collect();
+        let provider = self.provider(&resolved.sha256, &action.provider).await?;
+        let limits = Limits {
+            timeout: SOURCE_QUERY_TIMEOUT,
+            ..Limits::default()
+        };
+        let log = ActionLog::discard();
+        let mounts = &resolved.mounts;
+        let answer = match query {
+            SourceQuery::Latest => provider
+                .latest_revision_with(&configuration, mounts, &limits, &log)
+                .await
+                .map(|r| r.map(SourceAnswer::Latest)),
+            SourceQuery::Changed { from, to } => provider
+                .changed_paths_with(&configuration, mounts, from, to, &limits, &log)
+                .await
+                .map(|r| r.map(SourceAnswer::Changed)),
+        };
+        answer
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|f| f.message))
+    }
+
+    /// Makes one call of a provider, with its folders and log, and ingests
+    /// what it produced.
+    pub(super) async fn call(&self, request: &RunRequest) -> CallResult {
+        let key = &request.key;
+        let log_rel = self.state_dir.action_log(
+            &key.execution,
+            &request.stage,
+            &request.action,
+            request.attempt,
+        );
+        let provider = match self
+            .provider(&request.provider.sha256, &request.provider_reference)
+            .await
+        {
+            Ok(p) => p,
+            Err(message) => return CallResult::failed(FailureKind::SystemUnavailable, message),
+        };
+        let folders = match self.workspaces.prepare(
+            &request.key,
+            request.attempt,
+            &request.inputs,
+            &request.outputs,
+            &self.artifacts,
+        ) {
+            Ok(f) => f,
+            Err(e) => return CallResult::failed(FailureKind::JobFailed, e.to_string()),
+        };
+        let granted = crate::grants::enforced(&request.provider.grants, &self.secrets)
+            .map_err(|e| format!("action `{}`: {e}", request.action))
+            .and_then(|grants| {
+                let configuration =
+                    crate::grants::resolve_secrets(&request.configuration, &grants)?;
+                Ok((grants, configuration))
+            });
+        let (grants, configuration) = match granted {
+            Ok(g) => g,
+            Err(message) => {
+                self.workspaces.release(&folders);
+                return CallResult::failed(FailureKind::PermissionError, message);
+            }
+        };
+        let log = ActionLog::new(
+            LazyFile::new(self.state_dir.root.join(&log_rel)),
+            Limits::default().log_bytes,
+        );
+        let limits = limits_of(request);
+        let job = Job {
+            id: format!(
+                "{}-{}-{}-{}",
+                key.execution, key.stage, key.action, request.attempt
+            ),
+            execution_id: key.execution.clone(),
+            pipeline: request.pipeline.clone(),
+            stage: request.stage.clone(),
+            action: request.action.clone(),
+            attempt: request.attempt,
+            configuration,
+            inputs: folders.inputs.clone(),
+            outputs: folders.outputs.clone(),
+            scratch: folders.scratch.clone(),
+            continuation: request.continuation.clone(),
+            revision: request.revision.clone(),
+            approval: request.approval.as_ref().map(|a| Approval {
+                approved: a.approved,
+                by: a.by.clone(),
+                summary: a.summary.clone(),
+            }),
+            mounts: request.provider.mounts.clone(),
+            grants,
+            deadline_ms: request.deadline_at.max(0) as u64,
+            hidden: vec![self.hidden.clone()],
+        };
+        let report = match provider.run(&job, &limits, &log).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.workspaces.release(&folders);
+                return CallResult {
+                    log: Some(log_rel),
+                    ..CallResult::failed(FailureKind::JobFailed, e.to_string())
+                };
+            }
+        };
+        let wrote = log.written() > 0 || log.dropped() > 0;
+        let mut result = CallResult {
+            outcome: report.outcome,
+            outputs: Vec::new(),
+            log: wrote.then_some(log_rel),
+        };
+        match &result.outcome {
+            Outcome::Succeeded { revision, .. } => {
+                let revision = revision.clone().or_else(|| request.source_revision.clone());
+                match self.ingest(request, &folders, &limits, &log, revision) {
+                    Ok(outputs) => result.outputs = outputs,
+                    Err(message) => {
+                        result = CallResult {
+                            log: result.log,
+                            ..CallResult::failed(FailureKind::JobFailed, message)
+                        }
+                    }
+                }
+                self.workspaces.release(&folders);
+            }
+            Outcome::Failed(_) => self.workspaces.release(&folders),
+            Outcome::InProgress { .. } => {
+                self.workspaces.keep_scratch(key, request.attempt, &folders)
+            }
+        }
+        result
+    }
+
+    /// Stores a succeeded action's outputs as artifacts (one budget for all
+    /// of them) and hands each to the sealer.
+    fn ingest(
+        &self,
+        request: &RunRequest,
+        folders: &JobFolders,
+        limits: &Limits,
+        log: &ActionLog,
+        revision: Option<String>,
+    ) -> Result<Vec<ArtifactRecord>, String> {
+        let mut budget = crate::contain::Budget::caps(limits.output_bytes, limits.output_files);
+        let mut outputs = Vec::with_capacity(folders.outputs.len());
+        for mount in &folders.outputs {
+            let (manifest, digest) = self
+                .artifacts
+                .ingest(&mount.host_path, &mut budget)
+                .map_err(|e| format!("cannot store output `{}`: {e}", mount.name))?;
+            let _ = self.sealer.lock().unwrap().send(digest.clone());
+            for skipped in &manifest.skipped {
+                log.host_line(&format!(
+                    "output `{}`: skipped {}: {}",
+                    mount.name,
+                    crate::text::line(&skipped.path),
+                    crate::text::line(&skipped.reason)
+                ));
+            }
+            outputs.push(ArtifactRecord {
+                name: mount.name.clone(),
+                digest,
+                files: manifest.file_count() as u64,
+                bytes: manifest.total_bytes(),
+                producer: format!("{}/{}", request.stage, request.action),
+                revision: revision.clone(),
+            });
+        }
+        Ok(outputs)
+    }
+}
+
+/// The limits of one call: the action's deadline, and its memory and
+/// output caps where it sets them.
+fn limits_of(request: &RunRequest) -> Limits {
+    let deadline =
+        Instant::now() + Duration::from_millis((request.deadline_at - now_millis()).max(0) as u64);
+    let mut limits = Limits {
+        deadline: Some(deadline),
+        ..Limits::default()
+    };
+    if let Some(memory) = request.memory {
+        limits.memory_bytes = memory;
+    }
+    if let Some(bytes) = request.output_bytes {
+        limits.output_bytes = bytes;
+    }
+    if let Some(files) = request.output_files {
+        limits.output_files = files;
+    }
+    limits
+}
+
+/// Seals artifacts one at a time on a thread of its own: those left
+/// unsealed by an earlier driver first, then each new one. It stops when
+/// the driver is dropped.
+fn start_sealer(artifacts: &ArtifactStore) -> std::sync::mpsc::Sender<String> {
+    let (sender, receiver) = std::sync::mpsc::channel::<String>();
+    for digest in artifacts.unsealed() {
+        let _ = sender.send(digest);
+    }
+    let artifacts = artifacts.clone();
+    let _ = std::thread::Builder::new()
+        .name("sluice-sealer".into())
+        .spawn(move || {
+            for digest in receiver {
+                // A failure shows when the artifact is verified.
+                let _ = artifacts.seal("artifact", &digest);
+            }
+        });
+    sender
+}
