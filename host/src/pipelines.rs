@@ -6,8 +6,8 @@
 use crate::engine::{PipelineVersion, ResolvedAction, now_millis};
 use crate::model::{self, Diagnostic, Grants, Loaded, PathAccess, Report};
 use crate::providers::{Catalog, Resolved};
+use crate::sandbox::HostMount;
 use crate::sandbox::ProcessSettings;
-use crate::sandbox::{HostMount, guest_paths, is_artifact_name};
 use crate::secrets::SecretStore;
 use crate::store::Store;
 use std::collections::HashMap;
@@ -145,15 +145,6 @@ fn check_grants(
             let mut mounts = Vec::new();
             for (name, grant) in &action.grants.paths {
                 let path = format!("stages[{s}].actions[{a}].grants.paths.{name}");
-                if !is_artifact_name(name) {
-                    out.push(Diagnostic::error(
-                        &path,
-                        format!(
-                            "grant name `{name}` is not valid: use letters, digits, `_` or `-`"
-                        ),
-                    ));
-                    continue;
-                }
                 if grant.path.trim().is_empty() {
                     out.push(Diagnostic::error(
                         format!("{path}.path"),
@@ -184,16 +175,16 @@ fn check_grants(
                     ));
                     absolute(&host)
                 };
-                if let Err(problem) = crate::sandbox::grants::hides_nothing(&host, &[&state_dir]) {
-                    out.push(Diagnostic::error(format!("{path}.path"), problem));
-                    continue;
+                match crate::grants::folder(name, &host, grant.access, &[&state_dir]) {
+                    Ok(mount) => mounts.push(mount),
+                    Err(problem @ crate::grants::GrantError::BadName { .. }) => {
+                        out.push(Diagnostic::error(&path, problem.to_string()))
+                    }
+                    Err(problem) => out.push(Diagnostic::error(
+                        format!("{path}.path"),
+                        problem.to_string(),
+                    )),
                 }
-                mounts.push(HostMount {
-                    name: name.clone(),
-                    host_path: host,
-                    guest_path: format!("{}/{name}", guest_paths::PATHS),
-                    writable,
-                });
             }
             stage_mounts.push(mounts);
         }

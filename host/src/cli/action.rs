@@ -59,60 +59,51 @@ pub struct GrantArgs {
 }
 
 impl GrantArgs {
+    /// What the flags grant, through the same policy as a pipeline's
+    /// grants (`crate::grants`).
     fn build(
         &self,
         secrets: &crate::secrets::SecretStore,
         hidden: &[PathBuf],
     ) -> Result<(crate::sandbox::Grants, Vec<HostMount>), String> {
-        use crate::sandbox::{Grants, HttpGrant, ProcessGrant, Secret, UrlRule};
-        let mut grants = Grants::default();
-        if !self.programs.is_empty() {
-            grants.process = Some(ProcessGrant {
+        use crate::model::definition::{HttpGrant, ProcessGrant};
+        let granted = crate::model::Grants {
+            paths: Default::default(),
+            process: (!self.programs.is_empty()).then(|| ProcessGrant {
                 programs: self.programs.clone(),
-                env: self.env.clone(),
+                env: self.env.iter().cloned().collect(),
                 timeout: None,
-                limits: Default::default(),
-            });
-        }
-        if !self.urls.is_empty() {
-            let allow = self
-                .urls
-                .iter()
-                .map(|u| UrlRule::parse(u).map_err(|e| format!("--grant-url: {e}")))
-                .collect::<Result<_, _>>()?;
-            grants.http = Some(HttpGrant { allow });
-        }
-        for name in &self.secrets {
-            let value = secrets
-                .get(name)
-                .ok_or_else(|| format!("--grant-secret {name}: set SLUICE_SECRET_{name} first"))?;
-            grants.secrets.push(Secret {
-                name: name.clone(),
-                value: value.to_string(),
-            });
-        }
+                limits: None,
+            }),
+            http: (!self.urls.is_empty()).then(|| HttpGrant {
+                allow: self.urls.clone(),
+            }),
+            secrets: self.secrets.clone(),
+        };
+        let grants = crate::grants::enforced(&granted, secrets).map_err(|e| match e {
+            crate::grants::GrantError::SecretNotSet { name } => {
+                format!("--grant-secret {name}: set SLUICE_SECRET_{name} first")
+            }
+            crate::grants::GrantError::BadUrl { .. } => format!("--grant-url: {e}"),
+            other => other.to_string(),
+        })?;
+        let hidden: Vec<&std::path::Path> = hidden.iter().map(PathBuf::as_path).collect();
         let mut mounts = Vec::new();
         for (name, path, writable) in &self.paths {
-            if !is_artifact_name(name) {
-                return Err(format!(
-                    "--grant-path {name}=...: names use letters, digits, `_` and `-`"
-                ));
-            }
-            if *writable {
+            if *writable && crate::contract::is_artifact_name(name) {
                 std::fs::create_dir_all(path).map_err(|e| format!("--grant-path {name}: {e}"))?;
             }
-            let host_path = path
+            let host = path
                 .canonicalize()
                 .map_err(|e| format!("--grant-path {name}={}: {e}", path.display()))?;
-            let hidden: Vec<&std::path::Path> = hidden.iter().map(PathBuf::as_path).collect();
-            crate::sandbox::grants::hides_nothing(&host_path, &hidden)
+            let access = if *writable {
+                crate::model::PathAccess::ReadWrite
+            } else {
+                crate::model::PathAccess::ReadOnly
+            };
+            let mount = crate::grants::folder(name, &host, access, &hidden)
                 .map_err(|e| format!("--grant-path {name}: {e}"))?;
-            mounts.push(HostMount {
-                name: name.clone(),
-                host_path,
-                guest_path: format!("{}/{name}", crate::sandbox::guest_paths::PATHS),
-                writable: *writable,
-            });
+            mounts.push(mount);
         }
         Ok((grants, mounts))
     }
