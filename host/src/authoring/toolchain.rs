@@ -26,13 +26,41 @@ pub struct Built {
     pub took: Duration,
 }
 
-/// The folder toolchains are installed in (`scripts/toolchains.sh`).
-pub fn toolchains_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SLUICE_TOOLCHAINS") {
-        return PathBuf::from(dir);
+/// Where the toolchains that build providers are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toolchains {
+    /// The folder `scripts/toolchains.sh` installs into.
+    pub dir: PathBuf,
+    /// The `cargo` to build Rust providers with.
+    pub cargo: PathBuf,
+    /// Where cargo puts what it builds, when not in the project.
+    pub cargo_target_dir: Option<PathBuf>,
+}
+
+impl Default for Toolchains {
+    fn default() -> Self {
+        Toolchains {
+            dir: PathBuf::from(".cache/sluice/toolchains"),
+            cargo: PathBuf::from("cargo"),
+            cargo_target_dir: None,
+        }
     }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache/sluice/toolchains")
+}
+
+impl Toolchains {
+    /// `$SLUICE_TOOLCHAINS` (else `~/.cache/sluice/toolchains`), `$CARGO`
+    /// (else `cargo`), `$CARGO_TARGET_DIR`.
+    pub fn from_env(env: &crate::config::Environment) -> Self {
+        let home = env.get("HOME").unwrap_or(".");
+        Toolchains {
+            dir: env.get("SLUICE_TOOLCHAINS").map_or_else(
+                || Path::new(home).join(".cache/sluice/toolchains"),
+                PathBuf::from,
+            ),
+            cargo: PathBuf::from(env.get("CARGO").unwrap_or("cargo")),
+            cargo_target_dir: env.get("CARGO_TARGET_DIR").map(PathBuf::from),
+        }
+    }
 }
 
 fn run(command: &mut Command, what: &str) -> Result<(), String> {
@@ -52,6 +80,7 @@ pub fn build(
     dir: &Path,
     language: Option<Language>,
     programs: &ProcessSettings,
+    toolchains: &Toolchains,
 ) -> Result<Built, String> {
     let language = match language {
         Some(l) => l,
@@ -60,18 +89,18 @@ pub fn build(
     let component = dir.join(COMPONENT_FILE);
     let started = Instant::now();
     match language {
-        Language::Rust => build_rust(dir, &component)?,
+        Language::Rust => build_rust(dir, &component, toolchains)?,
         Language::Python => {
             let program = programs
                 .find("componentize-py")
                 .or_else(|| {
-                    let p = toolchains_dir().join("python/bin/componentize-py");
+                    let p = toolchains.dir.join("python/bin/componentize-py");
                     p.is_file().then_some(p)
                 })
                 .ok_or_else(|| {
                     format!(
                         "componentize-py is not installed: `pip install componentize-py==0.25.1`, or `scripts/toolchains.sh python` in a Sluice checkout (it installs into {})",
-                        toolchains_dir().join("python").display()
+                        toolchains.dir.join("python").display()
                     )
                 })?;
             if !dir.join("wit/worlds.wit").is_file() {
@@ -118,8 +147,8 @@ pub fn build(
     })
 }
 
-fn build_rust(dir: &Path, component: &Path) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
+fn build_rust(dir: &Path, component: &Path, toolchains: &Toolchains) -> Result<(), String> {
+    let cargo = &toolchains.cargo;
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -136,7 +165,7 @@ fn build_rust(dir: &Path, component: &Path) -> Result<(), String> {
         )?;
     }
     run(
-        Command::new(&cargo).current_dir(dir).args([
+        Command::new(cargo).current_dir(dir).args([
             "build",
             "--release",
             "--target",
@@ -148,8 +177,10 @@ fn build_rust(dir: &Path, component: &Path) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", dir.join("Cargo.toml").display()))?;
     let name = package_name(&manifest)
         .ok_or_else(|| format!("{}: no [package] name", dir.join("Cargo.toml").display()))?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
+    let target = toolchains
+        .cargo_target_dir
+        .clone()
+        .unwrap_or_else(|| dir.join("target"));
     let built = target
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", name.replace('-', "_")));

@@ -10,52 +10,128 @@ use crate::sandbox::{
 };
 use crate::text::{LiveLog, Untrusted};
 use crate::units::{format_bytes, format_duration};
+use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// `sluice action`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ActionCommand {
+    /// Run one provider on one job and print its log and outcome.
+    /// Exit status: 0 succeeded, 1 failed, 2 usage or sandbox error.
+    Run(RunArgs),
+    /// Print what a provider says about itself.
+    Describe {
+        /// `builtin:NAME` or a path to a .wasm component.
+        #[arg(long, value_parser = parse_provider)]
+        provider: ProviderRef,
+        #[command(flatten)]
+        output: super::JsonFlag,
+    },
+}
+
 /// What `sluice action run` was asked to do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The provider to run.
+    /// `builtin:NAME` or a path to a .wasm component.
+    #[arg(long, value_parser = parse_provider)]
     pub provider: ProviderRef,
-    /// Configuration properties, in order.
+    /// A configuration property, KEY=VALUE (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = super::parse_key_value)]
     pub config: Vec<(String, String)>,
-    /// Input artifacts: name and host folder.
+    /// An input artifact, NAME=FOLDER, mounted read-only (repeatable).
+    #[arg(long = "input", value_name = "NAME=DIR", value_parser = super::parse_mount)]
     pub inputs: Vec<(String, PathBuf)>,
-    /// Output artifacts: name and host folder (created when missing).
+    /// An output artifact, NAME=FOLDER, created when missing (repeatable).
+    #[arg(long = "output", value_name = "NAME=DIR", value_parser = super::parse_mount)]
     pub outputs: Vec<(String, PathBuf)>,
-    /// Overall time limit (default: the host default, 1 hour).
+    /// Time limit for the whole action, e.g. 30s, 5m [default: 1h].
+    #[arg(long, value_parser = super::parse_duration)]
     pub timeout: Option<Duration>,
-    /// Memory limit (default: the host default, 1 GiB).
+    /// Memory limit of the instance, e.g. 256MiB [default: 1GiB].
+    #[arg(long, value_parser = super::parse_bytes)]
     pub memory: Option<u64>,
-    /// Print the outcome as JSON (the log then goes to standard error).
+    /// Print the outcome as JSON on standard output (the log goes to
+    /// standard error).
+    #[arg(long)]
     pub json: bool,
-    /// What the action is granted.
+    #[command(flatten)]
     pub grants: GrantArgs,
-    /// The host's secrets, for `--grant-secret`.
-    pub secrets: crate::secrets::SecretStore,
-    /// How soon an in-progress provider may be called back.
-    pub recheck: crate::engine::RecheckPolicy,
-    /// Folders no provider may be granted and programs never see (the
-    /// state directory).
-    pub hidden: Vec<PathBuf>,
 }
 
 /// Grants given on the command line, as a pipeline would give them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct GrantArgs {
-    /// Programs it may run.
+    /// Grant a program, as `grants.process.programs` does (repeatable).
+    #[arg(long = "grant-program", value_name = "NAME")]
     pub programs: Vec<String>,
-    /// Environment for those programs.
+    /// An environment variable for granted programs, NAME=VALUE (repeatable).
+    #[arg(long = "grant-env", value_name = "NAME=VALUE", value_parser = super::parse_key_value)]
     pub env: Vec<(String, String)>,
-    /// URL prefixes it may reach.
+    /// Allow HTTP requests to this URL prefix (repeatable).
+    #[arg(long = "grant-url", value_name = "URL")]
     pub urls: Vec<String>,
-    /// Secrets it may read.
+    /// Grant a secret the host holds (SLUICE_SECRET_<NAME>) (repeatable).
+    #[arg(long = "grant-secret", value_name = "NAME")]
     pub secrets: Vec<String>,
-    /// Host folders: name, folder, writable.
+    /// Grant a host folder at /paths/NAME, NAME=DIR, read-only; NAME=DIR:rw
+    /// for read-write (repeatable).
+    #[arg(long = "grant-path", value_name = "NAME=DIR[:rw]", value_parser = parse_grant_path)]
     pub paths: Vec<(String, PathBuf, bool)>,
+}
+
+fn parse_provider(text: &str) -> Result<ProviderRef, String> {
+    text.parse()
+}
+
+fn parse_grant_path(text: &str) -> Result<(String, PathBuf, bool), String> {
+    let (name, path) = super::parse_key_value(text)?;
+    match path.strip_suffix(":rw") {
+        Some(p) => Ok((name, PathBuf::from(p), true)),
+        None => Ok((
+            name,
+            PathBuf::from(path.strip_suffix(":ro").unwrap_or(&path)),
+            false,
+        )),
+    }
+}
+
+/// What `sluice action run` takes from the host: its secrets, how soon a
+/// provider may be called back, and the folders no grant may expose.
+struct HostSide {
+    secrets: crate::secrets::SecretStore,
+    recheck: crate::engine::RecheckPolicy,
+    hidden: Vec<PathBuf>,
+}
+
+/// Runs a `sluice action` command; returns the exit code.
+pub async fn run(ctx: &super::Context, command: ActionCommand) -> u8 {
+    let sandbox = match ctx.host.sandbox() {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
+    };
+    match command {
+        ActionCommand::Run(args) => {
+            let host = HostSide {
+                secrets: ctx.host.secrets.clone(),
+                recheck: ctx.host.engine.recheck,
+                hidden: std::path::absolute(&ctx.host.state_dir)
+                    .ok()
+                    .map(|p| p.canonicalize().unwrap_or(p))
+                    .into_iter()
+                    .collect(),
+            };
+            run_job(&sandbox, &args, &host).await
+        }
+        ActionCommand::Describe { provider, output } => {
+            describe(&sandbox, &provider, output.json).await
+        }
+    }
 }
 
 impl GrantArgs {
@@ -111,8 +187,8 @@ impl GrantArgs {
 
 /// Runs one job and prints its log and outcome. Returns the exit code:
 /// 0 succeeded, 1 failed, 2 usage or sandbox error.
-pub async fn run(sandbox: &Sandbox, args: RunArgs) -> u8 {
-    match run_inner(sandbox, &args).await {
+async fn run_job(sandbox: &Sandbox, args: &RunArgs, host: &HostSide) -> u8 {
+    match run_inner(sandbox, args, host).await {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
@@ -121,7 +197,7 @@ pub async fn run(sandbox: &Sandbox, args: RunArgs) -> u8 {
     }
 }
 
-async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
+async fn run_inner(sandbox: &Sandbox, args: &RunArgs, host: &HostSide) -> Result<u8, String> {
     let mut limits = Limits::default();
     if let Some(timeout) = args.timeout {
         limits.timeout = timeout;
@@ -165,7 +241,7 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
         .prefix("sluice-scratch-")
         .tempdir()
         .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
-    let (grants, granted_paths) = args.grants.build(&args.secrets, &args.hidden)?;
+    let (grants, granted_paths) = args.grants.build(&host.secrets, &host.hidden)?;
     let mut job = Job {
         grants,
         mounts: granted_paths,
@@ -183,7 +259,7 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
         inputs,
         outputs,
         scratch: scratch.path().to_path_buf(),
-        hidden: args.hidden.clone(),
+        hidden: host.hidden.clone(),
         ..Job::default()
     };
 
@@ -219,7 +295,7 @@ async fn run_inner(sandbox: &Sandbox, args: &RunArgs) -> Result<u8, String> {
             } => {
                 // Never sooner than the host allows, and later the longer
                 // it runs: an in-progress loop of 0 ms is not a busy loop.
-                let recheck_after = args.recheck.delay(recheck_after, started.elapsed());
+                let recheck_after = host.recheck.delay(recheck_after, started.elapsed());
                 if !args.json {
                     let percent = percent_complete
                         .map(|p| format!(" {p}%"))
@@ -422,7 +498,7 @@ fn print_json(
 
 /// Prints what a provider says about itself. Exit code 0, or 2 when it
 /// cannot be loaded.
-pub async fn describe(sandbox: &Sandbox, provider: &ProviderRef, json: bool) -> u8 {
+async fn describe(sandbox: &Sandbox, provider: &ProviderRef, json: bool) -> u8 {
     let (provider, loaded_from) = match load(sandbox, provider) {
         Ok(p) => p,
         Err(message) => {

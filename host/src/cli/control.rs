@@ -14,8 +14,9 @@ use crate::engine::{
     Answer, Command, CommandError, Done, Driver, ExecutionStatus, Start, is_driven,
 };
 use crate::store::Store;
+use clap::{Args, Subcommand};
 use indexmap::IndexMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How a command reaches the engine.
@@ -200,22 +201,116 @@ async fn remote_command(store: &mut Store, command: &Command) -> Answer {
     ))
 }
 
-/// Options of `sluice run` and `sluice start`.
-#[derive(Debug, Clone, Default)]
-pub struct StartArgs {
-    /// Variable overrides.
+/// What a start overrides, for `sluice run` and `sluice start`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StartFlags {
+    /// A pipeline variable for this execution, NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = super::parse_key_value)]
     pub variables: Vec<(String, String)>,
-    /// Source revision overrides: action and revision.
+    /// Use this revision for a source action, ACTION=REVISION (repeatable).
+    #[arg(long = "revision", value_name = "ACTION=REVISION", value_parser = super::parse_key_value)]
     pub revisions: Vec<(String, String)>,
-    /// Approve approvals without asking.
+}
+
+/// `sluice run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The pipeline definition (YAML or JSON).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub start: StartFlags,
+    /// Approve manual approvals without asking.
+    #[arg(long)]
     pub yes: bool,
-    /// Follow the execution until it ends.
+}
+
+/// `sluice start`.
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// The pipeline.
+    pub name: String,
+    #[command(flatten)]
+    pub start: StartFlags,
+    /// Follow the execution until it ends (exit 0 when it succeeded).
+    #[arg(long)]
     pub wait: bool,
+    /// With --wait: approve manual approvals without asking.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// `sluice stop`.
+#[derive(Debug, Clone, Args)]
+pub struct StopArgs {
+    /// The execution's id (or a unique prefix).
+    pub id: String,
+    /// Abandon running actions instead of waiting for them.
+    #[arg(long)]
+    pub abandon: bool,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `sluice retry`.
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    /// The execution's id (or a unique prefix).
+    pub id: String,
+    /// The stage.
+    pub stage: String,
+    /// Run every action again, not only the failed ones.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `sluice approve` and `sluice reject`.
+#[derive(Debug, Clone, Args)]
+pub struct DecisionArgs {
+    /// The execution's id (or a unique prefix).
+    pub id: String,
+    /// The stage.
+    pub stage: String,
+    /// The approval action.
+    pub action: String,
+    /// A comment.
+    #[arg(long)]
+    pub summary: Option<String>,
+}
+
+/// `sluice transition`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TransitionCommand {
+    /// Disable the transition into a stage: executions wait in front of it.
+    Disable(TransitionArgs),
+    /// Enable the transition into a stage.
+    Enable(TransitionArgs),
+}
+
+/// Which transition, and why.
+#[derive(Debug, Clone, Args)]
+pub struct TransitionArgs {
+    /// The pipeline.
+    pub name: String,
+    /// The stage.
+    pub stage: String,
+    /// Why.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `sluice drive`.
+#[derive(Debug, Clone, Args)]
+pub struct DriveArgs {
+    /// Stop when nothing is in progress or queued.
+    #[arg(long)]
+    pub until_idle: bool,
 }
 
 /// `sluice run FILE`: applies the pipeline, starts an execution and shows
 /// it through to the end. Exit 0 when it succeeded, 1 otherwise.
-pub async fn run(ctx: &Context, file: &Path, args: StartArgs) -> u8 {
+pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
+    let file = &args.file;
     let loaded = match crate::model::load(file) {
         Ok(l) => l,
         Err(report) => {
@@ -234,19 +329,105 @@ pub async fn run(ctx: &Context, file: &Path, args: StartArgs) -> u8 {
         Ok((name, _, _)) => name,
         Err(code) => return code,
     };
-    start(ctx, &name, StartArgs { wait: true, ..args }, "sluice run").await
+    let start = StartArgs {
+        name,
+        start: args.start,
+        wait: true,
+        yes: args.yes,
+    };
+    start_as(ctx, start, "sluice run").await
 }
 
 /// `sluice start NAME`: starts an execution; with `--wait`, follows it.
-pub async fn start(ctx: &Context, pipeline: &str, args: StartArgs, trigger: &str) -> u8 {
+pub async fn start(ctx: &Context, args: StartArgs) -> u8 {
+    start_as(ctx, args, "sluice start").await
+}
+
+/// `sluice stop ID`.
+pub async fn stop(ctx: &Context, args: StopArgs) -> u8 {
+    match super::show::resolve_id(ctx, &args.id).await {
+        Ok(execution) => {
+            let stop = Command::Stop {
+                execution,
+                abandon: args.abandon,
+                reason: args.reason,
+            };
+            send(ctx, stop).await
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `sluice retry ID STAGE`.
+pub async fn retry(ctx: &Context, args: RetryArgs) -> u8 {
+    match super::show::resolve_id(ctx, &args.id).await {
+        Ok(execution) => {
+            let retry = Command::Retry {
+                execution,
+                stage: args.stage,
+                all: args.all,
+            };
+            send(ctx, retry).await
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `sluice approve` (`approved`) or `sluice reject`.
+pub async fn decide(ctx: &Context, args: DecisionArgs, approved: bool) -> u8 {
+    match super::show::resolve_id(ctx, &args.id).await {
+        Ok(execution) => {
+            let decide = Command::Decide {
+                execution,
+                stage: args.stage,
+                action: args.action,
+                approved,
+                by: ctx.host.user.clone(),
+                summary: args.summary,
+            };
+            send(ctx, decide).await
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `sluice transition enable|disable NAME STAGE`.
+pub async fn transition(ctx: &Context, command: TransitionCommand) -> u8 {
+    let (args, enabled) = match command {
+        TransitionCommand::Disable(args) => (args, false),
+        TransitionCommand::Enable(args) => (args, true),
+    };
+    let transition = Command::Transition {
+        pipeline: args.name,
+        stage: args.stage,
+        enabled,
+        reason: args.reason,
+        by: ctx.host.user.clone(),
+    };
+    send(ctx, transition).await
+}
+
+/// Starts an execution as `trigger` says; with `--wait`, follows it.
+async fn start_as(ctx: &Context, args: StartArgs, trigger: &str) -> u8 {
+    let pipeline = &args.name;
     let mut controller = match Controller::connect(ctx, args.wait).await {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
     let command = Command::Start(Start {
         pipeline: pipeline.to_string(),
-        variables: args.variables.iter().cloned().collect::<IndexMap<_, _>>(),
-        revisions: args.revisions.iter().cloned().collect::<IndexMap<_, _>>(),
+        variables: args
+            .start
+            .variables
+            .iter()
+            .cloned()
+            .collect::<IndexMap<_, _>>(),
+        revisions: args
+            .start
+            .revisions
+            .iter()
+            .cloned()
+            .collect::<IndexMap<_, _>>(),
         trigger: trigger.to_string(),
         token: None,
     });
@@ -325,7 +506,8 @@ pub async fn send(ctx: &Context, command: Command) -> u8 {
 
 /// `sluice drive`: drives the state directory in the foreground until
 /// interrupted (or, with `until_idle`, until nothing is left to do).
-pub async fn drive(ctx: &Context, until_idle: bool) -> u8 {
+pub async fn drive(ctx: &Context, args: DriveArgs) -> u8 {
+    let until_idle = args.until_idle;
     if let Some(client) = &ctx.server {
         return fail(format!(
             "the server at {} drives this state directory already",

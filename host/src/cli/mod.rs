@@ -31,7 +31,6 @@ macro_rules! warn_lines {
 
 pub mod action;
 pub mod bench;
-pub mod bench_program;
 pub mod control;
 pub mod pipeline;
 pub mod plugin;
@@ -41,7 +40,115 @@ pub mod show;
 
 use crate::ops::{self, OpError};
 use crate::store::Store;
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
+
+/// Every `sluice` command; each module owns its arguments.
+#[derive(Subcommand)]
+pub enum CliCommand {
+    /// Apply a pipeline, run an execution through it and show its progress.
+    /// Exit status: 0 when it succeeded, 1 when it failed or stopped.
+    Run(control::RunArgs),
+    /// Check a pipeline definition and report every problem.
+    Validate(pipeline::ValidateArgs),
+    /// Apply, list, show or delete pipelines.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
+    /// Start an execution of an applied pipeline.
+    Start(control::StartArgs),
+    /// A pipeline's state: each stage's latest execution, the inbound
+    /// execution, transitions, action statuses.
+    State(show::StateArgs),
+    /// A pipeline's executions, newest first.
+    Executions(show::ExecutionsArgs),
+    /// One execution: stages, actions, summaries, variables, errors, artifacts.
+    Execution(show::ExecutionArgs),
+    /// Stop an execution: let running actions finish, or abandon them.
+    Stop(control::StopArgs),
+    /// Retry a failed or stopped stage of an execution.
+    Retry(control::RetryArgs),
+    /// Approve a manual approval.
+    Approve(control::DecisionArgs),
+    /// Reject a manual approval.
+    Reject(control::DecisionArgs),
+    /// Enable or disable the transition into a stage.
+    #[command(subcommand)]
+    Transition(control::TransitionCommand),
+    /// Print the logs of an execution's actions.
+    Logs(show::LogsArgs),
+    /// Drive the state directory in the foreground: run what is queued and
+    /// in progress.
+    Drive(control::DriveArgs),
+    /// Run the engine as a server: the HTTP API, the web console,
+    /// triggers and notifications, until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Print the JSON Schema of pipeline definitions.
+    Schema,
+    /// Run or inspect a single provider, without a pipeline.
+    #[command(subcommand)]
+    Action(action::ActionCommand),
+    /// Measure what Sluice's operations cost.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Plugin packages: pack, sign, trust, install, list, inspect, remove.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+impl CliCommand {
+    /// Whether the command reads or changes a state directory, and so
+    /// talks to the server driving it when there is one.
+    pub fn uses_state(&self) -> bool {
+        !matches!(
+            self,
+            CliCommand::Serve(_)
+                | CliCommand::Schema
+                | CliCommand::Action(_)
+                | CliCommand::Bench(_)
+                | CliCommand::Plugin(_)
+                | CliCommand::Validate(_)
+        )
+    }
+
+    /// Whether the command is a server (which must outlive whoever reads
+    /// its output).
+    pub fn is_server(&self) -> bool {
+        matches!(self, CliCommand::Serve(_))
+    }
+
+    /// Runs the command; returns the exit code.
+    pub async fn run(self, ctx: &Context) -> u8 {
+        match self {
+            CliCommand::Run(args) => control::run(ctx, args).await,
+            CliCommand::Validate(args) => pipeline::validate(ctx, args).await,
+            CliCommand::Pipeline(command) => pipeline::run(ctx, command).await,
+            CliCommand::Start(args) => control::start(ctx, args).await,
+            CliCommand::State(args) => show::state(ctx, args).await,
+            CliCommand::Executions(args) => show::executions(ctx, args).await,
+            CliCommand::Execution(args) => show::execution(ctx, args).await,
+            CliCommand::Stop(args) => control::stop(ctx, args).await,
+            CliCommand::Retry(args) => control::retry(ctx, args).await,
+            CliCommand::Approve(args) => control::decide(ctx, args, true).await,
+            CliCommand::Reject(args) => control::decide(ctx, args, false).await,
+            CliCommand::Transition(command) => control::transition(ctx, command).await,
+            CliCommand::Logs(args) => show::logs(ctx, args).await,
+            CliCommand::Drive(args) => control::drive(ctx, args).await,
+            CliCommand::Serve(args) => serve::serve(ctx, args).await,
+            CliCommand::Schema => pipeline::schema(),
+            CliCommand::Action(command) => action::run(ctx, command).await,
+            CliCommand::Bench(command) => bench::run(ctx, command).await,
+            CliCommand::Plugin(command) => plugin::run(ctx, command).await,
+        }
+    }
+}
+
+/// `--json`, for the commands that can print JSON.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonFlag {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// Exit code: the action (or pipeline) succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -59,6 +166,8 @@ pub struct Context {
     /// The server to talk to instead of the database, when one drives the
     /// state directory or `--server` names one.
     pub server: Option<crate::client::Client>,
+    /// Where the API token is kept, when `--token-file` says (for `serve`).
+    pub token_file: Option<PathBuf>,
 }
 
 /// Where the commands that show state read it: the database, or a server.
@@ -150,6 +259,46 @@ impl Context {
             )),
         }
     }
+}
+
+/// Parses `NAME=DIR`.
+pub fn parse_mount(text: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = parse_key_value(text)?;
+    Ok((name, PathBuf::from(path)))
+}
+
+/// Parses a duration as people write it (`30s`, `5m`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::units::parse_duration(text)
+}
+
+/// Parses a size as people write it (`256MiB`).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    crate::units::parse_bytes(text)
+}
+
+/// The server the command line should talk to: `url` (`--server`,
+/// `SLUICE_SERVER`), else the one driving the state directory. Its token
+/// is the first of `token`, the contents of `token_file`, and the state
+/// directory's `api-token`.
+pub fn server_client(
+    url: Option<String>,
+    token: Option<String>,
+    token_file: Option<&std::path::Path>,
+    state_dir: &std::path::Path,
+    user: &str,
+) -> Option<crate::client::Client> {
+    let url = match url {
+        Some(url) => url,
+        None => crate::server::running_server(state_dir)?.url,
+    };
+    let token = token_file
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .or(token)
+        .or_else(|| std::fs::read_to_string(crate::server::token_path(state_dir)).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    Some(crate::client::Client::new(&url, token, user))
 }
 
 /// Parses `key=value` (the value may contain `=`).

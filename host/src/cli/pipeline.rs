@@ -5,7 +5,58 @@ use crate::engine::is_driven;
 use crate::model::{self, Report, Severity};
 use crate::providers::Catalog;
 use crate::units::format_timestamp;
-use std::path::Path;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// `sluice validate`.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// The pipeline definition (YAML or JSON).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub output: super::JsonFlag,
+}
+
+/// `sluice pipeline`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PipelineCommand {
+    /// Validate a definition and record it as the pipeline's new version.
+    Apply {
+        /// The pipeline definition (YAML or JSON).
+        file: PathBuf,
+    },
+    /// List pipelines.
+    List(super::JsonFlag),
+    /// Print a pipeline's definition.
+    Get {
+        /// The pipeline.
+        name: String,
+        /// A version other than the current one.
+        #[arg(long)]
+        version: Option<u32>,
+        #[command(flatten)]
+        output: super::JsonFlag,
+    },
+    /// Delete a pipeline and its history.
+    Delete {
+        /// The pipeline.
+        name: String,
+    },
+}
+
+/// Runs a `sluice pipeline` command; returns the exit code.
+pub async fn run(ctx: &Context, command: PipelineCommand) -> u8 {
+    match command {
+        PipelineCommand::Apply { file } => apply(ctx, &file).await,
+        PipelineCommand::List(output) => list(ctx, output.json).await,
+        PipelineCommand::Get {
+            name,
+            version,
+            output,
+        } => get(ctx, &name, version, output.json).await,
+        PipelineCommand::Delete { name } => delete(ctx, &name).await,
+    }
+}
 
 /// Prints a report's findings and a one-line summary to standard error.
 pub fn print_report(report: &Report) {
@@ -31,7 +82,8 @@ pub fn print_report(report: &Report) {
 
 /// `sluice validate FILE`: every problem, errors and warnings. Exit 0 when
 /// valid, 1 when not.
-pub async fn validate(ctx: &Context, file: &Path, json: bool) -> u8 {
+pub async fn validate(ctx: &Context, args: ValidateArgs) -> u8 {
+    let (file, json) = (args.file.as_path(), args.output.json);
     let loaded = match model::load(file) {
         Ok(l) => l,
         Err(report) => return finish_validation(&report, json, None),
@@ -83,7 +135,7 @@ fn finish_validation(report: &Report, json: bool, summary: Option<String>) -> u8
 }
 
 /// `sluice pipeline apply FILE`: validates and records a new version.
-pub async fn apply(ctx: &Context, file: &Path) -> u8 {
+async fn apply(ctx: &Context, file: &Path) -> u8 {
     match apply_file(ctx, file).await {
         Ok((name, version, changed)) => {
             if changed {
@@ -177,7 +229,7 @@ pub async fn apply_loaded(
 }
 
 /// `sluice pipeline list`.
-pub async fn list(ctx: &Context, json: bool) -> u8 {
+async fn list(ctx: &Context, json: bool) -> u8 {
     let reader = match ctx.reader() {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -215,7 +267,7 @@ pub async fn list(ctx: &Context, json: bool) -> u8 {
 
 /// `sluice pipeline get NAME`: the definition of the current (or a given)
 /// version, as YAML (or JSON).
-pub async fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 {
+async fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 {
     let reader = match ctx.reader() {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -240,7 +292,7 @@ pub async fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) ->
 
 /// `sluice pipeline delete NAME`: through the engine, which refuses while
 /// the pipeline has executions in progress.
-pub async fn delete(ctx: &Context, name: &str) -> u8 {
+async fn delete(ctx: &Context, name: &str) -> u8 {
     if ctx.server.is_some() || is_driven(&ctx.host.state_dir) {
         let delete = crate::engine::Command::Delete {
             pipeline: name.to_string(),

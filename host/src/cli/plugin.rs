@@ -235,7 +235,8 @@ fn build_project(
     dir: &Path,
     language: Option<crate::authoring::Language>,
 ) -> Result<(), String> {
-    let built = crate::authoring::toolchain::build(dir, language, &ctx.host.process)?;
+    let built =
+        crate::authoring::toolchain::build(dir, language, &ctx.host.process, &ctx.host.toolchains)?;
     say_lines!(
         "built {} ({}) in {}",
         built.component.display(),

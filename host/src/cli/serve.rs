@@ -4,10 +4,30 @@
 
 use super::{Context, EXIT_OK, fail};
 use crate::server::{Ready, ServeOptions};
-use std::net::SocketAddr;
+use clap::Args;
+
+/// `sluice serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub listen: std::net::SocketAddr,
+    /// Allow an address other than loopback (reads then need the token
+    /// too).
+    #[arg(long)]
+    pub public: bool,
+    /// Do not poll sources or answer hooks.
+    #[arg(long)]
+    pub no_triggers: bool,
+}
 
 /// Runs the server. Returns the exit code.
-pub async fn serve(ctx: &Context, listen: SocketAddr, public: bool, options: ServeOptions) -> u8 {
+pub async fn serve(ctx: &Context, args: ServeArgs) -> u8 {
+    let (listen, public) = (args.listen, args.public);
+    let options = ServeOptions {
+        token_file: ctx.token_file.clone(),
+        triggers: !args.no_triggers,
+    };
     if !listen.ip().is_loopback() && !public {
         return fail(format!(
             "{listen} is not a loopback address: pass --public to listen where other machines can reach the server (mutating calls need the token; reads need it too)"

@@ -5,7 +5,48 @@
 use super::{Context, EXIT_OK, fail};
 use crate::engine::ActionStatus;
 use crate::units::{format_bytes, format_duration, format_timestamp};
+use clap::Args;
 use std::time::Duration;
+
+/// `sluice state`.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// The pipeline.
+    pub name: String,
+    #[command(flatten)]
+    pub output: super::JsonFlag,
+}
+
+/// `sluice executions`.
+#[derive(Debug, Clone, Args)]
+pub struct ExecutionsArgs {
+    /// The pipeline.
+    pub name: String,
+    /// How many.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub output: super::JsonFlag,
+}
+
+/// `sluice execution`.
+#[derive(Debug, Clone, Args)]
+pub struct ExecutionArgs {
+    /// The execution's id (or a unique prefix).
+    pub id: String,
+    #[command(flatten)]
+    pub output: super::JsonFlag,
+}
+
+/// `sluice logs`.
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// The execution's id (or a unique prefix).
+    pub id: String,
+    /// Only this action, STAGE/ACTION.
+    #[arg(long)]
+    pub action: Option<String>,
+}
 
 fn took(start: Option<i64>, end: Option<i64>) -> String {
     match (start, end) {
@@ -21,8 +62,8 @@ pub async fn resolve_id(ctx: &Context, id: &str) -> Result<String, String> {
 
 /// `sluice state NAME`: each stage's latest execution, the inbound
 /// execution waiting in front of it, transitions, action statuses.
-pub async fn state(ctx: &Context, pipeline: &str, json: bool) -> u8 {
-    match state_inner(ctx, pipeline, json).await {
+pub async fn state(ctx: &Context, args: StateArgs) -> u8 {
+    match state_inner(ctx, &args.name, args.output.json).await {
         Ok(()) => EXIT_OK,
         Err(e) => fail(e),
     }
@@ -102,7 +143,8 @@ async fn state_inner(ctx: &Context, pipeline: &str, as_json: bool) -> Result<(),
 }
 
 /// `sluice executions NAME`.
-pub async fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool) -> u8 {
+pub async fn executions(ctx: &Context, args: ExecutionsArgs) -> u8 {
+    let (pipeline, limit, json) = (args.name.as_str(), args.limit, args.output.json);
     let reader = match ctx.reader() {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -150,7 +192,8 @@ pub async fn executions(ctx: &Context, pipeline: &str, limit: usize, json: bool)
 
 /// `sluice execution ID`: stages and actions with statuses, summaries,
 /// output variables, errors; artifacts with digests.
-pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
+pub async fn execution(ctx: &Context, args: ExecutionArgs) -> u8 {
+    let (id, json) = (args.id.as_str(), args.output.json);
     let reader = match ctx.reader() {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -315,7 +358,8 @@ pub async fn execution(ctx: &Context, id: &str, json: bool) -> u8 {
 
 /// `sluice logs ID [--action STAGE/ACTION]`: the logs of an execution's
 /// actions (every attempt), in order.
-pub async fn logs(ctx: &Context, id: &str, action: Option<&str>) -> u8 {
+pub async fn logs(ctx: &Context, args: LogsArgs) -> u8 {
+    let (id, action) = (args.id.as_str(), args.action.as_deref());
     let reader = match ctx.reader() {
         Ok(r) => r,
         Err(e) => return fail(e),

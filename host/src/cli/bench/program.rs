@@ -3,7 +3,7 @@
 //! isolated and, for comparison, unsandboxed, against spawning `sh -c true`
 //! directly in the same run.
 
-use super::bench::Measurement;
+use super::Measurement;
 use crate::providers::ProviderRef;
 use crate::sandbox::{
     ActionLog, Isolation, Job, Limits, Outcome, ProcessGrant, ProcessSettings, SandboxBuilder,
@@ -11,29 +11,28 @@ use crate::sandbox::{
 use std::time::{Duration, Instant};
 
 /// Runs the benchmark and prints the table (or JSON). Returns the exit code.
-pub async fn program(iterations: u32, json: bool) -> u8 {
-    match program_inner(iterations).await {
+pub async fn program(iterations: u32, json: bool, programs: &ProcessSettings) -> u8 {
+    match program_inner(iterations, programs).await {
         Ok(results) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&results).unwrap());
             } else {
-                super::bench::print_table(&results);
+                super::print_table(&results);
             }
-            super::EXIT_OK
+            crate::cli::EXIT_OK
         }
         Err(message) => {
             eprintln!("error: {message}");
-            super::EXIT_USAGE
+            crate::cli::EXIT_USAGE
         }
     }
 }
 
-async fn program_inner(iterations: u32) -> Result<Vec<Measurement>, String> {
-    let sh = ProcessSettings::from_path_list(
-        &std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-    )
-    .find("sh")
-    .ok_or("no `sh` on PATH")?;
+async fn program_inner(
+    iterations: u32,
+    programs: &ProcessSettings,
+) -> Result<Vec<Measurement>, String> {
+    let sh = programs.find("sh").ok_or("no `sh` on PATH")?;
     let mut spawn = Vec::with_capacity(iterations as usize);
     for _ in 0..iterations {
         let started = Instant::now();
@@ -46,16 +45,15 @@ async fn program_inner(iterations: u32) -> Result<Vec<Measurement>, String> {
         }
         spawn.push(started.elapsed());
     }
-    let isolated = through_sandbox(Isolation::Namespaces, iterations).await?;
-    let unsandboxed = through_sandbox(Isolation::Unsandboxed, iterations).await?;
-    let base = super::bench::median(&spawn);
+    let isolated = through_sandbox(programs, Isolation::Namespaces, iterations).await?;
+    let unsandboxed = through_sandbox(programs, Isolation::Unsandboxed, iterations).await?;
+    let base = super::median(&spawn);
     let measure = |name: &str, samples: &[Duration]| Measurement {
         name: name.to_string(),
         iterations: samples.len() as u32,
-        median_us: super::bench::micros(super::bench::median(samples)),
-        mean_us: super::bench::micros(super::bench::mean(samples)),
-        ratio_to_spawn: super::bench::micros(super::bench::median(samples))
-            / super::bench::micros(base),
+        median_us: super::micros(super::median(samples)),
+        mean_us: super::micros(super::mean(samples)),
+        ratio_to_spawn: super::micros(super::median(samples)) / super::micros(base),
     };
     Ok(vec![
         measure("spawn sh -c true (baseline)", &spawn),
@@ -66,13 +64,15 @@ async fn program_inner(iterations: u32) -> Result<Vec<Measurement>, String> {
 
 /// Runs `true` through `builtin:command` `iterations` times (after a warm
 /// up), programs run as `isolation` says.
-async fn through_sandbox(isolation: Isolation, iterations: u32) -> Result<Vec<Duration>, String> {
+async fn through_sandbox(
+    programs: &ProcessSettings,
+    isolation: Isolation,
+    iterations: u32,
+) -> Result<Vec<Duration>, String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let settings = ProcessSettings {
         isolation,
-        ..ProcessSettings::from_path_list(
-            &std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
+        ..programs.clone()
     };
     let sandbox = SandboxBuilder::new()
         .process_settings(settings)

@@ -1,0 +1,249 @@
+//! `sluice bench engine` (no-op actions through the whole engine) and
+//! `sluice bench run` (a fresh `sluice run` process).
+
+use super::{Measurement, mean, median, micros, print_table, time};
+use clap::Args;
+use std::time::{Duration, Instant};
+
+/// Settings of the engine benchmark.
+#[derive(Debug, Clone, Args)]
+pub struct EngineBenchArgs {
+    /// Executions started at once.
+    #[arg(long, default_value_t = 400)]
+    pub executions: u32,
+    /// No-op actions in each of the two stages after the source.
+    #[arg(long, default_value_t = 6)]
+    pub actions_per_stage: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Throughput of no-op actions through the whole engine, durable state
+/// included: many executions of a parallel-mode pipeline at once.
+pub async fn engine(args: EngineBenchArgs, cache_dir: Option<std::path::PathBuf>) -> u8 {
+    match engine_inner(&args, cache_dir).await {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap());
+            } else {
+                println!(
+                    "{} executions x {} actions = {} actions in {:.3}s: {:.0} actions/s ({:.0} µs per action; {} CPUs)",
+                    report["executions"],
+                    report["actions_per_execution"],
+                    report["actions"],
+                    report["seconds"].as_f64().unwrap(),
+                    report["actions_per_second"].as_f64().unwrap(),
+                    report["micros_per_action"].as_f64().unwrap(),
+                    report["cpus"]
+                );
+            }
+            crate::cli::EXIT_OK
+        }
+        Err(e) => crate::cli::fail(e),
+    }
+}
+
+async fn engine_inner(
+    args: &EngineBenchArgs,
+    cache_dir: Option<std::path::PathBuf>,
+) -> Result<serde_json::Value, String> {
+    use crate::engine::{Command, Start};
+    use crate::engine::{Driver, ExecutionStatus};
+    use crate::store::Store;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let site = work.path().join("site");
+    std::fs::create_dir_all(&site).map_err(|e| e.to_string())?;
+    std::fs::write(site.join("index.html"), "hello").map_err(|e| e.to_string())?;
+    let actions: String = (0..args.actions_per_stage)
+        .map(|i| format!("      - {{ name: N{i}, provider: \"builtin:noop\" }}\n"))
+        .collect();
+    let yaml = format!(
+        "name: bench\nexecution_mode: parallel\nstages:\n  - name: Source\n    actions:\n      - {{ name: Site, provider: \"builtin:directory\", outputs: [S], grants: {{ paths: {{ source: {{ path: site }} }} }} }}\n  - name: One\n    actions:\n{actions}  - name: Two\n    actions:\n{actions}"
+    );
+    let file = work.path().join("bench.yaml");
+    std::fs::write(&file, yaml).map_err(|e| e.to_string())?;
+    let ctx = crate::cli::Context {
+        host: crate::config::HostConfig {
+            state_dir: work.path().join("state"),
+            cache_dir,
+            user: "bench".into(),
+            ..Default::default()
+        },
+        server: None,
+        token_file: None,
+    };
+    let loaded = crate::model::load(&file).map_err(|r| r.to_string())?;
+    let sandbox = ctx.host.sandbox()?;
+    crate::cli::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
+        .await
+        .map_err(|code| format!("applying the benchmark pipeline failed ({code})"))?;
+    let engine = Driver::start_with(
+        &ctx.host.state_dir,
+        sandbox,
+        Default::default(),
+        ctx.host.engine,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    // Warm up: one execution through, so providers are loaded.
+    let start = || {
+        Command::Start(Start {
+            pipeline: "bench".into(),
+            variables: Default::default(),
+            revisions: Default::default(),
+            trigger: "bench".into(),
+            token: None,
+        })
+    };
+    let started_id = |answer: crate::engine::Answer| {
+        answer
+            .map_err(|e| e.to_string())?
+            .execution
+            .ok_or_else(|| "a start answered no execution".to_string())
+    };
+    let warm_id = started_id(engine.command(start()).await)?;
+    let store = Store::open(&ctx.host.state_dir).map_err(|e| e.to_string())?;
+    wait_all(&store, std::slice::from_ref(&warm_id)).await?;
+
+    let mut events = engine.subscribe();
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..args.executions {
+        ids.push(started_id(engine.command(start()).await)?);
+    }
+    // Follow completions through the engine's events.
+    let mut remaining: std::collections::HashSet<String> = ids.iter().cloned().collect();
+    while !remaining.is_empty() {
+        match events.recv().await {
+            Ok(crate::engine::EngineEvent::Execution(e)) => {
+                if e.status.is_terminal() {
+                    if e.status != ExecutionStatus::Succeeded {
+                        return Err(format!("execution {} ended {}", e.id, e.status.as_str()));
+                    }
+                    remaining.remove(&e.id);
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                wait_all(&store, &ids).await?;
+                break;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let elapsed = started.elapsed();
+    engine.shutdown().await?;
+    let per_execution = 1 + 2 * args.actions_per_stage as u64;
+    let total = per_execution * args.executions as u64;
+    let seconds = elapsed.as_secs_f64();
+    Ok(serde_json::json!({
+        "executions": args.executions,
+        "actions_per_execution": per_execution,
+        "actions": total,
+        "seconds": seconds,
+        "actions_per_second": total as f64 / seconds,
+        "micros_per_action": seconds * 1e6 / total as f64,
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    }))
+}
+
+async fn wait_all(store: &crate::store::Store, ids: &[String]) -> Result<(), String> {
+    for id in ids {
+        loop {
+            let e = store
+                .execution(id, |_, _| None)
+                .map_err(|e| e.to_string())?
+                .ok_or("an execution vanished")?;
+            if e.status.is_terminal() {
+                if e.status != crate::engine::ExecutionStatus::Succeeded {
+                    return Err(format!(
+                        "execution {id} ended {}: {:?}",
+                        e.status.as_str(),
+                        e.status_reason
+                    ));
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Wall time of `sluice run` on a three-stage no-op pipeline, each run a
+/// fresh process with a warm compile cache, against spawning `/bin/true`.
+pub fn run_command(iterations: u32, json: bool, cache_dir: Option<std::path::PathBuf>) -> u8 {
+    let result = (|| -> Result<Vec<Measurement>, String> {
+        let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let site = work.path().join("site");
+        std::fs::create_dir_all(&site).map_err(|e| e.to_string())?;
+        std::fs::write(site.join("index.html"), "hello").map_err(|e| e.to_string())?;
+        let file = work.path().join("three.yaml");
+        std::fs::write(
+            &file,
+            "name: three\nstages:\n  - name: Source\n    actions:\n      - { name: Site, provider: \"builtin:directory\", outputs: [S], grants: { paths: { source: { path: site } } } }\n  - name: Build\n    actions:\n      - { name: Noop, provider: \"builtin:noop\" }\n  - name: Deploy\n    actions:\n      - { name: Noop, provider: \"builtin:noop\" }\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let cache = cache_dir.unwrap_or_else(|| work.path().join("cache"));
+        let state = work.path().join("state");
+        let run = || -> Result<(), String> {
+            let output = std::process::Command::new(&exe)
+                .arg("--state-dir")
+                .arg(&state)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .arg("run")
+                .arg(&file)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !output.status.success() {
+                return Err(format!(
+                    "sluice run failed: {}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            Ok(())
+        };
+        // Warm the compile cache and the state directory.
+        run()?;
+        run()?;
+        let spawn = time(iterations, || {
+            let status = std::process::Command::new("/bin/true")
+                .status()
+                .expect("/bin/true runs");
+            assert!(status.success());
+        });
+        let mut runs = Vec::new();
+        for _ in 0..iterations {
+            let started = Instant::now();
+            run()?;
+            runs.push(started.elapsed());
+        }
+        let base = median(&spawn);
+        let measure = |name: &str, samples: &[Duration]| Measurement {
+            name: name.to_string(),
+            iterations: samples.len() as u32,
+            median_us: micros(median(samples)),
+            mean_us: micros(mean(samples)),
+            ratio_to_spawn: micros(median(samples)) / micros(base),
+        };
+        Ok(vec![
+            measure("spawn /bin/true (baseline)", &spawn),
+            measure("sluice run, 3 no-op stages, fresh process", &runs),
+        ])
+    })();
+    match result {
+        Ok(results) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results).unwrap());
+            } else {
+                print_table(&results);
+            }
+            crate::cli::EXIT_OK
+        }
+        Err(e) => crate::cli::fail(e),
+    }
+}
