@@ -360,3 +360,32 @@ mod millis {
         u64::deserialize(d).map(Duration::from_millis)
     }
 }
+
+/// A grant a provider's imports may ask for: each interface reaching beyond
+/// the sandbox needs one (see `sandbox::host::INTERFACES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// Running programs on the host (`grants.process`).
+    Process,
+    /// HTTP requests (`grants.http`).
+    Http,
+    /// Reading secrets (`grants.secrets`).
+    Secrets,
+}
+
+impl Capability {
+    /// Its name, as grants and manifests write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Process => "process",
+            Capability::Http => "http",
+            Capability::Secrets => "secrets",
+        }
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -3,6 +3,7 @@
 //! exact component, kept in the state directory) and of its granted
 //! folders, and recording a new pipeline version.
 
+use crate::contract::Capability;
 use crate::engine::{PipelineVersion, ResolvedAction, now_millis};
 use crate::model::{self, Diagnostic, Grants, Loaded, PathAccess, Report};
 use crate::providers::{Catalog, Resolved};
@@ -267,10 +268,9 @@ fn check_capabilities(
             };
             for capability in provider.provider.capabilities() {
                 let granted = match capability {
-                    "process" => action.grants.process.is_some(),
-                    "http" => action.grants.http.is_some(),
-                    "secrets" => !action.grants.secrets.is_empty(),
-                    _ => true,
+                    Capability::Process => action.grants.process.is_some(),
+                    Capability::Http => action.grants.http.is_some(),
+                    Capability::Secrets => !action.grants.secrets.is_empty(),
                 };
                 if !granted {
                     out.push(Diagnostic::warning(

@@ -229,7 +229,7 @@ impl Package {
         }
         let grants: BTreeSet<String> = imports::capabilities(&world.imports)
             .into_iter()
-            .map(String::from)
+            .map(|c| c.name().to_string())
             .collect();
         let declared_grants: BTreeSet<String> = provider.grants.iter().cloned().collect();
         if grants != declared_grants {
@@ -337,7 +337,10 @@ pub async fn pack(
             action.version
         ))
     })?;
-    let grants = imports::capabilities(&world.imports);
+    let grants: Vec<&str> = imports::capabilities(&world.imports)
+        .into_iter()
+        .map(crate::contract::Capability::name)
+        .collect();
 
     let mut layout = Layout::new();
     let mut component = layout.add_blob(oci::MEDIA_WASM_LAYER, bytes);

@@ -1,75 +1,32 @@
 //! Which interfaces a provider may import, checked once per provider before
 //! it ever runs.
 //!
-//! The linker provides WASI 0.2 (with every network operation denied: no
-//! socket can be opened, no name looked up) and the host's `log`. A
-//! component importing anything else is refused by name, up front, rather
-//! than failing half-way through a job.
+//! The host provides what [`super::host::INTERFACES`] lists (WASI 0.2 with
+//! every network operation denied, `wasi:http` as granted, the contract's
+//! own interfaces). A component importing anything else is refused by
+//! name, up front, rather than failing half-way through a job.
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Interfaces the host provides, as `namespace:package/interface` and the
-/// version family a component may ask for (any version with the same major
-/// and minor, and a patch no newer than the host's).
-const PROVIDED: &[(&str, &str)] = &[
-    ("wasi:cli/environment", "0.2"),
-    ("wasi:cli/exit", "0.2"),
-    ("wasi:cli/stdin", "0.2"),
-    ("wasi:cli/stdout", "0.2"),
-    ("wasi:cli/stderr", "0.2"),
-    ("wasi:cli/terminal-input", "0.2"),
-    ("wasi:cli/terminal-output", "0.2"),
-    ("wasi:cli/terminal-stdin", "0.2"),
-    ("wasi:cli/terminal-stdout", "0.2"),
-    ("wasi:cli/terminal-stderr", "0.2"),
-    ("wasi:clocks/monotonic-clock", "0.2"),
-    ("wasi:clocks/wall-clock", "0.2"),
-    ("wasi:filesystem/types", "0.2"),
-    ("wasi:filesystem/preopens", "0.2"),
-    ("wasi:io/error", "0.2"),
-    ("wasi:io/poll", "0.2"),
-    ("wasi:io/streams", "0.2"),
-    ("wasi:random/random", "0.2"),
-    ("wasi:random/insecure", "0.2"),
-    ("wasi:random/insecure-seed", "0.2"),
-    ("wasi:sockets/network", "0.2"),
-    ("wasi:sockets/instance-network", "0.2"),
-    ("wasi:sockets/tcp", "0.2"),
-    ("wasi:sockets/tcp-create-socket", "0.2"),
-    ("wasi:sockets/udp", "0.2"),
-    ("wasi:sockets/udp-create-socket", "0.2"),
-    ("wasi:sockets/ip-name-lookup", "0.2"),
-    ("wasi:http/types", "0.2"),
-    ("wasi:http/outgoing-handler", "0.2"),
-    ("sluice:provider/log", "0.1"),
-    ("sluice:provider/types", "0.1"),
-    ("sluice:provider/process", "0.1"),
-    ("sluice:provider/secrets", "0.1"),
-    ("sluice:provider/components", "0.1"),
-    ("sluice:provider/files", "0.1"),
-];
+use crate::contract::Capability;
 
-/// Imports that reach beyond the sandbox, and the grant each needs: a
-/// provider importing one runs only as far as its action grants it.
-pub const CAPABILITY_IMPORTS: &[(&str, &str)] = &[
-    ("sluice:provider/process", "process"),
-    ("sluice:provider/secrets", "secrets"),
-    ("wasi:http/outgoing-handler", "http"),
-];
-
-/// The grants a component's imports may ask for (`process`, `http`,
-/// `secrets`), each once.
-pub fn capabilities(imports: &[String]) -> Vec<&'static str> {
+/// The grants a component's imports may ask for, each once, in
+/// [`Capability`]'s order.
+pub fn capabilities(imports: &[String]) -> Vec<Capability> {
     let mut found = Vec::new();
-    for import in imports {
-        let interface = import.split('@').next().unwrap_or(import);
-        for (name, grant) in CAPABILITY_IMPORTS {
-            if interface == *name && !found.contains(grant) {
-                found.push(*grant);
-            }
+    for interface in super::host::interfaces() {
+        let Some(capability) = interface.capability else {
+            continue;
+        };
+        let imported = imports
+            .iter()
+            .any(|import| import.split('@').next() == Some(interface.name));
+        if imported && !found.contains(&capability) {
+            found.push(capability);
         }
     }
+    found.sort();
     found
 }
 
@@ -91,9 +48,10 @@ pub(crate) fn first_unsupported(imports: &[String]) -> Option<&str> {
 }
 
 fn is_provided(import: &str) -> bool {
-    let (interface, version) = import.split_once('@').unwrap_or((import, ""));
-    PROVIDED.iter().any(|(provided, family)| {
-        *provided == interface && (version == *family || version.starts_with(&format!("{family}.")))
+    let (name, version) = import.split_once('@').unwrap_or((import, ""));
+    super::host::interfaces().any(|provided| {
+        provided.name == name
+            && (version == provided.family || version.starts_with(&format!("{}.", provided.family)))
     })
 }
 

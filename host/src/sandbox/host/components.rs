@@ -157,3 +157,13 @@ impl Host for ComponentsHost {
         })
     }
 }
+
+/// Links the `components` interface.
+pub(crate) fn link(
+    linker: &mut wasmtime::component::Linker<crate::sandbox::call::JobState>,
+) -> wasmtime::Result<()> {
+    crate::sandbox::bindings::sluice::provider::components::add_to_linker::<_, ComponentsInterface>(
+        linker,
+        |state| &mut state.components,
+    )
+}

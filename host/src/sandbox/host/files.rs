@@ -88,3 +88,13 @@ pub(crate) fn on_this_thread<T>(work: impl FnOnce() -> T) -> T {
         _ => work(),
     }
 }
+
+/// Links the `files` interface.
+pub(crate) fn link(
+    linker: &mut wasmtime::component::Linker<crate::sandbox::call::JobState>,
+) -> wasmtime::Result<()> {
+    crate::sandbox::bindings::sluice::provider::files::add_to_linker::<_, FilesInterface>(
+        linker,
+        |state| &mut state.files,
+    )
+}

@@ -28,3 +28,13 @@ pub(crate) struct LogInterface;
 impl HasData for LogInterface {
     type Data<'a> = &'a mut LogHost;
 }
+
+/// Links the `log` interface.
+pub(crate) fn link(
+    linker: &mut wasmtime::component::Linker<crate::sandbox::call::JobState>,
+) -> wasmtime::Result<()> {
+    crate::sandbox::bindings::sluice::provider::log::add_to_linker::<_, LogInterface>(
+        linker,
+        |state| &mut state.log,
+    )
+}

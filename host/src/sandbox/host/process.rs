@@ -211,3 +211,13 @@ impl Host for ProcessHost {
         })
     }
 }
+
+/// Links the `process` interface.
+pub(crate) fn link(
+    linker: &mut wasmtime::component::Linker<crate::sandbox::call::JobState>,
+) -> wasmtime::Result<()> {
+    crate::sandbox::bindings::sluice::provider::process::add_to_linker::<_, ProcessInterface>(
+        linker,
+        |state| &mut state.process,
+    )
+}

@@ -30,3 +30,13 @@ impl Host for SecretsHost {
         }
     }
 }
+
+/// Links the `secrets` interface.
+pub(crate) fn link(
+    linker: &mut wasmtime::component::Linker<crate::sandbox::call::JobState>,
+) -> wasmtime::Result<()> {
+    crate::sandbox::bindings::sluice::provider::secrets::add_to_linker::<_, SecretsInterface>(
+        linker,
+        |state| &mut state.secrets,
+    )
+}
