@@ -17,6 +17,7 @@ use super::command::{Answer, Command, CommandError, Done, answer_to_json};
 use super::machine::{CallResult, Effect, Machine, RunRequest};
 use super::runner::ProviderCalls;
 use super::start::Started;
+use super::startup::{load, take_lock};
 use super::workspace::Workspaces;
 use crate::artifacts::ArtifactStore;
 use crate::component_store::ComponentStore;
@@ -316,71 +317,6 @@ impl Driver {
             None => Ok(()),
         }
     }
-}
-
-/// Takes the driver lock, or says who holds it.
-fn take_lock(dir: &StateDir) -> Result<std::fs::File, DriverError> {
-    let path = dir.lock_file();
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| DriverError::Io {
-            what: format!("opening {}", path.display()),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(DriverError::Busy {
-            dir: dir.root.clone(),
-            lock: path,
-        }),
-        Err(std::fs::TryLockError::Error(source)) => Err(DriverError::Io {
-            what: format!("locking {}", path.display()),
-            source,
-        }),
-    }
-}
-
-/// Whether a process drives `state_dir` now.
-pub fn is_driven(state_dir: &Path) -> bool {
-    let dir = StateDir::new(state_dir);
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.lock_file())
-    {
-        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
-        Err(_) => false,
-    }
-}
-
-/// Loads pipelines, transitions and running executions into the machine.
-fn load(machine: &mut Machine, store: &Store) -> Result<(), StoreError> {
-    let current = store.current_pipelines()?;
-    let names: Vec<String> = current.iter().map(|p| p.name.clone()).collect();
-    for version in current {
-        machine.add_version(version);
-    }
-    for version in store.versions_in_use()? {
-        machine.add_version(version);
-    }
-    for pipeline in &names {
-        for transition in store.transitions(pipeline)? {
-            machine.restore_transition(transition);
-        }
-    }
-    let (last_seq, _) = store.last_numbers()?;
-    machine.restore_seq(last_seq);
-    for (pipeline, stage, entry, execution) in store.latest_stage_entries()? {
-        machine.restore_latest_entry(&pipeline, &stage, entry, &execution);
-    }
-    // Executions share the machine's copy of their version.
-    let active = store.active_executions(|p, v| machine.version(p, v).cloned())?;
-    for execution in active {
-        machine.restore(execution);
-    }
-    Ok(())
 }
 
 /// The driver's loop and everything it owns.

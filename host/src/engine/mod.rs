@@ -19,6 +19,7 @@ pub mod run_order;
 mod runner;
 pub mod stage_lock;
 pub mod start;
+mod startup;
 pub mod stop;
 pub mod supersede;
 pub mod timeouts;
@@ -29,8 +30,7 @@ pub mod workspace;
 
 pub use crate::records::*;
 pub use command::{Answer, Command, CommandError, Done, Start};
-pub use driver::{
-    Driver, DriverError, DriverHandle, DriverSettings, EngineEvent, StateDir, is_driven,
-};
+pub use driver::{Driver, DriverError, DriverHandle, DriverSettings, EngineEvent, StateDir};
 pub use machine::{CallResult, Changes, Effect, Machine, RunRequest};
+pub use startup::is_driven;
 pub use timeouts::RecheckPolicy;

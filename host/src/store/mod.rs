@@ -10,6 +10,7 @@
 mod executions;
 mod pipelines;
 mod requests;
+mod rows;
 mod schema;
 
 pub use executions::{ActionAttempt, ExecutionSummary};

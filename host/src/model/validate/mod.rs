@@ -4,12 +4,18 @@
 //! What needs the providers (categories, properties, their own `validate`)
 //! is checked by [`super::providers`].
 
+mod actions;
+mod triggers;
+
 use super::definition::{Action, Pipeline};
 use super::diagnostic::Diagnostic;
 use super::variables::{self, EXECUTION, EXECUTION_KEYS, PIPELINE_VARIABLES, SECRETS};
 use crate::contract::{is_artifact_name, is_secret_name};
+use actions::{check_action_fields, check_grants};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+pub use triggers::poll_interval;
+use triggers::{check_notifications, check_triggers};
 
 /// Most stages a pipeline may have.
 pub const MAX_STAGES: usize = 50;
@@ -93,86 +99,6 @@ pub fn validate(pipeline: &Pipeline) -> Vec<Diagnostic> {
 
 /// The shortest polling interval.
 pub const MIN_POLL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// A trigger's polling interval: `None` for `off`.
-pub fn poll_interval(trigger: &super::Trigger) -> Result<Option<std::time::Duration>, String> {
-    match trigger.poll.as_deref().map(str::trim) {
-        None => Ok(Some(std::time::Duration::from_secs(60))),
-        Some("off") => Ok(None),
-        Some(text) => {
-            let d = crate::units::parse_duration(text)?;
-            if d < MIN_POLL {
-                return Err(format!("`{text}` is shorter than the minimum of 1s"));
-            }
-            Ok(Some(d))
-        }
-    }
-}
-
-fn check_triggers(pipeline: &Pipeline, out: &mut Vec<Diagnostic>) {
-    let sources: Vec<&String> = pipeline
-        .stages
-        .first()
-        .map(|s| s.actions.iter().map(|a| &a.name).collect())
-        .unwrap_or_default();
-    let mut seen = std::collections::HashSet::new();
-    for (t, trigger) in pipeline.triggers.iter().enumerate() {
-        let path = format!("triggers[{t}]");
-        if !sources.contains(&&trigger.source) {
-            out.push(Diagnostic::error(
-                format!("{path}.source"),
-                format!(
-                    "`{}` is not an action of the first stage{}",
-                    trigger.source,
-                    suggestion(&trigger.source, sources.iter().copied())
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default()
-                ),
-            ));
-        } else if !seen.insert(&trigger.source) {
-            out.push(Diagnostic::error(
-                format!("{path}.source"),
-                format!("source action `{}` has two triggers", trigger.source),
-            ));
-        }
-        if let Err(e) = poll_interval(trigger) {
-            out.push(Diagnostic::error(
-                format!("{path}.poll"),
-                format!("not a polling interval: {e} (write e.g. `60s`, `5m`, or `off`)"),
-            ));
-        }
-        for (name, filter) in [
-            ("branches", &trigger.branches),
-            ("file_paths", &trigger.file_paths),
-        ] {
-            let Some(filter) = filter else { continue };
-            for (list, globs) in [("include", &filter.include), ("exclude", &filter.exclude)] {
-                for (g, glob) in globs.iter().enumerate() {
-                    if let Err(e) = sluice_glob::Pattern::new(glob) {
-                        out.push(Diagnostic::error(
-                            format!("{path}.{name}.{list}[{g}]"),
-                            format!("`{glob}` is not a glob: {e}"),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn check_notifications(pipeline: &Pipeline, out: &mut Vec<Diagnostic>) {
-    for (n, target) in pipeline.notifications.iter().enumerate() {
-        let url = target.url.trim();
-        let ok = (url.starts_with("http://") || url.starts_with("https://"))
-            && url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
-        if !ok {
-            out.push(Diagnostic::error(
-                format!("notifications[{n}].url"),
-                format!("`{url}` is not an http:// or https:// URL"),
-            ));
-        }
-    }
-}
 
 fn check_variables(pipeline: &Pipeline, out: &mut Vec<Diagnostic>) {
     if pipeline.variables.len() > MAX_VARIABLES {
@@ -391,155 +317,6 @@ fn check_namespaces(
         }
     }
     namespaces
-}
-
-fn check_action_fields(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
-    if action.provider.trim().is_empty() {
-        out.push(Diagnostic::error(
-            format!("{path}.provider"),
-            "provider is empty: use `builtin:NAME` or a path to a .wasm component",
-        ));
-    }
-    if let Some(timeout) = &action.timeout {
-        match crate::units::parse_duration(timeout) {
-            Ok(d) if d < MIN_TIMEOUT || d > MAX_TIMEOUT => out.push(Diagnostic::error(
-                format!("{path}.timeout"),
-                format!("timeout `{timeout}` must be between 1s and 7d"),
-            )),
-            Ok(_) => {}
-            Err(e) => out.push(Diagnostic::error(format!("{path}.timeout"), e)),
-        }
-    }
-    if let Some(size) = &action.output_size
-        && let Err(e) = crate::units::parse_bytes(size)
-    {
-        out.push(Diagnostic::error(format!("{path}.output_size"), e));
-    }
-    if action.output_files == Some(0) {
-        out.push(Diagnostic::error(
-            format!("{path}.output_files"),
-            "must be at least 1",
-        ));
-    }
-    if let Some(memory) = &action.memory {
-        match crate::units::parse_bytes(memory) {
-            Ok(m) if !(1 << 20..=crate::contract::MAX_MEMORY_BYTES).contains(&m) => {
-                out.push(Diagnostic::error(
-                    format!("{path}.memory"),
-                    format!("memory `{memory}` must be between 1MiB and 4GiB"),
-                ))
-            }
-            Ok(_) => {}
-            Err(e) => out.push(Diagnostic::error(format!("{path}.memory"), e)),
-        }
-    }
-    if action.configuration.len() > MAX_PROPERTIES {
-        out.push(Diagnostic::error(
-            format!("{path}.configuration"),
-            format!(
-                "{} configuration properties; an action may have at most {MAX_PROPERTIES}",
-                action.configuration.len()
-            ),
-        ));
-    }
-    for (key, value) in &action.configuration {
-        if value.len() > MAX_VALUE_BYTES {
-            out.push(Diagnostic::error(
-                format!("{path}.configuration.{key}"),
-                format!("the value is longer than {MAX_VALUE_BYTES} bytes"),
-            ));
-        }
-    }
-}
-
-fn check_grants(action: &Action, path: &str, out: &mut Vec<Diagnostic>) {
-    let grants = &action.grants;
-    if let Some(process) = &grants.process {
-        let at = format!("{path}.grants.process");
-        if process.programs.is_empty() {
-            out.push(Diagnostic::error(
-                format!("{at}.programs"),
-                "a process grant names at least one program",
-            ));
-        }
-        for (i, program) in process.programs.iter().enumerate() {
-            if program.is_empty()
-                || program.contains(char::is_whitespace)
-                || (program.contains('/') && !program.starts_with('/'))
-            {
-                out.push(Diagnostic::error(
-                    format!("{at}.programs[{i}]"),
-                    format!("`{program}` is not a program: give a name found on PATH (`make`) or an absolute path"),
-                ));
-            }
-        }
-        for name in process.env.keys() {
-            if name.is_empty() || name.contains(['=', '\0']) {
-                out.push(Diagnostic::error(
-                    format!("{at}.env.{name}"),
-                    format!("`{name}` is not an environment variable name"),
-                ));
-            }
-        }
-        if let Some(timeout) = &process.timeout
-            && let Err(e) = crate::units::parse_duration(timeout)
-        {
-            out.push(Diagnostic::error(format!("{at}.timeout"), e));
-        }
-        if let Some(limits) = &process.limits {
-            for (field, value) in [
-                ("memory", &limits.memory),
-                ("file_size", &limits.file_size),
-                ("tmp_size", &limits.tmp_size),
-            ] {
-                if let Some(value) = value
-                    && let Err(e) = crate::units::parse_bytes(value)
-                {
-                    out.push(Diagnostic::error(format!("{at}.limits.{field}"), e));
-                }
-            }
-            if let Some(cpu) = &limits.cpu_time
-                && let Err(e) = crate::units::parse_duration(cpu)
-            {
-                out.push(Diagnostic::error(format!("{at}.limits.cpu_time"), e));
-            }
-            for (field, value) in [
-                ("processes", limits.processes),
-                ("open_files", limits.open_files),
-            ] {
-                if value == Some(0) {
-                    out.push(Diagnostic::error(
-                        format!("{at}.limits.{field}"),
-                        "must be at least 1",
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(http) = &grants.http {
-        if http.allow.is_empty() {
-            out.push(Diagnostic::error(
-                format!("{path}.grants.http.allow"),
-                "an http grant allows at least one URL",
-            ));
-        }
-        for (i, url) in http.allow.iter().enumerate() {
-            if let Err(e) = crate::urls::UrlRule::parse(url) {
-                out.push(Diagnostic::error(
-                    format!("{path}.grants.http.allow[{i}]"),
-                    e,
-                ));
-            }
-        }
-    }
-    for (i, name) in grants.secrets.iter().enumerate() {
-        if !is_secret_name(name) {
-            out.push(Diagnostic::error(
-                format!("{path}.grants.secrets[{i}]"),
-                format!("`{name}` is not a secret name: use upper-case letters, digits and `_`"),
-            ));
-        }
-    }
 }
 
 fn check_inputs(
