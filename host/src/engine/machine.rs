@@ -395,13 +395,7 @@ impl Machine {
                     execution.artifacts.insert(artifact.name.clone(), artifact);
                 }
             }
-            Outcome::Failed(failure) => {
-                run.status = Some(ActionStatus::Failed);
-                run.ended_at = Some(now);
-                run.error = Some(failure);
-                run.recheck_at = None;
-                run.awaiting_approval = false;
-            }
+            Outcome::Failed(failure) => self.end_attempt(key, ActionStatus::Failed, failure),
             Outcome::InProgress {
                 continuation,
                 recheck_after,
@@ -427,6 +421,25 @@ impl Machine {
     }
 
     // ----- helpers shared by the rule files -----
+
+    /// Ends an action's current attempt as `status` (failed, or abandoned)
+    /// for `failure`: no call-back, timer or approval is left waiting. The
+    /// one way an attempt fails, whatever failed it (its provider, its
+    /// deadline, a call that could not be made, a stop).
+    pub(super) fn end_attempt(&mut self, key: &ActionKey, status: ActionStatus, failure: Failure) {
+        let now = self.now;
+        let Some(run) = self.action_mut(key) else {
+            return;
+        };
+        run.status = Some(status);
+        run.ended_at = Some(now);
+        run.error = Some(failure);
+        run.running = false;
+        run.recheck_at = None;
+        run.awaiting_approval = false;
+        self.disarm_timer(key);
+        self.changes.actions.insert(key.clone());
+    }
 
     pub(super) fn touch_stage(&mut self, id: &str, stage: usize) {
         self.changes.stages.insert((id.to_string(), stage));

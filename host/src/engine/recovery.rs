@@ -25,13 +25,8 @@ impl Machine {
             let seq = execution.seq;
             let pipeline = execution.pipeline.clone();
             if self.pipelines.contains_key(&pipeline) {
-                let slot = self.slot(&pipeline, &stage);
-                if position.waiting {
-                    slot.waiting.push((seq, id.clone()));
-                    slot.waiting.sort();
-                } else if !slot.holders.contains(&id) {
-                    slot.holders.push(id.clone());
-                }
+                self.slot(&pipeline, &stage)
+                    .restore(&id, seq, position.waiting);
             }
         }
         self.executions.insert(execution.id.clone(), execution);
@@ -48,10 +43,7 @@ impl Machine {
     ) {
         self.next_entry = self.next_entry.max(entry + 1);
         if self.pipelines.contains_key(pipeline) {
-            let slot = self.slot(pipeline, stage);
-            if slot.latest.as_ref().is_none_or(|(e, _)| *e < entry) {
-                slot.latest = Some((entry, execution.to_string()));
-            }
+            self.slot(pipeline, stage).restore_latest(entry, execution);
         }
     }
 
@@ -123,7 +115,7 @@ impl Machine {
         let stages: Vec<(String, String)> = self
             .pipelines
             .iter()
-            .flat_map(|(p, slot)| slot.stages.keys().map(move |s| (p.clone(), s.clone())))
+            .flat_map(|(p, slot)| slot.stage_names().map(move |s| (p.clone(), s.clone())))
             .collect();
         for (pipeline, stage) in stages {
             self.admit(&pipeline, &stage);

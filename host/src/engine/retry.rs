@@ -6,6 +6,7 @@
 
 use super::command::CommandError;
 use super::machine::Machine;
+use super::stage_lock::Keep;
 use crate::records::*;
 
 impl Machine {
@@ -78,7 +79,7 @@ impl Machine {
                 pipeline: execution.pipeline.clone(),
             }
         })?;
-        if let Some((_, latest)) = slot.stages.get(stage).and_then(|s| s.latest.as_ref())
+        if let Some(latest) = slot.stage(stage).and_then(|s| s.latest())
             && latest != id
         {
             return Err(not_retryable(
@@ -99,12 +100,7 @@ impl Machine {
                 ),
             ));
         }
-        if let Some(holder) = slot
-            .stages
-            .get(stage)
-            .filter(|s| s.is_locked(slot.mode()))
-            .and_then(|s| s.holders.first())
-        {
+        if let Some(holder) = slot.stage(stage).and_then(|s| s.holder(slot.mode())) {
             return Err(not_retryable(
                 id,
                 stage,
@@ -112,46 +108,19 @@ impl Machine {
             ));
         }
 
-        let now = self.now;
-        let entry = self.next_entry;
-        self.next_entry += 1;
-        let pipeline = execution.pipeline.clone();
         {
             let execution = self.executions.get_mut(id).unwrap();
             execution.status = ExecutionStatus::InProgress;
             execution.status_reason = None;
             execution.ended_at = None;
             execution.stop = None;
-            execution.position = Some(Position {
-                stage: index,
-                waiting: false,
-            });
-            let run = &mut execution.stages[index];
-            run.status = Some(StageStatus::InProgress);
-            run.attempt += 1;
-            run.entered_seq = Some(entry);
-            run.started_at = Some(now);
-            run.ended_at = None;
-            for action in &mut run.actions {
-                let keep = mode == RetryMode::FailedActions
-                    && action.status == Some(ActionStatus::Succeeded);
-                if !keep {
-                    action.reset();
-                }
-            }
         }
-        let slot = self.slot(&pipeline, stage);
-        slot.holders.push(id.to_string());
-        slot.latest = Some((entry, id.to_string()));
-        self.touch_stage(id, index);
-        for action in 0..self.executions[id].stages[index].actions.len() {
-            self.changes.actions.insert(ActionKey {
-                execution: id.to_string(),
-                stage: index,
-                action,
-            });
-        }
-        self.start_next_run_order(id, index);
+        let keep = match mode {
+            RetryMode::FailedActions => Keep::Succeeded,
+            RetryMode::AllActions => Keep::Nothing,
+        };
+        self.enter(id, index, keep);
+        self.touch(id);
         Ok(())
     }
 }

@@ -110,12 +110,7 @@ impl Machine {
                 run.configuration = shown_configuration(&request);
                 self.effects.push(Effect::Run(request));
             }
-            Err(failure) => {
-                let run = self.action_mut(key).unwrap();
-                run.status = Some(ActionStatus::Failed);
-                run.ended_at = Some(now);
-                run.error = Some(failure);
-            }
+            Err(failure) => self.end_attempt(key, ActionStatus::Failed, failure),
         }
     }
 

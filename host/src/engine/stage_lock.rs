@@ -20,7 +20,7 @@ pub struct PipelineSlot {
     /// The version new executions run.
     pub current: SharedVersion,
     /// Per stage name: who holds it and who waits.
-    pub stages: HashMap<String, StageSlot>,
+    stages: HashMap<String, StageSlot>,
     /// Per stage name: its inbound transition, when it was ever changed.
     pub transitions: HashMap<String, TransitionState>,
 }
@@ -44,18 +44,28 @@ impl PipelineSlot {
     pub fn transition_enabled(&self, stage: &str) -> bool {
         self.transitions.get(stage).is_none_or(|t| t.enabled)
     }
+
+    /// A stage's lock, when anyone ever entered or waited.
+    pub fn stage(&self, name: &str) -> Option<&StageSlot> {
+        self.stages.get(name)
+    }
+
+    /// The stages anyone ever entered or waited in front of.
+    pub fn stage_names(&self) -> impl Iterator<Item = &String> {
+        self.stages.keys()
+    }
 }
 
 /// One stage's lock and the executions waiting in front of it.
 #[derive(Debug, Clone, Default)]
 pub struct StageSlot {
     /// Executions inside the stage: at most one unless in parallel mode.
-    pub holders: Vec<ExecutionId>,
+    holders: Vec<ExecutionId>,
     /// Executions waiting in front of it, by start order (oldest first).
-    pub waiting: Vec<(u64, ExecutionId)>,
+    waiting: Vec<(u64, ExecutionId)>,
     /// The execution that entered last, and its entry number. Only it may
     /// retry the stage.
-    pub latest: Option<(u64, ExecutionId)>,
+    latest: Option<(u64, ExecutionId)>,
 }
 
 impl StageSlot {
@@ -63,6 +73,60 @@ impl StageSlot {
     pub fn is_locked(&self, mode: ExecutionMode) -> bool {
         mode != ExecutionMode::Parallel && !self.holders.is_empty()
     }
+
+    /// The execution holding the stage, when it is locked.
+    pub fn holder(&self, mode: ExecutionMode) -> Option<&ExecutionId> {
+        self.holders.first().filter(|_| self.is_locked(mode))
+    }
+
+    /// The execution that entered the stage last.
+    pub fn latest(&self) -> Option<&ExecutionId> {
+        self.latest.as_ref().map(|(_, id)| id)
+    }
+
+    /// Takes every waiting execution but the newest (by start order) out
+    /// of the queue, and says which stayed.
+    pub(super) fn keep_newest_waiting(&mut self) -> Option<(ExecutionId, Vec<ExecutionId>)> {
+        let newest = self.waiting.pop()?;
+        let older = std::mem::take(&mut self.waiting);
+        self.waiting.push(newest.clone());
+        Some((newest.1, older.into_iter().map(|(_, id)| id).collect()))
+    }
+
+    /// An execution no longer waits in front of the stage.
+    pub(super) fn stop_waiting(&mut self, id: &str) {
+        self.waiting.retain(|(_, w)| w != id);
+    }
+
+    /// Puts back an execution as the store had it: inside the stage, or
+    /// waiting (`seq` is its start order).
+    pub(super) fn restore(&mut self, id: &str, seq: u64, waiting: bool) {
+        if waiting {
+            if !self.waiting.iter().any(|(_, w)| w == id) {
+                self.waiting.push((seq, id.to_string()));
+                self.waiting.sort();
+            }
+        } else if !self.holders.iter().any(|h| h == id) {
+            self.holders.push(id.to_string());
+        }
+    }
+
+    /// Records an entry into the stage (its number, who), kept when it is
+    /// the latest.
+    pub(super) fn restore_latest(&mut self, entry: u64, id: &str) {
+        if self.latest.as_ref().is_none_or(|(e, _)| *e < entry) {
+            self.latest = Some((entry, id.to_string()));
+        }
+    }
+}
+
+/// What an execution entering a stage keeps of an earlier run of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keep {
+    /// Nothing: every action runs (a first entry, or a retry of all).
+    Nothing,
+    /// Actions that succeeded (a retry of the failed ones).
+    Succeeded,
 }
 
 impl Machine {
@@ -99,7 +163,7 @@ impl Machine {
                     .any(|(seq, w)| w != id && *seq < execution.seq)
             });
         if open && !locked && !queue_ahead {
-            self.enter(id, position.stage);
+            self.enter(id, position.stage, Keep::Nothing);
         } else {
             self.wait(id, &pipeline, &stage);
         }
@@ -120,8 +184,11 @@ impl Machine {
         self.touch(id);
     }
 
-    /// Moves an execution into a stage and starts its first run order.
-    pub(super) fn enter(&mut self, id: &str, stage_index: usize) {
+    /// Moves an execution into a stage (for the first time, or again for a
+    /// retry) and starts its first run order not yet done: the stage's
+    /// lock taken, a new stage attempt with a new entry number, its actions
+    /// reset but for what `keep` says.
+    pub(super) fn enter(&mut self, id: &str, stage_index: usize, keep: Keep) {
         let now = self.now;
         let entry = self.next_entry;
         self.next_entry += 1;
@@ -138,7 +205,11 @@ impl Machine {
             run.started_at = Some(now);
             run.ended_at = None;
             for action in &mut run.actions {
-                action.reset();
+                let kept =
+                    keep == Keep::Succeeded && action.status == Some(ActionStatus::Succeeded);
+                if !kept {
+                    action.reset();
+                }
             }
             (execution.pipeline.clone(), run.name.clone())
         };
@@ -198,7 +269,7 @@ impl Machine {
             if position.stage > 0 && !slot.transition_enabled(stage) {
                 return;
             }
-            self.enter(&next, position.stage);
+            self.enter(&next, position.stage, Keep::Nothing);
         }
     }
 }

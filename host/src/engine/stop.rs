@@ -37,9 +37,7 @@ impl Machine {
         let pipeline = execution.pipeline.clone();
         let stage_name = execution.stages[position.stage].name.clone();
         if position.waiting {
-            self.slot(&pipeline, &stage_name)
-                .waiting
-                .retain(|(_, w)| w != id);
+            self.slot(&pipeline, &stage_name).stop_waiting(id);
             let reason = reason.or_else(|| {
                 Some(format!(
                     "stopped while waiting in front of stage `{stage_name}`"
@@ -68,7 +66,6 @@ impl Machine {
     /// Marks every in-progress action of a stage abandoned, cancelling
     /// calls under way.
     fn abandon_running(&mut self, id: &str, stage: usize, reason: Option<&str>) {
-        let now = self.now;
         let count = self.executions[id].stages[stage].actions.len();
         for action in 0..count {
             let key = ActionKey {
@@ -80,27 +77,21 @@ impl Machine {
             if run.status != Some(ActionStatus::InProgress) {
                 continue;
             }
-            run.status = Some(ActionStatus::Abandoned);
-            run.ended_at = Some(now);
-            run.awaiting_approval = false;
-            run.recheck_at = None;
-            run.error = Some(Failure {
-                kind: FailureKind::JobFailed,
-                message: match reason {
-                    Some(r) => format!("abandoned: the execution was stopped ({r})"),
-                    None => "abandoned: the execution was stopped".to_string(),
-                },
-            });
-            let was_running = std::mem::take(&mut run.running);
-            let token = run.token;
-            if was_running {
+            if run.running {
+                let token = run.token;
                 self.effects.push(Effect::Cancel {
                     key: key.clone(),
                     token,
                 });
             }
-            self.disarm_timer(&key);
-            self.changes.actions.insert(key);
+            let failure = Failure {
+                kind: FailureKind::JobFailed,
+                message: match reason {
+                    Some(r) => format!("abandoned: the execution was stopped ({r})"),
+                    None => "abandoned: the execution was stopped".to_string(),
+                },
+            };
+            self.end_attempt(&key, ActionStatus::Abandoned, failure);
         }
     }
 }

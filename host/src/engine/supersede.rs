@@ -9,21 +9,15 @@ use crate::records::ExecutionStatus;
 impl Machine {
     /// Keeps only the newest execution waiting in front of `stage`.
     pub(super) fn supersede_waiting(&mut self, pipeline: &str, stage: &str) {
-        let slot = self.slot(pipeline, stage);
-        if slot.waiting.len() <= 1 {
+        let Some((newest, older)) = self.slot(pipeline, stage).keep_newest_waiting() else {
             return;
-        }
-        // `waiting` is sorted by start order: the last one is the newest.
-        let newest = slot.waiting.pop().expect("more than one");
-        let older: Vec<_> = std::mem::take(&mut slot.waiting);
-        slot.waiting.push(newest.clone());
-        for (_, id) in older {
+        };
+        for id in older {
             self.finish_execution(
                 &id,
                 ExecutionStatus::Superseded,
                 Some(format!(
-                    "superseded by execution {} while waiting in front of stage `{stage}`",
-                    newest.1
+                    "superseded by execution {newest} while waiting in front of stage `{stage}`"
                 )),
             );
         }

@@ -128,25 +128,19 @@ impl Machine {
 
     /// Fails an action whose deadline passed.
     fn time_out(&mut self, key: &ActionKey) {
-        let now = self.now;
         let Some(version) = self.version_of(&key.execution) else {
             return;
         };
         let definition = &version.definition.stages[key.stage].actions[key.action];
         let timeout = action_timeout(definition, version.resolved[key.stage][key.action].category);
-        let run = self.action_mut(key).unwrap();
-        run.status = Some(ActionStatus::Failed);
-        run.ended_at = Some(now);
-        run.awaiting_approval = false;
-        run.recheck_at = None;
-        run.error = Some(Failure {
+        let failure = Failure {
             kind: FailureKind::JobFailed,
             message: format!(
                 "deadline exceeded: the action did not finish within its timeout of {}",
                 crate::units::format_duration(timeout)
             ),
-        });
-        self.changes.actions.insert(key.clone());
+        };
+        self.end_attempt(key, ActionStatus::Failed, failure);
         self.touch(&key.execution);
         self.evaluate_stage(&key.execution, key.stage);
     }
@@ -165,12 +159,7 @@ impl Machine {
         match self.prepare_call(key) {
             Ok(request) => self.effects.push(Effect::Run(request)),
             Err(failure) => {
-                let now = self.now;
-                let run = self.action_mut(key).unwrap();
-                run.running = false;
-                run.status = Some(ActionStatus::Failed);
-                run.ended_at = Some(now);
-                run.error = Some(failure);
+                self.end_attempt(key, ActionStatus::Failed, failure);
                 self.evaluate_stage(&key.execution, key.stage);
             }
         }
