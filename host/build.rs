@@ -11,6 +11,7 @@ fn main() {
     sluice_build_support::rerun_if_changed(&[
         &plugins,
         &root.join("sdk"),
+        &root.join("crates/glob"),
         &root.join("wit"),
         &root.join("templates"),
     ]);

@@ -7,9 +7,10 @@ use crate::api::dto::{
     ApprovalBody, ApprovalStatus, Message, PutPipelineBody, RetryBody, RetryScope, StartBody,
     Started, StopBody, TransitionBody,
 };
-use crate::engine::view::PipelineState;
+use crate::definitions::Applied;
+use crate::engine::pipeline_state::PipelineState;
 use crate::engine::{Command, Done, Execution, PipelineVersion};
-use crate::ops::{Applied, ErrorCode, ExecutionDetail, LogPart, OpError};
+use crate::queries::{ErrorCode, ExecutionDetail, LogPart, OpError};
 use crate::store::{ExecutionSummary, PipelineSummary};
 use serde::de::DeserializeOwned;
 use std::time::Duration;

@@ -176,8 +176,8 @@ impl HostConfig {
     }
 
     /// The plugins installed in the state directory.
-    pub fn plugins(&self) -> crate::plugin::PluginRegistry {
-        crate::plugin::PluginRegistry::new(&self.state_dir)
+    pub fn plugins(&self) -> crate::packages::PluginRegistry {
+        crate::packages::PluginRegistry::new(&self.state_dir)
     }
 }
 

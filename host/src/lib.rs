@@ -14,7 +14,7 @@
 //!   applied with, by digest.
 //! - [`providers`]: where providers come from: built-ins embedded in the
 //!   binary, component files, installed plugins.
-//! - [`plugin`]: plugin packages (OCI image layouts): pack, sign, verify,
+//! - [`packages`]: plugin packages (OCI image layouts): pack, sign, verify,
 //!   install, and the registry of installed plugins.
 //! - [`artifacts`]: the folders actions hand to each other, read back as
 //!   manifests of paths, modes and digests.
@@ -51,15 +51,15 @@ pub mod component_store;
 pub mod config;
 pub mod contain;
 pub mod contract;
+pub mod definitions;
 pub mod engine;
 pub mod grants;
 pub mod http_client;
 pub mod model;
 pub mod notify;
-pub mod ops;
-pub mod pipelines;
-pub mod plugin;
+pub mod packages;
 pub mod providers;
+pub mod queries;
 pub mod records;
 pub mod sandbox;
 pub mod secrets;

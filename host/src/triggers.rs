@@ -14,7 +14,7 @@
 use crate::engine::{Command, DriverHandle, PipelineVersion, Start};
 use crate::model::Trigger;
 use crate::model::validate::poll_interval;
-use crate::ops::{ErrorCode, OpError};
+use crate::queries::{ErrorCode, OpError};
 use crate::store::Store;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -43,7 +43,7 @@ const RULES: &[(&str, &str, &[&str])] = &[
     // Where providers come from.
     ("component_store", "*", &["sandbox", "contract", "units"]),
     (
-        "plugin",
+        "packages",
         "*",
         &[
             "sandbox",
@@ -61,7 +61,7 @@ const RULES: &[(&str, &str, &[&str])] = &[
             "sandbox",
             "contract",
             "component_store",
-            "plugin",
+            "packages",
             "model",
             "units",
         ],
@@ -74,26 +74,27 @@ const RULES: &[(&str, &str, &[&str])] = &[
             "api",
             "server",
             "cli",
-            "ops",
+            "queries",
             "client",
             "triggers",
             "notify",
             "config",
-            "pipelines",
+            "definitions",
             "authoring",
         ],
     ),
-    (
-        "pipelines",
-        "never",
-        &["api", "server", "cli", "client", "ops"],
-    ),
+    // Applying definitions reports through the queries' error type.
+    ("definitions", "never", &["api", "server", "cli", "client"]),
     (
         "config",
         "never",
-        &["cli", "api", "server", "client", "ops"],
+        &["cli", "api", "server", "client", "queries", "definitions"],
     ),
-    ("ops", "never", &["api", "server", "cli", "client"]),
+    (
+        "queries",
+        "never",
+        &["api", "server", "cli", "client", "definitions"],
+    ),
     ("triggers", "never", &["api", "server", "cli", "client"]),
     ("notify", "never", &["api", "server", "cli", "client"]),
     ("api", "never", &["cli", "client", "server"]),
@@ -102,7 +103,7 @@ const RULES: &[(&str, &str, &[&str])] = &[
     (
         "authoring",
         "never",
-        &["engine", "store", "api", "server", "cli", "ops"],
+        &["engine", "store", "api", "server", "cli", "queries"],
     ),
 ];
 

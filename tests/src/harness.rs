@@ -3,7 +3,7 @@
 //! would show.
 
 use crate::{fixtures, sandbox};
-use sluice::engine::view::{PipelineState, pipeline_state};
+use sluice::engine::pipeline_state::{PipelineState, pipeline_state};
 use sluice::engine::{Answer, Command, Driver, DriverSettings, Execution, ExecutionStatus, Start};
 use sluice::model;
 use sluice::providers::{Catalog, ComponentStore};
@@ -96,7 +96,7 @@ impl Harness {
         let components = ComponentStore::open(&self.state_dir.join("components")).unwrap();
         let catalog = Catalog::new(sandbox().clone(), &loaded.base_dir, Some(components));
         let mut store = Store::open(&self.state_dir).unwrap();
-        sluice::pipelines::apply(&loaded, &catalog, &self.secrets, &mut store)
+        sluice::definitions::apply(&loaded, &catalog, &self.secrets, &mut store)
             .await
             .unwrap_or_else(|r| panic!("{r}"));
         if let Some(engine) = &self.engine {

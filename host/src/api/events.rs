@@ -4,7 +4,7 @@
 use super::table::{Answer, Entry, NAME, Op, QueryParam, schema};
 use super::{ApiQuery, ApiResult, AppState, OptionalJson};
 use crate::engine::EngineEvent;
-use crate::ops::{self, ErrorCode, OpError};
+use crate::queries::{self, ErrorCode, OpError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -117,7 +117,7 @@ async fn hook(
     body: OptionalJson<crate::triggers::HookBody>,
 ) -> ApiResult<crate::triggers::HookAnswer> {
     let body = body.0;
-    state.with_store(|s| ops::get_pipeline(s, &name, None))?;
+    state.with_store(|s| queries::get_pipeline(s, &name, None))?;
     let Some(triggers) = state.triggers() else {
         return Err(OpError::new(ErrorCode::Conflict, "this server runs no triggers").into());
     };

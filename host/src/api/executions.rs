@@ -5,7 +5,7 @@ use super::dto::{ApprovalBody, ApprovalStatus, Message, RetryBody, RetryScope, S
 use super::table::{ACTION, Answer, Entry, ID, Op, QueryParam, STAGE, schema};
 use super::{ApiError, ApiJson, ApiQuery, ApiResult, AppState, OptionalJson, refused};
 use crate::engine::Command;
-use crate::ops::{self, ExecutionDetail, OpError};
+use crate::queries::{self, ExecutionDetail, OpError};
 use crate::store::ActionAttempt;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -104,7 +104,7 @@ async fn get_execution(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ExecutionDetail> {
-    Ok(Json(state.with_store(|s| ops::execution(s, &id))?))
+    Ok(Json(state.with_store(|s| queries::execution(s, &id))?))
 }
 
 async fn list_actions(
@@ -115,7 +115,7 @@ async fn list_actions(
     if query.action.is_some() && query.stage.is_none() {
         return Err(OpError::invalid("action", "`action` needs `stage`").into());
     }
-    let detail = state.with_store(|s| ops::execution(s, &id))?;
+    let detail = state.with_store(|s| queries::execution(s, &id))?;
     let attempts = detail
         .attempts
         .into_iter()
@@ -127,7 +127,7 @@ async fn list_actions(
 
 /// The full id of the execution `id` names (a unique prefix will do).
 fn full_id(state: &AppState, id: &str) -> Result<String, ApiError> {
-    Ok(state.with_store(|s| ops::resolve_execution(s, id))?)
+    Ok(state.with_store(|s| queries::resolve_execution(s, id))?)
 }
 
 async fn stop_execution(

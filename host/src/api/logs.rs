@@ -3,7 +3,7 @@
 
 use super::table::{ACTION, Answer, Entry, ID, Op, QueryParam, STAGE, schema};
 use super::{ApiError, ApiQuery, ApiResult, AppState};
-use crate::ops::{self, LogPart};
+use crate::queries::{self, LogPart};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -63,11 +63,11 @@ async fn get_logs(
     let filter = query
         .action
         .as_deref()
-        .map(ops::parse_action_filter)
+        .map(queries::parse_action_filter)
         .transpose()?;
     let dir = state.state_dir().to_path_buf();
     Ok(Json(state.with_store(|s| {
-        ops::logs(s, &dir, &id, filter.as_ref())
+        queries::logs(s, &dir, &id, filter.as_ref())
     })?))
 }
 
@@ -78,7 +78,7 @@ async fn stream_log(
     Path((id, stage, action)): Path<(String, String, String)>,
 ) -> Result<Sse<impl Stream<Item = EventResult>>, ApiError> {
     // Checked now, so a bad name is a 404 rather than an empty stream.
-    state.with_store(|s| ops::log_file(s, &id, &stage, &action))?;
+    state.with_store(|s| queries::log_file(s, &id, &stage, &action))?;
     let tail_closed = state.closed();
     struct Tail {
         state: AppState,
@@ -115,7 +115,7 @@ async fn stream_log(
         loop {
             let (_, log, running) = match t
                 .state
-                .with_store(|s| ops::log_file(s, &t.id, &t.stage, &t.action))
+                .with_store(|s| queries::log_file(s, &t.id, &t.stage, &t.action))
             {
                 Ok(found) => found,
                 Err(e) => {

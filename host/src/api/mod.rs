@@ -27,8 +27,8 @@ mod service;
 pub mod table;
 
 use crate::engine::{CommandError, DriverHandle};
-use crate::ops::{ErrorCode, OpError};
 use crate::providers::Catalog;
+use crate::queries::{ErrorCode, OpError};
 use crate::sandbox::Sandbox;
 use crate::store::Store;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};

@@ -4,10 +4,11 @@
 use super::dto::{Message, PutPipelineBody, StartBody, Started, TransitionBody};
 use super::table::{Answer, Entry, NAME, Op, QueryParam, STAGE, schema};
 use super::{ApiError, ApiJson, ApiQuery, ApiResult, AppState, Change, OptionalJson, refused};
-use crate::engine::view::PipelineState;
+use crate::definitions::Applied;
+use crate::engine::pipeline_state::PipelineState;
 use crate::engine::{Command, PipelineVersion, Start};
 use crate::model;
-use crate::ops::{self, Applied, OpError, VersionSummary};
+use crate::queries::{self, OpError, VersionSummary};
 use crate::store::{ExecutionSummary, PipelineSummary};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -156,7 +157,7 @@ struct LimitQuery {
 }
 
 async fn list_pipelines(State(state): State<AppState>) -> ApiResult<Vec<PipelineSummary>> {
-    Ok(Json(state.with_store(|s| ops::list_pipelines(s))?))
+    Ok(Json(state.with_store(|s| queries::list_pipelines(s))?))
 }
 
 async fn put_pipeline(
@@ -172,12 +173,13 @@ async fn put_pipeline(
         return Err(OpError::invalid("base_dir", "`base_dir` must be an absolute path").into());
     }
     let loaded = model::load_text(&body.definition, &file, &base_dir)
-        .map_err(|report| ops::invalid_pipeline(&report))?;
+        .map_err(|report| crate::definitions::invalid_pipeline(&report))?;
     let catalog = state.catalog(&base_dir)?;
     let secrets = state.secrets()?;
     // Applying loads providers (async): a connection of its own.
     let mut store = crate::store::Store::open(state.state_dir()).map_err(OpError::internal)?;
-    let applied = ops::apply(&mut store, &catalog, &secrets, &loaded).await?;
+    let applied =
+        crate::definitions::apply_reporting(&mut store, &catalog, &secrets, &loaded).await?;
     if applied.changed {
         let reload = Command::Reload {
             pipeline: applied.name.clone(),
@@ -196,7 +198,7 @@ async fn get_pipeline(
     ApiQuery(query): ApiQuery<VersionQuery>,
 ) -> ApiResult<PipelineVersion> {
     Ok(Json(state.with_store(|s| {
-        ops::get_pipeline(s, &name, query.version)
+        queries::get_pipeline(s, &name, query.version)
     })?))
 }
 
@@ -216,14 +218,16 @@ async fn list_versions(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Vec<VersionSummary>> {
-    Ok(Json(state.with_store(|s| ops::list_versions(s, &name))?))
+    Ok(Json(
+        state.with_store(|s| queries::list_versions(s, &name))?,
+    ))
 }
 
 async fn get_state(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<PipelineState> {
-    Ok(Json(state.with_store(|s| ops::state(s, &name))?))
+    Ok(Json(state.with_store(|s| queries::state(s, &name))?))
 }
 
 async fn list_executions(
@@ -235,9 +239,9 @@ async fn list_executions(
     if limit == 0 || limit > 1000 {
         return Err(OpError::invalid("limit", "`limit` must be 1 to 1000").into());
     }
-    Ok(Json(
-        state.with_store(|s| ops::list_executions(s, &name, limit))?,
-    ))
+    Ok(Json(state.with_store(|s| {
+        queries::list_executions(s, &name, limit)
+    })?))
 }
 
 async fn start_execution(

@@ -3,7 +3,7 @@
 use super::dto::Health;
 use super::table::{Answer, Entry, Op, schema};
 use super::{ApiError, AppState};
-use crate::ops::{ErrorCode, OpError};
+use crate::queries::{ErrorCode, OpError};
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;

@@ -1,7 +1,7 @@
 //! Writing providers: `sluice plugin new` (a project from a template),
 //! `sluice plugin build` (the language's toolchain) and `sluice plugin test`
 //! (a conformance run of a component against the contract). Packages,
-//! installing and trust are in [`crate::plugin`].
+//! installing and trust are in [`crate::packages`].
 
 pub mod conformance;
 pub mod scaffold;

@@ -140,7 +140,7 @@ pub enum Refusal {
     /// The engine's refusal.
     Engine(CommandError),
     /// The server's error answer.
-    Server(crate::ops::OpError),
+    Server(crate::queries::OpError),
 }
 
 impl Refusal {
@@ -148,7 +148,7 @@ impl Refusal {
     /// not exist or gave a bad value, failed (1) when the engine's state
     /// refused it or the engine could not act.
     pub fn exit_code(&self) -> u8 {
-        use crate::ops::ErrorCode;
+        use crate::queries::ErrorCode;
         let usage = match self {
             Refusal::Engine(error) => matches!(
                 error,

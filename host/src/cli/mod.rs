@@ -38,7 +38,7 @@ pub mod progress;
 pub mod serve;
 pub mod show;
 
-use crate::ops::{self, OpError};
+use crate::queries::{self, OpError};
 use crate::store::Store;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -180,9 +180,12 @@ pub enum Reader {
 
 impl Reader {
     /// A pipeline's state.
-    pub async fn state(&self, name: &str) -> Result<crate::engine::view::PipelineState, OpError> {
+    pub async fn state(
+        &self,
+        name: &str,
+    ) -> Result<crate::engine::pipeline_state::PipelineState, OpError> {
         match self {
-            Reader::Local(s, _) => ops::state(s, name),
+            Reader::Local(s, _) => queries::state(s, name),
             Reader::Remote(c) => c.state(name).await,
         }
     }
@@ -194,25 +197,29 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<crate::store::ExecutionSummary>, OpError> {
         match self {
-            Reader::Local(s, _) => ops::list_executions(s, name, limit),
+            Reader::Local(s, _) => queries::list_executions(s, name, limit),
             Reader::Remote(c) => c.executions(name, limit).await,
         }
     }
 
     /// An execution with every attempt.
-    pub async fn execution(&self, id: &str) -> Result<ops::ExecutionDetail, OpError> {
+    pub async fn execution(&self, id: &str) -> Result<queries::ExecutionDetail, OpError> {
         match self {
-            Reader::Local(s, _) => ops::execution(s, id),
+            Reader::Local(s, _) => queries::execution(s, id),
             Reader::Remote(c) => c.execution(id).await,
         }
     }
 
     /// Logs of an execution's actions.
-    pub async fn logs(&self, id: &str, action: Option<&str>) -> Result<Vec<ops::LogPart>, OpError> {
+    pub async fn logs(
+        &self,
+        id: &str,
+        action: Option<&str>,
+    ) -> Result<Vec<queries::LogPart>, OpError> {
         match self {
             Reader::Local(s, dir) => {
-                let filter = action.map(ops::parse_action_filter).transpose()?;
-                ops::logs(s, dir, id, filter.as_ref())
+                let filter = action.map(queries::parse_action_filter).transpose()?;
+                queries::logs(s, dir, id, filter.as_ref())
             }
             Reader::Remote(c) => c.logs(id, action).await,
         }
@@ -221,7 +228,7 @@ impl Reader {
     /// Every pipeline.
     pub async fn pipelines(&self) -> Result<Vec<crate::store::PipelineSummary>, OpError> {
         match self {
-            Reader::Local(s, _) => ops::list_pipelines(s),
+            Reader::Local(s, _) => queries::list_pipelines(s),
             Reader::Remote(c) => c.list_pipelines().await,
         }
     }
@@ -233,7 +240,7 @@ impl Reader {
         version: Option<u32>,
     ) -> Result<crate::engine::PipelineVersion, OpError> {
         match self {
-            Reader::Local(s, _) => ops::get_pipeline(s, name, version),
+            Reader::Local(s, _) => queries::get_pipeline(s, name, version),
             Reader::Remote(c) => c.get_pipeline(name, version).await,
         }
     }
@@ -241,7 +248,7 @@ impl Reader {
     /// The full id of an execution given by a unique prefix.
     pub async fn resolve(&self, id: &str) -> Result<String, OpError> {
         match self {
-            Reader::Local(s, _) => ops::resolve_execution(s, id),
+            Reader::Local(s, _) => queries::resolve_execution(s, id),
             Reader::Remote(c) => c.execution(id).await.map(|d| d.execution.id),
         }
     }

@@ -98,7 +98,7 @@ pub async fn validate(ctx: &Context, args: ValidateArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let checked = crate::pipelines::check(&loaded, &catalog, &secrets, &ctx.host.state_dir).await;
+    let checked = crate::definitions::check(&loaded, &catalog, &secrets, &ctx.host.state_dir).await;
     let summary = format!(
         "pipeline `{}`: {} stages, {} actions",
         loaded.pipeline.name,
@@ -204,7 +204,7 @@ pub async fn apply_loaded(
     let catalog = ctx.host.catalog(sandbox, &loaded.base_dir).map_err(fail)?;
     let mut store = ctx.host.store().map_err(fail)?;
     let secrets = ctx.host.secret_store().map_err(fail)?;
-    match crate::pipelines::apply(loaded, &catalog, &secrets, &mut store).await {
+    match crate::definitions::apply(loaded, &catalog, &secrets, &mut store).await {
         Ok((version, changed, report)) => {
             if report
                 .diagnostics

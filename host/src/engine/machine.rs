@@ -6,7 +6,7 @@
 //!
 //! Each rule lives in its own file as an `impl Machine` block:
 //! [`super::stage_lock`] (locks, the inbound execution, the three modes),
-//! [`super::supersede`], [`super::run_order`], [`super::transitions`],
+//! [`super::supersede`], [`super::progression`], [`super::transitions`],
 //! [`super::stop`], [`super::retry`], [`super::approval`],
 //! [`super::timeouts`] (deadlines, call-backs of in-progress actions),
 //! [`super::variables`], [`super::recovery`].

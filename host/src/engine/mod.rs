@@ -2,30 +2,42 @@
 //! of CodePipeline's model, durable in the store, actions run in the
 //! sandbox.
 //!
-//! [`machine`] holds the rules as a state machine without I/O (one file per
-//! rule: [`stage_lock`], [`supersede`], [`run_order`], [`transitions`],
+//! The front door is [`command`]: the commands users and triggers give
+//! (start, stop, retry, approve or reject, transitions, delete), the typed
+//! answer, and why one is refused.
+//!
+//! [`machine`] holds the rules as a state machine without I/O, one file per
+//! rule: [`start`] (variables, revisions, idempotency), [`stage_lock`]
+//! (entering and leaving stages), [`supersede`], [`progression`] (run
+//! orders inside a stage, and on to the next stage), [`transitions`],
 //! [`stop`], [`retry`], [`approval`], [`timeouts`], [`variables`],
-//! [`recovery`]); [`driver`] runs it: it persists each step in one
-//! transaction, calls providers, and feeds their results back.
+//! [`recovery`].
+//!
+//! [`driver`] runs the machine: it takes over a state directory
+//! ([`startup`]), persists each step in one transaction, answers commands
+//! once their step is written, and hands provider calls to the runner
+//! (`runner.rs`: jobs, grants, logs, outputs, source queries). Job folders
+//! are in [`workspace`]; [`pipeline_state`] reads a pipeline's state (the
+//! `GetPipelineState` view) back from the store.
 
 pub mod approval;
 pub mod command;
 pub mod driver;
 mod log_file;
 pub mod machine;
+pub mod pipeline_state;
+pub mod progression;
 pub mod recovery;
 pub mod retry;
-pub mod run_order;
 mod runner;
 pub mod stage_lock;
 pub mod start;
-mod startup;
+pub mod startup;
 pub mod stop;
 pub mod supersede;
 pub mod timeouts;
 pub mod transitions;
 pub mod variables;
-pub mod view;
 pub mod workspace;
 
 pub use crate::records::*;

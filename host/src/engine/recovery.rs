@@ -6,7 +6,7 @@
 //! Nothing is left in progress forever.
 
 use super::machine::Machine;
-use super::run_order::Carry;
+use super::progression::Carry;
 use crate::records::*;
 use crate::sandbox::{Failure, FailureKind};
 

@@ -3,7 +3,7 @@
 //! their descriptors.
 
 use super::{ComponentStore, ProviderRef};
-use crate::plugin::PluginRegistry;
+use crate::packages::PluginRegistry;
 use crate::sandbox::{ComponentSource, Descriptor, Provider, Sandbox, SandboxError};
 use std::path::{Path, PathBuf};
 
@@ -90,7 +90,7 @@ impl Catalog {
     /// matches: its digest is what a pipeline version applied now records.
     fn installed(
         &self,
-        name: &crate::plugin::PluginName,
+        name: &crate::packages::PluginName,
         requirement: &semver::VersionReq,
         reference: &str,
     ) -> Result<ComponentSource, SandboxError> {

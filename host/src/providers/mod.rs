@@ -8,7 +8,7 @@ mod catalog;
 pub use crate::component_store::ComponentStore;
 pub use catalog::{Catalog, Resolved};
 
-use crate::plugin::PluginName;
+use crate::packages::PluginName;
 use crate::sandbox::{ComponentSource, SandboxError};
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -149,11 +149,11 @@ mod tests {
     #[test]
     fn a_builtin_exports_the_provider_interface_and_passes_the_contract_check() {
         let noop = super::builtins().iter().find(|b| b.name == "noop").unwrap();
-        let world = crate::plugin::component::World::of(noop.bytes).unwrap();
+        let world = crate::packages::component::World::of(noop.bytes).unwrap();
         assert!(!world.is_source());
         assert_eq!(
             world.contract().unwrap(),
-            crate::plugin::component::CONTRACT_VERSION
+            crate::packages::component::CONTRACT_VERSION
         );
         assert!(
             world
@@ -164,7 +164,7 @@ mod tests {
             world.imports
         );
         assert_eq!(
-            world.target(&crate::plugin::component::CONTRACT_VERSION),
+            world.target(&crate::packages::component::CONTRACT_VERSION),
             "sluice:provider/action-provider@0.1.0"
         );
     }

@@ -5,9 +5,9 @@
 
 use super::{Context, EXIT_OK, fail};
 use crate::engine::now_millis;
-use crate::plugin::oci::{self, Form};
-use crate::plugin::sign::{self, PrivateKey, TrustStore};
-use crate::plugin::{self, InstallOptions, Installed, Package, PluginName};
+use crate::packages::oci::{self, Form};
+use crate::packages::sign::{self, PrivateKey, TrustStore};
+use crate::packages::{self, InstallOptions, Installed, Package, PluginName};
 use crate::providers::ProviderRef;
 use crate::sandbox::ComponentSource;
 use crate::units::{format_bytes, format_timestamp};
@@ -348,14 +348,14 @@ async fn pack(
         Some(out) => out,
         None => {
             // The default name needs the descriptor; describe first.
-            let (_, d) = plugin::package::describe(&sandbox, source.clone())
+            let (_, d) = packages::package::describe(&sandbox, source.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             let t = &d.action_type;
             PathBuf::from(format!("{}-{}-{}", t.owner, t.provider, t.version))
         }
     };
-    let package = plugin::pack(&sandbox, source, &out, force, now())
+    let package = packages::pack(&sandbox, source, &out, force, now())
         .await
         .map_err(|e| e.to_string())?;
     if json {
@@ -388,7 +388,7 @@ async fn install(
     json: bool,
 ) -> Result<(), String> {
     let sandbox = ctx.host.sandbox()?;
-    let report = plugin::install(
+    let report = packages::install(
         &sandbox,
         &ctx.host.state_dir,
         path,
@@ -482,7 +482,7 @@ fn inspect(ctx: &Context, name: &str, json: bool) -> Result<(), String> {
     }
     let (name, version) = match name.split_once('@') {
         Some(_) => {
-            let (n, v) = plugin::parse_name_version(name)?;
+            let (n, v) = packages::parse_name_version(name)?;
             (n, Some(v))
         }
         None => (name.parse::<PluginName>()?, None),
@@ -501,7 +501,7 @@ fn inspect(ctx: &Context, name: &str, json: bool) -> Result<(), String> {
 }
 
 fn remove(ctx: &Context, name: &str) -> Result<(), String> {
-    let (name, version) = plugin::parse_name_version(name)?;
+    let (name, version) = packages::parse_name_version(name)?;
     let removed = ctx
         .host
         .plugins()

@@ -33,7 +33,7 @@ pub(super) fn signatures_json(checks: &[sign::SignatureCheck]) -> serde_json::Va
         .collect()
 }
 
-fn print_manifest(manifest: &plugin::ProviderManifest) {
+fn print_manifest(manifest: &packages::ProviderManifest) {
     let t = &manifest.action_type;
     say_lines!("  {} {}/{} {}", t.category, t.owner, t.provider, t.version);
     if !manifest.description.is_empty() {

@@ -5,12 +5,15 @@
 
 use crate::contract::Capability;
 use crate::engine::{PipelineVersion, ResolvedAction, now_millis};
-use crate::model::{self, Diagnostic, Grants, Loaded, PathAccess, Report};
+use crate::model::{self, Diagnostic, Grants, Loaded, PathAccess, Report, Severity};
 use crate::providers::{Catalog, Resolved};
+use crate::queries::OpError;
 use crate::sandbox::HostMount;
 use crate::sandbox::ProcessSettings;
 use crate::secrets::SecretStore;
 use crate::store::Store;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -324,4 +327,56 @@ fn absolute(path: &std::path::Path) -> PathBuf {
             .map(|d| d.join(path))
             .unwrap_or_else(|_| path.to_path_buf())
     }
+}
+
+/// What applying a definition did.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Applied {
+    /// The pipeline.
+    pub name: String,
+    /// Its current version.
+    pub version: u32,
+    /// Whether this made a new version.
+    pub changed: bool,
+    /// Warnings about the definition.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Checks a loaded definition and records it as a new version when it
+/// changed. Errors carry the definition's findings.
+pub async fn apply_reporting(
+    store: &mut Store,
+    catalog: &Catalog,
+    secrets: &SecretStore,
+    loaded: &model::Loaded,
+) -> Result<Applied, OpError> {
+    match apply(loaded, catalog, secrets, store).await {
+        Ok((version, changed, report)) => Ok(Applied {
+            name: loaded.pipeline.name.clone(),
+            version,
+            changed,
+            warnings: report
+                .diagnostics
+                .into_iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .collect(),
+        }),
+        Err(report) => Err(invalid_pipeline(&report)),
+    }
+}
+
+/// The error for a definition with errors.
+pub fn invalid_pipeline(report: &model::Report) -> OpError {
+    let errors = report.error_count();
+    let mut error = OpError::new(
+        crate::queries::ErrorCode::InvalidPipeline,
+        format!(
+            "{}: {errors} error{} in the pipeline definition",
+            report.file,
+            if errors == 1 { "" } else { "s" }
+        ),
+    )
+    .field("definition");
+    error.diagnostics = report.diagnostics.clone();
+    error
 }

@@ -1,15 +1,12 @@
-//! The operations the command line and the HTTP API share: reading
-//! pipelines, executions and logs from the store, applying and deleting
-//! pipelines. Each returns data (serialisable, with a JSON Schema for the
-//! API's document) or an [`OpError`] with a stable code; printing and HTTP
-//! are the callers' business.
+//! The queries the command line and the HTTP API share: pipelines,
+//! versions, state, executions and logs read from the store. Each returns
+//! data (serialisable, with a JSON Schema for the API's document) or an
+//! [`OpError`], the error both front ends report, with a stable code;
+//! printing and HTTP are the callers' business.
 
-use crate::engine::view::{PipelineState, pipeline_state};
+use crate::engine::pipeline_state::{PipelineState, pipeline_state};
 use crate::engine::{Execution, PipelineVersion};
-use crate::model::{self, Diagnostic, Severity};
-use crate::pipelines;
-use crate::providers::Catalog;
-use crate::secrets::SecretStore;
+use crate::model::{Diagnostic, Severity};
 use crate::store::{ActionAttempt, ExecutionSummary, PipelineSummary, Store};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -139,19 +136,6 @@ pub struct VersionSummary {
     pub created_at: i64,
 }
 
-/// What applying a definition did.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct Applied {
-    /// The pipeline.
-    pub name: String,
-    /// Its current version.
-    pub version: u32,
-    /// Whether this made a new version.
-    pub changed: bool,
-    /// Warnings about the definition.
-    pub warnings: Vec<Diagnostic>,
-}
-
 /// Every pipeline with its current version and latest execution.
 pub fn list_pipelines(store: &Store) -> Result<Vec<PipelineSummary>, OpError> {
     store.list_pipelines().map_err(internal)
@@ -190,45 +174,6 @@ pub fn list_versions(store: &Store, name: &str) -> Result<Vec<VersionSummary>, O
             created_at,
         })
         .collect())
-}
-
-/// Checks a loaded definition and records it as a new version when it
-/// changed. Errors carry the definition's findings.
-pub async fn apply(
-    store: &mut Store,
-    catalog: &Catalog,
-    secrets: &SecretStore,
-    loaded: &model::Loaded,
-) -> Result<Applied, OpError> {
-    match pipelines::apply(loaded, catalog, secrets, store).await {
-        Ok((version, changed, report)) => Ok(Applied {
-            name: loaded.pipeline.name.clone(),
-            version,
-            changed,
-            warnings: report
-                .diagnostics
-                .into_iter()
-                .filter(|d| d.severity == Severity::Warning)
-                .collect(),
-        }),
-        Err(report) => Err(invalid_pipeline(&report)),
-    }
-}
-
-/// The error for a definition with errors.
-pub fn invalid_pipeline(report: &model::Report) -> OpError {
-    let errors = report.error_count();
-    let mut error = OpError::new(
-        ErrorCode::InvalidPipeline,
-        format!(
-            "{}: {errors} error{} in the pipeline definition",
-            report.file,
-            if errors == 1 { "" } else { "s" }
-        ),
-    )
-    .field("definition");
-    error.diagnostics = report.diagnostics.clone();
-    error
 }
 
 /// A pipeline's state: each stage's latest execution, the inbound
