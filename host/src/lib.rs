@@ -1,46 +1,55 @@
 //! Sluice: a self-hosted continuous-delivery pipeline host whose action
 //! providers are sandboxed WebAssembly components.
 //!
-//! Module map:
+//! Module map (the layering rules between them are in
+//! `docs/architecture.md` and checked by `host/tests/layers.rs`):
 //!
 //! - [`contract`]: the contract's plain types (category, descriptor,
-//!   failure, outcome, ...), shared by every layer.
+//!   failure, outcome, mounts, capabilities), shared by every layer.
 //! - [`model`]: pipeline definitions: the serde model (YAML, JSON),
-//!   positions of values in files, validation.
-//! - [`sandbox`]: wasmtime engine, limits, compile cache, and running one
-//!   provider call with only what the host grants (the one place that
-//!   touches wasmtime).
+//!   positions of values in files, validation (against providers through
+//!   a trait).
+//! - [`records`]: execution records (executions, stage and action runs,
+//!   artifacts, pipeline versions): plain data the engine changes and the
+//!   store keeps.
+//! - [`sandbox`]: wasmtime: limits, compile cache, the host interfaces,
+//!   and running one provider call with only what the host grants (the one
+//!   place that touches wasmtime).
+//! - [`grants`]: the grants policy: what a definition or `sluice action
+//!   run` grants, as the sandbox enforces it.
 //! - [`component_store`]: the exact components pipeline versions were
 //!   applied with, by digest.
 //! - [`providers`]: where providers come from: built-ins embedded in the
 //!   binary, component files, installed plugins.
-//! - [`packages`]: plugin packages (OCI image layouts): pack, sign, verify,
-//!   install, and the registry of installed plugins.
+//! - [`packages`]: plugin packages (OCI image layouts): pack, sign,
+//!   verify, install, and the registry of installed plugins.
 //! - [`artifacts`]: the folders actions hand to each other, read back as
 //!   manifests of paths, modes and digests.
-//! - [`records`]: execution records (executions, stage and action runs,
-//!   artifacts, pipeline versions): plain data the engine changes and the
-//!   store keeps.
-//! - [`engine`]: executions under CodePipeline's rules: a state machine
-//!   (one file per rule) and the driver that persists it and runs actions.
+//! - [`engine`]: executions under CodePipeline's rules: the typed front
+//!   door ([`engine::command`]), a state machine (one file per rule), the
+//!   driver that persists it and the runner that calls providers.
 //! - [`store`]: durable state in SQLite (WAL, migrations);
 //!   [`state_dir`]: every path a state directory has.
+//! - [`definitions`]: checking and applying pipeline definitions.
 //! - [`contain`]: file operations on paths a provider could influence,
 //!   confined to a capability root (links judged where they resolve).
 //! - [`secrets`]: the secrets the host holds, for actions granted them.
 //! - [`urls`]: URLs normalised, and the `http` grant's allow-list rules;
-//! - [`units`]: sizes and durations as people write them; [`text`]:
+//!   [`units`]: sizes and durations as people write them; [`text`]:
 //!   provider text made safe to show, host and provider log lines told
 //!   apart.
-//! - [`ops`]: the operations the command line and the HTTP API share.
+//! - [`queries`]: the reads the command line and the HTTP API share, and
+//!   their error type.
 //! - [`api`]: the HTTP API and the web console; [`server`]: `sluice serve`;
 //!   [`triggers`]: change detection; [`notify`]: notifications;
 //!   [`http_client`]: the host's own HTTP client; [`client`]: the command
 //!   line talking to a server.
-//! - [`config`]: the host's configuration (state directory, caches,
-//!   secrets, process settings), built once by `main.rs`.
-//! - [`cli`]: what each `sluice` command does and prints; `main.rs` only
-//!   parses flags and the environment and calls in here.
+//! - [`config`]: the host's configuration, built once from the flags and
+//!   the environment `main.rs` hands over.
+//! - [`authoring`]: `sluice plugin new`, `build` and `test`.
+//! - [`cli`]: every `sluice` command: its arguments, what it does and
+//!   prints; `main.rs` only parses the global flags, reads the
+//!   environment and runs the command.
 
 pub mod api;
 pub mod artifacts;

@@ -3,8 +3,8 @@
 //!
 //! Every operation is one entry of the [`table`]: its method, path,
 //! summary, parameters, body and answer types, and its handler, listed by
-//! the module of its resource ([`pipelines`], [`executions`], [`logs`],
-//! [`events`], [`service`]) next to the handler. The router and the
+//! the module of its resource (`pipelines.rs`, `executions.rs`, `logs.rs`,
+//! `events.rs`, `service.rs`) next to the handler. The router and the
 //! OpenAPI document (`/api/v1/openapi.json`) are both built from that
 //! table, so the document cannot drift from the handlers. The bodies the
 //! command line's client shares are in [`dto`]. The engine's refusals

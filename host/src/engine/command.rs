@@ -7,7 +7,7 @@
 //! [`Command::to_json`]), and so do their answers.
 //!
 //! A user-triggered rule is a variant here, its arm in
-//! [`DriverLoop::apply`], and its rule file (`stop.rs`, `retry.rs`, ...).
+//! `DriverLoop::apply` below, and its rule file (`stop.rs`, `retry.rs`, ...).
 
 use super::driver::{DriverLoop, Reply};
 use crate::records::{RetryMode, StopMode};

@@ -3,7 +3,7 @@
 //! result, a timer) is applied to the machine, written to the store in one
 //! transaction, and only then acted upon (answers sent, providers called,
 //! calls cancelled). Provider calls run as tasks of their own
-//! ([`super::runner`]) and report back.
+//! (`runner.rs`) and report back.
 //!
 //! One process drives a state directory at a time: the driver holds
 //! `driver.lock` for its lifetime. Other processes leave commands in the

@@ -13,7 +13,7 @@
 //!
 //! Asking each source action for its latest revision takes time, so it
 //! happens off the driver's loop; the execution is created when the
-//! answers are back ([`Started`]), under the pipeline's version of that
+//! answers are back (`Started`), under the pipeline's version of that
 //! moment's definition as checked here.
 
 use super::command::{Answer, CommandError, Done, Start};

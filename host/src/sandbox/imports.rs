@@ -1,7 +1,7 @@
 //! Which interfaces a provider may import, checked once per provider before
 //! it ever runs.
 //!
-//! The host provides what [`super::host::INTERFACES`] lists (WASI 0.2 with
+//! The host provides what `host::INTERFACES` lists (WASI 0.2 with
 //! every network operation denied, `wasi:http` as granted, the contract's
 //! own interfaces). A component importing anything else is refused by
 //! name, up front, rather than failing half-way through a job.

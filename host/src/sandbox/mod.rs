@@ -1,14 +1,14 @@
 //! The sandbox: runs provider components under wasmtime with nothing but
 //! what the host grants.
 //!
-//! All policy lives in [`SandboxBuilder`] ([`builder`]): the engine's
+//! All policy lives in [`SandboxBuilder`] (`builder.rs`): the engine's
 //! configuration, the pooling allocator (and the fall-back to on-demand
 //! allocation when its address-space reservation fails), the epoch ticker
 //! behind deadlines, the compile cache, the host interfaces linked (from
-//! the table in [`host`]). A [`Provider`] ([`provider`]) is a loaded
-//! component ([`load`]): compiled once (or loaded from the cache), its
+//! the table in `host`). A [`Provider`] (`provider.rs`) is a loaded
+//! component (`load.rs`): compiled once (or loaded from the cache), its
 //! imports checked once, an `InstancePre` kept. Every call gets a fresh
-//! `Store` ([`call`]) with its own WASI context ([`wasi`]), memory
+//! `Store` (`call.rs`) with its own WASI context (`wasi.rs`), memory
 //! limiter, deadline and log, dropped when the call returns.
 //!
 //! What a job can touch: its input artifacts (read-only), its output
