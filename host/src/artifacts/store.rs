@@ -5,7 +5,7 @@
 //! kinds, modes, sizes, and an id unique to this tree) and renames the
 //! folder into `trees/<digest>`; the manifest's digest is the artifact's.
 //! Mounting an artifact into a later job is then handing over that folder,
-//! read-only (the sandbox's preopen and bubblewrap's bind are read-only):
+//! read-only (the sandbox's preopen and the launcher's bind are read-only):
 //! nothing is copied or linked. Handing on an artifact costs one `stat`
 //! per entry at ingest and nothing per byte.
 //!

@@ -65,7 +65,7 @@ impl SandboxBuilder {
         self
     }
 
-    /// Where granted programs are looked up, and bubblewrap.
+    /// Where granted programs are looked up, and how they are isolated.
     pub fn process_settings(mut self, settings: ProcessSettings) -> Self {
         self.process = settings;
         self

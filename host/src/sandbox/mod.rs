@@ -101,7 +101,7 @@ impl Sandbox {
         &self.shared.allocator
     }
 
-    /// Where granted programs are looked up, and bubblewrap.
+    /// Where granted programs are looked up, and how they are isolated.
     pub fn process_settings(&self) -> &ProcessSettings {
         &self.shared.process
     }
