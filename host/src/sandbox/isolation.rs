@@ -286,8 +286,13 @@ struct Warm {
     lifeline: std::os::unix::net::UnixStream,
 }
 
+/// Launchers are started again, several at once, when fewer than this
+/// wait: moving a process into a cgroup waits for a kernel grace period,
+/// and moves made together share one.
+const WARM_LOW: usize = 2;
+
 /// How many launchers wait at most.
-const WARM_LAUNCHERS: usize = 2;
+const WARM_LAUNCHERS: usize = 6;
 
 fn warm_launchers() -> &'static Mutex<Vec<Warm>> {
     static WARM: OnceLock<Mutex<Vec<Warm>>> = OnceLock::new();
@@ -321,10 +326,12 @@ fn take_launcher() -> Result<Warm, String> {
             break;
         }
     }
-    while waiting.len() < WARM_LAUNCHERS {
-        match spawn_launcher() {
-            Ok(warm) => waiting.push(warm),
-            Err(_) => break,
+    if waiting.len() < WARM_LOW {
+        while waiting.len() < WARM_LAUNCHERS {
+            match spawn_launcher() {
+                Ok(warm) => waiting.push(warm),
+                Err(_) => break,
+            }
         }
     }
     drop(waiting);
