@@ -28,6 +28,9 @@ pub struct Client {
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a start may take to answer (its source revisions recorded).
+const START_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 fn enc(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {
@@ -70,10 +73,20 @@ impl Client {
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> Result<T, OpError> {
+        self.call_within(method, path, body, TIMEOUT).await
+    }
+
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+        timeout: Duration,
+    ) -> Result<T, OpError> {
         let url = format!("{}/api/v1{path}", self.base);
         let body = body.map(|b| serde_json::to_vec(b).expect("bodies serialise"));
         let response =
-            crate::http_client::request(method, &url, &self.headers(body.is_some()), body, TIMEOUT)
+            crate::http_client::request(method, &url, &self.headers(body.is_some()), body, timeout)
                 .await
                 .map_err(|e| OpError::new(ErrorCode::Internal, e))?;
         if (200..300).contains(&response.status) {
@@ -175,7 +188,7 @@ impl Client {
                     client_token: start.token.clone(),
                 };
                 let path = format!("/pipelines/{}/executions", enc(&start.pipeline));
-                let started: Started = self.call("POST", &path, Some(&body)).await?;
+                let started: Started = self.start(&path, &body).await?;
                 Message {
                     message: started.message,
                     execution: Some(started.execution),
@@ -262,6 +275,42 @@ impl Client {
             execution: message.execution,
             created: false,
         })
+    }
+
+    /// Starts an execution through the server. The answer comes once the
+    /// start's source revisions are recorded, which may take minutes: the
+    /// call waits long, says every 10 s that it still waits, and is sent
+    /// again (with the same idempotency token, so it never starts twice)
+    /// when the connection fails before an answer.
+    async fn start(&self, path: &str, body: &StartBody) -> Result<Started, OpError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let call = self.call_within::<Started>("POST", path, Some(body), START_TIMEOUT);
+            tokio::pin!(call);
+            let started = std::time::Instant::now();
+            let mut ticker = tokio::time::interval(Duration::from_secs(10));
+            ticker.tick().await;
+            let answer = loop {
+                tokio::select! {
+                    answer = &mut call => break answer,
+                    _ = ticker.tick() => eprintln!(
+                        "waiting for the server to start the execution ({}s: it records the source revisions first)",
+                        started.elapsed().as_secs()
+                    ),
+                }
+            };
+            match answer {
+                Err(error)
+                    if error.code == ErrorCode::Internal
+                        && body.client_token.is_some()
+                        && tries < 3 =>
+                {
+                    eprintln!("the server did not answer ({error}); asking again");
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Follows one execution: its snapshots as the server's event stream

@@ -7,7 +7,7 @@
 use crate::engine::pipeline_state::{PipelineState, pipeline_state};
 use crate::engine::{Execution, PipelineVersion};
 use crate::model::{Diagnostic, Severity};
-use crate::store::{ActionAttempt, ExecutionSummary, PipelineSummary, Store};
+use crate::store::{ActionAttempt, ExecutionSummary, PipelineSummary, StageAttempt, Store};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -109,6 +109,8 @@ pub struct ExecutionDetail {
     pub execution: Execution,
     /// Every attempt of every action, oldest first.
     pub attempts: Vec<ActionAttempt>,
+    /// Every attempt of every stage (a retry adds one), in stage order.
+    pub stage_attempts: Vec<StageAttempt>,
 }
 
 /// One attempt's log.
@@ -222,9 +224,11 @@ pub fn execution(store: &Store, id: &str) -> Result<ExecutionDetail, OpError> {
         .map_err(internal)?
         .ok_or_else(|| OpError::not_found("id", format!("there is no execution `{id}`")))?;
     let attempts = store.action_attempts(&full).map_err(internal)?;
+    let stage_attempts = store.stage_attempts(&full).map_err(internal)?;
     Ok(ExecutionDetail {
         execution,
         attempts,
+        stage_attempts,
     })
 }
 

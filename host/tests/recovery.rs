@@ -17,17 +17,8 @@ struct Setup {
     gates: PathBuf,
 }
 
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        let gates = dir.path().join("gates");
-        let src = dir.path().join("src");
-        std::fs::create_dir_all(&gates).unwrap();
-        std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
-        std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
-        std::fs::write(src.join("LATEST"), "r1").unwrap();
-        let yaml = format!(
-            r##"
+/// The crash test's pipeline: a slow and a gated action, an approval.
+const CRASHY: &str = r##"
 name: crashy
 execution_mode: queued
 stages:
@@ -36,28 +27,44 @@ stages:
       - name: Src
         provider: "{source}"
         outputs: [Code]
-        grants: {{ paths: {{ source: {{ path: "{src}" }}, gates: {{ path: "{gates}" }} }} }}
+        grants: { paths: { source: { path: "{src}" }, gates: { path: "{gates}" } } }
   - name: Build
     actions:
       - name: Wait
         provider: "{gate}"
         inputs: [Code]
         outputs: [Built]
-        configuration: {{ Behavior: gate, Gate: "#{{execution.id}}" }}
-        grants: {{ paths: {{ gates: {{ path: "{gates}" }} }} }}
-      - {{ name: Slow, provider: "{gate}", configuration: {{ Behavior: sleep, Millis: "3000" }} }}
+        configuration: { Behavior: gate, Gate: "#{execution.id}" }
+        grants: { paths: { gates: { path: "{gates}" } } }
+      - { name: Slow, provider: "{gate}", configuration: { Behavior: sleep, Millis: "3000" } }
   - name: Approve
     actions:
-      - {{ name: Manager, provider: "builtin:manual" }}
+      - { name: Manager, provider: "builtin:manual" }
   - name: Deploy
     actions:
-      - {{ name: Go, provider: "{gate}", inputs: [Built] }}
-"##,
-            source = fixtures::GATED_SOURCE,
-            gate = fixtures::GATE,
-            src = src.display(),
-            gates = gates.display(),
-        );
+      - { name: Go, provider: "{gate}", inputs: [Built] }
+"##;
+
+impl Setup {
+    fn new() -> Setup {
+        Setup::with(CRASHY)
+    }
+
+    /// A state directory with `yaml` applied (placeholders: `{source}`,
+    /// `{gate}`, `{src}`, `{gates}`); the stub source's latest is `r1`.
+    fn with(yaml: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let gates = dir.path().join("gates");
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&gates).unwrap();
+        std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
+        std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
+        std::fs::write(src.join("LATEST"), "r1").unwrap();
+        let yaml = yaml
+            .replace("{source}", fixtures::GATED_SOURCE)
+            .replace("{gate}", fixtures::GATE)
+            .replace("{src}", &src.display().to_string())
+            .replace("{gates}", &gates.display().to_string());
         std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
         let state = dir.path().join("state");
         let setup = Setup { dir, state, gates };
@@ -111,7 +118,11 @@ stages:
     }
 
     fn start(&self) -> String {
-        let output = self.sluice(&["start", "crashy"]);
+        self.start_pipeline("crashy")
+    }
+
+    fn start_pipeline(&self, name: &str) -> String {
+        let output = self.sluice(&["start", name]);
         let text = String::from_utf8_lossy(&output.stdout).to_string();
         assert!(
             output.status.success(),
@@ -281,4 +292,89 @@ fn a_new_driver_continues_what_a_killed_one_left() {
     for (_, artifact) in store.all_artifacts().unwrap() {
         artifacts.verify(&artifact.name, &artifact.digest).unwrap();
     }
+}
+
+#[test]
+fn a_start_the_driver_took_but_never_recorded_is_applied_once_by_the_next_driver() {
+    let setup = Setup::new();
+    let driver = setup.drive();
+    // The source holds the start while it records revisions.
+    std::fs::write(setup.dir.path().join("src/HOLD"), "").unwrap();
+    let mut waiting = setup
+        .command(&["start", "crashy"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = Store::open(&setup.state).unwrap();
+    setup.wait("the start to be left for the driver", |_| {
+        !store.pending_requests().unwrap().is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    kill(driver);
+    let _ = waiting.kill();
+    let _ = waiting.wait();
+    assert_eq!(store.list_executions("crashy", 10).unwrap().len(), 0);
+    assert_eq!(
+        store.pending_requests().unwrap().len(),
+        1,
+        "the start stays pending"
+    );
+    std::fs::remove_file(setup.dir.path().join("src/HOLD")).unwrap();
+    let driver = setup.drive();
+    setup.wait("the start to be applied", |_| {
+        store.list_executions("crashy", 10).unwrap().len() == 1
+    });
+    setup.wait("the start to be answered", |_| {
+        store.pending_requests().unwrap().is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        store.list_executions("crashy", 10).unwrap().len(),
+        1,
+        "applied once"
+    );
+    kill(driver);
+}
+
+#[test]
+fn an_in_progress_action_keeps_its_scratch_and_partial_outputs_across_a_restart() {
+    let setup = Setup::with(
+        r##"
+name: resuming
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: { paths: { source: { path: "{src}" } } }
+  - name: Build
+    actions:
+      - { name: Long, provider: "{gate}", outputs: [Half], configuration: { Behavior: resume, Millis: "2500" } }
+"##,
+    );
+    let driver = setup.drive();
+    let a = setup.start_pipeline("resuming");
+    setup.wait("the action to be between calls", |s| {
+        let action = &s.execution(&a).stages[1].actions[0];
+        action.status == Some(ActionStatus::InProgress) && !action.running
+    });
+    kill(driver);
+    let driver = setup.drive();
+    setup.wait("the execution to end", |s| {
+        s.execution(&a).status.is_terminal()
+    });
+    let long = &setup.execution(&a).stages[1].actions[0];
+    assert_eq!(
+        (long.status, long.summary.as_deref(), long.attempt),
+        (
+            Some(ActionStatus::Succeeded),
+            Some("resumed with its scratch and partial output"),
+            1
+        ),
+        "{:?}",
+        long.error
+    );
+    kill(driver);
 }

@@ -790,3 +790,109 @@ async fn an_engine_that_cannot_write_its_state_stops_and_says_why_and_the_next_o
     );
     h.wait_status(&a, S::Succeeded).await;
 }
+
+#[tokio::test]
+async fn a_start_takes_its_revisions_variables_and_version_from_one_version() {
+    let v1 = r##"
+name: pinned
+variables:
+  - { name: tag, default: one }
+stages:
+{source_stage}
+  - name: Build
+    actions:
+      - { name: Echo, provider: "{gate}", configuration: { Echo: "#{variables.tag}" } }
+"##;
+    let h = Harness::new(v1).await;
+    // The source holds the start while it records revisions; meanwhile the
+    // pipeline gets a new version with another stage and variable default.
+    std::fs::write(h.src.join("HOLD"), "").unwrap();
+    let handle = h.engine().handle();
+    let start = tokio::spawn(async move {
+        handle
+            .command(Command::Start(Start {
+                pipeline: "pinned".into(),
+                variables: Default::default(),
+                revisions: Default::default(),
+                trigger: "test".into(),
+                token: None,
+            }))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.apply(
+        &v1.replace("default: one", "default: two")
+            .replace("name: Build", "name: Compile"),
+    )
+    .await;
+    std::fs::remove_file(h.src.join("HOLD")).unwrap();
+    let done = start.await.unwrap().expect("the start is taken");
+    let a = done.execution.unwrap();
+    h.wait_status(&a, S::Succeeded).await;
+    let e = h.execution(&a);
+    assert_eq!(e.version, 1, "the version the start was accepted under");
+    assert_eq!(e.stages[1].name, "Build");
+    assert_eq!(e.variables.get("tag").map(String::as_str), Some("one"));
+    let b = h.start().await;
+    h.wait_status(&b, S::Succeeded).await;
+    assert_eq!(h.execution(&b).version, 2);
+}
+
+#[tokio::test]
+async fn an_execution_keeps_the_execution_mode_it_started_with() {
+    let h = Harness::new(&gated("queued")).await;
+    let a = h.start().await;
+    h.wait_running(&a, "Build", "Wait").await;
+    let b = h.start().await;
+    h.wait_for("B to queue in front of Build", |h| {
+        h.state().stage("Build").inbound_executions == [b.clone()]
+    })
+    .await;
+    // The pipeline changes to superseded mode; C (of the new version)
+    // arrives behind B (of the old one): B was queued and stays queued.
+    h.apply(&gated("superseded")).await;
+    let c = h.start().await;
+    h.wait_for("C to wait in front of Build", |h| {
+        h.execution(&c)
+            .position
+            .is_some_and(|p| p.waiting && p.stage == 1)
+    })
+    .await;
+    assert_eq!(h.execution(&b).status, S::InProgress, "B is not superseded");
+    h.open(&a);
+    h.wait_running(&b, "Build", "Wait").await;
+    h.open(&b);
+    h.open(&c);
+    for id in [&a, &b, &c] {
+        h.wait_status(id, S::Succeeded).await;
+    }
+}
+
+#[tokio::test]
+async fn every_attempt_of_a_stage_is_kept_across_retries() {
+    let h = Harness::new(FLAKY).await;
+    let a = h.start().await;
+    h.wait_running(&a, "Build", "Flaky").await;
+    h.fail("flaky");
+    h.wait_status(&a, S::Failed).await;
+    std::fs::write(h.gates.join("flaky"), "pass").unwrap();
+    h.command(retry(&a, "Build", false))
+        .await
+        .expect("the retry is taken");
+    h.wait_status(&a, S::Succeeded).await;
+    let store = sluice::store::Store::open(&h.state_dir).unwrap();
+    let attempts: Vec<(String, u32, Option<StageStatus>)> = store
+        .stage_attempts(&a)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.stage, s.attempt, s.status))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            ("Source".to_string(), 1, Some(StageStatus::Succeeded)),
+            ("Build".to_string(), 1, Some(StageStatus::Failed)),
+            ("Build".to_string(), 2, Some(StageStatus::Succeeded)),
+        ]
+    );
+}

@@ -179,14 +179,22 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// How often a command waiting for the driver says it still waits.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// Leaves a command for the driver and waits for its answer (for a
-/// start: the execution it started).
+/// start: the execution it started), as long as the driver runs: a start
+/// may take a while to record its source revisions. Says every 10 s that
+/// it still waits. A driver that stops before answering leaves the
+/// command queued for the next one.
 async fn remote_command(store: &mut Store, command: &Command) -> Answer {
     let id = store
         .push_request(&command.to_json())
         .map_err(CommandError::unavailable)?;
     let is_start = matches!(command, Command::Start(_));
-    for _ in 0..2400 {
+    let started = std::time::Instant::now();
+    let mut said = started;
+    loop {
         tokio::time::sleep(Duration::from_millis(25)).await;
         if let Ok(Some(stored)) = store.request_outcome(id) {
             let answer = answer_from_json(&stored);
@@ -195,10 +203,24 @@ async fn remote_command(store: &mut Store, command: &Command) -> Answer {
                 return answer;
             }
         }
+        if said.elapsed() >= PROGRESS_EVERY {
+            said = std::time::Instant::now();
+            eprintln!(
+                "waiting for the driving process to answer ({}s{})",
+                started.elapsed().as_secs(),
+                if is_start {
+                    ": a start records its source revisions first"
+                } else {
+                    ""
+                }
+            );
+        }
+        if !is_driven(store.state_dir()) {
+            return Err(CommandError::unavailable(
+                "the driving process stopped before answering; the command stays queued and is applied when a driver starts (`sluice drive`)",
+            ));
+        }
     }
-    Err(CommandError::unavailable(
-        "the driving process did not answer within 60s",
-    ))
 }
 
 /// What a start overrides, for `sluice run` and `sluice start`.
@@ -231,6 +253,11 @@ pub struct StartArgs {
     pub name: String,
     #[command(flatten)]
     pub start: StartFlags,
+    /// An idempotency token: starting again with the same token answers the
+    /// execution the first start made [default: a new one each time, so a
+    /// start retried after a lost answer never starts twice]
+    #[arg(long, value_name = "TOKEN")]
+    pub client_token: Option<String>,
     /// Follow the execution until it ends (exit 0 when it succeeded).
     #[arg(long)]
     pub wait: bool,
@@ -332,6 +359,7 @@ pub async fn run(ctx: &Context, args: RunArgs) -> u8 {
     let start = StartArgs {
         name,
         start: args.start,
+        client_token: None,
         wait: true,
         yes: args.yes,
     };

@@ -13,7 +13,7 @@
 //! is answered [`CommandError::Unavailable`], and [`Driver::failure`]
 //! says why (the server then reports itself unhealthy and exits).
 
-use super::command::{Answer, Command, CommandError, Done, answer_to_json};
+use super::command::{Answer, Command, CommandError, answer_to_json};
 use super::machine::{CallResult, Effect, Machine, RunRequest};
 use super::runner::ProviderCalls;
 use super::start::Started;
@@ -241,6 +241,15 @@ impl Driver {
         machine.resume();
         let changes = machine.take_changes();
         store.write_step(&changes.records(&machine))?;
+        // Folders of actions still in progress stay for their call-backs.
+        workspaces.keep_only(|execution, stage, action| {
+            machine.execution(execution).is_some_and(|e| {
+                e.stages
+                    .get(stage)
+                    .and_then(|s| s.actions.get(action))
+                    .is_some_and(|a| a.status == Some(ActionStatus::InProgress))
+            })
+        });
 
         let (inbox, receiver) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(4096);
@@ -262,6 +271,7 @@ impl Driver {
             replies: Vec::new(),
             cancelled: HashSet::new(),
             starting: HashMap::new(),
+            taken: HashSet::new(),
             failure,
             _lock: lock,
         };
@@ -333,6 +343,8 @@ pub(super) struct DriverLoop {
     /// Starts under way with an idempotency token (pipeline, token), and
     /// the starts with the same token that wait for them.
     pub(super) starting: HashMap<(String, String), Vec<Reply>>,
+    /// Commands from the store being applied now (not taken again).
+    taken: HashSet<i64>,
     failure: watch::Sender<Option<String>>,
     _lock: std::fs::File,
 }
@@ -492,13 +504,17 @@ impl DriverLoop {
                 if let Err(error) = self.store.complete_request(id, &answer_to_json(&answer)) {
                     tracing::warn!(%error, "cannot record a command's answer");
                 }
+                self.taken.remove(&id);
             }
         }
     }
 
-    /// Takes the commands other processes left in the store. Each is marked
-    /// taken before it is applied, so none is applied twice; a start's
-    /// answer (the new execution) replaces the mark once it is written.
+    /// Takes the commands other processes left in the store. A command is
+    /// answered (and so leaves the queue) once the step it made is written:
+    /// a driver that dies before leaves it pending, and the next one
+    /// applies it. A start is applied once even so: it carries an
+    /// idempotency token (the request's own number when it came without
+    /// one), so a start applied again finds the execution it made.
     fn take_stored_commands(&mut self) {
         let pending = match self.store.pending_requests() {
             Ok(p) => p,
@@ -508,20 +524,20 @@ impl DriverLoop {
             }
         };
         for (id, body) in pending {
+            if !self.taken.insert(id) {
+                continue;
+            }
             let command = match Command::from_json(&body) {
+                Ok(Command::Start(mut start)) => {
+                    start.token.get_or_insert_with(|| format!("request-{id}"));
+                    Command::Start(start)
+                }
                 Ok(command) => command,
                 Err(reason) => {
                     self.send(Reply::Stored(id), Err(CommandError::unavailable(reason)));
                     continue;
                 }
             };
-            if matches!(command, Command::Start(_)) {
-                let taken = answer_to_json(&Ok(Done::said("starting")));
-                if let Err(error) = self.store.complete_request(id, &taken) {
-                    tracing::warn!(%error, "cannot mark a command taken");
-                    continue;
-                }
-            }
             self.machine.set_now(now_millis());
             self.apply(command, Reply::Stored(id));
         }

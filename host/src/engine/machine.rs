@@ -311,27 +311,30 @@ impl Machine {
         self.next_seq
     }
 
-    /// Starts an execution of `pipeline`'s current version. It waits in
-    /// front of the first stage, and goes in when the stage allows.
+    /// Starts an execution of `version` (the one its start was accepted
+    /// under, its revisions recorded with, pinned even if the pipeline has
+    /// changed since). It waits in front of the first stage, and goes in
+    /// when the stage allows.
     pub fn start(
         &mut self,
         id: ExecutionId,
-        pipeline: &str,
+        version: SharedVersion,
         trigger: &str,
         variables: indexmap::IndexMap<String, String>,
         revisions: Vec<RecordedRevision>,
         token: Option<String>,
     ) -> Result<ExecutionId, CommandError> {
-        let version = self
-            .pipelines
-            .get(pipeline)
-            .map(|p| p.current.clone())
-            .ok_or_else(|| CommandError::UnknownPipeline {
-                pipeline: pipeline.to_string(),
-            })?;
+        if !self.pipelines.contains_key(&version.name) {
+            return Err(CommandError::UnknownPipeline {
+                pipeline: version.name.clone(),
+            });
+        }
+        self.versions
+            .entry((version.name.clone(), version.version))
+            .or_insert_with(|| version.clone());
         let seq = self.next_seq;
         self.next_seq += 1;
-        let execution = Execution::new(
+        let mut execution = Execution::new(
             id.clone(),
             &version,
             seq,
@@ -340,12 +343,24 @@ impl Machine {
             variables,
             revisions,
         );
-        let mut execution = execution;
         execution.client_token = token;
         self.executions.insert(id.clone(), execution);
         self.touch(&id);
         self.try_enter(&id);
         Ok(id)
+    }
+
+    /// The execution mode an execution runs under: its own version's.
+    pub(super) fn mode_of(&self, id: &str) -> crate::model::ExecutionMode {
+        match (self.version_of(id), self.executions.get(id)) {
+            (Some(version), _) => version.mode(),
+            (None, Some(e)) => self
+                .pipelines
+                .get(&e.pipeline)
+                .map(|p| p.mode())
+                .unwrap_or_default(),
+            (None, None) => Default::default(),
+        }
     }
 
     /// Takes the result of one call of a provider. Results of calls that

@@ -100,7 +100,7 @@ impl Machine {
                 ),
             ));
         }
-        if let Some(holder) = slot.stage(stage).and_then(|s| s.holder(slot.mode())) {
+        if let Some(holder) = slot.stage(stage).and_then(|s| s.holder(self.mode_of(id))) {
             return Err(not_retryable(
                 id,
                 stage,

@@ -84,13 +84,13 @@ impl StageSlot {
         self.latest.as_ref().map(|(_, id)| id)
     }
 
-    /// Takes every waiting execution but the newest (by start order) out
-    /// of the queue, and says which stayed.
-    pub(super) fn keep_newest_waiting(&mut self) -> Option<(ExecutionId, Vec<ExecutionId>)> {
-        let newest = self.waiting.pop()?;
-        let older = std::mem::take(&mut self.waiting);
-        self.waiting.push(newest.clone());
-        Some((newest.1, older.into_iter().map(|(_, id)| id).collect()))
+    /// The newest waiting execution (by start order), and the older ones.
+    pub(super) fn newest_waiting(&self) -> Option<(ExecutionId, Vec<ExecutionId>)> {
+        let (newest, older) = self.waiting.split_last()?;
+        Some((
+            newest.1.clone(),
+            older.iter().map(|(_, id)| id.clone()).collect(),
+        ))
     }
 
     /// An execution no longer waits in front of the stage.
@@ -151,8 +151,8 @@ impl Machine {
         };
         let stage = execution.stages[position.stage].name.clone();
         let pipeline = execution.pipeline.clone();
+        let mode = self.mode_of(id);
         let slot = &self.pipelines[&pipeline];
-        let mode = slot.mode();
         let open = position.stage == 0 || slot.transition_enabled(&stage);
         let locked = slot.stages.get(&stage).is_some_and(|s| s.is_locked(mode));
         // Executions that were waiting first go first (queued mode).
@@ -178,7 +178,7 @@ impl Machine {
             slot.waiting.push((seq, id.to_string()));
             slot.waiting.sort();
         }
-        if self.pipelines[pipeline].mode() == ExecutionMode::Superseded {
+        if self.mode_of(id) == ExecutionMode::Superseded {
             self.supersede_waiting(pipeline, stage);
         }
         self.touch(id);
@@ -242,19 +242,16 @@ impl Machine {
         self.admit(pipeline, stage);
     }
 
-    /// Lets waiting executions into a stage while it has room.
+    /// Lets waiting executions into a stage while it has room (each by the
+    /// rules of its own execution mode).
     pub(super) fn admit(&mut self, pipeline: &str, stage: &str) {
         loop {
             let Some(slot) = self.pipelines.get(pipeline) else {
                 return;
             };
-            let mode = slot.mode();
             let Some(stage_slot) = slot.stages.get(stage) else {
                 return;
             };
-            if stage_slot.is_locked(mode) {
-                return;
-            }
             // Superseded mode keeps one waiting; queued mode takes the
             // oldest; parallel mode lets every one in.
             let Some((_, next)) = stage_slot.waiting.first().cloned() else {
@@ -266,6 +263,10 @@ impl Machine {
                     .retain(|(_, w)| w != &next);
                 continue;
             };
+            let slot = &self.pipelines[pipeline];
+            if slot.stages[stage].is_locked(self.mode_of(&next)) {
+                return;
+            }
             if position.stage > 0 && !slot.transition_enabled(stage) {
                 return;
             }

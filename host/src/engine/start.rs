@@ -28,6 +28,7 @@ const MAX_REVISION_LEN: usize = 1024;
 pub(super) struct Started {
     id: ExecutionId,
     start: Start,
+    version: SharedVersion,
     variables: IndexMap<String, String>,
     revisions: Vec<RecordedRevision>,
     reply: Reply,
@@ -154,6 +155,7 @@ impl DriverLoop {
             let _ = inbox.send(Input::Started(Box::new(Started {
                 id,
                 start,
+                version,
                 variables,
                 revisions,
                 reply,
@@ -167,6 +169,7 @@ impl DriverLoop {
         let Started {
             id,
             start,
+            version,
             variables,
             revisions,
             reply,
@@ -176,7 +179,7 @@ impl DriverLoop {
             .machine
             .start(
                 id,
-                &start.pipeline,
+                version,
                 &start.trigger,
                 variables,
                 revisions,

@@ -8,6 +8,12 @@
 //! directory costs about as much as running a no-op action (more once many
 //! inodes were freed recently), while renaming an empty one into place
 //! costs little. Emptied folders wait in `spare/` for the next job.
+//!
+//! A driver that stops leaves the folders of in-progress attempts where
+//! they are: the next one keeps those of actions still in progress (and
+//! removes the rest), and an attempt run again after a call the host lost
+//! takes over its predecessor's folders, so a provider resuming with its
+//! continuation token finds its scratch files and partial outputs.
 
 use crate::artifacts::{ArtifactError, ArtifactStore};
 use crate::contain::Root;
@@ -50,13 +56,13 @@ fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError {
 }
 
 impl Workspaces {
-    /// Job folders under `root`; whatever a previous process left there is
-    /// removed.
+    /// Job folders under `root`. Spare folders a previous process left are
+    /// removed; its attempts' folders stay until [`Workspaces::keep_only`].
     pub fn open(root: &Path) -> std::io::Result<Self> {
-        if root.exists() {
-            std::fs::remove_dir_all(root)?;
-        }
         let spare_dir = root.join("spare");
+        if spare_dir.exists() {
+            std::fs::remove_dir_all(&spare_dir)?;
+        }
         std::fs::create_dir_all(&spare_dir)?;
         Ok(Workspaces {
             root: root.to_path_buf(),
@@ -64,6 +70,49 @@ impl Workspaces {
             spare: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
         })
+    }
+
+    /// Removes the folders a previous process left, but those of actions
+    /// `in_progress` says are still running (by execution, stage and
+    /// action index).
+    pub fn keep_only(&self, in_progress: impl Fn(&str, usize, usize) -> bool) {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "spare" {
+                continue;
+            }
+            let keep = parse_attempt(name.strip_prefix("scratch-").unwrap_or(&name))
+                .is_some_and(|(execution, stage, action, _)| in_progress(execution, stage, action));
+            if !keep {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    /// The folder (attempt folder or kept scratch, by `folder_of`) an
+    /// earlier attempt of the same action left, moved to this attempt's
+    /// place: an attempt run again after a lost call resumes its
+    /// predecessor's work.
+    fn adopt(
+        &self,
+        key: &ActionKey,
+        attempt: u32,
+        target: &Path,
+        folder_of: fn(&Self, &ActionKey, u32) -> PathBuf,
+    ) {
+        if target.exists() {
+            return;
+        }
+        for earlier in (1..attempt).rev() {
+            let left = folder_of(self, key, earlier);
+            if left.exists() {
+                let _ = std::fs::rename(&left, target);
+                return;
+            }
+        }
     }
 
     /// One flat folder per attempt.
@@ -174,6 +223,7 @@ impl Workspaces {
         artifacts: &ArtifactStore,
     ) -> Result<JobFolders, ArtifactError> {
         let kept = self.kept_scratch(key, attempt);
+        self.adopt(key, attempt, &kept, Self::kept_scratch);
         let scratch = if kept.exists() {
             kept
         } else {
@@ -189,6 +239,7 @@ impl Workspaces {
             });
         }
         let dir = self.attempt_dir(key, attempt);
+        self.adopt(key, attempt, &dir, Self::attempt_dir);
         let first_call = !dir.exists();
         if first_call {
             self.take_dir(&dir).map_err(io("creating", &dir))?;
@@ -263,6 +314,16 @@ impl Workspaces {
             }
         }
     }
+}
+
+/// The execution, stage, action and attempt a folder name
+/// (`EXECUTION-STAGE-ACTION-ATTEMPT`) is for.
+fn parse_attempt(name: &str) -> Option<(&str, usize, usize, u32)> {
+    let mut parts = name.rsplitn(4, '-');
+    let attempt = parts.next()?.parse().ok()?;
+    let action = parts.next()?.parse().ok()?;
+    let stage = parts.next()?.parse().ok()?;
+    Some((parts.next()?, stage, action, attempt))
 }
 
 #[cfg(test)]

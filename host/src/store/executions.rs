@@ -45,6 +45,22 @@ pub struct ActionAttempt {
     pub run: ActionRun,
 }
 
+/// One attempt of one stage, as stored: a retry adds one, none is
+/// overwritten.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct StageAttempt {
+    /// The stage.
+    pub stage: String,
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// How it went (`None`: not yet entered, which a stored attempt never is).
+    pub status: Option<StageStatus>,
+    /// When it was entered.
+    pub started_at: Option<Millis>,
+    /// When it ended.
+    pub ended_at: Option<Millis>,
+}
+
 impl Store {
     /// Writes the records one engine step changed, in one transaction.
     pub fn write_step(&mut self, step: &Step<'_>) -> Result<(), StoreError> {
@@ -365,6 +381,30 @@ impl Store {
                     action: run.name.clone(),
                     attempt: run.attempt,
                     run,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Every attempt of every stage of an execution, in stage order.
+    pub fn stage_attempts(&self, id: &str) -> Result<Vec<StageAttempt>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT name, attempt, status, started_at, ended_at FROM stage_attempts
+                 WHERE execution_id = ?1 ORDER BY stage_index, attempt",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![id], |r| {
+                let status: Option<String> = r.get(2)?;
+                Ok(StageAttempt {
+                    stage: r.get(0)?,
+                    attempt: r.get(1)?,
+                    status: status.as_deref().and_then(StageStatus::parse),
+                    started_at: r.get(3)?,
+                    ended_at: r.get(4)?,
                 })
             })
             .map_err(|e| self.sqlite(e))?;

@@ -13,7 +13,7 @@ mod requests;
 mod rows;
 mod schema;
 
-pub use executions::{ActionAttempt, ExecutionSummary};
+pub use executions::{ActionAttempt, ExecutionSummary, StageAttempt};
 pub use pipelines::{Deletion, PipelineSummary};
 
 use rusqlite::{Connection, OpenFlags};

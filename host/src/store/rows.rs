@@ -61,6 +61,23 @@ pub(super) fn write_stage(
         stage.started_at,
         stage.ended_at,
     ])?;
+    if stage.attempt > 0 {
+        tx.prepare_cached(
+            "INSERT INTO stage_attempts (execution_id, stage_index, attempt, name, status, started_at, ended_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (execution_id, stage_index, attempt) DO UPDATE SET status = ?5,
+                 started_at = ?6, ended_at = ?7",
+        )?
+        .execute(params![
+            e.id,
+            index,
+            stage.attempt,
+            stage.name,
+            stage.status.map(|s| s.as_str()),
+            stage.started_at,
+            stage.ended_at,
+        ])?;
+    }
     Ok(())
 }
 

@@ -115,4 +115,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX executions_by_token ON executions (pipeline, client_token)
         WHERE client_token IS NOT NULL;
     "#,
+    // 3: every attempt of every stage, not only the latest.
+    r#"
+    CREATE TABLE stage_attempts (
+        execution_id TEXT NOT NULL,
+        stage_index  INTEGER NOT NULL,
+        attempt      INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        status       TEXT,
+        started_at   INTEGER,
+        ended_at     INTEGER,
+        PRIMARY KEY (execution_id, stage_index, attempt)
+    );
+    INSERT INTO stage_attempts (execution_id, stage_index, attempt, name, status, started_at, ended_at)
+        SELECT execution_id, stage_index, attempt, name, status, started_at, ended_at
+        FROM stage_runs WHERE attempt > 0;
+    "#,
 ];
