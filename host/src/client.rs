@@ -261,8 +261,9 @@ impl Client {
                 );
                 self.call("PUT", &path, Some(&body)).await?
             }
-            Command::Delete { pipeline } => {
-                let path = format!("/pipelines/{}", enc(pipeline));
+            Command::Delete { pipeline, force } => {
+                let force = if *force { "?force=true" } else { "" };
+                let path = format!("/pipelines/{}{force}", enc(pipeline));
                 self.call("DELETE", &path, None::<&()>).await?
             }
             Command::Reload { pipeline } => Message {

@@ -460,7 +460,14 @@ impl World {
                 let id = format!("e{:03}", self.ids.len());
                 let version = self.machine.current_version("p").unwrap().clone();
                 self.machine
-                    .start(id.clone(), version, "test", Default::default(), vec![], None)
+                    .start(
+                        id.clone(),
+                        version,
+                        "test",
+                        Default::default(),
+                        vec![],
+                        None,
+                    )
                     .unwrap();
                 let r = self.reference.start();
                 self.index.insert(id.clone(), r);

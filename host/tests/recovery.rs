@@ -378,3 +378,75 @@ stages:
     );
     kill(driver);
 }
+
+#[test]
+fn a_driver_starts_past_a_damaged_execution_names_it_and_runs_the_rest() {
+    let setup = Setup::with(
+        r##"
+name: pair
+execution_mode: parallel
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: { paths: { source: { path: "{src}" } } }
+  - name: Build
+    actions:
+      - name: Wait
+        provider: "{gate}"
+        configuration: { Behavior: gate, Gate: "#{execution.id}" }
+        grants: { paths: { gates: { path: "{gates}" } } }
+"##,
+    );
+    let driver = setup.drive();
+    let a = setup.start_pipeline("pair");
+    let b = setup.start_pipeline("pair");
+    for id in [&a, &b] {
+        setup.wait("both in Build", |s| {
+            running(&s.execution(id), 1, 0) || {
+                let w = &s.execution(id).stages[1].actions[0];
+                w.status == Some(ActionStatus::InProgress)
+            }
+        });
+    }
+    kill(driver);
+    // A's row is damaged: its variables are no longer JSON.
+    let db = rusqlite::Connection::open(setup.state.join("state.db")).unwrap();
+    db.execute(
+        "UPDATE executions SET variables = 'not json' WHERE id = ?1",
+        [&a],
+    )
+    .unwrap();
+    drop(db);
+    let child = setup
+        .command(&["drive"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(setup.gates.join(&b), "pass").unwrap();
+    setup.wait("B to succeed", |s| {
+        s.execution(&b).status == ExecutionStatus::Succeeded
+    });
+    kill_and_read(child, &a);
+}
+
+/// Kills a driver and checks it named the damaged execution `id`.
+fn kill_and_read(mut driver: Child, id: &str) {
+    use std::io::Read;
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let mut stderr = String::new();
+    driver
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains(&format!("execution {id} cannot be read back")),
+        "{stderr}"
+    );
+}

@@ -896,3 +896,35 @@ async fn every_attempt_of_a_stage_is_kept_across_retries() {
         ]
     );
 }
+
+#[tokio::test]
+async fn deleting_a_pipeline_is_refused_while_it_runs_unless_forced_and_leaves_nothing_behind() {
+    let h = Harness::new(&gated("queued")).await;
+    let a = h.start().await;
+    h.wait_running(&a, "Build", "Wait").await;
+    let b = h.start().await;
+    h.wait_for("B to wait", |h| {
+        h.execution(&b).position.is_some_and(|p| p.waiting)
+    })
+    .await;
+    let delete = |force| Command::Delete {
+        pipeline: "gated".into(),
+        force,
+    };
+    match h.command(delete(false)).await {
+        Err(CommandError::PipelineBusy { execution, .. }) => {
+            assert!(execution == a || execution == b, "{execution}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let done = h.command(delete(true)).await.expect("a forced delete");
+    assert_eq!(done.message, "deleted pipeline `gated` and its history");
+    let store = sluice::store::Store::open(&h.state_dir).unwrap();
+    assert!(store.current_pipeline("gated").unwrap().is_none());
+    assert!(store.list_executions("gated", 10).unwrap().is_empty());
+    assert!(store.execution(&a, |_, _| None).unwrap().is_none());
+    // Nothing written after the delete brings a row back.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(store.execution(&b, |_, _| None).unwrap().is_none());
+    assert_eq!(store.active_count().unwrap(), 0);
+}

@@ -66,9 +66,13 @@ pub(super) fn entries() -> Vec<Entry> {
                 method: "delete",
                 path: "/api/v1/pipelines/{name}",
                 id: "DeletePipeline",
-                summary: "DeletePipeline: removes a pipeline and its history (refused while an execution runs).",
+                summary: "DeletePipeline: removes a pipeline and its history (refused while an execution runs or waits, unless `force`).",
                 path_params: &[NAME],
-                query: &[],
+                query: &[QueryParam {
+                    name: "force",
+                    kind: "boolean",
+                    description: "Stop its executions in progress or waiting first (running actions are abandoned).",
+                }],
                 body: None,
                 answer: Answer::Json(200, schema::<Message>),
             },
@@ -152,6 +156,11 @@ struct VersionQuery {
 }
 
 #[derive(Debug, Deserialize)]
+struct DeleteQuery {
+    force: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
 struct LimitQuery {
     limit: Option<usize>,
 }
@@ -205,9 +214,11 @@ async fn get_pipeline(
 async fn delete_pipeline(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> ApiResult<Message> {
     let delete = Command::Delete {
         pipeline: name.clone(),
+        force: query.force.unwrap_or(false),
     };
     let done = state.engine().command(delete).await.map_err(refused)?;
     state.changed(Change::Pipeline { name });

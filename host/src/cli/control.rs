@@ -45,7 +45,10 @@ impl Controller {
             let sandbox = ctx.host.sandbox()?;
             let secrets = ctx.host.secret_store()?;
             match Driver::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
-                Ok(engine) => return Ok(Controller::Local(engine)),
+                Ok(engine) => {
+                    report_damaged(&engine);
+                    return Ok(Controller::Local(engine));
+                }
                 Err(crate::engine::DriverError::Busy { .. }) => {
                     return Ok(Controller::Remote(ctx.host.store()?));
                 }
@@ -108,6 +111,13 @@ impl Controller {
                 );
             }
         }
+    }
+}
+
+/// Says which running executions a driver could not read back.
+pub fn report_damaged(driver: &Driver) {
+    for (id, reason) in driver.damaged() {
+        warn_lines!("error: execution {id} cannot be read back and is left as it is: {reason}");
     }
 }
 
@@ -556,6 +566,7 @@ pub async fn drive(ctx: &Context, args: DriveArgs) -> u8 {
             Err(e) => return fail(e),
         };
     eprintln!("driving {} (Ctrl-C to stop)", ctx.host.state_dir.display());
+    report_damaged(&engine);
     let store = match ctx.host.store() {
         Ok(s) => s,
         Err(e) => return fail(e),

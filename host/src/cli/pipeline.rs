@@ -37,10 +37,15 @@ pub enum PipelineCommand {
         #[command(flatten)]
         output: super::JsonFlag,
     },
-    /// Delete a pipeline and its history.
+    /// Delete a pipeline and its history (refused while it has executions
+    /// in progress or waiting, unless --force).
     Delete {
         /// The pipeline.
         name: String,
+        /// Stop its executions in progress or waiting first (running
+        /// actions are abandoned).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -54,7 +59,7 @@ pub async fn run(ctx: &Context, command: PipelineCommand) -> u8 {
             version,
             output,
         } => get(ctx, &name, version, output.json).await,
-        PipelineCommand::Delete { name } => delete(ctx, &name).await,
+        PipelineCommand::Delete { name, force } => delete(ctx, &name, force).await,
     }
 }
 
@@ -292,19 +297,27 @@ async fn get(ctx: &Context, name: &str, version: Option<u32>, json: bool) -> u8 
 
 /// `sluice pipeline delete NAME`: through the engine, which refuses while
 /// the pipeline has executions in progress.
-async fn delete(ctx: &Context, name: &str) -> u8 {
+async fn delete(ctx: &Context, name: &str, force: bool) -> u8 {
     if ctx.server.is_some() || is_driven(&ctx.host.state_dir) {
         let delete = crate::engine::Command::Delete {
             pipeline: name.to_string(),
+            force,
         };
         return super::control::send(ctx, delete).await;
     }
-    // No one drives: nothing can start meanwhile but another command like
-    // this one, and the store refuses in one transaction.
-    let deleted = ctx
-        .host
-        .existing_store()
-        .and_then(|mut store| store.delete_pipeline(name).map_err(|e| e.to_string()))
+    // No one drives: hold the driver lock while the store deletes, so no
+    // driver starts meanwhile (the store refuses in one transaction while
+    // an execution is in progress, unless --force).
+    let deleted = crate::engine::startup::hold_lock(&ctx.host.state_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|lock| {
+            let mut store = ctx.host.existing_store()?;
+            let deletion = store
+                .delete_pipeline(name, force)
+                .map_err(|e| e.to_string());
+            drop(lock);
+            deletion
+        })
         .map(|deletion| crate::engine::command::deleted(name, deletion));
     match deleted {
         Ok(Ok(())) => {

@@ -67,11 +67,15 @@ pub enum Command {
         /// Who.
         by: String,
     },
-    /// Delete a pipeline and its history (refused while it has executions
-    /// in progress).
+    /// Delete a pipeline and its history: refused while it has executions
+    /// in progress or waiting, unless `force`, which stops them first
+    /// (abandoning their running actions).
     Delete {
         /// The pipeline.
         pipeline: String,
+        /// Stop its executions in progress first.
+        #[serde(default)]
+        force: bool,
     },
     /// A pipeline was applied by another connection: load it again.
     Reload {
@@ -375,7 +379,7 @@ impl DriverLoop {
                     let verb = if enabled { "enabled" } else { "disabled" };
                     Done::said(format!("{verb} the transition into `{stage}`"))
                 }),
-            Command::Delete { pipeline } => self.delete(&pipeline),
+            Command::Delete { pipeline, force } => self.delete(&pipeline, force),
             Command::Reload { pipeline } => self.reload(&pipeline),
         };
         self.answer(reply, answer);
@@ -417,13 +421,25 @@ impl DriverLoop {
 
     /// Deletes a pipeline and its history, unless it has executions in
     /// progress.
-    fn delete(&mut self, pipeline: &str) -> Answer {
+    fn delete(&mut self, pipeline: &str, force: bool) -> Answer {
+        if force {
+            let running: Vec<String> = self
+                .machine
+                .executions()
+                .filter(|e| e.pipeline == pipeline && !e.status.is_terminal())
+                .map(|e| e.id.clone())
+                .collect();
+            for id in running {
+                let reason = Some(format!("pipeline `{pipeline}` is being deleted"));
+                self.machine.stop(&id, StopMode::Abandon, reason)?;
+            }
+        }
         // The machine knows of executions this step started, not yet
         // written; the store refuses in the same transaction otherwise.
         self.machine.check_removable(pipeline)?;
         let deletion = self
             .store
-            .delete_pipeline(pipeline)
+            .delete_pipeline(pipeline, force)
             .map_err(CommandError::unavailable)?;
         deleted(pipeline, deletion)?;
         let _ = self.machine.remove_pipeline(pipeline);

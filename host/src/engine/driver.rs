@@ -189,6 +189,7 @@ pub struct Driver {
     handle: DriverHandle,
     task: tokio::task::JoinHandle<()>,
     state_dir: StateDir,
+    damaged: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -237,7 +238,7 @@ impl Driver {
         let mut machine = Machine::new();
         machine.set_recheck_policy(settings.recheck);
         machine.set_now(now_millis());
-        load(&mut machine, &store)?;
+        let damaged = load(&mut machine, &store)?;
         machine.resume();
         let changes = machine.take_changes();
         store.write_step(&changes.records(&machine))?;
@@ -285,12 +286,19 @@ impl Driver {
             },
             task,
             state_dir: dir,
+            damaged,
         })
     }
 
     /// The state directory it drives.
     pub fn state_dir(&self) -> &StateDir {
         &self.state_dir
+    }
+
+    /// Running executions it found but could not read back (by id, with
+    /// the reason): left as they are while the rest run.
+    pub fn damaged(&self) -> &[(String, String)] {
+        &self.damaged
     }
 
     /// Gives the engine a command and waits for its answer.

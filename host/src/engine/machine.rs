@@ -324,14 +324,19 @@ impl Machine {
         revisions: Vec<RecordedRevision>,
         token: Option<String>,
     ) -> Result<ExecutionId, CommandError> {
-        if !self.pipelines.contains_key(&version.name) {
+        // The pipeline may have been deleted (and made again) while the
+        // start recorded its revisions: it then has no such version.
+        let key = (version.name.clone(), version.version);
+        let same = self
+            .versions
+            .get(&key)
+            .is_none_or(|known| **known == *version);
+        if !self.pipelines.contains_key(&version.name) || !same {
             return Err(CommandError::UnknownPipeline {
                 pipeline: version.name.clone(),
             });
         }
-        self.versions
-            .entry((version.name.clone(), version.version))
-            .or_insert_with(|| version.clone());
+        self.versions.entry(key).or_insert_with(|| version.clone());
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut execution = Execution::new(

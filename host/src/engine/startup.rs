@@ -33,6 +33,12 @@ pub(super) fn take_lock(dir: &StateDir) -> Result<std::fs::File, DriverError> {
     }
 }
 
+/// Holds the driver lock of `state_dir` while the returned file lives: no
+/// driver starts meanwhile (for changes made without one).
+pub fn hold_lock(state_dir: &Path) -> Result<std::fs::File, DriverError> {
+    take_lock(&StateDir::new(state_dir))
+}
+
 /// Whether a process drives `state_dir` now.
 pub fn is_driven(state_dir: &Path) -> bool {
     let dir = StateDir::new(state_dir);
@@ -46,7 +52,10 @@ pub fn is_driven(state_dir: &Path) -> bool {
 }
 
 /// Loads pipelines, transitions and running executions into the machine.
-pub(super) fn load(machine: &mut Machine, store: &Store) -> Result<(), StoreError> {
+pub(super) fn load(
+    machine: &mut Machine,
+    store: &Store,
+) -> Result<Vec<(String, String)>, StoreError> {
     let current = store.current_pipelines()?;
     let names: Vec<String> = current.iter().map(|p| p.name.clone()).collect();
     for version in current {
@@ -66,9 +75,12 @@ pub(super) fn load(machine: &mut Machine, store: &Store) -> Result<(), StoreErro
         machine.restore_latest_entry(&pipeline, &stage, entry, &execution);
     }
     // Executions share the machine's copy of their version.
-    let active = store.active_executions(|p, v| machine.version(p, v).cloned())?;
+    let (active, damaged) = store.active_executions(|p, v| machine.version(p, v).cloned())?;
+    for (id, reason) in &damaged {
+        tracing::error!(execution = %id, %reason, "an execution cannot be read back; it is left as it is");
+    }
     for execution in active {
         machine.restore(execution);
     }
-    Ok(())
+    Ok(damaged)
 }

@@ -110,11 +110,13 @@ impl Store {
     }
 
     /// Every execution still running, oldest first, with the versions they
-    /// run (which the caller loads into the machine first).
+    /// run (which the caller loads into the machine first); those that
+    /// cannot be read back (a missing version, an unreadable row) come
+    /// apart, by id with the reason, so the rest can go on.
     pub fn active_executions(
         &self,
         version_of: impl Fn(&str, u32) -> Option<SharedVersion>,
-    ) -> Result<Vec<Execution>, StoreError> {
+    ) -> Result<(Vec<Execution>, Vec<(String, String)>), StoreError> {
         let ids: Vec<String> = {
             let mut statement = self
                 .conn
@@ -126,12 +128,16 @@ impl Store {
             rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))?
         };
         let mut executions = Vec::new();
+        let mut damaged = Vec::new();
         for id in ids {
-            if let Some(e) = self.execution(&id, &version_of)? {
-                executions.push(e);
+            match self.execution(&id, &version_of) {
+                Ok(Some(e)) => executions.push(e),
+                Ok(None) => {}
+                Err(error @ StoreError::Corrupt { .. }) => damaged.push((id, error.to_string())),
+                Err(error) => return Err(error),
             }
         }
-        Ok(executions)
+        Ok((executions, damaged))
     }
 
     /// The pipeline and version of an execution.

@@ -199,8 +199,9 @@ impl Store {
     }
 
     /// Deletes a pipeline and its history in one transaction, unless one
-    /// of its executions is in progress.
-    pub fn delete_pipeline(&mut self, name: &str) -> Result<Deletion, StoreError> {
+    /// of its executions is in progress (`force`: even then; the engine has
+    /// stopped them).
+    pub fn delete_pipeline(&mut self, name: &str, force: bool) -> Result<Deletion, StoreError> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -214,7 +215,7 @@ impl Store {
             )
             .optional()
             .map_err(|e| super::sqlite_at(&path, e))?;
-        if let Some(execution) = running {
+        if let Some(execution) = running.filter(|_| !force) {
             return Ok(Deletion::InProgress(execution));
         }
         let sql = [
