@@ -45,6 +45,9 @@ pub struct ActionAttempt {
     pub run: ActionRun,
 }
 
+/// A stored execution that cannot be read back: its id, and why.
+pub type Damaged = (String, String);
+
 /// One attempt of one stage, as stored: a retry adds one, none is
 /// overwritten.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -116,7 +119,7 @@ impl Store {
     pub fn active_executions(
         &self,
         version_of: impl Fn(&str, u32) -> Option<SharedVersion>,
-    ) -> Result<(Vec<Execution>, Vec<(String, String)>), StoreError> {
+    ) -> Result<(Vec<Execution>, Vec<Damaged>), StoreError> {
         let ids: Vec<String> = {
             let mut statement = self
                 .conn
