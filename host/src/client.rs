@@ -168,10 +168,20 @@ impl Client {
     }
 
     /// `GET /executions/{id}/logs`.
-    pub async fn logs(&self, id: &str, action: Option<&str>) -> Result<Vec<LogPart>, OpError> {
-        let query = action
-            .map(|a| format!("?action={}", enc(a)))
-            .unwrap_or_default();
+    pub async fn logs(
+        &self,
+        id: &str,
+        action: Option<&str>,
+        attempt: Option<u32>,
+        range: crate::queries::LogRange,
+    ) -> Result<Vec<LogPart>, OpError> {
+        let mut query = format!("?offset={}&limit={}", range.offset, range.limit);
+        if let Some(a) = action {
+            query.push_str(&format!("&action={}", enc(a)));
+        }
+        if let Some(n) = attempt {
+            query.push_str(&format!("&attempt={n}"));
+        }
         self.get(&format!("/executions/{}/logs{query}", enc(id)))
             .await
     }

@@ -113,7 +113,7 @@ pub struct ExecutionDetail {
     pub stage_attempts: Vec<StageAttempt>,
 }
 
-/// One attempt's log.
+/// One attempt's log, or a range of it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LogPart {
     /// The stage.
@@ -124,9 +124,87 @@ pub struct LogPart {
     pub attempt: u32,
     /// Whether the attempt is still running (the log may grow).
     pub running: bool,
-    /// The log's lines (secrets already redacted), the host's told from
-    /// the provider's, control characters escaped.
+    /// The log's lines from `offset` to `next_offset` (secrets already
+    /// redacted), the host's told from the provider's, control characters
+    /// escaped, bytes that are not UTF-8 shown as U+FFFD.
     pub lines: Vec<crate::text::LogLine>,
+    /// Where these lines start in the log, in bytes.
+    #[serde(default)]
+    pub offset: u64,
+    /// Where the next range starts: `size` once the whole log is read.
+    #[serde(default)]
+    pub next_offset: u64,
+    /// The log's size now, in bytes.
+    #[serde(default)]
+    pub size: u64,
+}
+
+/// Which bytes of each log to read: from `offset`, at most `limit` (cut
+/// back to the end of a line when the range ends inside one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRange {
+    /// The first byte.
+    pub offset: u64,
+    /// At most this many bytes.
+    pub limit: u64,
+}
+
+impl LogRange {
+    /// Bytes a range holds when none is asked for.
+    pub const DEFAULT_LIMIT: u64 = 1 << 20;
+    /// The most a range may hold.
+    pub const MAX_LIMIT: u64 = 16 << 20;
+
+    /// The range `offset` and `limit` ask for (defaults: from the start,
+    /// 1 MiB), refused when `limit` is 0 or past the maximum.
+    pub fn new(offset: Option<u64>, limit: Option<u64>) -> Result<LogRange, OpError> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if limit == 0 || limit > Self::MAX_LIMIT {
+            return Err(OpError::invalid(
+                "limit",
+                format!("`limit` must be 1 to {} bytes", Self::MAX_LIMIT),
+            ));
+        }
+        Ok(LogRange {
+            offset: offset.unwrap_or(0),
+            limit,
+        })
+    }
+}
+
+impl Default for LogRange {
+    fn default() -> Self {
+        LogRange {
+            offset: 0,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// Reads `range` of the file at `path`: the bytes (cut back to the last
+/// newline when the range ends inside a line and holds one), where the
+/// next range starts, and the file's size. Never more than the range in
+/// memory.
+pub fn read_log_range(path: &Path, range: LogRange) -> std::io::Result<(Vec<u8>, u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0, 0)),
+        Err(e) => return Err(e),
+    };
+    let size = file.metadata()?.len();
+    let offset = range.offset.min(size);
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::with_capacity(range.limit.min(size - offset) as usize);
+    file.take(range.limit).read_to_end(&mut bytes)?;
+    let end = offset + bytes.len() as u64;
+    if end < size
+        && let Some(last) = bytes.iter().rposition(|b| *b == b'\n')
+    {
+        bytes.truncate(last + 1);
+    }
+    let next = offset + bytes.len() as u64;
+    Ok((bytes, next, size))
 }
 
 /// A version of a pipeline, as listed.
@@ -241,12 +319,14 @@ pub fn parse_action_filter(text: &str) -> Result<(String, String), OpError> {
 }
 
 /// The logs of an execution's actions (every attempt, in order), or of
-/// one action's attempts.
+/// one action's attempts (or one attempt), each read as `range` says.
 pub fn logs(
     store: &Store,
     state_dir: &Path,
     id: &str,
     action: Option<&(String, String)>,
+    attempt: Option<u32>,
+    range: LogRange,
 ) -> Result<Vec<LogPart>, OpError> {
     let detail = execution(store, id)?;
     if let Some((s, a)) = action
@@ -262,22 +342,30 @@ pub fn logs(
         ));
     }
     let mut parts = Vec::new();
-    for attempt in &detail.attempts {
+    for run in &detail.attempts {
         if let Some((s, a)) = action
-            && (attempt.stage != *s || attempt.action != *a)
+            && (run.stage != *s || run.action != *a)
         {
             continue;
         }
-        let Some(log) = &attempt.run.log else {
+        if attempt.is_some_and(|n| n != run.attempt) {
+            continue;
+        }
+        let Some(log) = &run.run.log else {
             continue;
         };
+        let (bytes, next_offset, size) =
+            read_log_range(&state_dir.join(log), range).map_err(internal)?;
         parts.push(LogPart {
-            stage: attempt.stage.clone(),
-            action: attempt.action.clone(),
-            attempt: attempt.attempt,
-            running: attempt.run.running
-                || attempt.run.status == Some(crate::engine::ActionStatus::InProgress),
-            lines: crate::text::log_lines(&std::fs::read(state_dir.join(log)).unwrap_or_default()),
+            stage: run.stage.clone(),
+            action: run.action.clone(),
+            attempt: run.attempt,
+            running: run.run.running
+                || run.run.status == Some(crate::engine::ActionStatus::InProgress),
+            lines: crate::text::log_lines(&bytes),
+            offset: range.offset.min(size),
+            next_offset,
+            size,
         });
     }
     Ok(parts)

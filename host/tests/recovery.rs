@@ -63,6 +63,7 @@ impl Setup {
         let yaml = yaml
             .replace("{source}", fixtures::GATED_SOURCE)
             .replace("{gate}", fixtures::GATE)
+            .replace("{hostile}", fixtures::HOSTILE)
             .replace("{src}", &src.display().to_string())
             .replace("{gates}", &gates.display().to_string());
         std::fs::write(dir.path().join("pipeline.yaml"), yaml).unwrap();
@@ -449,4 +450,69 @@ fn kill_and_read(mut driver: Child, id: &str) {
         stderr.contains(&format!("execution {id} cannot be read back")),
         "{stderr}"
     );
+}
+
+#[test]
+fn logs_with_bytes_that_are_not_utf8_and_a_character_cut_at_the_cap_print_and_read_in_ranges() {
+    let setup = Setup::with(
+        r##"
+name: noisy
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: { paths: { source: { path: "{src}" } } }
+  - name: Build
+    actions:
+      - { name: Loud, provider: "{hostile}", configuration: { Do: bad-bytes } }
+"##,
+    );
+    let output = setup.sluice(&[
+        "run",
+        &setup.dir.path().join("pipeline.yaml").display().to_string(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let id = {
+        let store = Store::open(&setup.state).unwrap();
+        store.list_executions("noisy", 1).unwrap()[0].id.clone()
+    };
+    let logs = setup.sluice(&["logs", &id, "--action", "Build/Loud"]);
+    assert!(logs.status.success());
+    let text = String::from_utf8(logs.stdout).expect("printed as UTF-8");
+    assert!(
+        text.contains("bad: \u{fffd} end"),
+        "the bad byte shows as U+FFFD"
+    );
+    let cut = text
+        .lines()
+        .find(|l| l.contains("dropped past the cap"))
+        .expect("the cap's marker");
+    assert!(
+        cut.contains("of log dropped past the cap of 10 MiB"),
+        "{cut}"
+    );
+    assert!(!text.contains("last line"), "nothing past the cap");
+    // Every byte up to the cap came through, a range at a time: 10 MiB of
+    // two-byte characters print as 5 Mi characters (the one cut shows as
+    // U+FFFD).
+    let letters = text.chars().filter(|c| *c == '\u{e9}').count();
+    assert!(
+        (5 << 20) - 8 <= letters && letters <= 5 << 20,
+        "{letters} characters"
+    );
+    // The store's reader never reads past the range it is asked for.
+    let store = Store::open(&setup.state).unwrap();
+    let filter = ("Build".to_string(), "Loud".to_string());
+    let range = sluice::queries::LogRange::new(Some(0), Some(4096)).unwrap();
+    let parts =
+        sluice::queries::logs(&store, &setup.state, &id, Some(&filter), None, range).unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].offset, 0);
+    assert!(parts[0].next_offset <= 4096 && parts[0].size > 10 << 20);
 }

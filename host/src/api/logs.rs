@@ -3,7 +3,7 @@
 
 use super::table::{ACTION, Answer, Entry, ID, Op, QueryParam, STAGE, schema};
 use super::{ApiError, ApiQuery, ApiResult, AppState};
-use crate::queries::{self, LogPart};
+use crate::queries::{self, LogPart, OpError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -20,13 +20,30 @@ pub(super) fn entries() -> Vec<Entry> {
                 method: "get",
                 path: "/api/v1/executions/{id}/logs",
                 id: "GetActionLogs",
-                summary: "The logs of an execution's actions, every attempt in order (or one action's).",
+                summary: "The logs of an execution's actions, every attempt in order (or one action's, or one attempt's), read in ranges of bytes.",
                 path_params: &[ID],
-                query: &[QueryParam {
-                    name: "action",
-                    kind: "string",
-                    description: "Only this action, as STAGE/ACTION.",
-                }],
+                query: &[
+                    QueryParam {
+                        name: "action",
+                        kind: "string",
+                        description: "Only this action, as STAGE/ACTION.",
+                    },
+                    QueryParam {
+                        name: "attempt",
+                        kind: "integer",
+                        description: "Only this attempt (with `action`).",
+                    },
+                    QueryParam {
+                        name: "offset",
+                        kind: "integer",
+                        description: "Read each log from this byte (default 0); a part's `next_offset` says where the next range starts.",
+                    },
+                    QueryParam {
+                        name: "limit",
+                        kind: "integer",
+                        description: "At most this many bytes of each log (default 1 MiB, at most 16 MiB), cut back to a line's end.",
+                    },
+                ],
                 body: None,
                 answer: Answer::Json(200, schema::<Vec<LogPart>>),
             },
@@ -53,6 +70,9 @@ pub(super) fn entries() -> Vec<Entry> {
 #[derive(Debug, Deserialize)]
 struct LogQuery {
     action: Option<String>,
+    attempt: Option<u32>,
+    offset: Option<u64>,
+    limit: Option<u64>,
 }
 
 async fn get_logs(
@@ -65,9 +85,13 @@ async fn get_logs(
         .as_deref()
         .map(queries::parse_action_filter)
         .transpose()?;
+    if query.attempt.is_some() && filter.is_none() {
+        return Err(OpError::invalid("attempt", "`attempt` needs `action`").into());
+    }
+    let range = queries::LogRange::new(query.offset, query.limit)?;
     let dir = state.state_dir().to_path_buf();
     Ok(Json(state.with_store(|s| {
-        queries::logs(s, &dir, &id, filter.as_ref())
+        queries::logs(s, &dir, &id, filter.as_ref(), query.attempt, range)
     })?))
 }
 

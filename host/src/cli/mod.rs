@@ -215,13 +215,15 @@ impl Reader {
         &self,
         id: &str,
         action: Option<&str>,
+        attempt: Option<u32>,
+        range: queries::LogRange,
     ) -> Result<Vec<queries::LogPart>, OpError> {
         match self {
             Reader::Local(s, dir) => {
                 let filter = action.map(queries::parse_action_filter).transpose()?;
-                queries::logs(s, dir, id, filter.as_ref())
+                queries::logs(s, dir, id, filter.as_ref(), attempt, range)
             }
-            Reader::Remote(c) => c.logs(id, action).await,
+            Reader::Remote(c) => c.logs(id, action, attempt, range).await,
         }
     }
 

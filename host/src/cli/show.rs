@@ -364,7 +364,8 @@ pub async fn logs(ctx: &Context, args: LogsArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let parts = match reader.logs(id, action).await {
+    let range = crate::queries::LogRange::default();
+    let parts = match reader.logs(id, action, None, range).await {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
@@ -380,8 +381,28 @@ pub async fn logs(ctx: &Context, args: LogsArgs) -> u8 {
             part.attempt,
             if part.running { " (running)" } else { "" }
         );
-        for line in &part.lines {
-            println!("{}", line.render());
+        // A long log is read a range at a time, never whole.
+        let name = format!("{}/{}", part.stage, part.action);
+        let mut range_part = part;
+        loop {
+            for line in &range_part.lines {
+                println!("{}", line.render());
+            }
+            if range_part.next_offset >= range_part.size
+                || range_part.next_offset == range_part.offset
+            {
+                break;
+            }
+            let next = crate::queries::LogRange {
+                offset: range_part.next_offset,
+                ..range
+            };
+            let attempt = Some(range_part.attempt);
+            match reader.logs(id, Some(&name), attempt, next).await {
+                Ok(mut more) if !more.is_empty() => range_part = more.remove(0),
+                Ok(_) => break,
+                Err(e) => return fail(e),
+            }
         }
     }
     EXIT_OK
