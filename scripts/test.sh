@@ -51,10 +51,22 @@ cargo test --workspace --locked
 (cd plugins && cargo test --locked --target "$(rustc -vV | sed -n 's/^host: //p')")
 
 echo "== the README's first command, with no bubblewrap on PATH"
-path_without_bwrap=$(printf '%s' "$PATH" | tr ':' '\n' | while read -r dir; do
-    [ -n "$dir" ] && [ ! -e "$dir/bwrap" ] && printf '%s:' "$dir"
-done)
-PATH="${path_without_bwrap%:}" cargo run --locked -q -- run examples/release/pipeline.yaml --yes
+# Every program on PATH but bwrap, linked into one folder (a folder holding
+# bwrap may hold the C compiler too, so it cannot simply be dropped).
+no_bwrap=$(mktemp -d)
+trap 'rm -rf "$no_bwrap"' EXIT
+IFS=: read -r -a path_dirs <<< "$PATH"
+for dir in "${path_dirs[@]}"; do
+    [ -d "$dir" ] || continue
+    for program in "$dir"/*; do
+        name=${program##*/}
+        [ "$name" = bwrap ] && continue
+        [ -x "$program" ] && [ ! -e "$no_bwrap/$name" ] && ln -s "$program" "$no_bwrap/$name"
+    done
+done
+PATH="$no_bwrap" cargo run --locked -q -- run examples/release/pipeline.yaml --yes
+rm -rf "$no_bwrap"
+trap - EXIT
 
 echo "== benchmark smoke run (figures in BENCHMARKS.md come from release builds)"
 cargo run --locked -q -- bench action --iterations 200 --slow-iterations 2

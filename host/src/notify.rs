@@ -26,6 +26,7 @@ use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, broadcast};
 
@@ -84,6 +85,9 @@ pub struct Payload {
     pub reject: Option<String>,
 }
 
+/// Most deliveries waiting or under way at once.
+const MAX_PENDING: usize = 10_000;
+
 /// Follows the engine and delivers notifications until aborted.
 pub fn spawn(engine: DriverHandle, state_dir: PathBuf) -> tokio::task::JoinHandle<()> {
     let mut events = engine.subscribe();
@@ -92,6 +96,7 @@ pub fn spawn(engine: DriverHandle, state_dir: PathBuf) -> tokio::task::JoinHandl
         let mut seen: HashMap<String, Seen> = HashMap::new();
         let mut targets: HashMap<(String, u32), Arc<Vec<Notification>>> = HashMap::new();
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let pending = Arc::new(AtomicUsize::new(0));
         loop {
             let execution = match events.recv().await {
                 Ok(EngineEvent::Execution(e)) => e,
@@ -127,14 +132,23 @@ pub fn spawn(engine: DriverHandle, state_dir: PathBuf) -> tokio::task::JoinHandl
                     if !target.events.is_empty() && !target.events.contains(&kind) {
                         continue;
                     }
+                    // Deliveries wait for a slot; past MAX_PENDING waiting,
+                    // new ones are dropped (and said so) rather than kept.
+                    if pending.load(Ordering::Relaxed) >= MAX_PENDING {
+                        tracing::warn!(url = %target.url, "notifications: too many deliveries waiting; one dropped");
+                        continue;
+                    }
+                    pending.fetch_add(1, Ordering::Relaxed);
                     let url = target.url.clone();
                     let payload = payload.clone();
                     let slots = slots.clone();
+                    let pending = pending.clone();
                     tokio::spawn(async move {
-                        let Ok(_slot) = slots.acquire_owned().await else {
-                            return;
-                        };
-                        deliver(&url, &payload).await;
+                        let slot = slots.acquire_owned().await;
+                        if slot.is_ok() {
+                            deliver(&url, &payload).await;
+                        }
+                        pending.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
             }

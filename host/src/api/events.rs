@@ -117,7 +117,10 @@ async fn hook(
     body: OptionalJson<crate::triggers::HookBody>,
 ) -> ApiResult<crate::triggers::HookAnswer> {
     let body = body.0;
-    state.with_store(|s| queries::get_pipeline(s, &name, None))?;
+    let pipeline = name.clone();
+    state
+        .read(move |s| queries::get_pipeline(s, &pipeline, None))
+        .await?;
     let Some(triggers) = state.triggers() else {
         return Err(OpError::new(ErrorCode::Conflict, "this server runs no triggers").into());
     };

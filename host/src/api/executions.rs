@@ -104,7 +104,7 @@ async fn get_execution(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ExecutionDetail> {
-    Ok(Json(state.with_store(|s| queries::execution(s, &id))?))
+    Ok(Json(state.read(move |s| queries::execution(s, &id)).await?))
 }
 
 async fn list_actions(
@@ -115,7 +115,7 @@ async fn list_actions(
     if query.action.is_some() && query.stage.is_none() {
         return Err(OpError::invalid("action", "`action` needs `stage`").into());
     }
-    let detail = state.with_store(|s| queries::execution(s, &id))?;
+    let detail = state.read(move |s| queries::execution(s, &id)).await?;
     let attempts = detail
         .attempts
         .into_iter()
@@ -126,8 +126,11 @@ async fn list_actions(
 }
 
 /// The full id of the execution `id` names (a unique prefix will do).
-fn full_id(state: &AppState, id: &str) -> Result<String, ApiError> {
-    Ok(state.with_store(|s| queries::resolve_execution(s, id))?)
+async fn full_id(state: &AppState, id: &str) -> Result<String, ApiError> {
+    let id = id.to_string();
+    state
+        .read(move |s| queries::resolve_execution(s, &id))
+        .await
 }
 
 async fn stop_execution(
@@ -137,7 +140,7 @@ async fn stop_execution(
 ) -> ApiResult<Message> {
     let body = body.0;
     let stop = Command::Stop {
-        execution: full_id(&state, &id)?,
+        execution: full_id(&state, &id).await?,
         abandon: body.abandon,
         reason: body.reason,
     };
@@ -152,7 +155,7 @@ async fn retry_stage(
     body: OptionalJson<RetryBody>,
 ) -> ApiResult<Message> {
     let retry = Command::Retry {
-        execution: full_id(&state, &id)?,
+        execution: full_id(&state, &id).await?,
         stage,
         all: body.0.mode == RetryScope::AllActions,
     };
@@ -168,7 +171,7 @@ async fn put_approval(
     ApiJson(body): ApiJson<ApprovalBody>,
 ) -> ApiResult<Message> {
     let decide = Command::Decide {
-        execution: full_id(&state, &id)?,
+        execution: full_id(&state, &id).await?,
         stage,
         action,
         approved: body.status == ApprovalStatus::Approved,

@@ -90,9 +90,12 @@ async fn get_logs(
     }
     let range = queries::LogRange::new(query.offset, query.limit)?;
     let dir = state.state_dir().to_path_buf();
-    Ok(Json(state.with_store(|s| {
-        queries::logs(s, &dir, &id, filter.as_ref(), query.attempt, range)
-    })?))
+    let attempt = query.attempt;
+    Ok(Json(
+        state
+            .read(move |s| queries::logs(s, &dir, &id, filter.as_ref(), attempt, range))
+            .await?,
+    ))
 }
 
 type EventResult = Result<Event, Infallible>;
@@ -102,7 +105,12 @@ async fn stream_log(
     Path((id, stage, action)): Path<(String, String, String)>,
 ) -> Result<Sse<impl Stream<Item = EventResult>>, ApiError> {
     // Checked now, so a bad name is a 404 rather than an empty stream.
-    state.with_store(|s| queries::log_file(s, &id, &stage, &action))?;
+    {
+        let (id, stage, action) = (id.clone(), stage.clone(), action.clone());
+        state
+            .read(move |s| queries::log_file(s, &id, &stage, &action))
+            .await?;
+    }
     let tail_closed = state.closed();
     struct Tail {
         state: AppState,
@@ -139,12 +147,16 @@ async fn stream_log(
         loop {
             let (_, log, running) = match t
                 .state
-                .with_store(|s| queries::log_file(s, &t.id, &t.stage, &t.action))
+                .read({
+                    let (id, stage, action) = (t.id.clone(), t.stage.clone(), t.action.clone());
+                    move |s| queries::log_file(s, &id, &stage, &action)
+                })
+                .await
             {
                 Ok(found) => found,
                 Err(e) => {
                     t.done = true;
-                    return Some((Ok(Event::default().event("end").data(e.message)), t));
+                    return Some((Ok(Event::default().event("end").data(e.0.message)), t));
                 }
             };
             if log != t.log {

@@ -40,6 +40,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
+/// Most read connections kept open between requests.
+pub const MAX_READERS: usize = 8;
+
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -50,7 +53,8 @@ struct Inner {
     engine: DriverHandle,
     ctx: crate::config::HostConfig,
     sandbox: Sandbox,
-    store: Mutex<Store>,
+    /// Read connections to the store, taken one per request.
+    readers: Mutex<Vec<Store>>,
     token: String,
     open_reads: bool,
     changes: broadcast::Sender<Change>,
@@ -82,13 +86,14 @@ impl AppState {
     ) -> Result<AppState, String> {
         let store = ctx.store()?;
         let (changes, _) = broadcast::channel(256);
+        let readers = Mutex::new(vec![store]);
         let (closing, _) = tokio::sync::watch::channel(false);
         Ok(AppState {
             inner: Arc::new(Inner {
                 engine,
                 ctx,
                 sandbox,
-                store: Mutex::new(store),
+                readers,
                 token,
                 open_reads,
                 changes,
@@ -108,10 +113,40 @@ impl AppState {
         &self.inner.ctx.state_dir
     }
 
-    /// Runs `f` with the server's read connection to the store.
-    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        let mut store = self.inner.store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut store)
+    /// Runs `f` with a read connection to the store, on a blocking thread
+    /// (never on the runtime's workers): connections are pooled (WAL lets
+    /// readers run beside each other and beside the engine's writes), one
+    /// opened when none is free, at most [`MAX_READERS`] kept.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, OpError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = state
+                .inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop();
+            let store = match taken {
+                Some(store) => store,
+                None => state.inner.ctx.store().map_err(OpError::internal)?,
+            };
+            let answer = f(&store);
+            let mut readers = state
+                .inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if readers.len() < MAX_READERS {
+                readers.push(store);
+            }
+            answer
+        })
+        .await
+        .map_err(|e| OpError::internal(format!("a read failed: {e}")))?
+        .map_err(ApiError)
     }
 
     /// A catalog resolving providers for definitions in `base_dir`.

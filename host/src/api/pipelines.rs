@@ -166,7 +166,7 @@ struct LimitQuery {
 }
 
 async fn list_pipelines(State(state): State<AppState>) -> ApiResult<Vec<PipelineSummary>> {
-    Ok(Json(state.with_store(|s| queries::list_pipelines(s))?))
+    Ok(Json(state.read(queries::list_pipelines).await?))
 }
 
 async fn put_pipeline(
@@ -206,9 +206,12 @@ async fn get_pipeline(
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<VersionQuery>,
 ) -> ApiResult<PipelineVersion> {
-    Ok(Json(state.with_store(|s| {
-        queries::get_pipeline(s, &name, query.version)
-    })?))
+    let version = query.version;
+    Ok(Json(
+        state
+            .read(move |s| queries::get_pipeline(s, &name, version))
+            .await?,
+    ))
 }
 
 async fn delete_pipeline(
@@ -230,7 +233,9 @@ async fn list_versions(
     Path(name): Path<String>,
 ) -> ApiResult<Vec<VersionSummary>> {
     Ok(Json(
-        state.with_store(|s| queries::list_versions(s, &name))?,
+        state
+            .read(move |s| queries::list_versions(s, &name))
+            .await?,
     ))
 }
 
@@ -238,7 +243,7 @@ async fn get_state(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<PipelineState> {
-    Ok(Json(state.with_store(|s| queries::state(s, &name))?))
+    Ok(Json(state.read(move |s| queries::state(s, &name)).await?))
 }
 
 async fn list_executions(
@@ -250,9 +255,11 @@ async fn list_executions(
     if limit == 0 || limit > 1000 {
         return Err(OpError::invalid("limit", "`limit` must be 1 to 1000").into());
     }
-    Ok(Json(state.with_store(|s| {
-        queries::list_executions(s, &name, limit)
-    })?))
+    Ok(Json(
+        state
+            .read(move |s| queries::list_executions(s, &name, limit))
+            .await?,
+    ))
 }
 
 async fn start_execution(

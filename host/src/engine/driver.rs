@@ -39,6 +39,11 @@ const REQUEST_POLL: Duration = Duration::from_millis(50);
 /// results without starving timers.
 const BATCH: usize = 256;
 
+/// Most inputs waiting for the loop: senders (commands, results of provider
+/// calls) wait beyond that, so a flood slows its sources down instead of
+/// growing memory.
+const INBOX: usize = 4096;
+
 /// Why the driver could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
@@ -102,7 +107,7 @@ pub struct DriverSettings {
 /// queries, not shutdown.
 #[derive(Clone)]
 pub struct DriverHandle {
-    inbox: mpsc::UnboundedSender<Input>,
+    inbox: mpsc::Sender<Input>,
     events: broadcast::Sender<EngineEvent>,
     failure: watch::Receiver<Option<String>>,
     calls: Arc<ProviderCalls>,
@@ -127,6 +132,7 @@ impl DriverHandle {
         if self
             .inbox
             .send(Input::Command(command, Reply::Waiting(reply)))
+            .await
             .is_err()
         {
             return stopped();
@@ -252,7 +258,7 @@ impl Driver {
             })
         });
 
-        let (inbox, receiver) = mpsc::unbounded_channel();
+        let (inbox, receiver) = mpsc::channel(INBOX);
         let (events, _) = broadcast::channel(4096);
         let (failure, failure_seen) = watch::channel(None);
         let calls = Arc::new(ProviderCalls::new(
@@ -276,7 +282,10 @@ impl Driver {
             failure,
             _lock: lock,
         };
-        let task = tokio::spawn(driver.run(receiver));
+        // The loop writes to the store between awaits: it runs on a thread
+        // of its own, never on the runtime's workers.
+        let runtime = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || runtime.block_on(driver.run(receiver)));
         Ok(Driver {
             handle: DriverHandle {
                 inbox,
@@ -326,7 +335,7 @@ impl Driver {
     /// driver had stopped on its own, if it had.
     pub async fn shutdown(self) -> Result<(), String> {
         let (done, wait) = oneshot::channel();
-        if self.handle.inbox.send(Input::Shutdown(done)).is_ok() {
+        if self.handle.inbox.send(Input::Shutdown(done)).await.is_ok() {
             let _ = wait.await;
         }
         let _ = self.task.await;
@@ -342,7 +351,7 @@ pub(super) struct DriverLoop {
     pub(super) machine: Machine,
     pub(super) store: Store,
     pub(super) calls: Arc<ProviderCalls>,
-    pub(super) inbox: mpsc::UnboundedSender<Input>,
+    pub(super) inbox: mpsc::Sender<Input>,
     events: broadcast::Sender<EngineEvent>,
     running: HashMap<(ActionKey, u64), tokio::task::AbortHandle>,
     /// Answers to send once the step is written.
@@ -358,7 +367,7 @@ pub(super) struct DriverLoop {
 }
 
 impl DriverLoop {
-    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Input>) {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Input>) {
         let mut poll = tokio::time::interval(REQUEST_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -446,7 +455,7 @@ impl DriverLoop {
 
     /// Stops the driver after a step could not be written: nothing of the
     /// step is acted on, and everyone waiting is told why.
-    fn fail(&mut self, reason: String, receiver: &mut mpsc::UnboundedReceiver<Input>) {
+    fn fail(&mut self, reason: String, receiver: &mut mpsc::Receiver<Input>) {
         tracing::error!(%reason, "the engine stops");
         let _ = self.failure.send(Some(reason.clone()));
         self.abort_calls();
@@ -558,11 +567,13 @@ impl DriverLoop {
         let inbox = self.inbox.clone();
         let task = tokio::spawn(async move {
             let result = calls.call(&request).await;
-            let _ = inbox.send(Input::Finished {
-                key: request.key,
-                token: request.token,
-                result,
-            });
+            let _ = inbox
+                .send(Input::Finished {
+                    key: request.key,
+                    token: request.token,
+                    result,
+                })
+                .await;
         });
         self.running.insert((key, token), task.abort_handle());
     }

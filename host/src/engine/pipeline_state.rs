@@ -6,6 +6,7 @@
 use crate::records::*;
 use crate::store::{Store, StoreError};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// The state of one pipeline.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -84,30 +85,48 @@ pub struct ActionState {
     pub ended_at: Option<Millis>,
 }
 
-/// Reads a pipeline's state; `None` when there is no such pipeline.
+/// Reads a pipeline's state; `None` when there is no such pipeline. It
+/// reads the latest entry of each stage from `stage_entries`, the waiting
+/// executions through their index (their stage names from their versions,
+/// each loaded once) and at most one execution per stage: its cost does not
+/// grow with the number of executions.
 pub fn pipeline_state(store: &Store, pipeline: &str) -> Result<Option<PipelineState>, StoreError> {
     let Some(version) = store.current_pipeline(pipeline)? else {
         return Ok(None);
     };
-    let latest = store.latest_stage_entries()?;
-    let waiting = store.waiting_executions(pipeline)?;
+    let version = std::sync::Arc::new(version);
+    let latest = store.stage_entries(pipeline)?;
     let transitions = store.transitions(pipeline)?;
+    let mut versions: HashMap<u32, Option<SharedVersion>> = HashMap::new();
+    versions.insert(version.version, Some(version.clone()));
+    let mut version_of = |number: u32| -> Result<Option<SharedVersion>, StoreError> {
+        if let Some(known) = versions.get(&number) {
+            return Ok(known.clone());
+        }
+        let loaded = store
+            .pipeline_version(pipeline, number)?
+            .map(std::sync::Arc::new);
+        versions.insert(number, loaded.clone());
+        Ok(loaded)
+    };
     let mut waiting_by_stage: Vec<(String, String)> = Vec::new();
-    for (id, stage) in &waiting {
-        if let Some(execution) = store.execution(id, |_, _| None)?
-            && let Some(run) = execution.stages.get(*stage)
+    for (id, stage, number) in store.waiting_executions(pipeline)? {
+        if let Some(name) =
+            version_of(number)?.and_then(|v| v.definition.stages.get(stage).map(|s| s.name.clone()))
         {
-            waiting_by_stage.push((run.name.clone(), id.clone()));
+            waiting_by_stage.push((name, id));
         }
     }
+    let known: Vec<SharedVersion> = versions.values().flatten().cloned().collect();
+    let shared = |_: &str, number: u32| known.iter().find(|v| v.version == number).cloned();
     let mut stages = Vec::new();
     for (index, stage) in version.definition.stages.iter().enumerate() {
         let latest_id = latest
             .iter()
-            .find(|(p, s, _, _)| p == pipeline && *s == stage.name)
-            .map(|(_, _, _, id)| id.clone());
+            .find(|(s, _)| *s == stage.name)
+            .map(|(_, id)| id.clone());
         let execution = match &latest_id {
-            Some(id) => store.execution(id, |_, _| None)?,
+            Some(id) => store.execution(id, shared)?,
             None => None,
         };
         let run = execution

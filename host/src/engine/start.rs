@@ -152,14 +152,16 @@ impl DriverLoop {
             let revisions = calls
                 .record_revisions(&version, &variables, &id, &start.revisions)
                 .await;
-            let _ = inbox.send(Input::Started(Box::new(Started {
-                id,
-                start,
-                version,
-                variables,
-                revisions,
-                reply,
-            })));
+            let _ = inbox
+                .send(Input::Started(Box::new(Started {
+                    id,
+                    start,
+                    version,
+                    variables,
+                    revisions,
+                    reply,
+                })))
+                .await;
         });
     }
 

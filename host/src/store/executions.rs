@@ -45,6 +45,11 @@ pub struct ActionAttempt {
     pub run: ActionRun,
 }
 
+/// The executions of a pipeline waiting in front of a stage.
+pub const WAITING_EXECUTIONS: &str = "SELECT id, position_stage, version FROM executions
+     WHERE pipeline = ?1 AND position_waiting = 1 AND status IN ('InProgress', 'Stopping')
+     ORDER BY seq";
+
 /// A stored execution that cannot be read back: its id, and why.
 pub type Damaged = (String, String);
 
@@ -171,21 +176,40 @@ impl Store {
             .map_err(|e| self.sqlite(e))
     }
 
-    /// Finds an execution by its id or a unique prefix of it.
+    /// Finds an execution by its id or a unique prefix of it (a range of
+    /// the primary key: no scan).
     pub fn find_execution_id(&self, prefix: &str) -> Result<Option<String>, StoreError> {
-        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        if prefix.is_empty() {
+            return Ok(None);
+        }
+        let exact: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT id FROM executions WHERE id = ?1",
+                params![prefix],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        if exact.is_some() {
+            return Ok(exact);
+        }
+        // Every id starting with `prefix` sorts between it and it followed
+        // by the greatest character.
+        let end = format!("{prefix}\u{10FFFF}");
         let mut statement = self
             .conn
-            .prepare("SELECT id FROM executions WHERE id LIKE ?1 ORDER BY seq DESC LIMIT 2")
+            .prepare_cached(
+                "SELECT id FROM executions WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 2",
+            )
             .map_err(|e| self.sqlite(e))?;
         let ids: Vec<String> = statement
-            .query_map(params![pattern], |r| r.get(0))
+            .query_map(params![prefix, end], |r| r.get(0))
             .map_err(|e| self.sqlite(e))?
             .collect::<Result<_, _>>()
             .map_err(|e| self.sqlite(e))?;
         Ok(match ids.as_slice() {
             [one] => Some(one.clone()),
-            [..] if ids.iter().any(|i| i == prefix) => Some(prefix.to_string()),
             _ => None,
         })
     }
@@ -452,20 +476,27 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
 
-    /// For each stage of each pipeline, the execution that entered it last.
+    /// For each stage of each pipeline, the execution that entered it last
+    /// (kept as it happens: no scan of the stage runs).
     pub fn latest_stage_entries(&self) -> Result<Vec<(String, String, u64, String)>, StoreError> {
         let mut statement = self
             .conn
-            .prepare(
-                "SELECT e.pipeline, s.name, s.entered_seq, s.execution_id
-                 FROM stage_runs s JOIN executions e ON e.id = s.execution_id
-                 WHERE s.entered_seq = (
-                   SELECT MAX(s2.entered_seq) FROM stage_runs s2 JOIN executions e2 ON e2.id = s2.execution_id
-                   WHERE e2.pipeline = e.pipeline AND s2.name = s.name)",
-            )
+            .prepare_cached("SELECT pipeline, stage, entered_seq, execution_id FROM stage_entries")
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// For each stage of `pipeline`: the execution that entered it last.
+    pub fn stage_entries(&self, pipeline: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT stage, execution_id FROM stage_entries WHERE pipeline = ?1")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
@@ -475,25 +506,38 @@ impl Store {
         self.conn
             .query_row(
                 "SELECT (SELECT COALESCE(MAX(seq), 0) FROM executions),
-                        (SELECT COALESCE(MAX(entered_seq), 0) FROM stage_runs)",
+                        (SELECT COALESCE(MAX(entered_seq), 0) FROM stage_entries)",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| self.sqlite(e))
     }
 
-    /// Running executions waiting in front of a stage: id and stage index.
-    pub fn waiting_executions(&self, pipeline: &str) -> Result<Vec<(String, usize)>, StoreError> {
+    /// Running executions waiting in front of a stage, in start order: id,
+    /// stage index and the version they run (through the
+    /// `executions_waiting` index).
+    pub fn waiting_executions(
+        &self,
+        pipeline: &str,
+    ) -> Result<Vec<(String, usize, u32)>, StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached(
-                "SELECT id, position_stage FROM executions
-                 WHERE pipeline = ?1 AND status IN ('InProgress', 'Stopping') AND position_waiting = 1
-                 ORDER BY seq",
-            )
+            .prepare_cached(WAITING_EXECUTIONS)
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
-            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// How SQLite runs a query (`EXPLAIN QUERY PLAN`), one line per step.
+    pub fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |r| r.get::<_, String>(3))
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
     }
@@ -532,5 +576,50 @@ impl Store {
             })
             .map_err(|e| self.sqlite(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reads that must stay fast with many executions use indexes,
+    /// never a scan of the executions or their runs.
+    #[test]
+    fn the_reads_under_load_use_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let plans = [
+            (
+                WAITING_EXECUTIONS.replace("?1", "'p'"),
+                "executions_waiting",
+            ),
+            (
+                "SELECT id FROM executions WHERE pipeline = 'p' ORDER BY seq DESC LIMIT 50".into(),
+                "executions_by_pipeline",
+            ),
+            (
+                "SELECT stage, execution_id FROM stage_entries WHERE pipeline = 'p'".into(),
+                "sqlite_autoindex_stage_entries_1",
+            ),
+            (
+                "SELECT id FROM executions WHERE id >= 'a' AND id < 'b' ORDER BY id LIMIT 2".into(),
+                "sqlite_autoindex_executions_1",
+            ),
+            (
+                "SELECT id, body FROM requests WHERE done_at IS NULL ORDER BY id".into(),
+                "requests_pending",
+            ),
+            (
+                "SELECT id FROM executions WHERE status IN ('InProgress', 'Stopping') ORDER BY seq"
+                    .into(),
+                "executions_active",
+            ),
+        ];
+        for (sql, index) in plans {
+            let plan = store.query_plan(&sql).unwrap().join("; ");
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(!plan.contains("SCAN executions "), "{sql}: {plan}");
+        }
     }
 }

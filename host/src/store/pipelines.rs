@@ -222,8 +222,10 @@ impl Store {
             "DELETE FROM action_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
             "DELETE FROM stage_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
             "DELETE FROM artifacts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+            "DELETE FROM stage_attempts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
             "DELETE FROM executions WHERE pipeline = ?1",
             "DELETE FROM transitions WHERE pipeline = ?1",
+            "DELETE FROM stage_entries WHERE pipeline = ?1",
             "DELETE FROM pipeline_versions WHERE pipeline = ?1",
         ];
         for statement in sql {

@@ -61,6 +61,16 @@ pub(super) fn write_stage(
         stage.started_at,
         stage.ended_at,
     ])?;
+    if let Some(entered) = stage.entered_seq {
+        tx.prepare_cached(
+            "INSERT INTO stage_entries (pipeline, stage, entered_seq, execution_id)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (pipeline, stage) DO UPDATE SET
+                 entered_seq = excluded.entered_seq, execution_id = excluded.execution_id
+             WHERE excluded.entered_seq > stage_entries.entered_seq",
+        )?
+        .execute(params![e.pipeline, stage.name, entered, e.id])?;
+    }
     if stage.attempt > 0 {
         tx.prepare_cached(
             "INSERT INTO stage_attempts (execution_id, stage_index, attempt, name, status, started_at, ended_at)

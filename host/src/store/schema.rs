@@ -131,4 +131,24 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT execution_id, stage_index, attempt, name, status, started_at, ended_at
         FROM stage_runs WHERE attempt > 0;
     "#,
+    // 4: reads that stay fast with many executions: the latest entry of
+    //    each stage kept as it happens, waiting executions and pending
+    //    requests indexed.
+    r#"
+    CREATE TABLE stage_entries (
+        pipeline     TEXT NOT NULL,
+        stage        TEXT NOT NULL,
+        entered_seq  INTEGER NOT NULL,
+        execution_id TEXT NOT NULL,
+        PRIMARY KEY (pipeline, stage)
+    );
+    INSERT INTO stage_entries (pipeline, stage, entered_seq, execution_id)
+        SELECT e.pipeline, s.name, MAX(s.entered_seq), s.execution_id
+        FROM stage_runs s JOIN executions e ON e.id = s.execution_id
+        WHERE s.entered_seq IS NOT NULL
+        GROUP BY e.pipeline, s.name;
+    CREATE INDEX executions_waiting ON executions (pipeline, seq)
+        WHERE position_waiting = 1 AND status IN ('InProgress', 'Stopping');
+    CREATE INDEX requests_pending ON requests (id) WHERE done_at IS NULL;
+    "#,
 ];

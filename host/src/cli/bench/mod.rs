@@ -9,6 +9,7 @@ mod action;
 mod engine;
 mod handoff;
 mod program;
+mod waiting;
 
 use super::Context;
 use clap::Subcommand;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 pub use action::BenchArgs;
 pub use engine::EngineBenchArgs;
 pub use handoff::HandoffArgs;
+pub use waiting::WaitingArgs;
 
 /// `sluice bench`.
 #[derive(Debug, Clone, Subcommand)]
@@ -41,6 +43,9 @@ pub enum BenchCommand {
     /// Handing a large artifact from one action to the next (ingest +
     /// mount) against `cp -r` of the same tree.
     Handoff(HandoffArgs),
+    /// A server with many executions waiting at a manual approval: its
+    /// API's reads (against its health check) and how fast it stops.
+    Waiting(WaitingArgs),
     /// Wall time of `sluice run` on a 3-stage no-op pipeline, fresh
     /// process, warm compile cache.
     Run {
@@ -60,8 +65,9 @@ pub async fn run(ctx: &Context, command: BenchCommand) -> u8 {
         BenchCommand::Program { iterations, output } => {
             program::program(iterations, output.json, &ctx.host.process).await
         }
-        BenchCommand::Engine(args) => engine::engine(args, cache_dir).await,
+        BenchCommand::Engine(args) => engine::engine(args, cache_dir.clone()).await,
         BenchCommand::Handoff(args) => handoff::handoff(args),
+        BenchCommand::Waiting(args) => waiting::waiting(args, cache_dir).await,
         BenchCommand::Run { iterations, output } => {
             engine::run_command(iterations, output.json, cache_dir)
         }
