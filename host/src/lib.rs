@@ -30,7 +30,9 @@
 //!   driver that persists it and the runner that calls providers.
 //! - [`store`]: durable state in SQLite (WAL, migrations);
 //!   [`state_dir`]: every path a state directory has.
-//! - [`definitions`]: checking and applying pipeline definitions.
+//! - [`definitions`]: checking and applying pipeline definitions;
+//!   [`retention`]: what a state directory lets go (old executions, their
+//!   logs and artifacts, answered requests).
 //! - [`contain`]: file operations on paths a provider could influence,
 //!   confined to a capability root (links judged where they resolve).
 //! - [`secrets`]: the secrets the host holds, for actions granted them.
@@ -70,6 +72,7 @@ pub mod packages;
 pub mod providers;
 pub mod queries;
 pub mod records;
+pub mod retention;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;

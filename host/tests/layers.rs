@@ -34,6 +34,20 @@ const RULES: &[(&str, &str, &[&str])] = &[
         "*",
         &["contract", "model", "sandbox", "secrets", "units", "urls"],
     ),
+    // Retention: the store, the artifacts and the state directory's files.
+    (
+        "retention",
+        "*",
+        &[
+            "artifacts",
+            "model",
+            "records",
+            "state_dir",
+            "store",
+            "units",
+            "contract",
+        ],
+    ),
     // Durable state: records in, records out.
     (
         "store",

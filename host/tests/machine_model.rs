@@ -54,6 +54,7 @@ fn version(mode: ExecutionMode) -> PipelineVersion {
             stages,
             triggers: vec![],
             notifications: vec![],
+            retention: Default::default(),
         },
         resolved: STAGES
             .iter()

@@ -928,3 +928,76 @@ async fn deleting_a_pipeline_is_refused_while_it_runs_unless_forced_and_leaves_n
     assert!(store.execution(&b, |_, _| None).unwrap().is_none());
     assert_eq!(store.active_count().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn retention_lets_old_executions_go_with_their_logs_and_artifacts_and_keeps_running_ones() {
+    let yaml = r##"
+name: kept
+retention: { executions: 2, days: 30 }
+stages:
+{source_stage}
+  - name: Build
+    actions:
+      - name: Wait
+        provider: "{gate}"
+        outputs: [Out]
+        configuration: { Behavior: gate, Gate: "#{execution.id}", Message: "logged" }
+        grants: { paths: { gates: { path: "{gates}" } } }
+"##;
+    let h = Harness::new(yaml).await;
+    let mut done = Vec::new();
+    for _ in 0..4 {
+        let id = h.start().await;
+        h.open(&id);
+        h.wait_status(&id, S::Succeeded).await;
+        done.push(id);
+    }
+    let running = h.start().await;
+    h.wait_running(&running, "Build", "Wait").await;
+    let dir = sluice::state_dir::StateDir::new(&h.state_dir);
+    let store = sluice::store::Store::open(&h.state_dir).unwrap();
+    let artifacts = sluice::artifacts::ArtifactStore::open(&dir.artifacts()).unwrap();
+    let digests_of = |id: &str| -> Vec<String> {
+        h.execution(id)
+            .artifacts
+            .values()
+            .map(|a| a.digest.clone())
+            .collect()
+    };
+    let old_digests = digests_of(&done[0]);
+    assert!(!old_digests.is_empty());
+    let now = sluice::engine::now_millis();
+
+    // A dry run removes nothing.
+    let would = sluice::retention::collect(&dir, now, true).unwrap();
+    assert_eq!(would.executions, [("kept".to_string(), 3)]);
+    assert!(store.execution(&done[0], |_, _| None).unwrap().is_some());
+
+    // The newest two (the running one and the last to succeed) stay; the
+    // older three go with their artifacts.
+    let collected = sluice::retention::collect(&dir, now, false).unwrap();
+    assert_eq!(collected.executions, [("kept".to_string(), 3)]);
+    for id in &done[..3] {
+        assert!(store.execution(id, |_, _| None).unwrap().is_none(), "{id}");
+    }
+    for digest in &old_digests {
+        assert!(!artifacts.digests().contains(digest), "{digest} is gone");
+    }
+    assert!(store.execution(&done[3], |_, _| None).unwrap().is_some());
+    for digest in digests_of(&done[3]) {
+        artifacts.verify("kept", &digest).unwrap();
+    }
+
+    // Thirty days later the last succeeded one goes too, but not the
+    // running one, nor the latest execution of each stage.
+    let later = now + 31 * 86_400_000;
+    sluice::retention::collect(&dir, later, false).unwrap();
+    assert!(store.execution(&running, |_, _| None).unwrap().is_some());
+    h.open(&running);
+    h.wait_status(&running, S::Succeeded).await;
+    let state = h.state();
+    assert_eq!(
+        state.stage("Build").latest_execution.as_ref().unwrap().id,
+        running
+    );
+}

@@ -64,6 +64,27 @@ pub struct Sums {
     pub files: Vec<(String, String)>,
 }
 
+/// Gives every folder under `dir` (itself included) its owner's write
+/// permission, so what is inside can be removed; links are not followed.
+fn make_writable(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o700 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700))?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            make_writable(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// The artifact store in one folder of the state directory.
 #[derive(Debug, Clone)]
 pub struct ArtifactStore {
@@ -184,10 +205,59 @@ impl ArtifactStore {
         Ok(sums)
     }
 
+    /// Removes an artifact: its folder, manifest and sums. Returns the
+    /// bytes its files held. (Its folder's read-only modes are lifted
+    /// first; links inside are removed, never followed.)
+    pub fn remove(&self, digest: &str) -> Result<u64, ArtifactError> {
+        let bytes = self
+            .manifest("artifact", digest)
+            .map(|m| m.total_bytes())
+            .unwrap_or(0);
+        let tree = self.tree_path(digest);
+        if tree.exists() {
+            make_writable(&tree).map_err(io(format!("removing {}", tree.display())))?;
+            std::fs::remove_dir_all(&tree).map_err(io(format!("removing {}", tree.display())))?;
+        }
+        for path in [self.manifest_path(digest), self.sums_path(digest)] {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io(format!("removing {}", path.display()))(e));
+                }
+                _ => {}
+            }
+        }
+        Ok(bytes)
+    }
+
     /// The recorded sums of a sealed artifact.
     pub fn sums(&self, digest: &str) -> Option<Sums> {
         let body = std::fs::read(self.sums_path(digest)).ok()?;
         serde_json::from_slice(&body).ok()
+    }
+
+    /// Digests of every artifact in the store.
+    pub fn digests(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.manifests) else {
+            return Vec::new();
+        };
+        let mut found: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let digest = name.strip_suffix(".json")?;
+                (!digest.ends_with(".sums")).then(|| digest.to_string())
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// How long ago an artifact was stored (its manifest written).
+    pub fn age(&self, digest: &str) -> Option<std::time::Duration> {
+        let written = std::fs::metadata(self.manifest_path(digest))
+            .and_then(|m| m.modified())
+            .ok()?;
+        std::time::SystemTime::now().duration_since(written).ok()
     }
 
     /// Digests of the artifacts not sealed yet.

@@ -32,6 +32,7 @@ macro_rules! warn_lines {
 pub mod action;
 pub mod bench;
 pub mod control;
+pub mod gc;
 pub mod pipeline;
 pub mod plugin;
 pub mod progress;
@@ -82,6 +83,10 @@ pub enum CliCommand {
     /// Run the engine as a server: the HTTP API, the web console,
     /// triggers and notifications, until SIGINT or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Remove what retention lets go now: old executions with their logs
+    /// and unused artifacts, answered requests (the driver does it every
+    /// ten minutes).
+    Gc(gc::GcArgs),
     /// Print the JSON Schema of pipeline definitions.
     Schema,
     /// Run or inspect a single provider, without a pipeline.
@@ -134,6 +139,7 @@ impl CliCommand {
             CliCommand::Logs(args) => show::logs(ctx, args).await,
             CliCommand::Drive(args) => control::drive(ctx, args).await,
             CliCommand::Serve(args) => serve::serve(ctx, args).await,
+            CliCommand::Gc(args) => gc::gc(ctx, args).await,
             CliCommand::Schema => pipeline::schema(),
             CliCommand::Action(command) => action::run(ctx, command).await,
             CliCommand::Bench(command) => bench::run(ctx, command).await,

@@ -194,6 +194,7 @@ impl DriverHandle {
 pub struct Driver {
     handle: DriverHandle,
     task: tokio::task::JoinHandle<()>,
+    collector: tokio::task::JoinHandle<()>,
     state_dir: StateDir,
     damaged: Vec<(String, String)>,
 }
@@ -286,6 +287,7 @@ impl Driver {
         // of its own, never on the runtime's workers.
         let runtime = tokio::runtime::Handle::current();
         let task = tokio::task::spawn_blocking(move || runtime.block_on(driver.run(receiver)));
+        let collector = tokio::spawn(crate::retention::collect_every(dir.clone(), COLLECT_EVERY));
         Ok(Driver {
             handle: DriverHandle {
                 inbox,
@@ -294,6 +296,7 @@ impl Driver {
                 calls,
             },
             task,
+            collector,
             state_dir: dir,
             damaged,
         })
@@ -334,6 +337,7 @@ impl Driver {
     /// driver runs them again) and the lock is released. Returns why the
     /// driver had stopped on its own, if it had.
     pub async fn shutdown(self) -> Result<(), String> {
+        self.collector.abort();
         let (done, wait) = oneshot::channel();
         if self.handle.inbox.send(Input::Shutdown(done)).await.is_ok() {
             let _ = wait.await;
@@ -578,3 +582,6 @@ impl DriverLoop {
         self.running.insert((key, token), task.abort_handle());
     }
 }
+
+/// How often the driver lets go of what retention says.
+const COLLECT_EVERY: Duration = Duration::from_secs(600);

@@ -27,6 +27,45 @@ pub struct Pipeline {
     /// Where to send notifications of state changes (`sluice serve`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<Notification>,
+    /// How long ended executions are kept, with their logs and the
+    /// artifacts nothing else uses (defaults: the newest 1000, at most 365
+    /// days). Running and waiting executions are always kept.
+    #[serde(default, skip_serializing_if = "Retention::is_default")]
+    pub retention: Retention,
+}
+
+/// How long ended executions are kept: an ended execution goes when either
+/// limit says so (the latest execution of each stage always stays).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Keep at most this many executions (the newest). Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executions: Option<u32>,
+    /// Keep ended executions at most this many days. Default 365.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+}
+
+impl Retention {
+    /// Executions kept when the definition does not say.
+    pub const DEFAULT_EXECUTIONS: u32 = 1000;
+    /// Days kept when the definition does not say.
+    pub const DEFAULT_DAYS: u32 = 365;
+
+    fn is_default(&self) -> bool {
+        *self == Retention::default()
+    }
+
+    /// How many executions are kept.
+    pub fn executions(&self) -> u32 {
+        self.executions.unwrap_or(Self::DEFAULT_EXECUTIONS)
+    }
+
+    /// How many days ended executions are kept.
+    pub fn days(&self) -> u32 {
+        self.days.unwrap_or(Self::DEFAULT_DAYS)
+    }
 }
 
 impl Pipeline {

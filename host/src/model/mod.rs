@@ -12,7 +12,7 @@ pub mod variables;
 
 pub use definition::{
     Action, ExecutionMode, Filter, Grants, Notification, NotificationEvent, PathAccess, PathGrant,
-    Pipeline, Stage, Trigger, Variable,
+    Pipeline, Retention, Stage, Trigger, Variable,
 };
 pub use diagnostic::{Diagnostic, Report, Severity};
 pub use parse::Format;

@@ -10,11 +10,13 @@
 mod executions;
 mod pipelines;
 mod requests;
+mod retention;
 mod rows;
 mod schema;
 
 pub use executions::{ActionAttempt, ExecutionSummary, StageAttempt};
 pub use pipelines::{Deletion, PipelineSummary};
+pub use retention::Expired;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -150,5 +150,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX executions_waiting ON executions (pipeline, seq)
         WHERE position_waiting = 1 AND status IN ('InProgress', 'Stopping');
     CREATE INDEX requests_pending ON requests (id) WHERE done_at IS NULL;
+    CREATE INDEX artifacts_by_digest ON artifacts (digest);
+    CREATE INDEX executions_ended ON executions (pipeline, ended_at)
+        WHERE status NOT IN ('InProgress', 'Stopping');
     "#,
 ];

@@ -82,6 +82,22 @@ pub fn validate(pipeline: &Pipeline) -> Vec<Diagnostic> {
     check_stages(pipeline, &mut out);
     check_triggers(pipeline, &mut out);
     check_notifications(pipeline, &mut out);
+    if pipeline.retention.executions == Some(0) {
+        out.push(Diagnostic::error(
+            "retention.executions",
+            "keep at least 1 execution",
+        ));
+    }
+    if pipeline
+        .retention
+        .days
+        .is_some_and(|d| d == 0 || d > 36_500)
+    {
+        out.push(Diagnostic::error(
+            "retention.days",
+            "keep executions 1 to 36500 days",
+        ));
+    }
 
     let artifacts = check_outputs(pipeline, &mut out);
     let namespaces = check_namespaces(pipeline, &artifacts, &mut out);
