@@ -11,6 +11,7 @@
 //! ```
 
 use crate::Failure;
+use std::io::Write;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
 
@@ -58,6 +59,48 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<Response, Failure> {
+    request_streaming(method, url, headers, |out| out.write_all(body))
+}
+
+/// The body of a request as it is sent: written a piece at a time, never
+/// held whole.
+pub struct BodyWriter<'a> {
+    stream: &'a wasip2::io::streams::OutputStream,
+    written: u64,
+}
+
+impl BodyWriter<'_> {
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl std::io::Write for BodyWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let chunk = &buf[..buf.len().min(4096)];
+        self.stream
+            .blocking_write_and_flush(chunk)
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        self.written += chunk.len() as u64;
+        Ok(chunk.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream
+            .blocking_flush()
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))
+    }
+}
+
+/// [`request`] with a body `write_body` writes as it goes (a large
+/// artifact streamed rather than read into memory first).
+pub fn request_streaming(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    write_body: impl FnOnce(&mut BodyWriter<'_>) -> std::io::Result<()>,
+) -> Result<Response, Failure> {
     let (scheme, authority, path) = split_url(url)?;
     let fields: Vec<(String, Vec<u8>)> = headers
         .iter()
@@ -92,17 +135,19 @@ pub fn request(
     let future = outgoing_handler::handle(request, None).map_err(|e| error(url, e))?;
     {
         let stream = outgoing.write().map_err(|_| refused("body"))?;
-        for chunk in body.chunks(4096) {
-            if let Err(e) = stream.blocking_write_and_flush(chunk) {
-                // The host closes the body when it refuses or fails the
-                // request: its own answer says why, so prefer it.
-                drop(stream);
-                future.subscribe().block();
-                return Err(match future.get() {
-                    Some(Ok(Err(code))) => error(url, code),
-                    _ => Failure::system_unavailable(format!("sending the body to {url}: {e:?}")),
-                });
-            }
+        let mut writer = BodyWriter {
+            stream: &stream,
+            written: 0,
+        };
+        if let Err(e) = write_body(&mut writer) {
+            // The host closes the body when it refuses or fails the
+            // request: its own answer says why, so prefer it.
+            drop(stream);
+            future.subscribe().block();
+            return Err(match future.get() {
+                Some(Ok(Err(code))) => error(url, code),
+                _ => Failure::system_unavailable(format!("sending the body to {url}: {e}")),
+            });
         }
     }
     OutgoingBody::finish(outgoing, None).map_err(|e| error(url, e))?;

@@ -242,7 +242,7 @@ pub async fn flaky_server(failures: usize, status: u16, answer_body: &'static st
                     .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
                 let mut body = data[head_end + 4..].to_vec();
                 if chunked {
-                    while !body.windows(5).any(|w| w == b"0\r\n\r\n") {
+                    while !body.ends_with(b"0\r\n\r\n") {
                         let n = socket.read(&mut buffer).await.unwrap_or(0);
                         if n == 0 {
                             break;

@@ -185,7 +185,7 @@ async fn directory_takes_included_files_and_fails_when_the_folder_changed() {
     let (kind, message) = failure(&report.outcome);
     assert_eq!(kind, FailureKind::RevisionUnavailable);
     assert!(
-        message.starts_with("the folder changed since the execution started"),
+        message.starts_with("the folder is no longer the revision this execution recorded"),
         "{message}"
     );
 
@@ -475,6 +475,55 @@ async fn deploy_directory_swaps_releases_keeps_some_and_rolls_back() {
         rejected("deploy-directory", &[("Keep", "0")]).await,
         ["configuration property `Keep` must be at least 1"]
     );
+}
+
+#[tokio::test]
+async fn deploying_the_same_release_again_never_touches_the_live_one() {
+    let target = tempfile::tempdir().unwrap();
+    let deploy = |content: &'static str| {
+        let mut ws = Workspace::new(&[("Release", "same")]);
+        ws.input("build", &[("bin/app", content)]);
+        ws.grant_path("target", target.path(), true);
+        ws
+    };
+    let (report, _) = deploy("first")
+        .run(&builtin("deploy-directory"), &Limits::default())
+        .await;
+    assert_eq!(var(&success(&report.outcome).1, "Release"), "same");
+    // A retry of the stage deploys the release again: into a folder of its
+    // own, the live one left as it is until `current` no longer names it.
+    let (report, _) = deploy("second")
+        .run(&builtin("deploy-directory"), &Limits::default())
+        .await;
+    assert_eq!(var(&success(&report.outcome).1, "Release"), "same-2");
+    assert_eq!(
+        std::fs::read_to_string(target.path().join("releases/same/bin/app")).unwrap(),
+        "first"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.path().join("current/bin/app")).unwrap(),
+        "second"
+    );
+}
+
+#[tokio::test]
+async fn deploy_http_streams_an_artifact_larger_than_its_memory() {
+    let server = test_server(200, "{}").await;
+    let url = format!("{}/upload", server.url);
+    let mut ws = Workspace::new(&[("Url", &url), ("Method", "PUT")]);
+    let big = "x".repeat(40 << 20);
+    ws.input("build", &[("site.bin", big.as_str())]);
+    ws.grant_url(&format!("{}/", server.url));
+    let limits = Limits {
+        memory_bytes: 24 << 20,
+        ..Limits::default()
+    };
+    let (report, _) = ws.run(&builtin("deploy-http"), &limits).await;
+    let (summary, _) = success(&report.outcome);
+    assert!(summary.starts_with("sent 41944"), "{summary}");
+    let received = server.received.lock().unwrap().clone();
+    assert_eq!(received[0].method, "PUT");
+    assert_eq!(received[0].body.len(), 512 + (40 << 20) + 1024);
 }
 
 #[tokio::test]

@@ -113,16 +113,25 @@ impl Provider for DeployDirectory {
                     "`{release}` is not a valid release name"
                 )));
             }
+            // A release deployed again (a retry) goes into a folder of its
+            // own (`NAME-2`, `NAME-3`...): the live one is never removed or
+            // changed under its readers; it is pruned once no longer
+            // current.
+            let release = (1..)
+                .map(|n| {
+                    if n == 1 {
+                        release.clone()
+                    } else {
+                        format!("{release}-{n}")
+                    }
+                })
+                .find(|name| !releases.join(name).exists())
+                .expect("a free name");
             let staging = releases.join(format!(".{release}.incoming"));
             let _ = std::fs::remove_dir_all(&staging);
             let stats = sluice_sdk::fs::copy_tree(input.path(), &staging)
                 .context("copying the artifact")?;
             let final_path = releases.join(&release);
-            if final_path.exists() {
-                // A retry deploys the same release again.
-                std::fs::remove_dir_all(&final_path)
-                    .context("replacing an earlier copy of this release")?;
-            }
             std::fs::rename(&staging, &final_path).context("moving the release into place")?;
             switch_current(&dir, &release)?;
             sluice_sdk::info!(

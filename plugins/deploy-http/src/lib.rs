@@ -56,7 +56,13 @@ impl Provider for DeployHttp {
         let url = job.config.require("Url")?;
         let method = job.config.get_or("Method", "POST").to_ascii_uppercase();
         let input = job.first_input()?;
-        let (body, content_type) = match job.config.get_or("Format", "tar") {
+        let mut headers = vec![];
+        let auth;
+        if let Some(token) = job.config.get("Token") {
+            auth = format!("Bearer {token}");
+            headers.push(("authorization", auth.as_str()));
+        }
+        let (response, sent) = match job.config.get_or("Format", "tar") {
             "json" => {
                 let files: Vec<serde_json::Value> = sluice_sdk::fs::list_files(input.path())
                     .context("listing the artifact")?
@@ -72,21 +78,26 @@ impl Provider for DeployHttp {
                     "pipeline": job.pipeline, "execution": job.execution_id, "stage": job.stage,
                     "action": job.action, "artifact": input.name, "revision": input.revision,
                     "files": files,
-                });
-                (doc.to_string().into_bytes(), "application/json")
+                })
+                .to_string();
+                headers.push(("content-type", "application/json"));
+                let response = sluice_sdk::http::request(&method, url, &headers, doc.as_bytes())?;
+                (response, doc.len() as u64)
             }
-            _ => (
-                support::tar::archive(input.path()).context("archiving the artifact")?,
-                "application/x-tar",
-            ),
+            _ => {
+                // The archive is written into the request as it is made:
+                // an artifact of any size costs a few kilobytes of memory.
+                headers.push(("content-type", "application/x-tar"));
+                let mut sent = 0;
+                let response =
+                    sluice_sdk::http::request_streaming(&method, url, &headers, |body| {
+                        support::tar::write_archive(input.path(), body)?;
+                        sent = body.written();
+                        Ok(())
+                    })?;
+                (response, sent)
+            }
         };
-        let mut headers = vec![("content-type", content_type)];
-        let auth;
-        if let Some(token) = job.config.get("Token") {
-            auth = format!("Bearer {token}");
-            headers.push(("authorization", &auth));
-        }
-        let response = sluice_sdk::http::request(&method, url, &headers, &body)?;
         if !response.is_success() {
             let text = response.text();
             return Err(Failure::job_failed(format!(
@@ -96,11 +107,7 @@ impl Provider for DeployHttp {
             )));
         }
         Ok(Outcome::success()
-            .summary(format!(
-                "sent {} bytes to {url}: {}",
-                body.len(),
-                response.status
-            ))
+            .summary(format!("sent {} bytes to {url}: {}", sent, response.status))
             .variable("StatusCode", response.status.to_string()))
     }
 }

@@ -75,16 +75,9 @@ impl Provider for Directory {
     fn run(job: Job) -> Result<Outcome, Failure> {
         let selection = Selection::from(&job.config)?;
         let files = selection.files()?;
-        let revision = digest(&selection.root, &files)?;
-        if let Some(expected) = &job.revision
-            && *expected != revision.id
-        {
-            return Err(Failure::revision_unavailable(format!(
-                "the folder changed since the execution started: it was revision {}, it is now {}",
-                short(expected),
-                short(&revision.id)
-            )));
-        }
+        // Copy first, then digest the copy: what the output holds is
+        // exactly the revision reported, even if the folder changes while
+        // it is copied.
         let output = job.first_output()?;
         let mut bytes = 0u64;
         for file in &files {
@@ -95,6 +88,16 @@ impl Provider for Directory {
                     .context(format!("creating {}", parent.display()))?;
             }
             bytes += std::fs::copy(&from, &to).context(format!("copying {}", file.display()))?;
+        }
+        let revision = digest(output.path(), &files)?;
+        if let Some(expected) = &job.revision
+            && *expected != revision.id
+        {
+            return Err(Failure::revision_unavailable(format!(
+                "the folder is no longer the revision this execution recorded ({}; it is now {}): a folder keeps no history, so start a new execution",
+                short(expected),
+                short(&revision.id)
+            )));
         }
         Ok(Outcome::success()
             .summary(format!(

@@ -1,10 +1,18 @@
 //! Writing a folder as a ustar archive (the format every `tar` reads).
 
+use std::io::{Read, Write};
 use std::path::Path;
 
-/// Appends `dir`'s files, folders and links to a ustar archive in memory.
+/// `dir`'s files, folders and links as a ustar archive in memory.
 pub fn archive(dir: &Path) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
+    write_archive(dir, &mut out)?;
+    Ok(out)
+}
+
+/// Writes `dir`'s files, folders and links to `out` as a ustar archive, a
+/// piece at a time (a file's content is never held whole).
+pub fn write_archive(dir: &Path, out: &mut impl Write) -> std::io::Result<()> {
     let mut pending = vec![std::path::PathBuf::new()];
     let mut entries = Vec::new();
     while let Some(relative) = pending.pop() {
@@ -22,24 +30,31 @@ pub fn archive(dir: &Path) -> std::io::Result<Vec<u8>> {
     for (path, kind) in entries {
         let name = path.to_string_lossy().replace('\\', "/");
         if kind.is_dir() {
-            header(&mut out, &format!("{name}/"), 0o755, 0, b'5', "")?;
+            header(out, &format!("{name}/"), 0o755, 0, b'5', "")?;
         } else if kind.is_symlink() {
             let target = std::fs::read_link(dir.join(&path))?;
-            header(&mut out, &name, 0o777, 0, b'2', &target.to_string_lossy())?;
+            header(out, &name, 0o777, 0, b'2', &target.to_string_lossy())?;
         } else {
-            let data = std::fs::read(dir.join(&path))?;
-            header(&mut out, &name, 0o644, data.len() as u64, b'0', "")?;
-            out.extend_from_slice(&data);
-            let pad = (512 - data.len() % 512) % 512;
-            out.extend(std::iter::repeat_n(0u8, pad));
+            let mut file = std::fs::File::open(dir.join(&path))?;
+            let size = file.metadata()?.len();
+            header(out, &name, 0o644, size, b'0', "")?;
+            // Exactly `size` bytes, whatever the file does meanwhile.
+            let copied = std::io::copy(&mut (&mut file).take(size), out)?;
+            if copied < size {
+                return Err(std::io::Error::other(format!(
+                    "`{name}` shrank while it was archived"
+                )));
+            }
+            let pad = ((512 - size % 512) % 512) as usize;
+            out.write_all(&[0u8; 512][..pad])?;
         }
     }
-    out.extend(std::iter::repeat_n(0u8, 1024));
-    Ok(out)
+    out.write_all(&[0u8; 1024])?;
+    Ok(())
 }
 
 fn header(
-    out: &mut Vec<u8>,
+    out: &mut impl Write,
     name: &str,
     mode: u32,
     size: u64,
@@ -68,8 +83,7 @@ fn header(
     let sum: u32 = h.iter().map(|b| *b as u32).sum();
     let checksum = format!("{sum:06o}\0 ");
     h[148..156].copy_from_slice(checksum.as_bytes());
-    out.extend_from_slice(&h);
-    Ok(())
+    out.write_all(&h)
 }
 
 fn split_name(name: &str) -> std::io::Result<(&str, &str)> {
