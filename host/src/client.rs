@@ -22,7 +22,7 @@ pub struct Client {
     pub base: String,
     /// The bearer token for mutating calls.
     pub token: Option<String>,
-    /// Who acts (sent as `X-Sluice-User`).
+    /// Who acts on this side (the server records the token's name).
     pub user: String,
 }
 
@@ -54,10 +54,7 @@ impl Client {
     }
 
     fn headers(&self, json: bool) -> Vec<(&'static str, String)> {
-        let mut headers = vec![
-            ("accept", "application/json".to_string()),
-            ("x-sluice-user", self.user.clone()),
-        ];
+        let mut headers = vec![("accept", "application/json".to_string())];
         if json {
             headers.push(("content-type", "application/json".to_string()));
         }
@@ -184,6 +181,32 @@ impl Client {
         }
         self.get(&format!("/executions/{}/logs{query}", enc(id)))
             .await
+    }
+
+    /// `POST /tokens`: makes a named token; its value is in the answer only.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        role: crate::access::Role,
+    ) -> Result<serde_json::Value, OpError> {
+        let body = serde_json::json!({ "name": name, "role": role });
+        self.call("POST", "/tokens", Some(&body)).await
+    }
+
+    /// `GET /tokens`.
+    pub async fn tokens(&self) -> Result<Vec<crate::store::TokenInfo>, OpError> {
+        self.get("/tokens").await
+    }
+
+    /// `DELETE /tokens/{name}`.
+    pub async fn revoke_token(&self, name: &str) -> Result<Message, OpError> {
+        self.call("DELETE", &format!("/tokens/{}", enc(name)), None::<&()>)
+            .await
+    }
+
+    /// `GET /audit`.
+    pub async fn audit(&self, limit: usize) -> Result<Vec<crate::store::AuditEntry>, OpError> {
+        self.get(&format!("/audit?limit={limit}")).await
     }
 
     /// Gives the server's engine a command through the matching API call.

@@ -42,7 +42,9 @@
 //!   apart.
 //! - [`queries`]: the reads the command line and the HTTP API share, and
 //!   their error type.
-//! - [`api`]: the HTTP API and the web console; [`server`]: `sluice serve`;
+//! - [`access`]: who may do what on a shared server (token roles, the
+//!   host names a server answers to); [`api`]: the HTTP API and the web
+//!   console; [`server`]: `sluice serve`;
 //!   [`triggers`]: change detection; [`notify`]: notifications;
 //!   [`http_client`]: the host's own HTTP client; [`client`]: the command
 //!   line talking to a server.
@@ -53,6 +55,7 @@
 //!   prints; `main.rs` only parses the global flags, reads the
 //!   environment and runs the command.
 
+pub mod access;
 pub mod api;
 pub mod artifacts;
 pub mod authoring;

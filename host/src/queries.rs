@@ -31,6 +31,10 @@ pub enum ErrorCode {
     Internal,
     /// The engine cannot act (its state could not be written; it stopped).
     Unavailable,
+    /// The token's role does not allow the call.
+    Forbidden,
+    /// The request names a host this server does not answer to.
+    WrongHost,
 }
 
 /// An operation's failure: a stable code, a message for people, and the

@@ -23,6 +23,9 @@ pub struct ServeOptions {
     pub token_file: Option<PathBuf>,
     /// Run the triggers (default true).
     pub triggers: bool,
+    /// Host names the server answers to besides its own address (and, on
+    /// loopback, `localhost`): the names clients reach it by.
+    pub allow_hosts: Vec<String>,
 }
 
 /// The token file in a state directory.
@@ -187,7 +190,8 @@ pub async fn run(
         config.clone(),
         sandbox,
         token.clone(),
-        address.ip().is_loopback(),
+        crate::access::own_names(address, &options.allow_hosts),
+        address.port(),
         triggers,
     )
     .map_err(setup)?;

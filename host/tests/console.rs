@@ -189,7 +189,9 @@ stages:
         )
         .await
         .unwrap();
-    assert_eq!(approval_line, "approved by console: looks good");
+    // The approver recorded is the token's name (the bootstrap token here),
+    // never something the page says.
+    assert_eq!(approval_line, "approved by admin: looks good");
     let deploy = browser
         .eval("document.querySelector(\".stage-detail[data-stage='Deploy'] .action-detail\").dataset.status")
         .await

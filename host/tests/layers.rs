@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 const RULES: &[(&str, &str, &[&str])] = &[
     // The leaves: plain vocabulary and helpers every layer may use.
     ("units", "*", &[]),
+    ("access", "*", &[]),
     ("text", "*", &[]),
     ("urls", "*", &["text"]),
     ("state_dir", "*", &[]),

@@ -84,9 +84,30 @@ async fn the_api_runs_pipelines_and_the_cli_talks_to_it() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    // Health and reads are open on loopback; changes need the token.
+    // Health is open; every other call needs a token, reads included.
     let (status, health) = server.call_as("GET", "/health", None, None).await;
     assert_eq!(status, 200, "{health}");
+    let (status, answer) = server.call_as("GET", "/pipelines", None, None).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    // A request naming another host (DNS rebinding) is refused.
+    let rebound = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = server.url.trim_start_matches("http://");
+        let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "GET /api/v1/pipelines HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            server.token
+        );
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    assert!(rebound.starts_with("HTTP/1.1 421"), "{rebound}");
+    assert!(rebound.contains("wrong_host"), "{rebound}");
     let (status, answer) = server
         .call_as("PUT", "/pipelines", Some(json!({"definition": "x"})), None)
         .await;
@@ -281,7 +302,10 @@ async fn the_api_runs_pipelines_and_the_cli_talks_to_it() {
         server.url
     );
     let mut events = sluice::http_client::open_stream(
-        &format!("{}/api/v1/events?execution={id}", server.url),
+        &format!(
+            "{}/api/v1/events?execution={id}&access_token={}",
+            server.url, server.token
+        ),
         &[],
         std::time::Duration::from_secs(10),
     )
@@ -301,10 +325,13 @@ async fn the_api_runs_pipelines_and_the_cli_talks_to_it() {
         seen.contains("event: ready") && seen.contains("event: execution"),
         "{seen}"
     );
-    let mut log =
-        sluice::http_client::open_stream(&log_url, &[], std::time::Duration::from_secs(10))
-            .await
-            .unwrap();
+    let mut log = sluice::http_client::open_stream(
+        &log_url,
+        &[("authorization", format!("Bearer {}", server.token))],
+        std::time::Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
     let mut text = String::new();
     while let Some(chunk) = log.next_chunk().await {
         text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
@@ -372,7 +399,8 @@ async fn the_api_runs_pipelines_and_the_cli_talks_to_it() {
         )
         .await;
     let manager = &detail["execution"]["stages"][2]["actions"][0];
-    assert_eq!(manager["approval"]["by"], "cli-user", "{manager}");
+    // Through a server the approver is the token's name.
+    assert_eq!(manager["approval"]["by"], "admin", "{manager}");
     assert_eq!(manager["approval"]["summary"], "fine by me");
     let (_, executions) = server
         .call("GET", "/pipelines/served/executions?limit=5", None)
@@ -643,7 +671,9 @@ stages:
         "Src",
         "Slow",
         "Manager",
-        "approved by cli-user",
+        // The approver is the token's name (the bootstrap token), whatever
+        // the command line's user is.
+        "approved by admin",
         "Succeeded",
     ] {
         assert!(out.contains(line), "`{line}` missing from:\n{out}");
@@ -652,5 +682,137 @@ stages:
         .call("GET", "/pipelines/followed/executions", None)
         .await;
     assert_eq!(list[0]["status"], "Succeeded", "{list}");
-    assert_eq!(list[0]["trigger"], "api (cli-user)", "{list}");
+    assert_eq!(list[0]["trigger"], "api (admin)", "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn named_tokens_have_roles_approvers_are_token_names_and_changes_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let src = sluice_tests::gated_source_folder(dir.path(), &[("file.txt", "one")]);
+    let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
+    let definition = format!(
+        r#"
+name: guarded
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: {{ paths: {{ source: {{ path: "{src}" }} }} }}
+  - name: Approve
+    actions:
+      - {{ name: Manager, provider: "builtin:manual" }}
+"#,
+        source = fixtures::GATED_SOURCE,
+        src = src.display()
+    );
+    server.apply(&definition, dir.path()).await;
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role) in [("reader", "read"), ("operator", "operate")] {
+        let (status, made) = server
+            .call("POST", "/tokens", Some(json!({"name": name, "role": role})))
+            .await;
+        assert_eq!(status, 201, "{made}");
+        tokens.insert(name, made["token"].as_str().unwrap().to_string());
+    }
+    let reader = Some(tokens["reader"].as_str());
+    let operator = Some(tokens["operator"].as_str());
+
+    // A reader reads, and nothing more.
+    let (status, _) = server.call_as("GET", "/pipelines", None, reader).await;
+    assert_eq!(status, 200);
+    let (status, refused) = server
+        .call_as(
+            "POST",
+            "/pipelines/guarded/executions",
+            Some(json!({})),
+            reader,
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{refused}"
+    );
+    // An operator runs pipelines but cannot change them (nor their grants).
+    let body = json!({"definition": definition, "base_dir": dir.path()});
+    let (status, _) = server
+        .call_as("PUT", "/pipelines", Some(body), operator)
+        .await;
+    assert_eq!(status, 403);
+    let (status, started) = server
+        .call_as(
+            "POST",
+            "/pipelines/guarded/executions",
+            Some(json!({})),
+            operator,
+        )
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["execution"].as_str().unwrap().to_string();
+    let path = format!("/executions/{id}");
+    server
+        .wait_for("the approval", &path, |e| {
+            e["execution"]["stages"][1]["actions"][0]["awaiting_approval"] == true
+        })
+        .await;
+    let (status, _) = server
+        .call_as(
+            "PUT",
+            &format!("/executions/{id}/stages/Approve/actions/Manager/approval"),
+            Some(json!({"status": "approved", "summary": "fine"})),
+            operator,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let done = server
+        .wait_for("the execution to end", &path, |e| {
+            e["execution"]["status"] == "Succeeded"
+        })
+        .await;
+    // The approver is the token's name.
+    assert_eq!(
+        done["execution"]["stages"][1]["actions"][0]["summary"],
+        "approved by operator: fine"
+    );
+
+    // The audit log (admin only) says who did what and how it went.
+    let (status, _) = server.call_as("GET", "/audit", None, operator).await;
+    assert_eq!(status, 403);
+    let (_, audit) = server.call("GET", "/audit", None).await;
+    let entries: Vec<(String, String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("admin", "CreateToken", "ok"),
+        ("reader", "StartPipelineExecution", "forbidden"),
+        ("operator", "PutPipeline", "forbidden"),
+        ("operator", "StartPipelineExecution", "ok"),
+        ("operator", "PutApprovalResult", "ok"),
+    ] {
+        let found = entries
+            .iter()
+            .any(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()) == expected);
+        assert!(found, "{expected:?} missing from {entries:?}");
+    }
+
+    // A revoked token is refused; the command line lists what is left.
+    let (status, _) = server.call("DELETE", "/tokens/reader", None).await;
+    assert_eq!(status, 200);
+    let (status, _) = server.call_as("GET", "/pipelines", None, reader).await;
+    assert_eq!(status, 401);
+    let (code, out, err) = cli(&state, &["token", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("operator") && !out.contains("reader"), "{out}");
 }

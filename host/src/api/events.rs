@@ -3,6 +3,7 @@
 
 use super::table::{Answer, Entry, NAME, Op, QueryParam, schema};
 use super::{ApiQuery, ApiResult, AppState, OptionalJson};
+use crate::access::Role;
 use crate::engine::EngineEvent;
 use crate::queries::{self, ErrorCode, OpError};
 use axum::Json;
@@ -38,6 +39,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 answer: Answer::EventStream(
                     "`execution` events (data: an Execution), `pipeline` events (data: {\"type\":\"pipeline\",\"name\":...}), `lagged` when some were missed (re-read the state).",
                 ),
+                role: Some(Role::Read),
             },
             handler: get(events),
         },
@@ -51,6 +53,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: Some(schema::<crate::triggers::HookBody>),
                 answer: Answer::Json(200, schema::<crate::triggers::HookAnswer>),
+                role: Some(Role::Operate),
             },
             handler: post(hook),
         },

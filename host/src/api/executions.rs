@@ -4,13 +4,14 @@
 use super::dto::{ApprovalBody, ApprovalStatus, Message, RetryBody, RetryScope, StopBody};
 use super::table::{ACTION, Answer, Entry, ID, Op, QueryParam, STAGE, schema};
 use super::{ApiError, ApiJson, ApiQuery, ApiResult, AppState, OptionalJson, refused};
+use crate::access::Principal;
+use crate::access::Role;
 use crate::engine::Command;
 use crate::queries::{self, ExecutionDetail, OpError};
 use crate::store::ActionAttempt;
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 pub(super) fn entries() -> Vec<Entry> {
@@ -25,6 +26,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: None,
                 answer: Answer::Json(200, schema::<ExecutionDetail>),
+                role: Some(Role::Read),
             },
             handler: get(get_execution),
         },
@@ -49,6 +51,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 ],
                 body: None,
                 answer: Answer::Json(200, schema::<Vec<ActionAttempt>>),
+                role: Some(Role::Read),
             },
             handler: get(list_actions),
         },
@@ -62,6 +65,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: Some(schema::<StopBody>),
                 answer: Answer::Json(200, schema::<Message>),
+                role: Some(Role::Operate),
             },
             handler: post(stop_execution),
         },
@@ -75,6 +79,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: Some(schema::<RetryBody>),
                 answer: Answer::Json(200, schema::<Message>),
+                role: Some(Role::Operate),
             },
             handler: post(retry_stage),
         },
@@ -88,6 +93,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: Some(schema::<ApprovalBody>),
                 answer: Answer::Json(200, schema::<Message>),
+                role: Some(Role::Operate),
             },
             handler: put(put_approval),
         },
@@ -166,7 +172,7 @@ async fn retry_stage(
 
 async fn put_approval(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(principal): Extension<Principal>,
     Path((id, stage, action)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<ApprovalBody>,
 ) -> ApiResult<Message> {
@@ -175,7 +181,7 @@ async fn put_approval(
         stage,
         action,
         approved: body.status == ApprovalStatus::Approved,
-        by: AppState::user(&headers),
+        by: principal.name.clone(),
         summary: body.summary,
     };
     Ok(Json(

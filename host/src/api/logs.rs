@@ -3,6 +3,7 @@
 
 use super::table::{ACTION, Answer, Entry, ID, Op, QueryParam, STAGE, schema};
 use super::{ApiError, ApiQuery, ApiResult, AppState};
+use crate::access::Role;
 use crate::queries::{self, LogPart, OpError};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -46,6 +47,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 ],
                 body: None,
                 answer: Answer::Json(200, schema::<Vec<LogPart>>),
+                role: Some(Role::Read),
             },
             handler: get(get_logs),
         },
@@ -61,6 +63,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 answer: Answer::EventStream(
                     "`log` events (data: the new text), then one `end` event when the attempt has ended.",
                 ),
+                role: Some(Role::Read),
             },
             handler: get(stream_log),
         },

@@ -25,6 +25,7 @@ pub mod openapi;
 mod pipelines;
 mod service;
 pub mod table;
+mod tokens;
 
 use crate::engine::{CommandError, DriverHandle};
 use crate::providers::Catalog;
@@ -32,7 +33,7 @@ use crate::queries::{ErrorCode, OpError};
 use crate::sandbox::Sandbox;
 use crate::store::Store;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, request::Parts};
+use axum::http::{Method, StatusCode, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -55,8 +56,11 @@ struct Inner {
     sandbox: Sandbox,
     /// Read connections to the store, taken one per request.
     readers: Mutex<Vec<Store>>,
+    /// The bootstrap token (the state directory's `api-token`).
     token: String,
-    open_reads: bool,
+    /// The names this server answers to (`Host`), and its port.
+    hosts: Vec<String>,
+    port: u16,
     changes: broadcast::Sender<Change>,
     triggers: Option<crate::triggers::Triggers>,
     closing: tokio::sync::watch::Sender<bool>,
@@ -74,14 +78,15 @@ pub enum Change {
 }
 
 impl AppState {
-    /// The state for a server driving `ctx.state_dir` with `engine`.
-    /// `open_reads`: reads need no token (loopback only).
+    /// The state for a server driving `ctx.state_dir` with `engine`,
+    /// answering to `hosts` on `port`, with the bootstrap `token`.
     pub fn new(
         engine: DriverHandle,
         ctx: crate::config::HostConfig,
         sandbox: Sandbox,
         token: String,
-        open_reads: bool,
+        hosts: Vec<String>,
+        port: u16,
         triggers: Option<crate::triggers::Triggers>,
     ) -> Result<AppState, String> {
         let store = ctx.store()?;
@@ -95,7 +100,8 @@ impl AppState {
                 sandbox,
                 readers,
                 token,
-                open_reads,
+                hosts,
+                port,
                 changes,
                 triggers,
                 closing,
@@ -121,6 +127,15 @@ impl AppState {
         &self,
         f: impl FnOnce(&Store) -> Result<T, OpError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.write(move |store| f(store)).await
+    }
+
+    /// [`AppState::read`] for the few writes the API makes itself (tokens,
+    /// the audit log): the engine's state is changed through the engine.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, OpError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let taken = state
@@ -129,11 +144,11 @@ impl AppState {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .pop();
-            let store = match taken {
+            let mut store = match taken {
                 Some(store) => store,
                 None => state.inner.ctx.store().map_err(OpError::internal)?,
             };
-            let answer = f(&store);
+            let answer = f(&mut store);
             let mut readers = state
                 .inner
                 .readers
@@ -191,27 +206,60 @@ impl AppState {
         self.inner.triggers.as_ref()
     }
 
-    /// Who a request acts as (for approvals and transitions): the
-    /// `X-Sluice-User` header, else `api`.
-    pub fn user(headers: &HeaderMap) -> String {
-        headers
-            .get("x-sluice-user")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|u| !u.is_empty() && u.len() <= 200)
-            .unwrap_or("api")
-            .to_string()
+    /// Who `token` is: the bootstrap token, or a named one.
+    async fn principal(&self, token: &str) -> Result<Option<crate::access::Principal>, ApiError> {
+        use crate::access::{BOOTSTRAP, Principal, Role, constant_time_eq, token_hash};
+        if constant_time_eq(token.as_bytes(), self.inner.token.as_bytes()) {
+            return Ok(Some(Principal {
+                name: BOOTSTRAP.to_string(),
+                role: Role::Admin,
+            }));
+        }
+        let hash = token_hash(token);
+        let found = self
+            .read(move |s| s.token_by_hash(&hash).map_err(OpError::internal))
+            .await?;
+        Ok(found.and_then(|(name, role)| Role::parse(&role).map(|role| Principal { name, role })))
+    }
+
+    /// Appends to the audit log (a failure to is logged, not answered).
+    pub async fn record(&self, actor: &str, action: &str, target: &str, outcome: &str) {
+        let (actor, action, target, outcome) = (
+            actor.to_string(),
+            action.to_string(),
+            target.to_string(),
+            outcome.to_string(),
+        );
+        let written = self
+            .write(move |s| {
+                s.audit(&actor, &action, &target, &outcome)
+                    .map_err(OpError::internal)
+            })
+            .await;
+        if let Err(error) = written {
+            tracing::warn!(error = %error.0, "cannot write the audit log");
+        }
     }
 }
 
-/// The router: API, OpenAPI document, console.
+/// The router: API, OpenAPI document, console. Every request is checked
+/// for its `Host` (this server's own names only) and, for the API, its
+/// token; each operation then checks the token's role and, when it changes
+/// something, records it in the audit log.
 pub fn router(state: AppState) -> axum::Router {
     // Operations on one path share one method router.
     let mut by_path: Vec<(&'static str, axum::routing::MethodRouter<AppState>)> = Vec::new();
     for entry in table::table() {
+        let guard = Guard {
+            state: state.clone(),
+            op: entry.op,
+        };
+        let handler = entry
+            .handler
+            .route_layer(axum::middleware::from_fn_with_state(guard, check_role));
         match by_path.iter_mut().find(|(p, _)| *p == entry.op.path) {
-            Some((_, handler)) => *handler = std::mem::take(handler).merge(entry.handler),
-            None => by_path.push((entry.op.path, entry.handler)),
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
+            None => by_path.push((entry.op.path, handler)),
         }
     }
     let api = by_path
@@ -222,48 +270,127 @@ pub fn router(state: AppState) -> axum::Router {
     api.merge(console::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            authorize,
+            authenticate,
         ))
         .with_state(state)
 }
 
-/// Checks the bearer token of mutating calls (and of reads when reads are
-/// not open).
-async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let read = matches!(*request.method(), Method::GET | Method::HEAD);
-    let needs_token = path.starts_with("/api/") && !(read && state.inner.open_reads);
-    // The document and health check are always readable.
-    let public = read && (path == "/api/v1/openapi.json" || path == "/api/v1/health");
-    if needs_token && !public {
-        let given = request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let ok =
-            given.is_some_and(|t| constant_time_eq(t.as_bytes(), state.inner.token.as_bytes()));
-        if !ok {
-            return ApiError(OpError::new(
-                ErrorCode::Unauthorized,
-                if given.is_none() {
-                    "this call needs `Authorization: Bearer TOKEN`; the token is in the state directory's `api-token` file"
-                } else {
-                    "the bearer token is not this server's"
-                },
-            ))
-            .into_response();
-        }
-    }
-    next.run(request).await
+/// Paths whose event streams browsers open without headers: their token
+/// may come as `?access_token=`.
+fn is_stream(path: &str) -> bool {
+    path == "/api/v1/events" || (path.starts_with("/api/v1/executions/") && path.ends_with("/log"))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Checks the `Host` of every request, and the bearer token of every API
+/// request but the health check and the OpenAPI document; the token's
+/// principal goes with the request.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if !crate::access::host_allowed(host.as_deref(), &state.inner.hosts, state.inner.port) {
+        return ApiError(OpError::new(
+            ErrorCode::WrongHost,
+            format!(
+                "this server does not answer to `{}`: use one of its own names ({}), or start it with --allow-host NAME",
+                crate::text::line(host.as_deref().unwrap_or("")),
+                state.inner.hosts.join(", ")
+            ),
+        ).field("host"))
+        .into_response();
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let path = request.uri().path().to_string();
+    let public = path == "/api/v1/openapi.json" || path == "/api/v1/health";
+    if !path.starts_with("/api/") || public {
+        return next.run(request).await;
+    }
+    let from_header = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let from_query = (request.method() == Method::GET && is_stream(&path))
+        .then(|| {
+            request.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|pair| pair.strip_prefix("access_token="))
+                    .map(str::to_string)
+            })
+        })
+        .flatten();
+    let Some(token) = from_header.or(from_query) else {
+        return ApiError(OpError::new(
+            ErrorCode::Unauthorized,
+            "this call needs `Authorization: Bearer TOKEN` (the state directory's `api-token`, or one made with `sluice token create`)",
+        ))
+        .into_response();
+    };
+    match state.principal(&token).await {
+        Ok(Some(principal)) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Ok(None) => ApiError(OpError::new(
+            ErrorCode::Unauthorized,
+            "the bearer token is not one of this server's (revoked, or never made)",
+        ))
+        .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// An operation's role check and audit.
+#[derive(Clone)]
+struct Guard {
+    state: AppState,
+    op: table::Op,
+}
+
+/// Refuses a token whose role is below the operation's; records every
+/// change (and its outcome) in the audit log.
+async fn check_role(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let Some(needed) = guard.op.role else {
+        return next.run(request).await;
+    };
+    let Some(principal) = request
+        .extensions()
+        .get::<crate::access::Principal>()
+        .cloned()
+    else {
+        return ApiError(OpError::new(ErrorCode::Unauthorized, "no token")).into_response();
+    };
+    let target = request.uri().path().to_string();
+    let changes = guard.op.method != "get";
+    if principal.role < needed {
+        let refused = format!(
+            "token `{}` has the {} role; {} needs {}",
+            principal.name, principal.role, guard.op.id, needed
+        );
+        if changes {
+            guard
+                .state
+                .record(&principal.name, guard.op.id, &target, "forbidden")
+                .await;
+        }
+        return ApiError(OpError::new(ErrorCode::Forbidden, refused)).into_response();
+    }
+    let response = next.run(request).await;
+    if changes {
+        let status = response.status();
+        let outcome = if status.is_success() {
+            "ok".to_string()
+        } else {
+            format!("refused ({})", status.as_u16())
+        };
+        guard
+            .state
+            .record(&principal.name, guard.op.id, &target, &outcome)
+            .await;
+    }
+    response
 }
 
 /// An error answer: JSON with a stable code, a message and the field.
@@ -287,6 +414,8 @@ impl ApiError {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::WrongHost => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 }

@@ -59,7 +59,7 @@ pub fn document() -> Value {
         responses.insert(
             "default".into(),
             json!({
-                "description": "An error: a stable `code` (not_found, invalid_request, invalid_pipeline, conflict, unauthorized, internal), a message, and the field at fault.",
+                "description": "An error: a stable `code` (not_found, invalid_request, invalid_pipeline, conflict, unauthorized, forbidden, wrong_host, unavailable, internal), a message, and the field at fault.",
                 "content": { "application/json": { "schema": error.clone() } }
             }),
         );
@@ -75,8 +75,9 @@ pub fn document() -> Value {
                 "content": { "application/json": { "schema": body(&mut generator) } }
             });
         }
-        if op.method != "get" || op.path.starts_with("/api/v1/hooks") {
+        if let Some(role) = op.role {
             operation["security"] = json!([{ "bearer": [] }]);
+            operation["x-sluice-role"] = json!(role.as_str());
         }
         let item = paths
             .entry(op.path.to_string())
@@ -89,7 +90,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Sluice",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Pipelines, executions, approvals, transitions and logs of a Sluice server. Mutating calls need `Authorization: Bearer TOKEN` (the state directory's `api-token`); reads are open when the server listens on loopback only."
+            "description": "Pipelines, executions, approvals, transitions and logs of a Sluice server. Every call but the health check and this document needs `Authorization: Bearer TOKEN`: the state directory's `api-token` (role admin) or a named token (`sluice token create NAME --role read|operate|admin`); `x-sluice-role` says which role each operation needs. Event streams also take the token as `?access_token=`. Requests naming a host the server does not answer to are refused."
         },
         "paths": paths,
         "components": {

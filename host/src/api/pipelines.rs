@@ -4,16 +4,18 @@
 use super::dto::{Message, PutPipelineBody, StartBody, Started, TransitionBody};
 use super::table::{Answer, Entry, NAME, Op, QueryParam, STAGE, schema};
 use super::{ApiError, ApiJson, ApiQuery, ApiResult, AppState, Change, OptionalJson, refused};
+use crate::access::Principal;
+use crate::access::Role;
 use crate::definitions::Applied;
 use crate::engine::pipeline_state::PipelineState;
 use crate::engine::{Command, PipelineVersion, Start};
 use crate::model;
 use crate::queries::{self, OpError, VersionSummary};
 use crate::store::{ExecutionSummary, PipelineSummary};
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 pub(super) fn entries() -> Vec<Entry> {
@@ -28,6 +30,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: None,
                 answer: Answer::Json(200, schema::<Vec<PipelineSummary>>),
+                role: Some(Role::Read),
             },
             handler: get(list_pipelines),
         },
@@ -41,6 +44,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: Some(schema::<PutPipelineBody>),
                 answer: Answer::Json(200, schema::<Applied>),
+                role: Some(Role::Admin),
             },
             handler: put(put_pipeline),
         },
@@ -58,6 +62,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 }],
                 body: None,
                 answer: Answer::Json(200, schema::<PipelineVersion>),
+                role: Some(Role::Read),
             },
             handler: get(get_pipeline),
         },
@@ -75,6 +80,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 }],
                 body: None,
                 answer: Answer::Json(200, schema::<Message>),
+                role: Some(Role::Admin),
             },
             handler: delete(delete_pipeline),
         },
@@ -88,6 +94,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: None,
                 answer: Answer::Json(200, schema::<Vec<VersionSummary>>),
+                role: Some(Role::Read),
             },
             handler: get(list_versions),
         },
@@ -101,6 +108,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: None,
                 answer: Answer::Json(200, schema::<PipelineState>),
+                role: Some(Role::Read),
             },
             handler: get(get_state),
         },
@@ -118,6 +126,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 }],
                 body: None,
                 answer: Answer::Json(200, schema::<Vec<ExecutionSummary>>),
+                role: Some(Role::Read),
             },
             handler: get(list_executions),
         },
@@ -131,6 +140,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: Some(schema::<StartBody>),
                 answer: Answer::Json(201, schema::<Started>),
+                role: Some(Role::Operate),
             },
             handler: post(start_execution),
         },
@@ -144,6 +154,7 @@ pub(super) fn entries() -> Vec<Entry> {
                 query: &[],
                 body: Some(schema::<TransitionBody>),
                 answer: Answer::Json(200, schema::<Message>),
+                role: Some(Role::Operate),
             },
             handler: put(set_transition),
         },
@@ -264,7 +275,7 @@ async fn list_executions(
 
 async fn start_execution(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     body: OptionalJson<StartBody>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
@@ -280,7 +291,7 @@ async fn start_execution(
         pipeline: name,
         variables: body.variables,
         revisions: body.revisions,
-        trigger: format!("api ({})", AppState::user(&headers)),
+        trigger: format!("api ({})", principal.name.clone()),
         token: body.client_token,
     });
     let done = state.engine().command(start).await.map_err(refused)?;
@@ -304,7 +315,7 @@ async fn start_execution(
 
 async fn set_transition(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Extension(principal): Extension<Principal>,
     Path((name, stage)): Path<(String, String)>,
     ApiJson(body): ApiJson<TransitionBody>,
 ) -> ApiResult<Message> {
@@ -313,7 +324,7 @@ async fn set_transition(
         stage,
         enabled: body.enabled,
         reason: body.reason,
-        by: AppState::user(&headers),
+        by: principal.name.clone(),
     };
     let done = state.engine().command(transition).await.map_err(refused)?;
     state.changed(Change::Pipeline { name });

@@ -19,6 +19,7 @@ pub(super) fn entries() -> Vec<Entry> {
             query: &[],
             body: None,
             answer: Answer::Json(200, schema::<Health>),
+            role: None,
         },
         handler: get(health),
     }]
@@ -35,6 +36,7 @@ pub(super) fn document_entries() -> Vec<Entry> {
             query: &[],
             body: None,
             answer: Answer::Json(200, schema::<serde_json::Value>),
+            role: None,
         },
         handler: get(openapi_document),
     }]

@@ -4,6 +4,7 @@
 //! the router and the OpenAPI document are both built from [`table`].
 
 use super::AppState;
+use crate::access::Role;
 use axum::routing::MethodRouter;
 use schemars::{JsonSchema, SchemaGenerator};
 
@@ -53,6 +54,8 @@ pub struct Op {
     pub body: Option<SchemaFn>,
     /// What it answers on success.
     pub answer: Answer,
+    /// The role a token needs for it (`None`: public, no token).
+    pub role: Option<Role>,
 }
 
 /// An operation and its handler.
@@ -79,6 +82,7 @@ pub fn table() -> Vec<Entry> {
     all.extend(super::executions::entries());
     all.extend(super::logs::entries());
     all.extend(super::events::entries());
+    all.extend(super::tokens::entries());
     all.extend(super::service::document_entries());
     all
 }

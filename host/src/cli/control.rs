@@ -114,6 +114,45 @@ impl Controller {
     }
 }
 
+/// A command as the audit log names it (the API operation it stands for)
+/// and what it is about.
+fn audit_name(command: &Command) -> (&'static str, String) {
+    match command {
+        Command::Start(start) => (
+            "StartPipelineExecution",
+            format!("/api/v1/pipelines/{}/executions", start.pipeline),
+        ),
+        Command::Stop { execution, .. } => (
+            "StopPipelineExecution",
+            format!("/api/v1/executions/{execution}/stop"),
+        ),
+        Command::Retry {
+            execution, stage, ..
+        } => (
+            "RetryStageExecution",
+            format!("/api/v1/executions/{execution}/stages/{stage}/retry"),
+        ),
+        Command::Decide {
+            execution,
+            stage,
+            action,
+            ..
+        } => (
+            "PutApprovalResult",
+            format!("/api/v1/executions/{execution}/stages/{stage}/actions/{action}/approval"),
+        ),
+        Command::Transition {
+            pipeline, stage, ..
+        } => (
+            "SetStageTransition",
+            format!("/api/v1/pipelines/{pipeline}/stages/{stage}/transition"),
+        ),
+        Command::Delete { pipeline, .. } | Command::Reload { pipeline } => {
+            ("DeletePipeline", format!("/api/v1/pipelines/{pipeline}"))
+        }
+    }
+}
+
 /// Says which running executions a driver could not read back.
 pub fn report_damaged(driver: &Driver) {
     for (id, reason) in driver.damaged() {
@@ -474,7 +513,15 @@ async fn start_as(ctx: &Context, args: StartArgs, trigger: &str) -> u8 {
         Controller::Local(engine) => Some(engine.subscribe()),
         _ => None,
     };
-    let id = match controller.command(command).await {
+    let (action, target) = audit_name(&command);
+    let reply = controller.command(command).await;
+    let outcome = match &reply {
+        Reply::Done(_) => "ok".to_string(),
+        Reply::Queued => "queued".to_string(),
+        Reply::Refused(refusal) => format!("refused: {refusal}"),
+    };
+    super::audit_local(ctx, action, &target, &outcome);
+    let id = match reply {
         Reply::Done(Done {
             execution: Some(id),
             ..
@@ -524,8 +571,15 @@ pub async fn send(ctx: &Context, command: Command) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    let (action, target) = audit_name(&command);
     let reply = controller.command(command).await;
     controller.finish(ctx).await;
+    let outcome = match &reply {
+        Reply::Done(_) => "ok".to_string(),
+        Reply::Queued => "queued".to_string(),
+        Reply::Refused(refusal) => format!("refused: {refusal}"),
+    };
+    super::audit_local(ctx, action, &target, &outcome);
     match reply {
         Reply::Done(done) => {
             say_lines!("{}", done.message);

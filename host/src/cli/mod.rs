@@ -38,6 +38,7 @@ pub mod plugin;
 pub mod progress;
 pub mod serve;
 pub mod show;
+pub mod token;
 
 use crate::queries::{self, OpError};
 use crate::store::Store;
@@ -87,6 +88,11 @@ pub enum CliCommand {
     /// and unused artifacts, answered requests (the driver does it every
     /// ten minutes).
     Gc(gc::GcArgs),
+    /// Named API tokens and their roles: create, list, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Who changed what, newest first.
+    Audit(token::AuditArgs),
     /// Print the JSON Schema of pipeline definitions.
     Schema,
     /// Run or inspect a single provider, without a pipeline.
@@ -140,6 +146,8 @@ impl CliCommand {
             CliCommand::Drive(args) => control::drive(ctx, args).await,
             CliCommand::Serve(args) => serve::serve(ctx, args).await,
             CliCommand::Gc(args) => gc::gc(ctx, args).await,
+            CliCommand::Token(command) => token::run(ctx, command).await,
+            CliCommand::Audit(args) => token::audit(ctx, args).await,
             CliCommand::Schema => pipeline::schema(),
             CliCommand::Action(command) => action::run(ctx, command).await,
             CliCommand::Bench(command) => bench::run(ctx, command).await,
@@ -273,6 +281,18 @@ impl Context {
                 self.host.state_dir.clone(),
             )),
         }
+    }
+}
+
+/// Records a change made from this command line in the audit log (a
+/// server records the changes it is asked for itself).
+pub fn audit_local(ctx: &Context, action: &str, target: &str, outcome: &str) {
+    if ctx.server.is_some() {
+        return;
+    }
+    if let Ok(mut store) = ctx.host.store() {
+        let actor = format!("cli ({})", ctx.host.user);
+        let _ = store.audit(&actor, action, target, outcome);
     }
 }
 

@@ -211,6 +211,8 @@ pub async fn apply_loaded(
     let secrets = ctx.host.secret_store().map_err(fail)?;
     match crate::definitions::apply(loaded, &catalog, &secrets, &mut store).await {
         Ok((version, changed, report)) => {
+            let target = format!("/api/v1/pipelines/{}", loaded.pipeline.name);
+            super::audit_local(ctx, "PutPipeline", &target, "ok");
             if report
                 .diagnostics
                 .iter()
@@ -321,6 +323,12 @@ async fn delete(ctx: &Context, name: &str, force: bool) -> u8 {
         .map(|deletion| crate::engine::command::deleted(name, deletion));
     match deleted {
         Ok(Ok(())) => {
+            super::audit_local(
+                ctx,
+                "DeletePipeline",
+                &format!("/api/v1/pipelines/{name}"),
+                "ok",
+            );
             println!("deleted pipeline `{name}` and its history");
             EXIT_OK
         }

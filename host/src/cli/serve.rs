@@ -19,6 +19,11 @@ pub struct ServeArgs {
     /// Do not poll sources or answer hooks.
     #[arg(long)]
     pub no_triggers: bool,
+    /// A host name clients reach the server by (repeatable): requests
+    /// naming any other host are refused [default: its own address, and
+    /// `localhost` on loopback]
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 /// Runs the server. Returns the exit code.
@@ -27,6 +32,7 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> u8 {
     let options = ServeOptions {
         token_file: ctx.token_file.clone(),
         triggers: !args.no_triggers,
+        allow_hosts: args.allow_hosts.clone(),
     };
     if !listen.ip().is_loopback() && !public {
         return fail(format!(

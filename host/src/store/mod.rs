@@ -7,6 +7,7 @@
 //! The rest of Sluice reaches the database only through this module, whose
 //! interface is narrow enough for a PostgreSQL backend to sit behind it.
 
+mod access;
 mod executions;
 mod pipelines;
 mod requests;
@@ -14,6 +15,7 @@ mod retention;
 mod rows;
 mod schema;
 
+pub use access::{AuditEntry, TokenInfo};
 pub use executions::{ActionAttempt, ExecutionSummary, StageAttempt};
 pub use pipelines::{Deletion, PipelineSummary};
 pub use retention::Expired;

@@ -154,4 +154,22 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX executions_ended ON executions (pipeline, ended_at)
         WHERE status NOT IN ('InProgress', 'Stopping');
     "#,
+    // 5: named API tokens (their sha256 only) and the audit log.
+    r#"
+    CREATE TABLE tokens (
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL,
+        hash       TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      INTEGER NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    "#,
 ];

@@ -58,7 +58,6 @@ async function api(method, path, body) {
   const token = localStorage.getItem('sluice-token');
   if (token) headers['Authorization'] = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  headers['X-Sluice-User'] = localStorage.getItem('sluice-user') || 'console';
   const response = await fetch(API + path, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -148,9 +147,15 @@ window.addEventListener('hashchange', route);
 
 // ------------------------------------------------------------ live updates
 
+// Event streams cannot send headers: the token goes in the address.
+function tokenQuery() {
+  const token = localStorage.getItem('sluice-token');
+  return token ? `?access_token=${encodeURIComponent(token)}` : '';
+}
+
 let source = null;
 function connect() {
-  source = new EventSource(`${API}/events`);
+  source = new EventSource(`${API}/events${tokenQuery()}`);
   source.addEventListener('ready', () => {
     live.textContent = 'live';
     live.className = 'live on';
@@ -299,7 +304,7 @@ function logPanel(execution, stage, action, running) {
   details.addEventListener('toggle', () => {
     if (!details.open || details.dataset.loaded) return;
     details.dataset.loaded = '1';
-    const stream = new EventSource(`${API}/executions/${enc(execution)}/stages/${enc(stage)}/actions/${enc(action)}/log`);
+    const stream = new EventSource(`${API}/executions/${enc(execution)}/stages/${enc(stage)}/actions/${enc(action)}/log${tokenQuery()}`);
     logStreams.push(stream);
     // Lines come as [{source: 'host'|'provider', text}], text escaped by
     // the server; provider lines are marked so they cannot pass for the

@@ -97,6 +97,7 @@ async fn waiting_inner(
     let options = crate::server::ServeOptions {
         token_file: None,
         triggers: false,
+        allow_hosts: Vec::new(),
     };
     let server = tokio::spawn(crate::server::run(
         host,
