@@ -1,5 +1,10 @@
 //! Fuzzing parse and validate: arbitrary text, and arbitrary structures
-//! built from the definition's own field names, never make them panic.
+//! built from the definition's own field names, never make them panic; nor
+//! do arbitrary source-hook bodies and the branch and path filters they
+//! meet.
+//!
+//! The suite runs 3,000 cases of each; `SLUICE_FUZZ_CASES=N` runs N (see
+//! `docs/testing.md` for the long run and what it found).
 
 use proptest::prelude::*;
 use sluice::model::{Format, Report, SourceMap, parse::parse, validate::validate};
@@ -88,8 +93,36 @@ fn value() -> impl Strategy<Value = String> {
     })
 }
 
+/// Cases per property: `SLUICE_FUZZ_CASES`, else 3,000.
+fn cases() -> u32 {
+    std::env::var("SLUICE_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3_000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3_000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_hook_bodies_and_filters_never_panic(
+        body in prop_oneof![
+            ".{0,300}",
+            ("[a-z/]{0,40}", "[0-9a-f]{0,40}", "[0-9a-f]{0,40}").prop_map(|(r, b, a)| {
+                format!(r#"{{"ref": "{r}", "before": "{b}", "after": "{a}"}}"#)
+            }),
+        ],
+        globs in proptest::collection::vec("[a-z*?/\\[\\]{}!.-]{0,12}", 0..4),
+        text in ".{0,60}",
+    ) {
+        if let Ok(hook) = serde_json::from_str::<sluice::triggers::HookBody>(&body) {
+            let filter = sluice::model::Filter { include: globs.clone(), exclude: globs };
+            let branch = hook.ref_name.as_deref().unwrap_or(&text);
+            let _ = filter.passes(branch.trim_start_matches("refs/heads/"));
+        }
+        let filter = sluice::model::Filter { include: vec![text.clone()], exclude: vec![] };
+        let _ = filter.passes(&text);
+    }
 
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,400}") {
