@@ -52,8 +52,12 @@ cargo test --workspace --locked
 
 echo "== the README's first command, with no bubblewrap on PATH"
 # Every program on PATH but bwrap, linked into one folder (a folder holding
-# bwrap may hold the C compiler too, so it cannot simply be dropped).
-no_bwrap=$(mktemp -d)
+# bwrap may hold the C compiler too, so it cannot simply be dropped). Not
+# under /tmp: granted programs get a private /tmp, and they find their
+# tools on this PATH.
+no_bwrap="${XDG_CACHE_HOME:-$HOME/.cache}/sluice/path-without-bwrap"
+rm -rf "$no_bwrap"
+mkdir -p "$no_bwrap"
 trap 'rm -rf "$no_bwrap"' EXIT
 IFS=: read -r -a path_dirs <<< "$PATH"
 for dir in "${path_dirs[@]}"; do

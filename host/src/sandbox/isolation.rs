@@ -22,7 +22,7 @@
 
 use sluice_isolate_protocol::{Answer, CGROUP_PREFIX, PROBE, Report, Spec, to_line};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -278,6 +278,29 @@ pub(crate) async fn start(
     }
 }
 
+/// Top-level folders an isolated program has of its own (or the job's),
+/// not the host's.
+const PRIVATE_ROOTS: [&str; 8] = [
+    "tmp", "run", "proc", "dev", "inputs", "outputs", "paths", "scratch",
+];
+
+/// The path to run `program` by: itself when an isolated program can see
+/// it, else where it links to when that can be seen (a program on a PATH
+/// folder of links under `/tmp`), else none. Unsandboxed programs run from
+/// where they are.
+pub(crate) fn visible_program(program: &Path, isolation: Isolation) -> Option<PathBuf> {
+    let private = |path: &Path| {
+        path.components()
+            .nth(1)
+            .and_then(|c| c.as_os_str().to_str())
+            .is_some_and(|top| PRIVATE_ROOTS.contains(&top))
+    };
+    if isolation == Isolation::Unsandboxed || !private(program) {
+        return Some(program.to_path_buf());
+    }
+    program.canonicalize().ok().filter(|real| !private(real))
+}
+
 /// A launcher started ahead of need: it moves into its cgroup (the slow
 /// part of starting a program, a kernel grace period) while it waits to be
 /// given a program.
@@ -497,5 +520,30 @@ async fn wait_isolated(
         (false, Ok(Report::Killed)) => Ok(Ended::Signaled(9)),
         (false, Ok(Report::Failed(reason))) => Err(reason),
         (false, Err(_)) => Err("the program launcher ended without saying how".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod visible_tests {
+    use super::*;
+
+    #[test]
+    fn programs_under_a_private_folder_run_from_where_they_link_to() {
+        let sh = Path::new("/bin/sh").canonicalize().unwrap();
+        assert_eq!(
+            visible_program(&sh, Isolation::Namespaces),
+            Some(sh.clone())
+        );
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let link = dir.path().join("sh");
+        std::os::unix::fs::symlink(&sh, &link).unwrap();
+        assert_eq!(visible_program(&link, Isolation::Namespaces), Some(sh));
+        let real = dir.path().join("tool");
+        std::fs::write(&real, "#!/bin/sh\n").unwrap();
+        assert_eq!(visible_program(&real, Isolation::Namespaces), None);
+        assert_eq!(
+            visible_program(&real, Isolation::Unsandboxed),
+            Some(real.clone())
+        );
     }
 }

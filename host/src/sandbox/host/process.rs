@@ -78,6 +78,17 @@ impl Host for ProcessHost {
                 format!("`{shown}` is granted but not installed on this host"),
             ));
         };
+        let Some(program) =
+            crate::sandbox::isolation::visible_program(&program, ctx.settings.isolation)
+        else {
+            return Err(error(
+                ErrorKind::NotFound,
+                format!(
+                    "`{shown}` is found at {}, where isolated programs cannot see it (their /tmp and /run are their own): install it elsewhere",
+                    crate::text::line(&program.display().to_string())
+                ),
+            ));
+        };
         let cwd = command.cwd.clone().unwrap_or_else(|| "/scratch".into());
         ctx.mounts.locate(&cwd).map_err(|problem| {
             error(
