@@ -119,7 +119,7 @@ pub(crate) fn micros(d: Duration) -> f64 {
 pub(crate) fn print_table(results: &[Measurement]) {
     println!(
         "{:<42} {:>6} {:>12} {:>12} {:>10}",
-        "measurement", "runs", "median", "mean", "x spawn"
+        "measurement", "runs", "median", "mean", "x baseline"
     );
     for m in results {
         println!(
