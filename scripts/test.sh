@@ -12,7 +12,9 @@ fi
 
 # Programs the tests need: the release example compiles C with make,
 # gitread's tests compare with git (the example post-receive hook calls
-# curl), the console test drives headless Chromium. Nothing sandboxes
+# curl), the console test drives headless Chromium, the PostgreSQL store's
+# tests start their own server (crates/pgtest: initdb into a temporary
+# folder, as the postgres user). Nothing sandboxes
 # granted programs but the `sluice` binary itself: bubblewrap is not
 # installed, and the release example is run below with none on PATH.
 missing=()
@@ -20,6 +22,7 @@ for need in make:make cc:gcc git:git curl:curl \
     /usr/lib/chromium/chromium-headless-shell:chromium-headless-shell; do
     command -v "${need%%:*}" >/dev/null || missing+=("${need#*:}")
 done
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -158,7 +158,7 @@ impl HostConfig {
 
     /// The state database, which must already exist.
     pub fn existing_store(&self) -> Result<Store, String> {
-        if !self.layout().database().exists() {
+        if !crate::store::exists(&self.state_dir) {
             return Err(format!(
                 "no Sluice state in {}: apply or run a pipeline first (or pass --state-dir)",
                 self.state_dir.display()

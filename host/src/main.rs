@@ -37,6 +37,13 @@ struct Global {
         default_value = ".sluice"
     )]
     state_dir: PathBuf,
+    /// Keep the state in this PostgreSQL database
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`) instead of the
+    /// state directory's own SQLite file; recorded in the state directory
+    /// on first use (its `database-url`), so later commands need not repeat
+    /// it. Each host has a state directory of its own.
+    #[arg(long, global = true, value_name = "URL", env = "SLUICE_DATABASE")]
+    database: Option<String>,
     /// Talk to this server (`http://host:port`) instead of the state
     /// directory [default: the server driving the state directory, if any]
     #[arg(long, global = true, value_name = "URL", env = "SLUICE_SERVER")]
@@ -98,6 +105,12 @@ fn main() -> ExitCode {
         recheck_floor: global.recheck_floor,
     };
     let host = HostConfig::new(flags, &env);
+    if let Some(url) = &global.database
+        && let Err(e) = sluice::store::use_database(&host.state_dir, url)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     // Commands that read or change state talk to a server when one drives
     // the state directory or is named.
     let server = command.uses_state().then(|| {

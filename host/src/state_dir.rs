@@ -3,7 +3,8 @@
 //! all find their files through [`StateDir`].
 //!
 //! ```text
-//! <state>/state.db              the database (SQLite, WAL)
+//! <state>/state.db              the database (SQLite, WAL), unless...
+//! <state>/database-url          ...this names a PostgreSQL database, owner-only
 //! <state>/driver.lock           held by the process driving the engine
 //! <state>/artifacts/            the artifact store (trees/, manifests/)
 //! <state>/components/           components pipelines were applied with
@@ -40,6 +41,12 @@ impl StateDir {
     /// The database.
     pub fn database(&self) -> PathBuf {
         self.root.join("state.db")
+    }
+
+    /// The file naming the PostgreSQL database this state directory uses
+    /// instead of `state.db` (owner-only: the URL may hold a password).
+    pub fn database_url(&self) -> PathBuf {
+        self.root.join("database-url")
     }
 
     /// The driver's lock file.

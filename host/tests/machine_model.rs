@@ -401,6 +401,9 @@ impl Reference {
 
 struct World {
     machine: Machine,
+    /// Where every step is also written, when the test checks the store
+    /// (read back after each step, it must equal the machine's records).
+    store: Option<(sluice::store::Store, tempfile::TempDir)>,
     reference: Reference,
     ids: Vec<String>,
     index: HashMap<String, usize>,
@@ -418,6 +421,7 @@ impl World {
         machine.add_version(version(mode));
         World {
             machine,
+            store: None,
             reference: Reference {
                 mode: Some(mode),
                 ..Default::default()
@@ -429,8 +433,25 @@ impl World {
         }
     }
 
+    /// The same world, writing every step to a store on `database` (a
+    /// PostgreSQL URL, or `None` for SQLite in a temporary folder).
+    fn stored(mode: ExecutionMode, database: Option<String>) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(url) = database {
+            sluice::store::use_database(dir.path(), &url).unwrap();
+        }
+        let store = sluice::store::Store::open(dir.path()).unwrap();
+        World {
+            store: Some((store, dir)),
+            ..World::new(mode)
+        }
+    }
+
     fn collect_effects(&mut self) {
-        let _ = self.machine.take_changes();
+        let changes = self.machine.take_changes();
+        if let Some((store, _)) = &mut self.store {
+            store.write_step(&changes.records(&self.machine)).unwrap();
+        }
         for effect in self.machine.take_effects() {
             match effect {
                 Effect::Run(request) => {
@@ -640,6 +661,24 @@ impl World {
                 }
             }
         }
+        if let Some((store, _)) = &self.store {
+            for id in &self.ids {
+                let stored = store
+                    .execution(id, |p, v| self.machine.version(p, v).cloned())
+                    .unwrap();
+                // A call's token lives in memory only: a restored action
+                // is called again with a new one.
+                let mut held = self.machine.execution(id).cloned();
+                for run in held
+                    .iter_mut()
+                    .flat_map(|e| &mut e.stages)
+                    .flat_map(|s| &mut s.actions)
+                {
+                    run.token = 0;
+                }
+                prop_assert_eq!(stored, held, "{} as stored", id);
+            }
+        }
         if mode != ExecutionMode::Parallel {
             for (s, count) in inside.iter().enumerate() {
                 prop_assert!(
@@ -660,6 +699,34 @@ proptest! {
     #[test]
     fn the_engine_agrees_with_the_reference_model(mode in mode(), ops in prop::collection::vec(op(), 1..40)) {
         let mut world = World::new(mode);
+        for op in &ops {
+            world.apply(op)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, max_shrink_iters: 500, ..ProptestConfig::default() })]
+
+    /// Every step written to SQLite reads back as the machine holds it.
+    #[test]
+    fn the_store_keeps_what_the_engine_did_on_sqlite(mode in mode(), ops in prop::collection::vec(op(), 1..40)) {
+        let mut world = World::stored(mode, None);
+        for op in &ops {
+            world.apply(op)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+    /// Every step written to PostgreSQL reads back as the machine holds it
+    /// (a fresh database for each case).
+    #[test]
+    fn the_store_keeps_what_the_engine_did_on_postgres(mode in mode(), ops in prop::collection::vec(op(), 1..40)) {
+        let url = sluice_pgtest::Server::shared().database();
+        let mut world = World::stored(mode, Some(url));
         for op in &ops {
             world.apply(op)?;
         }

@@ -42,6 +42,29 @@ pub struct Harness {
     pub secrets: sluice::secrets::SecretStore,
 }
 
+/// Whether this test process runs its state on PostgreSQL: test targets
+/// whose name ends in `_postgres` (the same sources as their SQLite twin,
+/// built again under that name in tests/Cargo.toml) do.
+pub fn on_postgres() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|name| {
+            name.rsplit_once('-')
+                .map_or(name.as_str(), |(target, _hash)| target)
+                .ends_with("_postgres")
+        })
+}
+
+/// Points `state_dir` at a fresh PostgreSQL database when the test process
+/// runs on PostgreSQL ([`on_postgres`]); leaves it on SQLite otherwise.
+pub fn choose_database(state_dir: &std::path::Path) {
+    if on_postgres() {
+        let url = sluice_pgtest::Server::shared().database();
+        sluice::store::use_database(state_dir, &url).unwrap();
+    }
+}
+
 impl Harness {
     /// Applies `yaml` (placeholders: `{gate}`, `{source}`, `{gates}`,
     /// `{src}`) and starts an engine. The stub source's latest revision is `r1`.
@@ -64,6 +87,7 @@ impl Harness {
             dir,
         };
         harness.set_revision("r1", &[("file.txt", "one")]);
+        choose_database(&harness.state_dir);
         harness.pipeline = harness.apply(yaml).await;
         harness.engine = Some(
             Driver::start_with(
@@ -239,5 +263,63 @@ impl Harness {
 pub fn fast_callbacks() -> DriverSettings {
     DriverSettings {
         recheck: sluice::engine::RecheckPolicy::with_floor(std::time::Duration::from_millis(10)),
+    }
+}
+
+/// Another process holding the state database's write lock, so that the
+/// engine's next step cannot be written: SQLite's immediate transaction,
+/// or on PostgreSQL a `psql` session holding the writers' advisory lock.
+pub enum WriteLock {
+    /// A SQLite connection inside `BEGIN IMMEDIATE`.
+    Sqlite(rusqlite::Connection),
+    /// A `psql` holding the lock until it is killed.
+    Postgres(std::process::Child),
+}
+
+impl WriteLock {
+    /// Takes the lock of `state_dir`'s database; returns once it is held.
+    pub fn take(state_dir: &std::path::Path) -> WriteLock {
+        let url_file = sluice::state_dir::StateDir::at(state_dir).database_url();
+        let Ok(url) = std::fs::read_to_string(&url_file) else {
+            let blocker = rusqlite::Connection::open(state_dir.join("state.db")).unwrap();
+            blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+            return WriteLock::Sqlite(blocker);
+        };
+        use std::io::BufRead;
+        let psql = sluice_pgtest::Server::shared().bin_dir().join("psql");
+        let mut child = std::process::Command::new(psql)
+            .args(["-X", "-At", "-d", url.trim()])
+            // A backend asleep notices its client gone only when told to
+            // look: then killing psql lets the lock go at once.
+            .args(["-c", "SET client_connection_check_interval = 100"])
+            .arg("-c")
+            .arg(format!(
+                "SELECT pg_advisory_lock({}), 'held'",
+                sluice::store::WRITER_LOCK
+            ))
+            .args(["-c", "SELECT pg_sleep(600)"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let mut reader = std::io::BufReader::new(out);
+        let mut said = String::new();
+        while !said.contains("held") {
+            let before = said.len();
+            reader.read_line(&mut said).unwrap();
+            assert!(said.len() > before, "psql did not take the lock: {said:?}");
+        }
+        WriteLock::Postgres(child)
+    }
+
+    /// Lets go.
+    pub fn release(self) {
+        match self {
+            WriteLock::Sqlite(blocker) => blocker.execute_batch("ROLLBACK").unwrap(),
+            WriteLock::Postgres(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
 }

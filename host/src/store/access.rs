@@ -3,7 +3,6 @@
 
 use super::{Store, StoreError};
 use crate::records::{Millis, now_millis};
-use rusqlite::{OptionalExtension, params};
 
 /// A token as listed (never its value).
 #[derive(
@@ -48,37 +47,31 @@ impl Store {
         hash: &str,
         created_by: &str,
     ) -> Result<bool, StoreError> {
-        let added = self
-            .conn
-            .execute(
-                "INSERT INTO tokens (name, role, hash, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
-                params![name, role, hash, now_millis(), created_by],
-            )
-            .map_err(|e| self.sqlite(e))?;
+        let added = self.db.execute(
+            "INSERT INTO tokens (name, role, hash, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+            args![name, role, hash, now_millis(), created_by],
+        )?;
         Ok(added > 0)
     }
 
     /// The token (name and role) whose hash this is.
     pub fn token_by_hash(&self, hash: &str) -> Result<Option<(String, String)>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT name, role FROM tokens WHERE hash = ?1",
-                params![hash],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))
+        self.db
+            .query_opt("SELECT name, role FROM tokens WHERE hash = ?1", args![hash])?
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
     }
 
     /// Every token, by name.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT name, role, created_at, created_by FROM tokens ORDER BY name")
-            .map_err(|e| self.sqlite(e))?;
-        statement
-            .query_map([], |r| {
+        self.db
+            .query(
+                "SELECT name, role, created_at, created_by FROM tokens ORDER BY name",
+                args![],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(TokenInfo {
                     name: r.get(0)?,
                     role: r.get(1)?,
@@ -86,17 +79,14 @@ impl Store {
                     created_by: r.get(3)?,
                 })
             })
-            .map_err(|e| self.sqlite(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sqlite(e))
+            .collect()
     }
 
     /// Revokes a token; false when there was none of that name.
     pub fn revoke_token(&mut self, name: &str) -> Result<bool, StoreError> {
         let removed = self
-            .conn
-            .execute("DELETE FROM tokens WHERE name = ?1", params![name])
-            .map_err(|e| self.sqlite(e))?;
+            .db
+            .execute("DELETE FROM tokens WHERE name = ?1", args![name])?;
         Ok(removed > 0)
     }
 
@@ -108,25 +98,22 @@ impl Store {
         target: &str,
         outcome: &str,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO audit (at, actor, action, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![now_millis(), actor, action, target, outcome],
-            )
-            .map_err(|e| self.sqlite(e))?;
+        self.db.execute(
+            "INSERT INTO audit (at, actor, action, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
+            args![now_millis(), actor, action, target, outcome],
+        )?;
         Ok(())
     }
 
     /// The newest `limit` audit entries, newest first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
+        self.db
+            .query(
                 "SELECT id, at, actor, action, target, outcome FROM audit ORDER BY id DESC LIMIT ?1",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        statement
-            .query_map(params![limit as i64], |r| {
+                args![limit as i64],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(AuditEntry {
                     id: r.get(0)?,
                     at: r.get(1)?,
@@ -136,8 +123,6 @@ impl Store {
                     outcome: r.get(5)?,
                 })
             })
-            .map_err(|e| self.sqlite(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sqlite(e))
+            .collect()
     }
 }

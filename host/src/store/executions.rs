@@ -2,10 +2,10 @@
 //! artifacts: written one engine step per transaction, read back for
 //! recovery and for the commands that show state.
 
+use super::db::Db;
 use super::rows::{row_to_action, write_action, write_artifact, write_execution, write_stage};
 use super::{Store, StoreError};
 use crate::records::*;
-use rusqlite::{OptionalExtension, params};
 
 /// An execution as listed.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -75,46 +75,41 @@ impl Store {
         if step.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let at = |e| super::sqlite_at(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(at)?;
-        for (execution, key, run) in &step.closed_attempts {
-            write_action(&tx, execution, key, run).map_err(at)?;
-        }
-        for execution in &step.executions {
-            write_execution(&tx, execution).map_err(at)?;
-        }
-        for (execution, index) in &step.stages {
-            write_stage(&tx, execution, *index).map_err(at)?;
-        }
-        for (execution, artifact) in &step.artifacts {
-            write_artifact(&tx, execution, artifact).map_err(at)?;
-        }
-        for (execution, key) in &step.actions {
-            let run = &execution.stages[key.stage].actions[key.action];
-            write_action(&tx, execution, key, run).map_err(at)?;
-        }
-        for t in &step.transitions {
-            tx.execute(
-                "INSERT INTO transitions (pipeline, stage, enabled, reason, changed_by, changed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (pipeline, stage) DO UPDATE SET
-                   enabled = ?3, reason = ?4, changed_by = ?5, changed_at = ?6",
-                params![
-                    t.pipeline,
-                    t.stage,
-                    t.enabled,
-                    t.reason,
-                    t.changed_by,
-                    t.changed_at
-                ],
-            )
-            .map_err(at)?;
-        }
-        tx.commit().map_err(at)
+        self.db.write(|db| {
+            for (execution, key, run) in &step.closed_attempts {
+                write_action(db, execution, key, run)?;
+            }
+            for execution in &step.executions {
+                write_execution(db, execution)?;
+            }
+            for (execution, index) in &step.stages {
+                write_stage(db, execution, *index)?;
+            }
+            for (execution, artifact) in &step.artifacts {
+                write_artifact(db, execution, artifact)?;
+            }
+            for (execution, key) in &step.actions {
+                let run = &execution.stages[key.stage].actions[key.action];
+                write_action(db, execution, key, run)?;
+            }
+            for t in &step.transitions {
+                db.execute(
+                    "INSERT INTO transitions (pipeline, stage, enabled, reason, changed_by, changed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (pipeline, stage) DO UPDATE SET
+                       enabled = ?3, reason = ?4, changed_by = ?5, changed_at = ?6",
+                    args![
+                        t.pipeline,
+                        t.stage,
+                        t.enabled,
+                        t.reason,
+                        t.changed_by,
+                        t.changed_at
+                    ],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Every execution still running, oldest first, with the versions they
@@ -125,16 +120,15 @@ impl Store {
         &self,
         version_of: impl Fn(&str, u32) -> Option<SharedVersion>,
     ) -> Result<(Vec<Execution>, Vec<Damaged>), StoreError> {
-        let ids: Vec<String> = {
-            let mut statement = self
-                .conn
-                .prepare("SELECT id FROM executions WHERE status IN ('InProgress', 'Stopping') ORDER BY seq")
-                .map_err(|e| self.sqlite(e))?;
-            let rows = statement
-                .query_map([], |r| r.get(0))
-                .map_err(|e| self.sqlite(e))?;
-            rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))?
-        };
+        let ids: Vec<String> = self
+            .db
+            .query(
+                "SELECT id FROM executions WHERE status IN ('InProgress', 'Stopping') ORDER BY seq",
+                args![],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_, _>>()?;
         let mut executions = Vec::new();
         let mut damaged = Vec::new();
         for id in ids {
@@ -150,14 +144,13 @@ impl Store {
 
     /// The pipeline and version of an execution.
     pub fn execution_version(&self, id: &str) -> Result<Option<(String, u32)>, StoreError> {
-        self.conn
-            .query_row(
+        self.db
+            .query_opt(
                 "SELECT pipeline, version FROM executions WHERE id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))
+                args![id],
+            )?
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
     }
 
     /// The execution of `pipeline` started with idempotency token `token`.
@@ -166,14 +159,13 @@ impl Store {
         pipeline: &str,
         token: &str,
     ) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row(
+        self.db
+            .query_opt(
                 "SELECT id FROM executions WHERE pipeline = ?1 AND client_token = ?2",
-                params![pipeline, token],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))
+                args![pipeline, token],
+            )?
+            .map(|r| r.get(0))
+            .transpose()
     }
 
     /// Finds an execution by its id or a unique prefix of it (a range of
@@ -183,94 +175,79 @@ impl Store {
             return Ok(None);
         }
         let exact: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT id FROM executions WHERE id = ?1",
-                params![prefix],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
+            .db
+            .query_opt("SELECT id FROM executions WHERE id = ?1", args![prefix])?
+            .map(|r| r.get(0))
+            .transpose()?;
         if exact.is_some() {
             return Ok(exact);
         }
         // Every id starting with `prefix` sorts between it and it followed
         // by the greatest character.
         let end = format!("{prefix}\u{10FFFF}");
-        let mut statement = self
-            .conn
-            .prepare_cached(
+        let ids: Vec<String> = self
+            .db
+            .query(
                 "SELECT id FROM executions WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 2",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let ids: Vec<String> = statement
-            .query_map(params![prefix, end], |r| r.get(0))
-            .map_err(|e| self.sqlite(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sqlite(e))?;
+                args![prefix, end],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_, _>>()?;
         Ok(match ids.as_slice() {
             [one] => Some(one.clone()),
             _ => None,
         })
     }
 
-    /// One execution with its stages and the current attempt of each action.
+    /// One execution with its stages and the current attempt of each action
+    /// (read from one snapshot).
     pub fn execution(
         &self,
         id: &str,
         version_of: impl Fn(&str, u32) -> Option<SharedVersion>,
     ) -> Result<Option<Execution>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT pipeline, version, seq, status, status_reason, trigger_, variables,
-                        source_revisions, position_stage, position_waiting, stop,
-                        started_at, updated_at, ended_at, client_token
-                 FROM executions WHERE id = ?1",
-                params![id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, u32>(1)?,
-                        r.get::<_, u64>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, Option<usize>>(8)?,
-                        r.get::<_, Option<bool>>(9)?,
-                        r.get::<_, Option<String>>(10)?,
-                        r.get::<_, Millis>(11)?,
-                        r.get::<_, Millis>(12)?,
-                        r.get::<_, Option<Millis>>(13)?,
-                        r.get::<_, Option<String>>(14)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
-        let Some((
-            pipeline,
-            version,
-            seq,
-            status,
-            status_reason,
-            trigger,
-            variables,
-            revisions,
-            stage,
-            waiting,
-            stop,
-            started_at,
-            updated_at,
-            ended_at,
-            client_token,
-        )) = row
+        self.db.read(|db| self.execution_in(db, id, version_of))
+    }
+
+    fn execution_in(
+        &self,
+        db: &Db,
+        id: &str,
+        version_of: impl Fn(&str, u32) -> Option<SharedVersion>,
+    ) -> Result<Option<Execution>, StoreError> {
+        let Some(row) = db.query_opt(
+            "SELECT pipeline, version, seq, status, status_reason, trigger_, variables,
+                    source_revisions, position_stage, position_waiting, stop,
+                    started_at, updated_at, ended_at, client_token
+             FROM executions WHERE id = ?1",
+            args![id],
+        )?
         else {
             return Ok(None);
         };
         let what = || format!("execution {id}");
+        let field = |e: StoreError| match e {
+            StoreError::Corrupt {
+                what: w, message, ..
+            } => self.corrupt(what(), format!("{w}: {message}")),
+            other => other,
+        };
+        let pipeline: String = row.get(0).map_err(field)?;
+        let version: u32 = row.get(1).map_err(field)?;
+        let seq: u64 = row.get(2).map_err(field)?;
+        let status: String = row.get(3).map_err(field)?;
+        let status_reason: Option<String> = row.get(4).map_err(field)?;
+        let trigger: String = row.get(5).map_err(field)?;
+        let variables: String = row.get(6).map_err(field)?;
+        let revisions: String = row.get(7).map_err(field)?;
+        let stage: Option<usize> = row.get(8).map_err(field)?;
+        let waiting: Option<bool> = row.get(9).map_err(field)?;
+        let stop: Option<String> = row.get(10).map_err(field)?;
+        let started_at: Millis = row.get(11).map_err(field)?;
+        let updated_at: Millis = row.get(12).map_err(field)?;
+        let ended_at: Option<Millis> = row.get(13).map_err(field)?;
+        let client_token: Option<String> = row.get(14).map_err(field)?;
         let Some(version_def) = version_of(&pipeline, version).or_else(|| {
             self.pipeline_version(&pipeline, version)
                 .ok()
@@ -306,56 +283,37 @@ impl Store {
         execution.updated_at = updated_at;
         execution.ended_at = ended_at;
 
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT stage_index, status, attempt, entered_seq, started_at, ended_at
-                 FROM stage_runs WHERE execution_id = ?1",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let stages = statement
-            .query_map(params![id], |r| {
-                Ok((
-                    r.get::<_, usize>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, u32>(2)?,
-                    r.get::<_, Option<u64>>(3)?,
-                    r.get::<_, Option<Millis>>(4)?,
-                    r.get::<_, Option<Millis>>(5)?,
-                ))
-            })
-            .map_err(|e| self.sqlite(e))?;
+        let stages = db.query(
+            "SELECT stage_index, status, attempt, entered_seq, started_at, ended_at
+             FROM stage_runs WHERE execution_id = ?1",
+            args![id],
+        )?;
         for row in stages {
-            let (index, status, attempt, entered, started, ended) =
-                row.map_err(|e| self.sqlite(e))?;
+            let index: usize = row.get(0).map_err(field)?;
             let Some(run) = execution.stages.get_mut(index) else {
                 continue;
             };
+            let status: Option<String> = row.get(1).map_err(field)?;
             run.status = status.as_deref().and_then(StageStatus::parse);
-            run.attempt = attempt;
-            run.entered_seq = entered;
-            run.started_at = started;
-            run.ended_at = ended;
+            run.attempt = row.get(2).map_err(field)?;
+            run.entered_seq = row.get(3).map_err(field)?;
+            run.started_at = row.get(4).map_err(field)?;
+            run.ended_at = row.get(5).map_err(field)?;
         }
 
         // The latest attempt of each action; it belongs to the current
         // stage run only if it was written in it.
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT a.* FROM action_runs a
-                 WHERE a.execution_id = ?1 AND a.attempt = (
-                   SELECT MAX(b.attempt) FROM action_runs b
-                   WHERE b.execution_id = a.execution_id AND b.stage_index = a.stage_index
-                     AND b.action_index = a.action_index)",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![id], row_to_action)
-            .map_err(|e| self.sqlite(e))?;
+        let rows = db.query(
+            "SELECT a.* FROM action_runs a
+             WHERE a.execution_id = ?1 AND a.attempt = (
+               SELECT MAX(b.attempt) FROM action_runs b
+               WHERE b.execution_id = a.execution_id AND b.stage_index = a.stage_index
+                 AND b.action_index = a.action_index)",
+            args![id],
+        )?;
         for row in rows {
             let (stage_index, action_index, stage_attempt, run) =
-                row.map_err(|e| self.sqlite(e))?;
+                row_to_action(&row).map_err(field)?;
             let Some(stage) = execution.stages.get_mut(stage_index) else {
                 continue;
             };
@@ -370,26 +328,12 @@ impl Store {
             }
         }
 
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT name, digest, files, bytes, producer, revision FROM artifacts WHERE execution_id = ?1",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let artifacts = statement
-            .query_map(params![id], |r| {
-                Ok(ArtifactRecord {
-                    name: r.get(0)?,
-                    digest: r.get(1)?,
-                    files: r.get(2)?,
-                    bytes: r.get(3)?,
-                    producer: r.get(4)?,
-                    revision: r.get(5)?,
-                })
-            })
-            .map_err(|e| self.sqlite(e))?;
-        for artifact in artifacts {
-            let artifact = artifact.map_err(|e| self.sqlite(e))?;
+        let artifacts = db.query(
+            "SELECT name, digest, files, bytes, producer, revision FROM artifacts WHERE execution_id = ?1",
+            args![id],
+        )?;
+        for row in artifacts {
+            let artifact = artifact_record(&row, 0).map_err(field)?;
             execution.artifacts.insert(artifact.name.clone(), artifact);
         }
         Ok(Some(execution))
@@ -397,15 +341,14 @@ impl Store {
 
     /// Every attempt of every action of an execution, in order.
     pub fn action_attempts(&self, id: &str) -> Result<Vec<ActionAttempt>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
+        self.db
+            .query(
                 "SELECT * FROM action_runs WHERE execution_id = ?1
                  ORDER BY stage_index, action_index, attempt",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![id], |r| {
+                args![id],
+            )?
+            .iter()
+            .map(|r| {
                 let stage: String = r.get("stage")?;
                 let (_, _, _, run) = row_to_action(r)?;
                 Ok(ActionAttempt {
@@ -416,21 +359,19 @@ impl Store {
                     run,
                 })
             })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+            .collect()
     }
 
     /// Every attempt of every stage of an execution, in stage order.
     pub fn stage_attempts(&self, id: &str) -> Result<Vec<StageAttempt>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
+        self.db
+            .query(
                 "SELECT name, attempt, status, started_at, ended_at FROM stage_attempts
                  WHERE execution_id = ?1 ORDER BY stage_index, attempt",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![id], |r| {
+                args![id],
+            )?
+            .iter()
+            .map(|r| {
                 let status: Option<String> = r.get(2)?;
                 Ok(StageAttempt {
                     stage: r.get(0)?,
@@ -440,8 +381,7 @@ impl Store {
                     ended_at: r.get(4)?,
                 })
             })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+            .collect()
     }
 
     /// Executions of a pipeline, newest first.
@@ -450,15 +390,14 @@ impl Store {
         pipeline: &str,
         limit: usize,
     ) -> Result<Vec<ExecutionSummary>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
+        self.db
+            .query(
                 "SELECT id, pipeline, version, status, status_reason, trigger_, started_at, ended_at, source_revisions
                  FROM executions WHERE pipeline = ?1 ORDER BY seq DESC LIMIT ?2",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![pipeline, limit as i64], |r| {
+                args![pipeline, limit as i64],
+            )?
+            .iter()
+            .map(|r| {
                 let revisions: String = r.get(8)?;
                 Ok(ExecutionSummary {
                     id: r.get(0)?,
@@ -472,45 +411,42 @@ impl Store {
                     source_revisions: serde_json::from_str(&revisions).unwrap_or_default(),
                 })
             })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+            .collect()
     }
 
     /// For each stage of each pipeline, the execution that entered it last
     /// (kept as it happens: no scan of the stage runs).
     pub fn latest_stage_entries(&self) -> Result<Vec<(String, String, u64, String)>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT pipeline, stage, entered_seq, execution_id FROM stage_entries")
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        self.db
+            .query(
+                "SELECT pipeline, stage, entered_seq, execution_id FROM stage_entries",
+                args![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .collect()
     }
 
     /// For each stage of `pipeline`: the execution that entered it last.
     pub fn stage_entries(&self, pipeline: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT stage, execution_id FROM stage_entries WHERE pipeline = ?1")
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        self.db
+            .query(
+                "SELECT stage, execution_id FROM stage_entries WHERE pipeline = ?1",
+                args![pipeline],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
     }
 
     /// The largest start order number and stage entry number used.
     pub fn last_numbers(&self) -> Result<(u64, u64), StoreError> {
-        self.conn
-            .query_row(
-                "SELECT (SELECT COALESCE(MAX(seq), 0) FROM executions),
-                        (SELECT COALESCE(MAX(entered_seq), 0) FROM stage_entries)",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|e| self.sqlite(e))
+        let row = self.db.query_one(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM executions),
+                    (SELECT COALESCE(MAX(entered_seq), 0) FROM stage_entries)",
+            args![],
+        )?;
+        Ok((row.get(0)?, row.get(1)?))
     }
 
     /// Running executions waiting in front of a stage, in start order: id,
@@ -520,63 +456,65 @@ impl Store {
         &self,
         pipeline: &str,
     ) -> Result<Vec<(String, usize, u32)>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(WAITING_EXECUTIONS)
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        self.db
+            .query(WAITING_EXECUTIONS, args![pipeline])?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect()
     }
 
-    /// How SQLite runs a query (`EXPLAIN QUERY PLAN`), one line per step.
+    /// How the database runs a query (`EXPLAIN QUERY PLAN` on SQLite,
+    /// `EXPLAIN` on PostgreSQL), one line per step.
     pub fn query_plan(&self, sql: &str) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([], |r| r.get::<_, String>(3))
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        if self.db.is_postgres() {
+            return self
+                .db
+                .query(&format!("EXPLAIN {sql}"), args![])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+        }
+        self.db
+            .query(&format!("EXPLAIN QUERY PLAN {sql}"), args![])?
+            .iter()
+            .map(|r| r.get(3))
+            .collect()
     }
 
     /// How many executions are running, all pipelines together.
     pub fn active_count(&self) -> Result<usize, StoreError> {
-        self.conn
-            .query_row(
+        self.db
+            .query_one(
                 "SELECT COUNT(*) FROM executions WHERE status IN ('InProgress', 'Stopping')",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as usize)
-            .map_err(|e| self.sqlite(e))
+                args![],
+            )?
+            .get(0)
     }
 
     /// Every artifact record (for verification).
     pub fn all_artifacts(&self) -> Result<Vec<(String, ArtifactRecord)>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT execution_id, name, digest, files, bytes, producer, revision FROM artifacts")
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    ArtifactRecord {
-                        name: r.get(1)?,
-                        digest: r.get(2)?,
-                        files: r.get(3)?,
-                        bytes: r.get(4)?,
-                        producer: r.get(5)?,
-                        revision: r.get(6)?,
-                    },
-                ))
-            })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+        self.db
+            .query(
+                "SELECT execution_id, name, digest, files, bytes, producer, revision FROM artifacts",
+                args![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, artifact_record(r, 1)?)))
+            .collect()
     }
+}
+
+/// An artifact record from the row's columns `first`.. (name, digest,
+/// files, bytes, producer, revision).
+fn artifact_record(r: &super::db::Row, first: usize) -> Result<ArtifactRecord, StoreError> {
+    Ok(ArtifactRecord {
+        name: r.get(first)?,
+        digest: r.get(first + 1)?,
+        files: r.get(first + 2)?,
+        bytes: r.get(first + 3)?,
+        producer: r.get(first + 4)?,
+        revision: r.get(first + 5)?,
+    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
-//! Durable state: SQLite (bundled) in WAL mode, with versioned schema
-//! migrations. Pipelines and their versions, executions with their stage
-//! and action runs (every attempt kept), artifacts, transitions, and the
-//! commands other processes leave for the one driving the engine.
+//! Durable state: SQLite (bundled, in the state directory, WAL mode) or
+//! PostgreSQL (a database many hosts share), with versioned schema
+//! migrations for each. Pipelines and their versions, executions with their
+//! stage and action runs (every attempt kept), artifacts, transitions, and
+//! the commands other processes leave for the one driving the engine.
 //!
 //! Every engine step is written in one transaction ([`Store::write_step`]).
-//! The rest of Sluice reaches the database only through this module, whose
-//! interface is narrow enough for a PostgreSQL backend to sit behind it.
+//! The rest of Sluice reaches the database only through [`Store`]; its SQL
+//! is written once, in the dialect both databases accept (`db.rs`).
 
+#[macro_use]
+mod db;
 mod access;
 mod executions;
 mod pipelines;
@@ -16,10 +19,12 @@ mod rows;
 mod schema;
 
 pub use access::{AuditEntry, TokenInfo};
+pub use db::WRITER_LOCK;
 pub use executions::{ActionAttempt, ExecutionSummary, StageAttempt};
 pub use pipelines::{Deletion, PipelineSummary};
 pub use retention::Expired;
 
+use db::Db;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,6 +58,22 @@ pub enum StoreError {
         /// What is wrong with it.
         message: String,
     },
+    /// PostgreSQL said no, or could not be reached.
+    #[error("PostgreSQL database {database}: {message}")]
+    Postgres {
+        /// The database's URL, without its password.
+        database: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The state directory names a database that cannot be used.
+    #[error("{}: {message}", path.display())]
+    DatabaseUrl {
+        /// The file naming it.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The database was written by a newer Sluice.
     #[error(
         "state database {} has schema version {found}, newer than this sluice understands ({known}); use a newer sluice",
@@ -70,135 +91,255 @@ pub enum StoreError {
 
 /// The state database of one state directory.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    db: Db,
+    state_dir: PathBuf,
 }
 
 impl Store {
-    /// The state directory the database is in.
+    /// The state directory the database belongs to.
     pub fn state_dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
+        &self.state_dir
     }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("database", &self.db.location())
+            .finish()
     }
 }
 
+/// Records that the state directory `state_dir` keeps its state in the
+/// PostgreSQL database at `url` (its `database-url` file, owner-only).
+/// Refused when the state directory already uses another database, or
+/// already has a SQLite database of its own: a state directory never
+/// changes database under its executions.
+pub fn use_database(state_dir: &Path, url: &str) -> Result<(), StoreError> {
+    let layout = crate::state_dir::StateDir::at(state_dir);
+    let file = layout.database_url();
+    let refuse = |message: String| StoreError::DatabaseUrl {
+        path: file.clone(),
+        message,
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(refuse(format!(
+            "--database {}: only PostgreSQL URLs (postgres://USER@HOST[:PORT]/DATABASE) are accepted; without --database the state directory keeps its own SQLite database",
+            db::without_password(url)
+        )));
+    }
+    match std::fs::read_to_string(&file) {
+        Ok(existing) if existing.trim() == url => return Ok(()),
+        Ok(existing) => {
+            return Err(refuse(format!(
+                "this state directory uses {}, not {}; give each host a state directory of its own",
+                db::without_password(existing.trim()),
+                db::without_password(url)
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(StoreError::Io { path: file, source });
+        }
+    }
+    if layout.database().exists() {
+        return Err(refuse(format!(
+            "this state directory already keeps its state in {}; use a new state directory for {}",
+            layout.database().display(),
+            db::without_password(url)
+        )));
+    }
+    std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
+        path: state_dir.to_path_buf(),
+        source,
+    })?;
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)?;
+        out.write_all(format!("{url}\n").as_bytes())?;
+        out.sync_all()
+    };
+    write().map_err(|source| StoreError::Io {
+        path: file.clone(),
+        source,
+    })
+}
+
+/// Whether `state_dir` has a database yet: its SQLite file, or a
+/// PostgreSQL database it names.
+pub fn exists(state_dir: &Path) -> bool {
+    let layout = crate::state_dir::StateDir::at(state_dir);
+    layout.database().exists() || layout.database_url().exists()
+}
+
 impl Store {
-    /// Opens (creating when missing) the database in `state_dir` and
-    /// brings its schema up to date.
+    /// Opens (creating when missing) the state directory's database and
+    /// brings its schema up to date: the PostgreSQL database its
+    /// `database-url` names, else its own SQLite file.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let path = crate::state_dir::StateDir::at(state_dir).database();
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        let mut store = Store { conn, path };
+        let layout = crate::state_dir::StateDir::at(state_dir);
+        let url_file = layout.database_url();
+        let db = match std::fs::read_to_string(&url_file) {
+            Ok(url) => Db::Postgres(db::Postgres::connect(url.trim())?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let path = layout.database();
+                let conn = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_CREATE
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|source| StoreError::Sqlite {
+                    path: path.clone(),
+                    source,
+                })?;
+                Db::Sqlite { conn, path }
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: url_file,
+                    source,
+                });
+            }
+        };
+        let mut store = Store {
+            db,
+            state_dir: state_dir.to_path_buf(),
+        };
         store.configure()?;
         store.migrate()?;
         Ok(store)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the data is: the SQLite file, or the PostgreSQL URL without
+    /// its password.
+    pub fn path(&self) -> PathBuf {
+        self.db.location()
+    }
+
+    /// Whether the state is in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.db.is_postgres()
     }
 
     fn configure(&mut self) -> Result<(), StoreError> {
-        self.conn
-            .busy_timeout(Duration::from_secs(10))
-            .map_err(|e| self.sqlite(e))?;
+        let Some((conn, path)) = self.db.sqlite() else {
+            return Ok(());
+        };
+        let at = |e| sqlite_at(path, e);
+        conn.busy_timeout(Duration::from_secs(10)).map_err(at)?;
+        conn.set_prepared_statement_cache_capacity(64);
         // WAL: readers never block the writer; NORMAL: a transaction is
         // durable once the WAL is written, which survives a killed
         // process (only a power loss can take the last ones).
-        self.conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;",
-            )
-            .map_err(|e| self.sqlite(e))
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;",
+        )
+        .map_err(at)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let known = schema::MIGRATIONS.len() as i64;
-        let current: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.sqlite(e))?;
+        let postgres = self.db.is_postgres();
+        let migrations = if postgres {
+            schema::POSTGRES
+        } else {
+            schema::SQLITE
+        };
+        let known = migrations.len() as i64;
+        if postgres {
+            self.db
+                .write(|db| db.batch(schema::POSTGRES_VERSION_TABLE))?;
+        }
+        let current = self.schema_version()?;
         if current > known {
             return Err(StoreError::TooNew {
-                path: self.path.clone(),
+                path: self.path(),
                 found: current,
                 known,
             });
         }
-        for (index, migration) in schema::MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| sqlite_at(&self.path, e))?;
-            // Another process may have migrated while we waited.
-            let now: i64 = tx
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(|e| sqlite_at(&self.path, e))?;
-            if now > index as i64 {
-                continue;
-            }
-            tx.execute_batch(migration)
-                .map_err(|e| sqlite_at(&self.path, e))?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
-                .map_err(|e| sqlite_at(&self.path, e))?;
-            tx.commit().map_err(|e| sqlite_at(&self.path, e))?;
+        for (index, migration) in migrations.iter().enumerate().skip(current as usize) {
+            let number = index as i64 + 1;
+            self.db.write(|db| {
+                // Another process may have migrated while we waited.
+                if schema_version(db)? >= number {
+                    return Ok(());
+                }
+                db.batch(migration)?;
+                if db.is_postgres() {
+                    db.execute("UPDATE sluice_schema SET version = ?1", args![number])?;
+                } else {
+                    db.batch(&format!("PRAGMA user_version = {number}"))?;
+                }
+                Ok(())
+            })?;
         }
         Ok(())
     }
 
     /// The schema version.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.sqlite(e))
+        schema_version(&self.db)
     }
 
-    /// Runs SQLite's own consistency check; `Ok` holds its findings ("ok"
-    /// when there are none).
+    /// Checks the database: SQLite's own page check (SQLite only; PostgreSQL
+    /// checks its pages as it reads them), then that every record points at
+    /// what it belongs to. `Ok` holds the findings, or "ok" when there are
+    /// none.
     pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("PRAGMA integrity_check")
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sqlite(e))
-    }
-
-    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
-        sqlite_at(&self.path, source)
+        let mut findings = Vec::new();
+        if !self.db.is_postgres() {
+            for row in self.db.query("PRAGMA integrity_check", args![])? {
+                let line: String = row.get(0)?;
+                if line != "ok" {
+                    findings.push(line);
+                }
+            }
+        }
+        for (what, sql) in schema::CONSISTENCY {
+            let ids: Vec<String> = self
+                .db
+                .query(sql, args![])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect::<Result<_, _>>()?;
+            if !ids.is_empty() {
+                findings.push(format!("{what}: {}", ids.join(", ")));
+            }
+        }
+        if findings.is_empty() {
+            findings.push("ok".into());
+        }
+        Ok(findings)
     }
 
     fn corrupt(&self, what: impl Into<String>, message: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt {
-            path: self.path.clone(),
+            path: self.path(),
             what: what.into(),
             message: message.to_string(),
         }
     }
+}
+
+fn schema_version(db: &Db) -> Result<i64, StoreError> {
+    let sql = if db.is_postgres() {
+        "SELECT version FROM sluice_schema"
+    } else {
+        "PRAGMA user_version"
+    };
+    db.query_one(sql, args![])?.get(0)
 }
 
 fn sqlite_at(path: &Path, source: rusqlite::Error) -> StoreError {

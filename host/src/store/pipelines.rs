@@ -2,7 +2,6 @@
 
 use super::{Store, StoreError, json};
 use crate::records::{Millis, PipelineVersion, TransitionState};
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 /// A pipeline as listed.
@@ -42,59 +41,50 @@ impl Store {
             let body = json(&(&version.definition, &version.resolved));
             hex::encode(Sha256::digest(body.as_bytes()))
         };
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| super::sqlite_at(&path, e))?;
-        let current: Option<(u32, String)> = tx
-            .query_row(
-                "SELECT v.version, v.digest FROM pipelines p
-                 JOIN pipeline_versions v ON v.pipeline = p.name AND v.version = p.current_version
-                 WHERE p.name = ?1",
-                params![version.name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| super::sqlite_at(&path, e))?;
-        if let Some((number, existing)) = &current
-            && *existing == digest
-        {
-            return Ok((*number, false));
-        }
-        let number = current.map(|(n, _)| n + 1).unwrap_or(1);
-        let mut stored = version.clone();
-        stored.version = number;
-        tx.execute(
-            "INSERT INTO pipeline_versions (pipeline, version, body, digest, source_file, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![version.name, number, json(&stored), digest, source_file, version.created_at],
-        )
-        .map_err(|e| super::sqlite_at(&path, e))?;
-        tx.execute(
-            "INSERT INTO pipelines (name, current_version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT (name) DO UPDATE SET current_version = ?2, updated_at = ?3",
-            params![version.name, number, version.created_at],
-        )
-        .map_err(|e| super::sqlite_at(&path, e))?;
-        tx.commit().map_err(|e| super::sqlite_at(&path, e))?;
-        Ok((number, true))
+        self.db.write(|db| {
+            let current: Option<(u32, String)> = db
+                .query_opt(
+                    "SELECT v.version, v.digest FROM pipelines p
+                     JOIN pipeline_versions v ON v.pipeline = p.name AND v.version = p.current_version
+                     WHERE p.name = ?1",
+                    args![version.name],
+                )?
+                .map(|r| Ok::<_, StoreError>((r.get(0)?, r.get(1)?)))
+                .transpose()?;
+            if let Some((number, existing)) = &current
+                && *existing == digest
+            {
+                return Ok((*number, false));
+            }
+            let number = current.map(|(n, _)| n + 1).unwrap_or(1);
+            let mut stored = version.clone();
+            stored.version = number;
+            db.execute(
+                "INSERT INTO pipeline_versions (pipeline, version, body, digest, source_file, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![version.name, number, json(&stored), digest, source_file, version.created_at],
+            )?;
+            db.execute(
+                "INSERT INTO pipelines (name, current_version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (name) DO UPDATE SET current_version = ?2, updated_at = ?3",
+                args![version.name, number, version.created_at],
+            )?;
+            Ok((number, true))
+        })
     }
 
     /// A pipeline's versions, newest first: number and when applied.
     pub fn pipeline_versions(&self, name: &str) -> Result<Vec<(u32, i64)>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
+        self.db
+            .query(
                 "SELECT version, created_at FROM pipeline_versions WHERE pipeline = ?1
                  ORDER BY version DESC",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+                args![name],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
     }
 
     /// One version of a pipeline.
@@ -104,28 +94,26 @@ impl Store {
         version: u32,
     ) -> Result<Option<PipelineVersion>, StoreError> {
         let body: Option<String> = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT body FROM pipeline_versions WHERE pipeline = ?1 AND version = ?2",
-                params![name, version],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
+                args![name, version],
+            )?
+            .map(|r| r.get(0))
+            .transpose()?;
         body.map(|b| self.parse_version(name, &b)).transpose()
     }
 
     /// A pipeline's current version.
     pub fn current_pipeline(&self, name: &str) -> Result<Option<PipelineVersion>, StoreError> {
         let version: Option<u32> = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT current_version FROM pipelines WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
+                args![name],
+            )?
+            .map(|r| r.get(0))
+            .transpose()?;
         match version {
             Some(v) => self.pipeline_version(name, v),
             None => Ok(None),
@@ -134,38 +122,33 @@ impl Store {
 
     /// Every pipeline's current version.
     pub fn current_pipelines(&self) -> Result<Vec<PipelineVersion>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT v.pipeline, v.body FROM pipelines p
-                 JOIN pipeline_versions v ON v.pipeline = p.name AND v.version = p.current_version
-                 ORDER BY p.name",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows: Vec<(String, String)> = statement
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sqlite(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sqlite(e))?;
-        rows.iter().map(|(n, b)| self.parse_version(n, b)).collect()
+        self.versions(
+            "SELECT v.pipeline, v.body FROM pipelines p
+             JOIN pipeline_versions v ON v.pipeline = p.name AND v.version = p.current_version
+             ORDER BY p.name",
+        )
     }
 
     /// Versions of a pipeline that running executions still use.
     pub fn versions_in_use(&self) -> Result<Vec<PipelineVersion>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT DISTINCT v.pipeline, v.body FROM executions e
-                 JOIN pipeline_versions v ON v.pipeline = e.pipeline AND v.version = e.version
-                 WHERE e.status IN ('InProgress', 'Stopping')",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows: Vec<(String, String)> = statement
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sqlite(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sqlite(e))?;
-        rows.iter().map(|(n, b)| self.parse_version(n, b)).collect()
+        self.versions(
+            "SELECT DISTINCT v.pipeline, v.body FROM executions e
+             JOIN pipeline_versions v ON v.pipeline = e.pipeline AND v.version = e.version
+             WHERE e.status IN ('InProgress', 'Stopping')",
+        )
+    }
+
+    /// The versions a query of (pipeline, body) rows names.
+    fn versions(&self, sql: &str) -> Result<Vec<PipelineVersion>, StoreError> {
+        self.db
+            .query(sql, args![])?
+            .iter()
+            .map(|r| {
+                let name: String = r.get(0)?;
+                let body: String = r.get(1)?;
+                self.parse_version(&name, &body)
+            })
+            .collect()
     }
 
     fn parse_version(&self, name: &str, body: &str) -> Result<PipelineVersion, StoreError> {
@@ -174,17 +157,16 @@ impl Store {
 
     /// Every pipeline, with its latest execution.
     pub fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
+        self.db
+            .query(
                 "SELECT p.name, p.current_version, p.updated_at,
                         (SELECT id FROM executions e WHERE e.pipeline = p.name ORDER BY seq DESC LIMIT 1),
                         (SELECT status FROM executions e WHERE e.pipeline = p.name ORDER BY seq DESC LIMIT 1)
                  FROM pipelines p ORDER BY p.name",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map([], |r| {
+                args![],
+            )?
+            .iter()
+            .map(|r| {
                 let id: Option<String> = r.get(3)?;
                 let status: Option<String> = r.get(4)?;
                 Ok(PipelineSummary {
@@ -194,66 +176,56 @@ impl Store {
                     latest_execution: id.zip(status),
                 })
             })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+            .collect()
     }
 
     /// Deletes a pipeline and its history in one transaction, unless one
     /// of its executions is in progress (`force`: even then; the engine has
     /// stopped them).
     pub fn delete_pipeline(&mut self, name: &str, force: bool) -> Result<Deletion, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| super::sqlite_at(&path, e))?;
-        let running: Option<String> = tx
-            .query_row(
-                "SELECT id FROM executions WHERE pipeline = ?1 AND status IN ('InProgress', 'Stopping') LIMIT 1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| super::sqlite_at(&path, e))?;
-        if let Some(execution) = running.filter(|_| !force) {
-            return Ok(Deletion::InProgress(execution));
-        }
-        let sql = [
-            "DELETE FROM action_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
-            "DELETE FROM stage_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
-            "DELETE FROM artifacts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
-            "DELETE FROM stage_attempts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
-            "DELETE FROM executions WHERE pipeline = ?1",
-            "DELETE FROM transitions WHERE pipeline = ?1",
-            "DELETE FROM stage_entries WHERE pipeline = ?1",
-            "DELETE FROM pipeline_versions WHERE pipeline = ?1",
-        ];
-        for statement in sql {
-            tx.execute(statement, params![name])
-                .map_err(|e| super::sqlite_at(&path, e))?;
-        }
-        let deleted = tx
-            .execute("DELETE FROM pipelines WHERE name = ?1", params![name])
-            .map_err(|e| super::sqlite_at(&path, e))?;
-        tx.commit().map_err(|e| super::sqlite_at(&path, e))?;
-        Ok(if deleted > 0 {
-            Deletion::Deleted
-        } else {
-            Deletion::NoSuchPipeline
+        self.db.write(|db| {
+            let running: Option<String> = db
+                .query_opt(
+                    "SELECT id FROM executions WHERE pipeline = ?1 AND status IN ('InProgress', 'Stopping') LIMIT 1",
+                    args![name],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
+            if let Some(execution) = running.filter(|_| !force) {
+                return Ok(Deletion::InProgress(execution));
+            }
+            let sql = [
+                "DELETE FROM action_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+                "DELETE FROM stage_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+                "DELETE FROM artifacts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+                "DELETE FROM stage_attempts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
+                "DELETE FROM executions WHERE pipeline = ?1",
+                "DELETE FROM transitions WHERE pipeline = ?1",
+                "DELETE FROM stage_entries WHERE pipeline = ?1",
+                "DELETE FROM pipeline_versions WHERE pipeline = ?1",
+            ];
+            for statement in sql {
+                db.execute(statement, args![name])?;
+            }
+            let deleted = db.execute("DELETE FROM pipelines WHERE name = ?1", args![name])?;
+            Ok(if deleted > 0 {
+                Deletion::Deleted
+            } else {
+                Deletion::NoSuchPipeline
+            })
         })
     }
 
     /// The transitions of a pipeline that were ever changed.
     pub fn transitions(&self, pipeline: &str) -> Result<Vec<TransitionState>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
+        self.db
+            .query(
                 "SELECT pipeline, stage, enabled, reason, changed_by, changed_at
                  FROM transitions WHERE pipeline = ?1 ORDER BY stage",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = statement
-            .query_map(params![pipeline], |r| {
+                args![pipeline],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(TransitionState {
                     pipeline: r.get(0)?,
                     stage: r.get(1)?,
@@ -263,7 +235,6 @@ impl Store {
                     changed_at: r.get(5)?,
                 })
             })
-            .map_err(|e| self.sqlite(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+            .collect()
     }
 }

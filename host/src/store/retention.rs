@@ -3,7 +3,6 @@
 //! and answered requests.
 
 use super::{Store, StoreError};
-use rusqlite::params;
 
 /// An execution retention removes: its id and its artifacts' digests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,36 +23,34 @@ impl Store {
         keep: u32,
         ended_before: i64,
     ) -> Result<Vec<Expired>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
+        let ids: Vec<String> = self
+            .db
+            .query(
                 "SELECT id FROM executions e
                  WHERE pipeline = ?1
                    AND status NOT IN ('InProgress', 'Stopping')
                    AND id NOT IN (SELECT execution_id FROM stage_entries WHERE pipeline = ?1)
                    AND (seq < COALESCE((SELECT seq FROM executions WHERE pipeline = ?1
-                                         ORDER BY seq DESC LIMIT 1 OFFSET ?2 - 1), -1)
+                                         ORDER BY seq DESC LIMIT 1 OFFSET ?2), -1)
                         OR ended_at < ?3)
                  ORDER BY seq",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let ids: Vec<String> = statement
-            .query_map(params![pipeline, keep, ended_before], |r| r.get(0))
-            .map_err(|e| self.sqlite(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sqlite(e))?;
-        let mut digests = self
-            .conn
-            .prepare_cached("SELECT digest FROM artifacts WHERE execution_id = ?1")
-            .map_err(|e| self.sqlite(e))?;
+                args![pipeline, keep.saturating_sub(1), ended_before],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_, _>>()?;
         let mut expired = Vec::with_capacity(ids.len());
         for id in ids {
-            let found: Vec<String> = digests
-                .query_map(params![id], |r| r.get(0))
-                .map_err(|e| self.sqlite(e))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| self.sqlite(e))?;
-            expired.push(Expired { id, digests: found });
+            let digests = self
+                .db
+                .query(
+                    "SELECT digest FROM artifacts WHERE execution_id = ?1",
+                    args![id],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect::<Result<_, _>>()?;
+            expired.push(Expired { id, digests });
         }
         Ok(expired)
     }
@@ -62,72 +59,62 @@ impl Store {
     /// transaction; one that is running again (retried meanwhile) stays.
     /// Returns how many went.
     pub fn remove_executions(&mut self, ids: &[String]) -> Result<usize, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| super::sqlite_at(&path, e))?;
-        let mut removed = 0;
-        for id in ids {
-            let ended: bool = tx
-                .query_row(
-                    "SELECT COUNT(*) FROM executions WHERE id = ?1 AND status NOT IN ('InProgress', 'Stopping')",
-                    params![id],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n > 0)
-                .map_err(|e| super::sqlite_at(&path, e))?;
-            if !ended {
-                continue;
+        self.db.write(|db| {
+            let mut removed = 0;
+            for id in ids {
+                let ended: i64 = db
+                    .query_one(
+                        "SELECT COUNT(*) FROM executions WHERE id = ?1 AND status NOT IN ('InProgress', 'Stopping')",
+                        args![id],
+                    )?
+                    .get(0)?;
+                if ended == 0 {
+                    continue;
+                }
+                for sql in [
+                    "DELETE FROM action_runs WHERE execution_id = ?1",
+                    "DELETE FROM stage_runs WHERE execution_id = ?1",
+                    "DELETE FROM stage_attempts WHERE execution_id = ?1",
+                    "DELETE FROM artifacts WHERE execution_id = ?1",
+                    "DELETE FROM executions WHERE id = ?1",
+                ] {
+                    db.execute(sql, args![id])?;
+                }
+                removed += 1;
             }
-            for sql in [
-                "DELETE FROM action_runs WHERE execution_id = ?1",
-                "DELETE FROM stage_runs WHERE execution_id = ?1",
-                "DELETE FROM stage_attempts WHERE execution_id = ?1",
-                "DELETE FROM artifacts WHERE execution_id = ?1",
-                "DELETE FROM executions WHERE id = ?1",
-            ] {
-                tx.execute(sql, params![id])
-                    .map_err(|e| super::sqlite_at(&path, e))?;
-            }
-            removed += 1;
-        }
-        tx.commit().map_err(|e| super::sqlite_at(&path, e))?;
-        Ok(removed)
+            Ok(removed)
+        })
     }
 
     /// Whether any execution still records an artifact with this digest.
     pub fn digest_in_use(&self, digest: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM artifacts WHERE digest = ?1)",
-                params![digest],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.sqlite(e))
+        let found: i64 = self
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM artifacts WHERE digest = ?1 LIMIT 1) AS found",
+                args![digest],
+            )?
+            .get(0)?;
+        Ok(found > 0)
     }
 
     /// Removes requests answered before `done_before` (milliseconds);
     /// returns how many went.
     pub fn prune_requests(&mut self, done_before: i64) -> Result<usize, StoreError> {
-        self.conn
+        self.db
             .execute(
                 "DELETE FROM requests WHERE done_at IS NOT NULL AND done_at < ?1",
-                params![done_before],
+                args![done_before],
             )
-            .map_err(|e| self.sqlite(e))
+            .map(|n| n as usize)
     }
 
     /// Every pipeline's name.
     pub fn pipeline_names(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT name FROM pipelines ORDER BY name")
-            .map_err(|e| self.sqlite(e))?;
-        statement
-            .query_map([], |r| r.get(0))
-            .map_err(|e| self.sqlite(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sqlite(e))
+        self.db
+            .query("SELECT name FROM pipelines ORDER BY name", args![])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     }
 }

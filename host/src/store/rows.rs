@@ -1,21 +1,21 @@
 //! Execution records as rows: how one execution, stage run, artifact and
 //! action run are written, and how an action run is read back.
 
+use super::StoreError;
+use super::db::{Db, Row};
 use super::json;
 use crate::contract::{Failure, FailureKind};
 use crate::records::*;
-use rusqlite::{Transaction, params};
 
-pub(super) fn write_execution(tx: &Transaction<'_>, e: &Execution) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+pub(super) fn write_execution(db: &Db, e: &Execution) -> Result<(), StoreError> {
+    db.execute(
         "INSERT INTO executions (id, pipeline, version, seq, status, status_reason, trigger_, variables,
                                  source_revisions, position_stage, position_waiting, stop,
                                  started_at, updated_at, ended_at, client_token)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT (id) DO UPDATE SET status = ?5, status_reason = ?6, position_stage = ?10,
              position_waiting = ?11, stop = ?12, updated_at = ?14, ended_at = ?15",
-    )?
-    .execute(params![
+        args![
         e.id,
         e.pipeline,
         e.version,
@@ -36,22 +36,17 @@ pub(super) fn write_execution(tx: &Transaction<'_>, e: &Execution) -> rusqlite::
     Ok(())
 }
 
-pub(super) fn write_stage(
-    tx: &Transaction<'_>,
-    e: &Execution,
-    index: usize,
-) -> rusqlite::Result<()> {
+pub(super) fn write_stage(db: &Db, e: &Execution, index: usize) -> Result<(), StoreError> {
     let stage = &e.stages[index];
     if stage.status.is_none() && stage.attempt == 0 {
         return Ok(());
     }
-    tx.prepare_cached(
+    db.execute(
         "INSERT INTO stage_runs (execution_id, stage_index, name, status, attempt, entered_seq, started_at, ended_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (execution_id, stage_index) DO UPDATE SET status = ?4, attempt = ?5,
              entered_seq = ?6, started_at = ?7, ended_at = ?8",
-    )?
-    .execute(params![
+        args![
         e.id,
         index,
         stage.name,
@@ -62,23 +57,22 @@ pub(super) fn write_stage(
         stage.ended_at,
     ])?;
     if let Some(entered) = stage.entered_seq {
-        tx.prepare_cached(
+        db.execute(
             "INSERT INTO stage_entries (pipeline, stage, entered_seq, execution_id)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (pipeline, stage) DO UPDATE SET
                  entered_seq = excluded.entered_seq, execution_id = excluded.execution_id
              WHERE excluded.entered_seq > stage_entries.entered_seq",
-        )?
-        .execute(params![e.pipeline, stage.name, entered, e.id])?;
+            args![e.pipeline, stage.name, entered, e.id],
+        )?;
     }
     if stage.attempt > 0 {
-        tx.prepare_cached(
+        db.execute(
             "INSERT INTO stage_attempts (execution_id, stage_index, attempt, name, status, started_at, ended_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (execution_id, stage_index, attempt) DO UPDATE SET status = ?5,
                  started_at = ?6, ended_at = ?7",
-        )?
-        .execute(params![
+            args![
             e.id,
             index,
             stage.attempt,
@@ -92,41 +86,41 @@ pub(super) fn write_stage(
 }
 
 pub(super) fn write_artifact(
-    tx: &Transaction<'_>,
+    db: &Db,
     e: &Execution,
     artifact: &ArtifactRecord,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+) -> Result<(), StoreError> {
+    db.execute(
         "INSERT INTO artifacts (execution_id, name, digest, files, bytes, producer, revision)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (execution_id, name) DO UPDATE SET digest = ?3, files = ?4, bytes = ?5,
              producer = ?6, revision = ?7",
-    )?
-    .execute(params![
-        e.id,
-        artifact.name,
-        artifact.digest,
-        artifact.files,
-        artifact.bytes,
-        artifact.producer,
-        artifact.revision,
-    ])?;
+        args![
+            e.id,
+            artifact.name,
+            artifact.digest,
+            artifact.files,
+            artifact.bytes,
+            artifact.producer,
+            artifact.revision,
+        ],
+    )?;
     Ok(())
 }
 
 pub(super) fn write_action(
-    tx: &Transaction<'_>,
+    db: &Db,
     e: &Execution,
     key: &ActionKey,
     run: &ActionRun,
-) -> rusqlite::Result<()> {
+) -> Result<(), StoreError> {
     // An action reset for a new stage run has nothing to record until it
     // starts: its earlier attempts keep their final state.
     let Some(status) = run.status else {
         return Ok(());
     };
     let stage = &e.stages[key.stage];
-    tx.prepare_cached(
+    db.execute(
         "INSERT INTO action_runs (execution_id, stage_index, action_index, attempt, stage_attempt, stage, action,
              run_order, status, started_at, ended_at, deadline_at, summary, variables, error_kind, error_message,
              continuation, recheck_at, percent, running, awaiting_approval, approval, revision, inputs, outputs,
@@ -138,8 +132,7 @@ pub(super) fn write_action(
              summary = ?13, variables = ?14, error_kind = ?15, error_message = ?16, continuation = ?17,
              recheck_at = ?18, percent = ?19, running = ?20, awaiting_approval = ?21, approval = ?22,
              revision = ?23, inputs = ?24, outputs = ?25, log = ?26, configuration = ?27",
-    )?
-    .execute(params![
+        args![
         e.id,
         key.stage,
         key.action,
@@ -171,11 +164,9 @@ pub(super) fn write_action(
     Ok(())
 }
 
-pub(super) fn row_to_action(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(usize, usize, u32, ActionRun)> {
-    let text = |name: &str| -> rusqlite::Result<String> { r.get(name) };
-    let parse_json = |name: &str| -> rusqlite::Result<String> { r.get(name) };
+pub(super) fn row_to_action(r: &Row) -> Result<(usize, usize, u32, ActionRun), StoreError> {
+    let text = |name: &str| -> Result<String, StoreError> { r.get(name) };
+    let parse_json = text;
     let status: String = text("status")?;
     let error_kind: Option<String> = r.get("error_kind")?;
     let error_message: Option<String> = r.get("error_message")?;

@@ -1,8 +1,10 @@
-//! Schema migrations, applied in order; `PRAGMA user_version` records how
-//! many have been applied. Never edit a released migration: add one.
+//! Schema migrations, one list per database, applied in order; SQLite's
+//! `PRAGMA user_version` and PostgreSQL's `sluice_schema` table record how
+//! many have been applied. Never edit a released migration: add one, to
+//! both lists (the store's SQL is shared, so both schemas move together).
 
-/// The migrations, oldest first.
-pub const MIGRATIONS: &[&str] = &[
+/// SQLite's migrations, oldest first.
+pub const SQLITE: &[&str] = &[
     // 1: pipelines, executions, stage and action runs, artifacts,
     //    transitions, requests from other processes.
     r#"
@@ -172,4 +174,195 @@ pub const MIGRATIONS: &[&str] = &[
         outcome TEXT NOT NULL
     );
     "#,
+];
+
+/// Where PostgreSQL records how many migrations were applied.
+pub const POSTGRES_VERSION_TABLE: &str = "
+    CREATE TABLE IF NOT EXISTS sluice_schema (version BIGINT NOT NULL);
+    INSERT INTO sluice_schema (version)
+        SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM sluice_schema);";
+
+/// PostgreSQL's migrations, oldest first. Integers are BIGINT (times are
+/// milliseconds); keys are compared byte by byte (`COLLATE "C"`), as
+/// SQLite compares them, so an id's prefix range and every ordering by name
+/// agree on both.
+pub const POSTGRES: &[&str] = &[
+    // 1: the schema of SQLite's migrations 1 to 5.
+    r#"
+    CREATE TABLE pipelines (
+        name            TEXT COLLATE "C" PRIMARY KEY,
+        current_version BIGINT NOT NULL,
+        created_at      BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL
+    );
+    CREATE TABLE pipeline_versions (
+        pipeline    TEXT COLLATE "C" NOT NULL,
+        version     BIGINT NOT NULL,
+        body        TEXT NOT NULL,
+        digest      TEXT NOT NULL,
+        source_file TEXT,
+        created_at  BIGINT NOT NULL,
+        PRIMARY KEY (pipeline, version)
+    );
+    CREATE TABLE executions (
+        id               TEXT COLLATE "C" PRIMARY KEY,
+        pipeline         TEXT COLLATE "C" NOT NULL,
+        version          BIGINT NOT NULL,
+        seq              BIGINT NOT NULL UNIQUE,
+        status           TEXT NOT NULL,
+        status_reason    TEXT,
+        trigger_         TEXT NOT NULL,
+        variables        TEXT NOT NULL,
+        source_revisions TEXT NOT NULL,
+        position_stage   BIGINT,
+        position_waiting BIGINT,
+        stop             TEXT,
+        started_at       BIGINT NOT NULL,
+        updated_at       BIGINT NOT NULL,
+        ended_at         BIGINT,
+        client_token     TEXT
+    );
+    CREATE INDEX executions_by_pipeline ON executions (pipeline, seq);
+    CREATE INDEX executions_active ON executions (status)
+        WHERE status IN ('InProgress', 'Stopping');
+    CREATE UNIQUE INDEX executions_by_token ON executions (pipeline, client_token)
+        WHERE client_token IS NOT NULL;
+    CREATE INDEX executions_waiting ON executions (pipeline, seq)
+        WHERE position_waiting = 1 AND status IN ('InProgress', 'Stopping');
+    CREATE INDEX executions_ended ON executions (pipeline, ended_at)
+        WHERE status NOT IN ('InProgress', 'Stopping');
+    CREATE TABLE stage_runs (
+        execution_id TEXT COLLATE "C" NOT NULL,
+        stage_index  BIGINT NOT NULL,
+        name         TEXT NOT NULL,
+        status       TEXT,
+        attempt      BIGINT NOT NULL,
+        entered_seq  BIGINT,
+        started_at   BIGINT,
+        ended_at     BIGINT,
+        PRIMARY KEY (execution_id, stage_index)
+    );
+    CREATE TABLE stage_attempts (
+        execution_id TEXT COLLATE "C" NOT NULL,
+        stage_index  BIGINT NOT NULL,
+        attempt      BIGINT NOT NULL,
+        name         TEXT NOT NULL,
+        status       TEXT,
+        started_at   BIGINT,
+        ended_at     BIGINT,
+        PRIMARY KEY (execution_id, stage_index, attempt)
+    );
+    CREATE TABLE stage_entries (
+        pipeline     TEXT COLLATE "C" NOT NULL,
+        stage        TEXT COLLATE "C" NOT NULL,
+        entered_seq  BIGINT NOT NULL,
+        execution_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (pipeline, stage)
+    );
+    CREATE TABLE action_runs (
+        execution_id      TEXT COLLATE "C" NOT NULL,
+        stage_index       BIGINT NOT NULL,
+        action_index      BIGINT NOT NULL,
+        attempt           BIGINT NOT NULL,
+        stage_attempt     BIGINT NOT NULL,
+        stage             TEXT NOT NULL,
+        action            TEXT NOT NULL,
+        run_order         BIGINT NOT NULL,
+        status            TEXT NOT NULL,
+        started_at        BIGINT,
+        ended_at          BIGINT,
+        deadline_at       BIGINT,
+        summary           TEXT,
+        variables         TEXT NOT NULL,
+        error_kind        TEXT,
+        error_message     TEXT,
+        continuation      TEXT,
+        recheck_at        BIGINT,
+        percent           BIGINT,
+        running           BIGINT NOT NULL,
+        awaiting_approval BIGINT NOT NULL,
+        approval          TEXT,
+        revision          TEXT,
+        inputs            TEXT NOT NULL,
+        outputs           TEXT NOT NULL,
+        log               TEXT,
+        configuration     TEXT NOT NULL,
+        PRIMARY KEY (execution_id, stage_index, action_index, attempt)
+    );
+    CREATE TABLE artifacts (
+        execution_id TEXT COLLATE "C" NOT NULL,
+        name         TEXT COLLATE "C" NOT NULL,
+        digest       TEXT NOT NULL,
+        files        BIGINT NOT NULL,
+        bytes        BIGINT NOT NULL,
+        producer     TEXT NOT NULL,
+        revision     TEXT,
+        PRIMARY KEY (execution_id, name)
+    );
+    CREATE INDEX artifacts_by_digest ON artifacts (digest);
+    CREATE TABLE transitions (
+        pipeline   TEXT COLLATE "C" NOT NULL,
+        stage      TEXT COLLATE "C" NOT NULL,
+        enabled    BIGINT NOT NULL,
+        reason     TEXT,
+        changed_by TEXT,
+        changed_at BIGINT,
+        PRIMARY KEY (pipeline, stage)
+    );
+    CREATE TABLE requests (
+        id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        body       TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        done_at    BIGINT,
+        outcome    TEXT
+    );
+    CREATE INDEX requests_pending ON requests (id) WHERE done_at IS NULL;
+    CREATE TABLE tokens (
+        name       TEXT COLLATE "C" PRIMARY KEY,
+        role       TEXT NOT NULL,
+        hash       TEXT NOT NULL UNIQUE,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at      BIGINT NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    "#,
+];
+
+/// What every database must hold true, as queries that find (at most five
+/// of) the records breaking it: what is wrong, and the query.
+pub const CONSISTENCY: &[(&str, &str)] = &[
+    (
+        "pipelines whose current version is missing",
+        "SELECT p.name FROM pipelines p LEFT JOIN pipeline_versions v
+           ON v.pipeline = p.name AND v.version = p.current_version
+         WHERE v.pipeline IS NULL LIMIT 5",
+    ),
+    (
+        "executions whose pipeline version is missing",
+        "SELECT e.id FROM executions e LEFT JOIN pipeline_versions v
+           ON v.pipeline = e.pipeline AND v.version = e.version
+         WHERE v.pipeline IS NULL LIMIT 5",
+    ),
+    (
+        "stage runs of missing executions",
+        "SELECT DISTINCT s.execution_id FROM stage_runs s LEFT JOIN executions e
+           ON e.id = s.execution_id WHERE e.id IS NULL LIMIT 5",
+    ),
+    (
+        "action runs of missing executions",
+        "SELECT DISTINCT a.execution_id FROM action_runs a LEFT JOIN executions e
+           ON e.id = a.execution_id WHERE e.id IS NULL LIMIT 5",
+    ),
+    (
+        "artifacts of missing executions",
+        "SELECT DISTINCT a.execution_id FROM artifacts a LEFT JOIN executions e
+           ON e.id = a.execution_id WHERE e.id IS NULL LIMIT 5",
+    ),
 ];

@@ -1,0 +1,649 @@
+//! The two databases the store runs on, behind one small interface: SQL
+//! text (written once, in the dialect both accept), values in and rows
+//! out, and transactions. SQLite (bundled, in the state directory) is the
+//! default; PostgreSQL serves many hosts.
+//!
+//! SQL is written with `?N` placeholders, which SQLite reads as they are
+//! and PostgreSQL receives as `$N`. Everything else the store writes is the
+//! common subset: `ON CONFLICT ... DO UPDATE`, `RETURNING`, partial indexes,
+//! `COALESCE`, subqueries. Only the migrations differ (`schema.rs`).
+
+use super::StoreError;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// The PostgreSQL advisory lock every writer holds for its transaction.
+pub const WRITER_LOCK: i64 = 7_399_112;
+
+const WRITE_BEGIN_POSTGRES: &str = "BEGIN; SELECT pg_advisory_xact_lock(7399112)";
+
+/// A value going into or coming out of the database.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Value {
+    /// SQL NULL.
+    Null,
+    /// An integer (booleans are 0 and 1).
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+/// Turns a Rust value into a [`Value`].
+pub(super) trait ToValue {
+    /// The value.
+    fn to_value(&self) -> Value;
+}
+
+macro_rules! int_to_value {
+    ($($t:ty),*) => {$(
+        impl ToValue for $t {
+            fn to_value(&self) -> Value {
+                Value::Int(*self as i64)
+            }
+        }
+    )*};
+}
+int_to_value!(i64, i32, u64, u32, u8, usize);
+
+impl ToValue for bool {
+    fn to_value(&self) -> Value {
+        Value::Int(i64::from(*self))
+    }
+}
+impl ToValue for str {
+    fn to_value(&self) -> Value {
+        Value::Text(self.to_string())
+    }
+}
+impl ToValue for String {
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+impl<T: ToValue + ?Sized> ToValue for &T {
+    fn to_value(&self) -> Value {
+        (**self).to_value()
+    }
+}
+impl<T: ToValue> ToValue for Option<T> {
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => Value::Null,
+        }
+    }
+}
+
+/// The arguments of a statement: `args![a, b, c]`.
+macro_rules! args {
+    () => { &[] as &[$crate::store::db::Value] };
+    ($($x:expr),+ $(,)?) => {
+        &[$($crate::store::db::ToValue::to_value(&$x)),+] as &[$crate::store::db::Value]
+    };
+}
+
+/// Reads a Rust value out of a [`Value`].
+pub(super) trait FromValue: Sized {
+    /// The value, or why it is not one.
+    fn from_value(value: &Value) -> Result<Self, String>;
+}
+
+macro_rules! int_from_value {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            fn from_value(value: &Value) -> Result<Self, String> {
+                match value {
+                    Value::Int(n) => <$t>::try_from(*n)
+                        .map_err(|_| format!("{n} is out of range for {}", stringify!($t))),
+                    other => Err(format!("expected an integer, found {other:?}")),
+                }
+            }
+        }
+    )*};
+}
+int_from_value!(i64, i32, u64, u32, u8, usize);
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Int(n) => Ok(*n != 0),
+            other => Err(format!("expected a boolean, found {other:?}")),
+        }
+    }
+}
+impl FromValue for String {
+    fn from_value(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Text(s) => Ok(s.clone()),
+            other => Err(format!("expected text, found {other:?}")),
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// One row of a result.
+#[derive(Debug)]
+pub(super) struct Row {
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+/// Names a column of a row: by position or by name.
+pub(super) trait ColumnIndex: std::fmt::Display + Copy {
+    /// Its position in `columns`.
+    fn position(self, columns: &[String]) -> Option<usize>;
+}
+impl ColumnIndex for usize {
+    fn position(self, columns: &[String]) -> Option<usize> {
+        (self < columns.len()).then_some(self)
+    }
+}
+impl ColumnIndex for &str {
+    fn position(self, columns: &[String]) -> Option<usize> {
+        columns.iter().position(|c| c == self)
+    }
+}
+
+impl Row {
+    /// Column `index` as a `T`; a wrong type or a missing column is
+    /// reported as a corrupt value naming the column.
+    pub(super) fn get<T: FromValue>(&self, index: impl ColumnIndex) -> Result<T, StoreError> {
+        let at = index
+            .position(&self.columns)
+            .ok_or_else(|| StoreError::Corrupt {
+                path: PathBuf::new(),
+                what: format!("column {index}"),
+                message: "no such column in the result".into(),
+            })?;
+        T::from_value(&self.values[at]).map_err(|message| StoreError::Corrupt {
+            path: PathBuf::new(),
+            what: format!("column {}", self.columns[at]),
+            message,
+        })
+    }
+}
+
+/// An open database.
+pub(super) enum Db {
+    /// SQLite in the state directory.
+    Sqlite {
+        /// The connection.
+        conn: rusqlite::Connection,
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A PostgreSQL database.
+    Postgres(Postgres),
+}
+
+impl Db {
+    /// Where the data is, for messages (a PostgreSQL URL without its
+    /// password).
+    pub(super) fn location(&self) -> PathBuf {
+        match self {
+            Db::Sqlite { path, .. } => path.clone(),
+            Db::Postgres(pg) => PathBuf::from(&pg.shown),
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub(super) fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    pub(super) fn execute(&self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
+        match self {
+            Db::Sqlite { conn, path } => {
+                let run = || -> rusqlite::Result<usize> {
+                    let mut statement = conn.prepare_cached(sql)?;
+                    statement.execute(rusqlite::params_from_iter(args.iter().map(to_sqlite)))
+                };
+                run()
+                    .map(|n| n as u64)
+                    .map_err(|source| StoreError::Sqlite {
+                        path: path.clone(),
+                        source,
+                    })
+            }
+            Db::Postgres(pg) => pg.execute(sql, args),
+        }
+    }
+
+    /// Runs a query; returns its rows.
+    pub(super) fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Db::Sqlite { conn, path } => {
+                let run = || -> rusqlite::Result<Vec<Row>> {
+                    let mut statement = conn.prepare_cached(sql)?;
+                    let columns: Arc<[String]> = statement
+                        .column_names()
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect();
+                    let count = columns.len();
+                    let mut rows =
+                        statement.query(rusqlite::params_from_iter(args.iter().map(to_sqlite)))?;
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        let mut values = Vec::with_capacity(count);
+                        for i in 0..count {
+                            values.push(from_sqlite(row.get_ref(i)?));
+                        }
+                        out.push(Row {
+                            columns: columns.clone(),
+                            values,
+                        });
+                    }
+                    Ok(out)
+                };
+                run().map_err(|source| StoreError::Sqlite {
+                    path: path.clone(),
+                    source,
+                })
+            }
+            Db::Postgres(pg) => pg.query(sql, args),
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub(super) fn query_opt(&self, sql: &str, args: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+
+    /// The first row of a query that always answers one.
+    pub(super) fn query_one(&self, sql: &str, args: &[Value]) -> Result<Row, StoreError> {
+        self.query_opt(sql, args)?
+            .ok_or_else(|| StoreError::Corrupt {
+                path: self.location(),
+                what: "a query".into(),
+                message: format!("no row from {sql}"),
+            })
+    }
+
+    /// Runs `work` in a write transaction: writers take turns (SQLite's
+    /// immediate transaction; on PostgreSQL, one advisory lock every writer
+    /// takes), so what `work` reads stays true until it commits. An error
+    /// rolls everything back.
+    pub(super) fn write<R>(
+        &mut self,
+        work: impl FnOnce(&Db) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let begin = match self {
+            Db::Sqlite { .. } => "BEGIN IMMEDIATE",
+            Db::Postgres(_) => WRITE_BEGIN_POSTGRES,
+        };
+        self.batch(begin)?;
+        match work(self) {
+            Ok(answer) => match self.batch("COMMIT") {
+                Ok(()) => Ok(answer),
+                Err(e) => {
+                    let _ = self.batch("ROLLBACK");
+                    Err(e)
+                }
+            },
+            Err(e) => {
+                let _ = self.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `work` reading one consistent snapshot.
+    pub(super) fn read<R>(
+        &self,
+        work: impl FnOnce(&Db) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let begin = match self {
+            Db::Sqlite { .. } => "BEGIN DEFERRED",
+            Db::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        };
+        self.batch(begin)?;
+        let answer = work(self);
+        let end = self.batch(if answer.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        let answer = answer?;
+        end?;
+        Ok(answer)
+    }
+
+    /// Runs statements separated by `;`, with no arguments.
+    pub(super) fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite { conn, path } => {
+                conn.execute_batch(sql)
+                    .map_err(|source| StoreError::Sqlite {
+                        path: path.clone(),
+                        source,
+                    })
+            }
+            Db::Postgres(pg) => pg.batch(sql),
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite has (its pragmas).
+    pub(super) fn sqlite(&self) -> Option<(&rusqlite::Connection, &Path)> {
+        match self {
+            Db::Sqlite { conn, path } => Some((conn, path)),
+            Db::Postgres(_) => None,
+        }
+    }
+}
+
+fn to_sqlite(value: &Value) -> rusqlite::types::Value {
+    match value {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Int(n) => rusqlite::types::Value::Integer(*n),
+        Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
+    }
+}
+
+fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(n) => Value::Int(n),
+        ValueRef::Real(f) => Value::Int(f as i64),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+/// A PostgreSQL connection. tokio-postgres is asynchronous and the store
+/// is not: the connection's I/O runs on a small runtime of its own, and
+/// each statement is sent there and waited for, so the store can be used
+/// from any thread, inside an asynchronous task or not (as SQLite is).
+pub(super) struct Postgres {
+    client: Arc<tokio_postgres::Client>,
+    statements: Mutex<HashMap<String, tokio_postgres::Statement>>,
+    shown: String,
+}
+
+/// The runtime PostgreSQL connections do their I/O on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sluice-postgres")
+            .enable_all()
+            .build()
+            .expect("a runtime for PostgreSQL connections")
+    })
+}
+
+/// Runs `work` on the PostgreSQL runtime and waits for it from this
+/// thread, whatever runs this thread.
+fn wait<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    let (send, receive) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = send.send(work.await);
+    });
+    receive
+        .recv()
+        .expect("the PostgreSQL runtime answers every statement")
+}
+
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A URL as shown in messages: its password replaced.
+pub(super) fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Postgres {
+    /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`).
+    pub(super) fn connect(url: &str) -> Result<Postgres, StoreError> {
+        let shown = without_password(url);
+        let mut config: tokio_postgres::Config =
+            url.parse()
+                .map_err(|e: tokio_postgres::Error| StoreError::Postgres {
+                    database: shown.clone(),
+                    message: format!("not a PostgreSQL URL: {e}"),
+                })?;
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.application_name("sluice");
+        // A writer waits for another's transaction at most this long, as
+        // SQLite's busy timeout does: then the step fails, and says so.
+        config.options("-c lock_timeout=10000");
+        let connected = wait(async move {
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::error!("PostgreSQL connection: {e}");
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let client = connected.map_err(|e| StoreError::Postgres {
+            database: shown.clone(),
+            message: describe(&e),
+        })?;
+        Ok(Postgres {
+            client: Arc::new(client),
+            statements: Mutex::new(HashMap::new()),
+            shown,
+        })
+    }
+
+    fn error(&self, e: tokio_postgres::Error) -> StoreError {
+        StoreError::Postgres {
+            database: self.shown.clone(),
+            message: describe(&e),
+        }
+    }
+
+    /// The prepared statement for `sql` (prepared once per connection).
+    fn statement(&self, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
+        if let Some(s) = self.statements.lock().expect("statement cache").get(sql) {
+            return Ok(s.clone());
+        }
+        let client = self.client.clone();
+        let text = placeholders(sql);
+        let prepared =
+            wait(async move { client.prepare(&text).await }).map_err(|e| self.error(e))?;
+        self.statements
+            .lock()
+            .expect("statement cache")
+            .insert(sql.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+
+    fn execute(&self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
+        let statement = self.statement(sql)?;
+        let client = self.client.clone();
+        let args = checked(args, sql)?;
+        wait(async move {
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                args.iter().map(|a| a as _).collect();
+            client.execute(&statement, &refs).await
+        })
+        .map_err(|e| self.error(e))
+    }
+
+    fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        let client = self.client.clone();
+        let args = checked(args, sql)?;
+        let columns: Arc<[String]> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let rows = wait(async move {
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                args.iter().map(|a| a as _).collect();
+            client.query(&statement, &refs).await
+        })
+        .map_err(|e| self.error(e))?;
+        rows.iter()
+            .map(|row| {
+                let values = (0..columns.len())
+                    .map(|i| from_postgres(row, i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| self.error(e))?;
+                Ok(Row {
+                    columns: columns.clone(),
+                    values,
+                })
+            })
+            .collect()
+    }
+
+    fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        let client = self.client.clone();
+        let sql = sql.to_string();
+        wait(async move { client.batch_execute(&sql).await }).map_err(|e| self.error(e))
+    }
+}
+
+/// PostgreSQL's error with its detail, when it has one.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_string(),
+        },
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(inner) = source {
+                text.push_str(&format!(": {inner}"));
+                source = inner.source();
+            }
+            text
+        }
+    }
+}
+
+/// PostgreSQL's text cannot hold NUL, which SQLite's can: a value with one
+/// is refused here, naming the statement, rather than half-written.
+fn checked(args: &[Value], sql: &str) -> Result<Vec<Value>, StoreError> {
+    for value in args {
+        if let Value::Text(s) = value
+            && s.contains('\0')
+        {
+            return Err(StoreError::Corrupt {
+                path: PathBuf::new(),
+                what: format!(
+                    "a value for `{}`",
+                    sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
+                ),
+                message: "text with a NUL character cannot be stored in PostgreSQL".into(),
+            });
+        }
+    }
+    Ok(args.to_vec())
+}
+
+/// `?N` placeholders as PostgreSQL's `$N` (outside quoted text).
+fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted && chars.peek().is_some_and(|d| d.is_ascii_digit()) => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+impl tokio_postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use tokio_postgres::types::Type;
+        match self {
+            Value::Null => Ok(tokio_postgres::types::IsNull::Yes),
+            Value::Int(n) => match *ty {
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::BOOL => (*n != 0).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => n.to_string().to_sql(ty, out),
+                _ => n.to_sql(ty, out),
+            },
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+fn from_postgres(row: &tokio_postgres::Row, i: usize) -> Result<Value, tokio_postgres::Error> {
+    use tokio_postgres::types::Type;
+    let ty = row.columns()[i].type_().clone();
+    Ok(match ty {
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|n| Value::Int(n.into())),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|n| Value::Int(n.into())),
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map(|b| Value::Int(b.into())),
+        _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
+    }
+    .unwrap_or(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_dollars_outside_quotes() {
+        assert_eq!(
+            placeholders("SELECT '?1', x FROM t WHERE a = ?1 AND b = ?12 OR c = ?"),
+            "SELECT '?1', x FROM t WHERE a = $1 AND b = $12 OR c = ?"
+        );
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            without_password("postgres://sluice:hunter2@db.example:5432/ci"),
+            "postgres://sluice:***@db.example:5432/ci"
+        );
+        assert_eq!(
+            without_password("postgres://sluice@db/ci"),
+            "postgres://sluice@db/ci"
+        );
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    #[test]
+    fn writers_take_the_lock_named_by_writer_lock() {
+        assert!(super::WRITE_BEGIN_POSTGRES.contains(&super::WRITER_LOCK.to_string()));
+    }
+}
