@@ -58,6 +58,8 @@ pub struct HostFlags {
     pub query_timeout: Option<std::time::Duration>,
     /// The shortest delay before an in-progress provider is called back.
     pub recheck_floor: Option<std::time::Duration>,
+    /// The PostgreSQL database to keep state in (`--database`).
+    pub database: Option<String>,
 }
 
 /// One host's settings.
@@ -80,6 +82,9 @@ pub struct HostConfig {
     pub engine: crate::engine::DriverSettings,
     /// Where provider toolchains are (for `sluice plugin build`).
     pub toolchains: crate::authoring::toolchain::Toolchains,
+    /// The PostgreSQL database given with `--database`, if any (the state
+    /// directory records it; see [`crate::store::use_database`]).
+    pub database: Option<String>,
 }
 
 impl HostConfig {
@@ -125,6 +130,7 @@ impl HostConfig {
                 },
             },
             toolchains: crate::authoring::toolchain::Toolchains::from_env(env),
+            database: flags.database,
         }
     }
 

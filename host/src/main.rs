@@ -103,9 +103,11 @@ fn main() -> ExitCode {
         unsandboxed_programs: global.unsandboxed_programs,
         query_timeout: global.query_timeout,
         recheck_floor: global.recheck_floor,
+        database: global.database,
     };
     let host = HostConfig::new(flags, &env);
-    if let Some(url) = &global.database
+    if command.keeps_state()
+        && let Some(url) = &host.database
         && let Err(e) = sluice::store::use_database(&host.state_dir, url)
     {
         eprintln!("error: {e}");

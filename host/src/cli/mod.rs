@@ -121,6 +121,19 @@ impl CliCommand {
         )
     }
 
+    /// Whether the command keeps its state in the state directory's
+    /// database (and so records `--database` there).
+    pub fn keeps_state(&self) -> bool {
+        !matches!(
+            self,
+            CliCommand::Schema
+                | CliCommand::Action(_)
+                | CliCommand::Bench(_)
+                | CliCommand::Plugin(_)
+                | CliCommand::Validate(_)
+        )
+    }
+
     /// Whether the command is a server (which must outlive whoever reads
     /// its output).
     pub fn is_server(&self) -> bool {

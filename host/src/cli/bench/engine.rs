@@ -20,22 +20,28 @@ pub struct EngineBenchArgs {
 }
 
 /// Throughput of no-op actions through the whole engine, durable state
-/// included: many executions of a parallel-mode pipeline at once.
-pub async fn engine(args: EngineBenchArgs, cache_dir: Option<std::path::PathBuf>) -> u8 {
-    match engine_inner(&args, cache_dir).await {
+/// included: many executions of a parallel-mode pipeline at once; on
+/// `host_database` (PostgreSQL, `--database`) when given, else SQLite.
+pub async fn engine(
+    args: EngineBenchArgs,
+    cache_dir: Option<std::path::PathBuf>,
+    host_database: Option<String>,
+) -> u8 {
+    match engine_inner(&args, cache_dir, host_database).await {
         Ok(report) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap());
             } else {
                 println!(
-                    "{} executions x {} actions = {} actions in {:.3}s: {:.0} actions/s ({:.0} µs per action; {} CPUs)",
+                    "{} executions x {} actions = {} actions in {:.3}s: {:.0} actions/s ({:.0} µs per action; {} CPUs; {})",
                     report["executions"],
                     report["actions_per_execution"],
                     report["actions"],
                     report["seconds"].as_f64().unwrap(),
                     report["actions_per_second"].as_f64().unwrap(),
                     report["micros_per_action"].as_f64().unwrap(),
-                    report["cpus"]
+                    report["cpus"],
+                    report["database"].as_str().unwrap_or("?")
                 );
             }
             crate::cli::EXIT_OK
@@ -47,6 +53,7 @@ pub async fn engine(args: EngineBenchArgs, cache_dir: Option<std::path::PathBuf>
 async fn engine_inner(
     args: &EngineBenchArgs,
     cache_dir: Option<std::path::PathBuf>,
+    host_database: Option<String>,
 ) -> Result<serde_json::Value, String> {
     use crate::engine::{Command, Start};
     use crate::engine::{Driver, ExecutionStatus};
@@ -73,6 +80,9 @@ async fn engine_inner(
         server: None,
         token_file: None,
     };
+    if let Some(url) = &host_database {
+        crate::store::use_database(&ctx.host.state_dir, url).map_err(|e| e.to_string())?;
+    }
     let loaded = crate::model::load(&file).map_err(|r| r.to_string())?;
     let sandbox = ctx.host.sandbox()?;
     crate::cli::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
@@ -144,6 +154,7 @@ async fn engine_inner(
         "actions_per_second": total as f64 / seconds,
         "micros_per_action": seconds * 1e6 / total as f64,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "database": if host_database.is_some() { "postgres" } else { "sqlite" },
     }))
 }
 

@@ -65,7 +65,9 @@ pub async fn run(ctx: &Context, command: BenchCommand) -> u8 {
         BenchCommand::Program { iterations, output } => {
             program::program(iterations, output.json, &ctx.host.process).await
         }
-        BenchCommand::Engine(args) => engine::engine(args, cache_dir.clone()).await,
+        BenchCommand::Engine(args) => {
+            engine::engine(args, cache_dir.clone(), ctx.host.database.clone()).await
+        }
         BenchCommand::Handoff(args) => handoff::handoff(args),
         BenchCommand::Waiting(args) => waiting::waiting(args, cache_dir).await,
         BenchCommand::Run { iterations, output } => {
