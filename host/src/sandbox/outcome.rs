@@ -13,7 +13,8 @@ pub(crate) fn enforce(outcome: Outcome, limits: &OutcomeLimits) -> Outcome {
         Ok(()) => match outcome {
             Outcome::Failed(failure) => Outcome::Failed(Failure {
                 kind: failure.kind,
-                message: cut(failure.message, limits.failure_message_bytes),
+                message: cut(failure.message, limits.failure_message_bytes)
+                    .replace('\0', "\u{fffd}"),
             }),
             other => other,
         },
@@ -24,6 +25,40 @@ pub(crate) fn enforce(outcome: Outcome, limits: &OutcomeLimits) -> Outcome {
 }
 
 fn check(outcome: &Outcome, limits: &OutcomeLimits) -> Result<(), String> {
+    // The host stores what a provider says as text, which holds no NUL
+    // (PostgreSQL's cannot): refused, naming the field, rather than
+    // altered (a failure message has its NULs replaced instead, so that a
+    // failure is never lost).
+    let nul = |field: &str, text: &str| {
+        if text.contains('\0') {
+            Err(format!("its {field} holds a NUL character"))
+        } else {
+            Ok(())
+        }
+    };
+    match outcome {
+        Outcome::Succeeded {
+            summary,
+            revision,
+            variables,
+        } => {
+            nul("summary", summary.as_deref().unwrap_or(""))?;
+            nul("revision", revision.as_deref().unwrap_or(""))?;
+            for (name, value) in variables {
+                nul("output variable", name)?;
+                nul(&format!("output variable `{}`", name.escape_debug()), value)?;
+            }
+        }
+        Outcome::InProgress {
+            summary,
+            continuation,
+            ..
+        } => {
+            nul("summary", summary.as_deref().unwrap_or(""))?;
+            nul("continuation token", continuation)?;
+        }
+        Outcome::Failed(_) => {}
+    }
     let summary = match outcome {
         Outcome::Succeeded { summary, .. } | Outcome::InProgress { summary, .. } => summary,
         Outcome::Failed(_) => &None,
@@ -165,6 +200,32 @@ fn cut(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_characters_never_reach_the_store() {
+        let limits = OutcomeLimits::default();
+        let refused = |outcome: Outcome| match enforce(outcome, &limits) {
+            Outcome::Failed(f) => f.message,
+            other => panic!("kept: {other:?}"),
+        };
+        assert!(refused(success("a\0b", vec![])).contains("summary holds a NUL"));
+        assert!(
+            refused(success("ok", vec![("v", "x\0")])).contains("output variable `v` holds a NUL")
+        );
+        assert!(
+            refused(Outcome::Succeeded {
+                summary: None,
+                revision: Some("r\0".into()),
+                variables: vec![],
+            })
+            .contains("revision holds a NUL")
+        );
+        let failed = enforce(Outcome::Failed(Failure::job_failed("bad\0byte")), &limits);
+        assert_eq!(
+            failed,
+            Outcome::Failed(Failure::job_failed("bad\u{fffd}byte"))
+        );
+    }
 
     fn success(summary: &str, variables: Vec<(&str, &str)>) -> Outcome {
         Outcome::Succeeded {

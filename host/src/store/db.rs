@@ -467,7 +467,7 @@ impl Postgres {
     fn execute(&self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
         let statement = self.statement(sql)?;
         let client = self.client.clone();
-        let args = checked(args, sql)?;
+        let args = checked(args);
         wait(async move {
             let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                 args.iter().map(|a| a as _).collect();
@@ -479,7 +479,7 @@ impl Postgres {
     fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
         let statement = self.statement(sql)?;
         let client = self.client.clone();
-        let args = checked(args, sql)?;
+        let args = checked(args);
         let columns: Arc<[String]> = statement
             .columns()
             .iter()
@@ -531,24 +531,18 @@ fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// PostgreSQL's text cannot hold NUL, which SQLite's can: a value with one
-/// is refused here, naming the statement, rather than half-written.
-fn checked(args: &[Value], sql: &str) -> Result<Vec<Value>, StoreError> {
-    for value in args {
-        if let Value::Text(s) = value
-            && s.contains('\0')
-        {
-            return Err(StoreError::Corrupt {
-                path: PathBuf::new(),
-                what: format!(
-                    "a value for `{}`",
-                    sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
-                ),
-                message: "text with a NUL character cannot be stored in PostgreSQL".into(),
-            });
-        }
-    }
-    Ok(args.to_vec())
+/// PostgreSQL's text cannot hold NUL, which SQLite's can. Providers'
+/// outcomes never carry one (`sandbox::outcome` refuses or replaces them);
+/// any other text that does (a reason someone typed) has it replaced by
+/// U+FFFD here, so that no value can make a step unwritable and stop the
+/// engine.
+fn checked(args: &[Value]) -> Vec<Value> {
+    args.iter()
+        .map(|value| match value {
+            Value::Text(s) if s.contains('\0') => Value::Text(s.replace('\0', "\u{fffd}")),
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// `?N` placeholders as PostgreSQL's `$N` (outside quoted text).
