@@ -6,7 +6,7 @@
 //! The library never reads the process environment itself: `main.rs`
 //! hands it over as an [`Environment`].
 
-use crate::providers::{Catalog, ComponentStore};
+use crate::providers::Catalog;
 use crate::sandbox::{Sandbox, SandboxBuilder};
 use crate::state_dir::StateDir;
 use crate::store::Store;
@@ -176,7 +176,7 @@ impl HostConfig {
     /// Resolves providers for a pipeline file in `base_dir`, keeping the
     /// components in the state directory.
     pub fn catalog(&self, sandbox: Sandbox, base_dir: &Path) -> Result<Catalog, String> {
-        let components = ComponentStore::open(&self.layout().components())
+        let components = crate::engine::components::component_store(&self.layout())
             .map_err(|e| format!("cannot open the component store: {e}"))?;
         Ok(Catalog::new(sandbox, base_dir, Some(components)).with_plugins(self.plugins()))
     }

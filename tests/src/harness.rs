@@ -6,7 +6,7 @@ use crate::{fixtures, sandbox};
 use sluice::engine::pipeline_state::{PipelineState, pipeline_state};
 use sluice::engine::{Answer, Command, Driver, DriverSettings, Execution, ExecutionStatus, Start};
 use sluice::model;
-use sluice::providers::{Catalog, ComponentStore};
+use sluice::providers::Catalog;
 use sluice::store::Store;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -117,7 +117,10 @@ impl Harness {
         let file = self.dir.path().join("pipeline.yaml");
         std::fs::write(&file, self.expand(yaml)).unwrap();
         let loaded = model::load(&file).unwrap_or_else(|r| panic!("{r}"));
-        let components = ComponentStore::open(&self.state_dir.join("components")).unwrap();
+        let components = sluice::engine::components::component_store(
+            &sluice::state_dir::StateDir::at(&self.state_dir),
+        )
+        .unwrap();
         let catalog = Catalog::new(sandbox().clone(), &loaded.base_dir, Some(components));
         let mut store = Store::open(&self.state_dir).unwrap();
         sluice::definitions::apply(&loaded, &catalog, &self.secrets, &mut store)

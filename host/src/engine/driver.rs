@@ -20,7 +20,6 @@ use super::start::Started;
 use super::startup::{load, take_lock};
 use super::workspace::Workspaces;
 use crate::artifacts::ArtifactStore;
-use crate::component_store::ComponentStore;
 use crate::providers::Catalog;
 use crate::records::*;
 use crate::sandbox::{Sandbox, SourceRevision};
@@ -48,12 +47,12 @@ const INBOX: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     /// Another process drives this state directory.
-    #[error("another sluice process is driving {} (it holds {})", dir.display(), lock.display())]
+    #[error("another sluice process is driving {} (it holds {lock})", dir.display())]
     Busy {
         /// The state directory.
         dir: PathBuf,
-        /// The lock file.
-        lock: PathBuf,
+        /// The lock it holds: the lock file, or the database's driver lock.
+        lock: String,
     },
     /// The store failed.
     #[error(transparent)]
@@ -232,11 +231,17 @@ impl Driver {
             .map_err(io(format!("creating {}", dir.root.display())))?;
         let lock = take_lock(&dir)?;
         let mut store = Store::open(&dir.root)?;
+        if !store.take_driver_lock()? {
+            return Err(DriverError::Busy {
+                dir: dir.root.clone(),
+                lock: format!("the driver lock of {}", store.path().display()),
+            });
+        }
         let artifacts = ArtifactStore::open(&dir.artifacts()).map_err(|e| DriverError::Io {
             what: "opening the artifact store".into(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        let components = ComponentStore::open(&dir.components())
+        let components = super::components::component_store(&dir)
             .map_err(io("opening the component store".into()))?;
         let workspaces =
             Workspaces::open(&dir.work()).map_err(io("preparing job folders".into()))?;

@@ -22,6 +22,7 @@
 
 pub mod approval;
 pub mod command;
+pub mod components;
 pub mod driver;
 mod log_file;
 pub mod machine;

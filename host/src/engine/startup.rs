@@ -24,7 +24,7 @@ pub(super) fn take_lock(dir: &StateDir) -> Result<std::fs::File, DriverError> {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(DriverError::Busy {
             dir: dir.root.clone(),
-            lock: path,
+            lock: path.display().to_string(),
         }),
         Err(std::fs::TryLockError::Error(source)) => Err(DriverError::Io {
             what: format!("locking {}", path.display()),
@@ -33,22 +33,45 @@ pub(super) fn take_lock(dir: &StateDir) -> Result<std::fs::File, DriverError> {
     }
 }
 
-/// Holds the driver lock of `state_dir` while the returned file lives: no
-/// driver starts meanwhile (for changes made without one).
-pub fn hold_lock(state_dir: &Path) -> Result<std::fs::File, DriverError> {
-    take_lock(&StateDir::new(state_dir))
+/// The driver locks held for changes made without a driver.
+pub struct HeldLock {
+    _file: std::fs::File,
+    _store: Store,
 }
 
-/// Whether a process drives `state_dir` now.
+/// Holds the driver locks of `state_dir` (its lock file, and its
+/// database's when that is PostgreSQL) while the returned guard lives: no
+/// driver starts meanwhile (for changes made without one).
+pub fn hold_lock(state_dir: &Path) -> Result<HeldLock, DriverError> {
+    let dir = StateDir::new(state_dir);
+    let file = take_lock(&dir)?;
+    let store = Store::open(state_dir)?;
+    if !store.take_driver_lock()? {
+        return Err(DriverError::Busy {
+            dir: dir.root.clone(),
+            lock: format!("the driver lock of {}", store.path().display()),
+        });
+    }
+    Ok(HeldLock {
+        _file: file,
+        _store: store,
+    })
+}
+
+/// Whether a process drives `state_dir` now: one on this host holding its
+/// lock file, or, when its database is PostgreSQL, one on any host holding
+/// the database's driver lock.
 pub fn is_driven(state_dir: &Path) -> bool {
     let dir = StateDir::new(state_dir);
-    match std::fs::OpenOptions::new()
+    let here = match std::fs::OpenOptions::new()
         .write(true)
         .open(dir.lock_file())
     {
         Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
         Err(_) => false,
-    }
+    };
+    here || (dir.database_url().exists()
+        && Store::open(state_dir).is_ok_and(|store| store.driver_lock_held().unwrap_or(false)))
 }
 
 /// Loads pipelines, transitions and running executions into the machine.

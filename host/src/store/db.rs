@@ -17,6 +17,10 @@ use std::time::Duration;
 /// The PostgreSQL advisory lock every writer holds for its transaction.
 pub const WRITER_LOCK: i64 = 7_399_112;
 
+/// The PostgreSQL advisory lock the host driving the database holds for
+/// its whole life (a session lock).
+pub const DRIVER_LOCK: i64 = 7_399_113;
+
 const WRITE_BEGIN_POSTGRES: &str = "BEGIN; SELECT pg_advisory_xact_lock(7399112)";
 
 /// A value going into or coming out of the database.
@@ -28,6 +32,8 @@ pub(super) enum Value {
     Int(i64),
     /// Text.
     Text(String),
+    /// Bytes (BLOB; BYTEA).
+    Bytes(Vec<u8>),
 }
 
 /// Turns a Rust value into a [`Value`].
@@ -60,6 +66,11 @@ impl ToValue for str {
 impl ToValue for String {
     fn to_value(&self) -> Value {
         Value::Text(self.clone())
+    }
+}
+impl ToValue for [u8] {
+    fn to_value(&self) -> Value {
+        Value::Bytes(self.to_vec())
     }
 }
 impl<T: ToValue + ?Sized> ToValue for &T {
@@ -118,6 +129,14 @@ impl FromValue for String {
         match value {
             Value::Text(s) => Ok(s.clone()),
             other => Err(format!("expected text, found {other:?}")),
+        }
+    }
+}
+impl FromValue for Vec<u8> {
+    fn from_value(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Bytes(b) => Ok(b.clone()),
+            other => Err(format!("expected bytes, found {other:?}")),
         }
     }
 }
@@ -343,6 +362,7 @@ fn to_sqlite(value: &Value) -> rusqlite::types::Value {
         Value::Null => rusqlite::types::Value::Null,
         Value::Int(n) => rusqlite::types::Value::Integer(*n),
         Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
+        Value::Bytes(b) => rusqlite::types::Value::Blob(b.clone()),
     }
 }
 
@@ -353,7 +373,7 @@ fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
         ValueRef::Integer(n) => Value::Int(n),
         ValueRef::Real(f) => Value::Int(f as i64),
         ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
     }
 }
 
@@ -580,6 +600,7 @@ impl tokio_postgres::types::ToSql for Value {
                 _ => n.to_sql(ty, out),
             },
             Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Bytes(b) => b.as_slice().to_sql(ty, out),
         }
     }
 
@@ -604,6 +625,7 @@ fn from_postgres(row: &tokio_postgres::Row, i: usize) -> Result<Value, tokio_pos
         Type::BOOL => row
             .try_get::<_, Option<bool>>(i)?
             .map(|b| Value::Int(b.into())),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
         _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
     }
     .unwrap_or(Value::Null))

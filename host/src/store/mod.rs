@@ -231,6 +231,38 @@ impl Store {
         self.db.is_postgres()
     }
 
+    /// Takes the database's driver lock for as long as this store lives,
+    /// if no one holds it: on PostgreSQL, a session lock every host's
+    /// driver asks for (so one drives the database at a time, and the lock
+    /// goes with a host's connection when the host dies); on SQLite, whose
+    /// file belongs to one state directory, the state directory's
+    /// `driver.lock` is that lock and this always answers true.
+    pub fn take_driver_lock(&self) -> Result<bool, StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(true);
+        }
+        self.db
+            .query_one("SELECT pg_try_advisory_lock(?1)", args![db::DRIVER_LOCK])?
+            .get(0)
+    }
+
+    /// Whether another connection holds the database's driver lock (always
+    /// false on SQLite: see [`Store::take_driver_lock`]).
+    pub fn driver_lock_held(&self) -> Result<bool, StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(false);
+        }
+        let taken: bool = self
+            .db
+            .query_one("SELECT pg_try_advisory_lock(?1)", args![db::DRIVER_LOCK])?
+            .get(0)?;
+        if taken {
+            self.db
+                .query_one("SELECT pg_advisory_unlock(?1)", args![db::DRIVER_LOCK])?;
+        }
+        Ok(!taken)
+    }
+
     fn configure(&mut self) -> Result<(), StoreError> {
         let Some((conn, path)) = self.db.sqlite() else {
             return Ok(());

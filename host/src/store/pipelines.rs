@@ -237,4 +237,26 @@ impl Store {
             })
             .collect()
     }
+
+    /// Keeps a provider component for the other hosts sharing the database
+    /// (again is fine).
+    pub fn put_component(&mut self, digest: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO components (digest, bytes, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (digest) DO NOTHING",
+            args![digest, bytes, crate::records::now_millis()],
+        )?;
+        Ok(())
+    }
+
+    /// A provider component another host kept, by its digest.
+    pub fn component(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .query_opt(
+                "SELECT bytes FROM components WHERE digest = ?1",
+                args![digest],
+            )?
+            .map(|r| r.get(0))
+            .transpose()
+    }
 }

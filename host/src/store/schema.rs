@@ -174,6 +174,16 @@ pub const SQLITE: &[&str] = &[
         outcome TEXT NOT NULL
     );
     "#,
+    // 6: provider components kept for other hosts (used on PostgreSQL,
+    //    where hosts share the database; a SQLite state directory keeps
+    //    them in its components/ folder only).
+    r#"
+    CREATE TABLE components (
+        digest     TEXT PRIMARY KEY,
+        bytes      BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Where PostgreSQL records how many migrations were applied.
@@ -331,6 +341,15 @@ pub const POSTGRES: &[&str] = &[
         action  TEXT NOT NULL,
         target  TEXT NOT NULL,
         outcome TEXT NOT NULL
+    );
+    "#,
+    // 2: provider components, so that every host sharing the database finds
+    //    the exact component a pipeline version was applied with.
+    r#"
+    CREATE TABLE components (
+        digest     TEXT COLLATE "C" PRIMARY KEY,
+        bytes      BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
     );
     "#,
 ];

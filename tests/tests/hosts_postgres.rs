@@ -1,0 +1,104 @@
+//! Two hosts, each with a state directory of its own, on one PostgreSQL
+//! database: one drives it at a time (the database's driver lock), the
+//! other's commands reach the driving host through the database, and when
+//! the driving host goes the other takes over and finishes its work.
+
+use sluice::engine::{Command, Driver, ExecutionStatus, Start, is_driven};
+use sluice::store::Store;
+use sluice_tests::harness::{Harness, fast_callbacks};
+use std::time::{Duration, Instant};
+
+const PIPELINE: &str = r##"
+name: shared
+execution_mode: parallel
+stages:
+{source_stage}
+  - name: Build
+    actions:
+      - name: Wait
+        provider: "{gate}"
+        configuration: { Behavior: gate, Gate: "#{execution.id}" }
+        grants: { paths: { gates: { path: "{gates}" } } }
+"##;
+
+/// Leaves `command` in the database from `state_dir` and waits for the
+/// driving host's answer.
+async fn through_the_database(state_dir: &std::path::Path, command: Command) -> String {
+    let mut store = Store::open(state_dir).unwrap();
+    let id = store.push_request(&command.to_json()).unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(answer) = store.request_outcome(id).unwrap() {
+            let done = sluice::engine::command::answer_from_json(&answer)
+                .unwrap_or_else(|e| panic!("refused: {e}"));
+            return done.execution.expect("a start names its execution");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no host answered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_host_drives_a_database_and_the_other_takes_over_when_it_goes() {
+    assert!(sluice_tests::harness::on_postgres());
+    let mut a = Harness::new(PIPELINE).await;
+    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
+        .unwrap();
+    let b = a.dir.path().join("host-b");
+    sluice::store::use_database(&b, url.trim()).unwrap();
+
+    // A drives: B cannot, and knows someone does.
+    let Err(refused) = Driver::start_with(
+        &b,
+        sluice_tests::sandbox().clone(),
+        a.secrets.clone(),
+        fast_callbacks(),
+    )
+    .await
+    else {
+        panic!("a second driver on one database is refused")
+    };
+    assert!(
+        refused
+            .to_string()
+            .contains("the driver lock of postgres://"),
+        "{refused}"
+    );
+    assert!(is_driven(&b));
+
+    // B's start reaches A through the database; A runs it.
+    let start = Command::Start(Start {
+        pipeline: "shared".into(),
+        variables: Default::default(),
+        revisions: Default::default(),
+        trigger: "host b".into(),
+        token: Some("from-b".into()),
+    });
+    let id = through_the_database(&b, start).await;
+    a.wait_running(&id, "Build", "Wait").await;
+
+    // A goes; B takes over and finishes the execution A left running.
+    a.shutdown().await;
+    assert!(!is_driven(&b), "A's locks went with it");
+    let driver_b = Driver::start_with(
+        &b,
+        sluice_tests::sandbox().clone(),
+        a.secrets.clone(),
+        fast_callbacks(),
+    )
+    .await
+    .unwrap();
+    assert!(is_driven(&a.state_dir), "A sees B drive the database");
+    a.open(&id);
+    a.wait_status(&id, ExecutionStatus::Succeeded).await;
+    let attempts = Store::open(&b).unwrap().action_attempts(&id).unwrap();
+    let waits: Vec<_> = attempts.iter().filter(|x| x.action == "Wait").collect();
+    assert_eq!(
+        waits.last().map(|w| w.run.status),
+        Some(Some(sluice::engine::ActionStatus::Succeeded))
+    );
+    driver_b.shutdown().await.unwrap();
+}
