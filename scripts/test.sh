@@ -31,6 +31,12 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The S3 server the artifact tests start, checking signatures (crates/s3test).
+command -v s3s-fs >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ] || {
+    echo "== installing s3s-fs (the S3 server the artifact tests run)"
+    cargo install s3s-fs --version 0.14.1 --features binary --locked
+}
+
 # The Python and JavaScript toolchains that build provider templates
 # (componentize-py, componentize-js), into ~/.cache/sluice/toolchains.
 echo "== toolchains"
