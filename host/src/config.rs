@@ -60,6 +60,8 @@ pub struct HostFlags {
     pub recheck_floor: Option<std::time::Duration>,
     /// The PostgreSQL database to keep state in (`--database`).
     pub database: Option<String>,
+    /// The object storage to keep artifacts in too (`--artifacts`).
+    pub artifacts: Option<String>,
 }
 
 /// One host's settings.
@@ -113,6 +115,10 @@ impl HostConfig {
             crate::sandbox::Isolation::Namespaces
         };
         let path = env.get("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin");
+        let artifacts = flags
+            .artifacts
+            .or_else(|| StateDir::at(&flags.state_dir).recorded_artifacts_url())
+            .map(|url| crate::artifacts::RemoteSettings::from_env(&url, |k| env.get(k)));
         HostConfig {
             state_dir: flags.state_dir,
             cache_dir,
@@ -128,6 +134,7 @@ impl HostConfig {
                     Some(floor) => crate::engine::RecheckPolicy::with_floor(floor),
                     None => Default::default(),
                 },
+                artifacts,
             },
             toolchains: crate::authoring::toolchain::Toolchains::from_env(env),
             database: flags.database,

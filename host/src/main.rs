@@ -44,6 +44,14 @@ struct Global {
     /// it. Each host has a state directory of its own.
     #[arg(long, global = true, value_name = "URL", env = "SLUICE_DATABASE")]
     database: Option<String>,
+    /// Keep every artifact in this S3-compatible object storage too
+    /// (`s3://BUCKET[/PREFIX]`), so hosts sharing a database find each
+    /// other's artifacts; recorded in the state directory on first use.
+    /// The endpoint, region and credentials come from AWS's usual variables
+    /// (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    #[arg(long, global = true, value_name = "URL", env = "SLUICE_ARTIFACTS")]
+    artifacts: Option<String>,
     /// Talk to this server (`http://host:port`) instead of the state
     /// directory [default: the server driving the state directory, if any]
     #[arg(long, global = true, value_name = "URL", env = "SLUICE_SERVER")]
@@ -104,11 +112,19 @@ fn main() -> ExitCode {
         query_timeout: global.query_timeout,
         recheck_floor: global.recheck_floor,
         database: global.database,
+        artifacts: global.artifacts.clone(),
     };
     let host = HostConfig::new(flags, &env);
     if command.keeps_state()
         && let Some(url) = &host.database
         && let Err(e) = sluice::store::use_database(&host.state_dir, url)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if command.keeps_state()
+        && let Some(url) = &global.artifacts
+        && let Err(e) = host.layout().record_artifacts_url(url)
     {
         eprintln!("error: {e}");
         return ExitCode::from(2);

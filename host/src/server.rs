@@ -164,7 +164,7 @@ pub async fn run(
         &config.state_dir,
         sandbox.clone(),
         secrets,
-        config.engine,
+        config.engine.clone(),
     )
     .await
     {

@@ -5,6 +5,7 @@
 //! ```text
 //! <state>/state.db              the database (SQLite, WAL), unless...
 //! <state>/database-url          ...this names a PostgreSQL database, owner-only
+//! <state>/artifacts-url         object storage artifacts are also kept in
 //! <state>/driver.lock           held by the process driving the engine
 //! <state>/artifacts/            the artifact store (trees/, manifests/)
 //! <state>/components/           components pipelines were applied with
@@ -47,6 +48,42 @@ impl StateDir {
     /// instead of `state.db` (owner-only: the URL may hold a password).
     pub fn database_url(&self) -> PathBuf {
         self.root.join("database-url")
+    }
+
+    /// The file naming the object storage (`s3://BUCKET/PREFIX`) this state
+    /// directory also keeps its artifacts in.
+    pub fn artifacts_url(&self) -> PathBuf {
+        self.root.join("artifacts-url")
+    }
+
+    /// The object storage recorded in [`StateDir::artifacts_url`], if any.
+    pub fn recorded_artifacts_url(&self) -> Option<String> {
+        std::fs::read_to_string(self.artifacts_url())
+            .ok()
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+    }
+
+    /// Records that artifacts are also kept at `url` (`s3://BUCKET/PREFIX`):
+    /// refused when another is recorded already (a state directory's
+    /// artifacts never move under its executions).
+    pub fn record_artifacts_url(&self, url: &str) -> Result<(), String> {
+        let file = self.artifacts_url();
+        if !url.starts_with("s3://") || url.len() <= "s3://".len() {
+            return Err(format!(
+                "--artifacts {url}: only s3://BUCKET[/PREFIX] is accepted"
+            ));
+        }
+        match self.recorded_artifacts_url() {
+            Some(existing) if existing == url => Ok(()),
+            Some(existing) => Err(format!(
+                "{}: this state directory keeps its artifacts in {existing}, not {url}",
+                file.display()
+            )),
+            None => std::fs::create_dir_all(&self.root)
+                .and_then(|()| std::fs::write(&file, format!("{url}\n")))
+                .map_err(|e| format!("{}: {e}", file.display())),
+        }
     }
 
     /// The driver's lock file.

@@ -69,6 +69,11 @@ impl Harness {
     /// Applies `yaml` (placeholders: `{gate}`, `{source}`, `{gates}`,
     /// `{src}`) and starts an engine. The stub source's latest revision is `r1`.
     pub async fn new(yaml: &str) -> Harness {
+        Harness::with_settings(yaml, fast_callbacks()).await
+    }
+
+    /// As [`Harness::new`], with these driver settings.
+    pub async fn with_settings(yaml: &str, settings: DriverSettings) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let gates = dir.path().join("gates");
         let src = dir.path().join("src");
@@ -94,7 +99,7 @@ impl Harness {
                 &harness.state_dir,
                 sandbox().clone(),
                 harness.secrets.clone(),
-                fast_callbacks(),
+                settings,
             )
             .await
             .unwrap(),
@@ -266,6 +271,7 @@ impl Harness {
 pub fn fast_callbacks() -> DriverSettings {
     DriverSettings {
         recheck: sluice::engine::RecheckPolicy::with_floor(std::time::Duration::from_millis(10)),
+        ..Default::default()
     }
 }
 

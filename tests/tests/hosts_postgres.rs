@@ -102,3 +102,105 @@ async fn one_host_drives_a_database_and_the_other_takes_over_when_it_goes() {
     );
     driver_b.shutdown().await.unwrap();
 }
+
+/// The source's output, read by the gated action that runs on whichever
+/// host drives.
+const WITH_ARTIFACT: &str = r##"
+name: handed
+execution_mode: parallel
+stages:
+{source_stage}
+  - name: Build
+    actions:
+      - name: Wait
+        provider: "{gate}"
+        inputs: [Code]
+        configuration: { Behavior: gate, Gate: "#{execution.id}" }
+        grants: { paths: { gates: { path: "{gates}" } } }
+"##;
+
+/// Settings for a driver keeping artifacts in the test's S3 server.
+fn on_s3(bucket: &str) -> sluice::engine::DriverSettings {
+    let s3 = sluice_s3test::Server::shared();
+    sluice::engine::DriverSettings {
+        artifacts: Some(sluice::artifacts::RemoteSettings {
+            url: format!("s3://{bucket}/sluice"),
+            endpoint: Some(s3.endpoint()),
+            region: Some("us-east-1".into()),
+            access_key_id: Some(s3.access_key_id().into()),
+            secret_access_key: Some(s3.secret_access_key().into()),
+            session_token: None,
+        }),
+        ..fast_callbacks()
+    }
+}
+
+#[tokio::test]
+async fn a_host_taking_over_fetches_the_artifacts_another_made_from_object_storage() {
+    let bucket = sluice_s3test::Server::shared().bucket();
+    let mut a = Harness::with_settings(WITH_ARTIFACT, on_s3(&bucket)).await;
+    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
+        .unwrap();
+    let b = a.dir.path().join("host-b");
+    sluice::store::use_database(&b, url.trim()).unwrap();
+
+    // A runs the source (its output goes to the bucket as it is recorded)
+    // and starts the action that reads it.
+    let id = a.start().await;
+    a.wait_running(&id, "Build", "Wait").await;
+    let code = a.execution(&id).artifacts["Code"].digest.clone();
+    let object = sluice_s3test::Server::shared()
+        .root()
+        .join(&bucket)
+        .join(format!("sluice/artifacts/{code}.tar"));
+    assert!(object.is_file(), "{} is in the bucket", object.display());
+    a.shutdown().await;
+
+    // B has no copy of its own: it fetches the artifact, checks it, and
+    // runs the action again with it.
+    let b_store =
+        sluice::artifacts::ArtifactStore::open(&sluice::state_dir::StateDir::at(&b).artifacts())
+            .unwrap();
+    assert!(!b_store.has(&code));
+    let driver_b = Driver::start_with(
+        &b,
+        sluice_tests::sandbox().clone(),
+        a.secrets.clone(),
+        on_s3(&bucket),
+    )
+    .await
+    .unwrap();
+    a.open(&id);
+    a.wait_status(&id, ExecutionStatus::Succeeded).await;
+    assert!(b_store.has(&code), "B fetched the source's output");
+    b_store.verify("Code", &code).unwrap();
+    driver_b.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_object_storage_the_host_taking_over_says_which_artifact_it_lacks() {
+    let mut a = Harness::new(WITH_ARTIFACT).await;
+    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
+        .unwrap();
+    let b = a.dir.path().join("host-b");
+    sluice::store::use_database(&b, url.trim()).unwrap();
+    let id = a.start().await;
+    a.wait_running(&id, "Build", "Wait").await;
+    a.shutdown().await;
+    let driver_b = Driver::start_with(
+        &b,
+        sluice_tests::sandbox().clone(),
+        a.secrets.clone(),
+        fast_callbacks(),
+    )
+    .await
+    .unwrap();
+    a.wait_status(&id, ExecutionStatus::Failed).await;
+    let wait = &a.execution(&id).stages[1].actions[0];
+    let error = wait.error.as_ref().unwrap().message.clone();
+    assert!(
+        error.contains("artifact `Code`") && error.contains("not in this host's artifact store"),
+        "{error}"
+    );
+    driver_b.shutdown().await.unwrap();
+}

@@ -37,6 +37,16 @@ pub enum ArtifactError {
     /// deep.
     #[error("{0}")]
     OverLimit(String),
+    /// The artifact is not in this host's store at all.
+    #[error(
+        "artifact `{name}` (sha256:{digest}) is not in this host's artifact store: it was made on a host whose artifacts this one cannot reach (hosts that share work keep artifacts in object storage: --artifacts s3://BUCKET/PREFIX)"
+    )]
+    Missing {
+        /// The artifact's name.
+        name: String,
+        /// Its recorded digest.
+        digest: String,
+    },
     /// The stored artifact does not match its digest.
     #[error("artifact `{name}` (sha256:{digest}) is corrupt: {problem}")]
     Corrupt {
@@ -158,8 +168,16 @@ impl ArtifactStore {
             digest: digest.to_string(),
             problem,
         };
-        let body = std::fs::read(self.manifest_path(digest))
-            .map_err(|e| corrupt(format!("its manifest cannot be read ({e})")))?;
+        let body = std::fs::read(self.manifest_path(digest)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound && !self.tree_path(digest).exists() {
+                ArtifactError::Missing {
+                    name: name.to_string(),
+                    digest: digest.to_string(),
+                }
+            } else {
+                corrupt(format!("its manifest cannot be read ({e})"))
+            }
+        })?;
         let manifest: Manifest = serde_json::from_slice(&body)
             .map_err(|e| corrupt(format!("its manifest is not valid ({e})")))?;
         let actual = manifest.digest();
@@ -284,58 +302,133 @@ impl ArtifactStore {
     /// and the first difference.
     pub fn verify(&self, name: &str, digest: &str) -> Result<(), ArtifactError> {
         let manifest = self.manifest(name, digest)?;
-        let corrupt = |problem: String| ArtifactError::Corrupt {
+        let sums = self.sums(digest);
+        check_tree(
+            name,
+            digest,
+            &manifest,
+            sums.as_ref(),
+            &self.tree_path(digest),
+        )
+    }
+
+    /// The folder trees are kept in.
+    pub(crate) fn trees_dir(&self) -> &Path {
+        &self.trees
+    }
+
+    /// Whether artifact `digest` is here: its manifest and its folder.
+    pub fn has(&self, digest: &str) -> bool {
+        self.manifest_path(digest).is_file() && self.tree_path(digest).is_dir()
+    }
+
+    /// Takes a fetched artifact into the store: `staging/tree` is checked
+    /// against the manifest and sums first (nothing is kept when it does
+    /// not match), then the manifest and sums are written and the tree
+    /// moved into place. One fetched meanwhile by someone else stays.
+    pub(crate) fn adopt(
+        &self,
+        name: &str,
+        digest: &str,
+        staging: tempfile::TempDir,
+        manifest_body: &[u8],
+        sums_body: &[u8],
+    ) -> Result<(), ArtifactError> {
+        let manifest: Manifest =
+            serde_json::from_slice(manifest_body).map_err(|e| ArtifactError::Corrupt {
+                name: name.to_string(),
+                digest: digest.to_string(),
+                problem: format!("its manifest is not valid ({e})"),
+            })?;
+        let sums: Sums = serde_json::from_slice(sums_body).map_err(|e| ArtifactError::Corrupt {
             name: name.to_string(),
             digest: digest.to_string(),
-            problem,
-        };
-        let tree = self.tree_path(digest);
-        let found = manifest::scan(&tree, Tidy::No, &mut Budget::unlimited())
-            .map_err(|e| corrupt(format!("its files cannot be read ({e})")))?;
-        let expected: std::collections::BTreeMap<&str, &EntryKind> = manifest
-            .entries
-            .iter()
-            .map(|e| (e.path.as_str(), &e.kind))
-            .collect();
-        let actual: std::collections::BTreeMap<&str, &EntryKind> = found
-            .entries
-            .iter()
-            .map(|e| (e.path.as_str(), &e.kind))
-            .collect();
-        for (path, kind) in &expected {
-            match actual.get(path) {
-                None => return Err(corrupt(format!("`{path}` is missing"))),
-                Some(k) if k != kind => {
-                    return Err(corrupt(format!(
-                        "`{path}` should be {} but is {}",
-                        describe(kind),
-                        describe(k)
-                    )));
-                }
-                Some(_) => {}
-            }
+            problem: format!("its sums are not valid ({e})"),
+        })?;
+        let fetched = staging.path().join("tree");
+        check_tree(name, digest, &manifest, Some(&sums), &fetched)?;
+        for (path, body) in [
+            (self.manifest_path(digest), manifest_body),
+            (self.sums_path(digest), sums_body),
+        ] {
+            let mut temp = tempfile::NamedTempFile::new_in(&self.manifests)
+                .map_err(io("writing a fetched manifest"))?;
+            temp.write_all(body)
+                .map_err(io("writing a fetched manifest"))?;
+            temp.persist(&path).map_err(|e| ArtifactError::Io {
+                what: "writing a fetched manifest".into(),
+                source: e.error,
+            })?;
         }
-        if let Some(path) = actual.keys().find(|p| !expected.contains_key(*p)) {
-            return Err(corrupt(format!("`{path}` is not part of it")));
+        match std::fs::rename(&fetched, self.tree_path(digest)) {
+            Ok(()) => Ok(()),
+            Err(_) if self.tree_path(digest).is_dir() => Ok(()),
+            Err(e) => Err(io(format!("placing fetched artifact sha256:{digest}"))(e)),
         }
-        if let Some(path) = found.skipped.first() {
-            return Err(corrupt(format!("`{}` is not part of it", path.path)));
-        }
-        if let Some(sums) = self.sums(digest) {
-            let root = Root::open(&tree)
-                .map_err(|e| corrupt(format!("its files cannot be read ({e})")))?;
-            for (path, sum) in &sums.files {
-                let (actual, _) = manifest::hash_file(&root, Path::new(path))
-                    .map_err(|e| corrupt(format!("`{path}` cannot be read ({e})")))?;
-                if &actual != sum {
-                    return Err(corrupt(format!(
-                        "the content of `{path}` has sha256:{actual}, not sha256:{sum}"
-                    )));
-                }
-            }
-        }
-        Ok(())
     }
+}
+
+/// Checks the folder `tree` against `manifest` (every entry there, of its
+/// kind, mode and size, and nothing else) and, when given, every file's
+/// content against `sums`. An error names the artifact and the first
+/// difference.
+fn check_tree(
+    name: &str,
+    digest: &str,
+    manifest: &Manifest,
+    sums: Option<&Sums>,
+    tree: &Path,
+) -> Result<(), ArtifactError> {
+    let corrupt = |problem: String| ArtifactError::Corrupt {
+        name: name.to_string(),
+        digest: digest.to_string(),
+        problem,
+    };
+    let found = manifest::scan(tree, Tidy::No, &mut Budget::unlimited())
+        .map_err(|e| corrupt(format!("its files cannot be read ({e})")))?;
+    let expected: std::collections::BTreeMap<&str, &EntryKind> = manifest
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), &e.kind))
+        .collect();
+    let actual: std::collections::BTreeMap<&str, &EntryKind> = found
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), &e.kind))
+        .collect();
+    for (path, kind) in &expected {
+        match actual.get(path) {
+            None => return Err(corrupt(format!("`{path}` is missing"))),
+            Some(k) if k != kind => {
+                return Err(corrupt(format!(
+                    "`{path}` should be {} but is {}",
+                    describe(kind),
+                    describe(k)
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(path) = actual.keys().find(|p| !expected.contains_key(*p)) {
+        return Err(corrupt(format!("`{path}` is not part of it")));
+    }
+    if let Some(path) = found.skipped.first() {
+        return Err(corrupt(format!("`{}` is not part of it", path.path)));
+    }
+    if let Some(sums) = sums {
+        let root =
+            Root::open(tree).map_err(|e| corrupt(format!("its files cannot be read ({e})")))?;
+        for (path, sum) in &sums.files {
+            let (actual, _) = manifest::hash_file(&root, Path::new(path))
+                .map_err(|e| corrupt(format!("`{path}` cannot be read ({e})")))?;
+            if &actual != sum {
+                return Err(corrupt(format!(
+                    "the content of `{path}` has sha256:{actual}, not sha256:{sum}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn describe(kind: &EntryKind) -> String {

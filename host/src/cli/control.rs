@@ -44,7 +44,14 @@ impl Controller {
         if drive {
             let sandbox = ctx.host.sandbox()?;
             let secrets = ctx.host.secret_store()?;
-            match Driver::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
+            match Driver::start_with(
+                &ctx.host.state_dir,
+                sandbox,
+                secrets,
+                ctx.host.engine.clone(),
+            )
+            .await
+            {
                 Ok(engine) => {
                     report_damaged(&engine);
                     return Ok(Controller::Local(engine));
@@ -614,11 +621,17 @@ pub async fn drive(ctx: &Context, args: DriveArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let engine =
-        match Driver::start_with(&ctx.host.state_dir, sandbox, secrets, ctx.host.engine).await {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
+    let engine = match Driver::start_with(
+        &ctx.host.state_dir,
+        sandbox,
+        secrets,
+        ctx.host.engine.clone(),
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
     eprintln!("driving {} (Ctrl-C to stop)", ctx.host.state_dir.display());
     report_damaged(&engine);
     let store = match ctx.host.store() {

@@ -95,10 +95,13 @@ pub(super) enum Input {
 }
 
 /// Host settings of a driver.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DriverSettings {
     /// How soon in-progress providers may be called back.
     pub recheck: super::timeouts::RecheckPolicy,
+    /// Object storage every artifact is also kept in, for hosts that share
+    /// work (`--artifacts s3://...`).
+    pub artifacts: Option<crate::artifacts::RemoteSettings>,
 }
 
 /// A cheap, clonable way to talk to a running driver (for the HTTP API's
@@ -267,10 +270,20 @@ impl Driver {
         let (inbox, receiver) = mpsc::channel(INBOX);
         let (events, _) = broadcast::channel(4096);
         let (failure, failure_seen) = watch::channel(None);
+        let remote = settings
+            .artifacts
+            .as_ref()
+            .map(crate::artifacts::Remote::new)
+            .transpose()
+            .map_err(|e| DriverError::Io {
+                what: "reaching the artifact storage".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let calls = Arc::new(ProviderCalls::new(
             dir.clone(),
             catalog,
             artifacts,
+            remote,
             workspaces,
             secrets,
         ));

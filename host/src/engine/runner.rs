@@ -32,6 +32,8 @@ pub(super) struct ProviderCalls {
     hidden: PathBuf,
     catalog: Catalog,
     artifacts: ArtifactStore,
+    /// Object storage every artifact is also kept in, when hosts share work.
+    remote: Option<crate::artifacts::Remote>,
     pub(super) workspaces: Workspaces,
     providers: Mutex<HashMap<String, Provider>>,
     secrets: crate::secrets::SecretStore,
@@ -56,6 +58,7 @@ impl ProviderCalls {
         state_dir: StateDir,
         catalog: Catalog,
         artifacts: ArtifactStore,
+        remote: Option<crate::artifacts::Remote>,
         workspaces: Workspaces,
         secrets: crate::secrets::SecretStore,
     ) -> Self {
@@ -68,6 +71,7 @@ impl ProviderCalls {
             hidden,
             catalog,
             artifacts,
+            remote,
             workspaces,
             providers: Mutex::new(HashMap::new()),
             secrets,
@@ -243,6 +247,9 @@ impl ProviderCalls {
             Ok(p) => p,
             Err(message) => return CallResult::failed(FailureKind::SystemUnavailable, message),
         };
+        if let Err(message) = self.fetch_inputs(request).await {
+            return CallResult::failed(FailureKind::JobFailed, message);
+        }
         let folders = match self.workspaces.prepare(
             &request.key,
             request.attempt,
@@ -317,7 +324,11 @@ impl ProviderCalls {
         match &result.outcome {
             Outcome::Succeeded { revision, .. } => {
                 let revision = revision.clone().or_else(|| request.source_revision.clone());
-                match self.ingest(request, &folders, &limits, &log, revision) {
+                let stored = match self.ingest(request, &folders, &limits, &log, revision) {
+                    Ok(outputs) => self.push_outputs(outputs).await,
+                    Err(message) => Err(message),
+                };
+                match stored {
                     Ok(outputs) => result.outputs = outputs,
                     Err(message) => {
                         result = CallResult {
@@ -334,6 +345,44 @@ impl ProviderCalls {
             }
         }
         result
+    }
+
+    /// Brings the action's input artifacts that this host lacks from the
+    /// object storage hosts share (none to fetch on a host of its own).
+    async fn fetch_inputs(&self, request: &RunRequest) -> Result<(), String> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        for input in &request.inputs {
+            if self.artifacts.has(&input.digest) {
+                continue;
+            }
+            let limits = limits_of(request);
+            let budget = crate::contain::Budget::caps(limits.output_bytes, limits.output_files);
+            remote
+                .fetch(&self.artifacts, &input.name, &input.digest, budget)
+                .await
+                .map_err(|e| format!("input `{}`: {e}", input.name))?;
+        }
+        Ok(())
+    }
+
+    /// Puts a succeeded action's outputs into the object storage hosts
+    /// share, before the step that records them (so no host ever records
+    /// an artifact the others cannot fetch).
+    async fn push_outputs(
+        &self,
+        outputs: Vec<ArtifactRecord>,
+    ) -> Result<Vec<ArtifactRecord>, String> {
+        if let Some(remote) = &self.remote {
+            for output in &outputs {
+                remote
+                    .push(&self.artifacts, &output.digest)
+                    .await
+                    .map_err(|e| format!("cannot store output `{}`: {e}", output.name))?;
+            }
+        }
+        Ok(outputs)
     }
 
     /// Stores a succeeded action's outputs as artifacts (one budget for all

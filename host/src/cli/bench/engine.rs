@@ -92,7 +92,7 @@ async fn engine_inner(
         &ctx.host.state_dir,
         sandbox,
         Default::default(),
-        ctx.host.engine,
+        ctx.host.engine.clone(),
     )
     .await
     .map_err(|e| e.to_string())?;
