@@ -163,28 +163,43 @@ pub async fn run(
     let engine = match Driver::start_with(
         &config.state_dir,
         sandbox.clone(),
-        secrets,
+        secrets.clone(),
         config.engine.clone(),
     )
     .await
     {
-        Ok(engine) => engine,
+        Ok(engine) => Engine::Driving(engine),
+        // Another host drives the database this state directory shares:
+        // serve as a standby, ready to take over.
+        Err(DriverError::Busy { .. })
+            if config.layout().database_url().exists()
+                && !crate::engine::startup::locked_here(&config.state_dir) =>
+        {
+            tracing::warn!("another host drives the database: this one stands by");
+            Engine::Standby(crate::engine::standby::Standby::start(
+                config.state_dir.clone(),
+                sandbox.clone(),
+                secrets,
+                config.engine.clone(),
+            ))
+        }
         Err(DriverError::Busy { .. }) => {
             return Err(ServerError::Busy(config.state_dir.clone()));
         }
         Err(e) => return Err(e.into()),
     };
+    // Sources are polled and notifications sent by the driving host only.
+    let driving = engine.handle().drives();
     let (token, created) =
         load_or_create_token(&config.state_dir, options.token_file.as_deref()).map_err(setup)?;
     let address = listener
         .local_addr()
         .map_err(|e| setup(format!("cannot read the listening address: {e}")))?;
     let url = format!("http://{address}");
-    let triggers = options
-        .triggers
+    let triggers = (options.triggers && driving)
         .then(|| crate::triggers::Triggers::new(engine.handle(), config.state_dir.clone()));
     let polling = triggers.as_ref().map(|t| t.spawn_polling());
-    let notifier = crate::notify::spawn(engine.handle(), config.state_dir.clone());
+    let notifier = driving.then(|| crate::notify::spawn(engine.handle(), config.state_dir.clone()));
     let state = AppState::new(
         engine.handle(),
         config.clone(),
@@ -240,11 +255,35 @@ pub async fn run(
     if let Some(p) = polling {
         p.abort();
     }
-    notifier.abort();
+    if let Some(n) = notifier {
+        n.abort();
+    }
     let engine_stopped = engine.shutdown().await;
     let _ = std::fs::remove_file(&info_path);
     served.map_err(ServerError::Serve)?;
     engine_stopped.map_err(ServerError::EngineStopped)
+}
+
+/// What a server runs: a driver, or a standby ready to take over.
+enum Engine {
+    Driving(Driver),
+    Standby(crate::engine::standby::Standby),
+}
+
+impl Engine {
+    fn handle(&self) -> crate::engine::DriverHandle {
+        match self {
+            Engine::Driving(d) => d.handle(),
+            Engine::Standby(s) => s.handle(),
+        }
+    }
+
+    async fn shutdown(self) -> Result<(), String> {
+        match self {
+            Engine::Driving(d) => d.shutdown().await,
+            Engine::Standby(s) => s.shutdown().await,
+        }
+    }
 }
 
 /// The server driving `state_dir`, when one runs: its `server.json`, if

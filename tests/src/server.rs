@@ -25,6 +25,16 @@ impl ServerProcess {
     /// Starts `exe serve` on `state_dir` with `args` (after `serve`), and
     /// waits until it answers.
     pub fn start(exe: &Path, state_dir: &Path, args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with_env(exe, state_dir, args, &[])
+    }
+
+    /// As [`ServerProcess::start`], with more environment variables.
+    pub fn start_with_env(
+        exe: &Path,
+        state_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         std::fs::create_dir_all(state_dir).unwrap();
         let info = state_dir.join("server.json");
         let _ = std::fs::remove_file(&info);
@@ -46,6 +56,7 @@ impl ServerProcess {
             // The fixtures wait for their gates polling every 10-20 ms.
             .env("SLUICE_RECHECK_FLOOR", "10ms")
             .env_remove("SLUICE_SERVER")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

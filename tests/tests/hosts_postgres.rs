@@ -204,3 +204,78 @@ async fn without_object_storage_the_host_taking_over_says_which_artifact_it_lack
     );
     driver_b.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_standby_host_passes_commands_on_shows_changes_and_takes_over_within_seconds() {
+    let mut a = Harness::new(PIPELINE).await;
+    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
+        .unwrap();
+    let b = a.dir.path().join("host-b");
+    sluice::store::use_database(&b, url.trim()).unwrap();
+    let standby = sluice::engine::standby::Standby::start(
+        b.clone(),
+        sluice_tests::sandbox().clone(),
+        a.secrets.clone(),
+        fast_callbacks(),
+    );
+    let handle = standby.handle();
+    let mut events = handle.subscribe();
+    assert!(!standby.drives());
+
+    // A start given to the standby host is run by A, and the standby host
+    // hears of it.
+    let start = |token: &str| {
+        Command::Start(Start {
+            pipeline: "shared".into(),
+            variables: Default::default(),
+            revisions: Default::default(),
+            trigger: "standby".into(),
+            token: Some(token.into()),
+        })
+    };
+    let id = handle
+        .command(start("one"))
+        .await
+        .unwrap()
+        .execution
+        .unwrap();
+    a.wait_running(&id, "Build", "Wait").await;
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(sluice::engine::EngineEvent::Execution(e)) if e.id == id => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "the standby host saw the execution change");
+    assert!(!standby.drives());
+
+    // A goes: B takes over within seconds and finishes A's execution.
+    a.shutdown().await;
+    let gone = Instant::now();
+    while !standby.drives() {
+        assert!(gone.elapsed() < Duration::from_secs(30), "no takeover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        gone.elapsed() < sluice::engine::standby::TAKE_OVER_EVERY * 3,
+        "took over in {:?}",
+        gone.elapsed()
+    );
+    a.open(&id);
+    a.wait_status(&id, ExecutionStatus::Succeeded).await;
+    // Commands now go to B's own driver.
+    let second = handle
+        .command(start("two"))
+        .await
+        .unwrap()
+        .execution
+        .unwrap();
+    a.wait_running(&second, "Build", "Wait").await;
+    a.open(&second);
+    a.wait_status(&second, ExecutionStatus::Succeeded).await;
+    standby.shutdown().await.unwrap();
+}

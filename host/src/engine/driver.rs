@@ -109,10 +109,22 @@ pub struct DriverSettings {
 /// queries, not shutdown.
 #[derive(Clone)]
 pub struct DriverHandle {
-    inbox: mpsc::Sender<Input>,
-    events: broadcast::Sender<EngineEvent>,
-    failure: watch::Receiver<Option<String>>,
-    calls: Arc<ProviderCalls>,
+    route: Route,
+}
+
+/// Where a handle's commands go.
+#[derive(Clone)]
+enum Route {
+    /// To a driver in this process.
+    Local {
+        inbox: mpsc::Sender<Input>,
+        events: broadcast::Sender<EngineEvent>,
+        failure: watch::Receiver<Option<String>>,
+        calls: Arc<ProviderCalls>,
+    },
+    /// Through the database to the host that drives it, until this host
+    /// takes over (see [`super::standby`]).
+    Standby(Arc<super::standby::Shared>),
 }
 
 impl std::fmt::Debug for DriverHandle {
@@ -122,8 +134,38 @@ impl std::fmt::Debug for DriverHandle {
 }
 
 impl DriverHandle {
+    /// A handle that reaches the driving host through the database.
+    pub(super) fn standby(shared: Arc<super::standby::Shared>) -> DriverHandle {
+        DriverHandle {
+            route: Route::Standby(shared),
+        }
+    }
+
+    /// The local handle commands go to: this one, or the driver a standby
+    /// host started when it took over.
+    fn local(&self) -> Option<DriverHandle> {
+        match &self.route {
+            Route::Local { .. } => Some(self.clone()),
+            Route::Standby(shared) => shared.leader(),
+        }
+    }
+
+    /// Whether a driver in this process answers this handle's commands.
+    pub fn drives(&self) -> bool {
+        self.local().is_some()
+    }
+
     /// Gives the engine a command and waits for its answer.
     pub async fn command(&self, command: Command) -> Answer {
+        let Some(local) = self.local() else {
+            let Route::Standby(shared) = &self.route else {
+                unreachable!("a local route is local")
+            };
+            return shared.command(command).await;
+        };
+        let Route::Local { inbox, .. } = &local.route else {
+            unreachable!("local() answers local handles")
+        };
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             let reason = self.failure().unwrap_or_else(|| "it was shut down".into());
@@ -131,8 +173,7 @@ impl DriverHandle {
                 "the engine has stopped: {reason}"
             )))
         };
-        if self
-            .inbox
+        if inbox
             .send(Input::Command(command, Reply::Waiting(reply)))
             .await
             .is_err()
@@ -144,18 +185,31 @@ impl DriverHandle {
 
     /// Changes as they happen.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
-        self.events.subscribe()
+        match &self.route {
+            Route::Local { events, .. } => events.subscribe(),
+            Route::Standby(shared) => shared.subscribe(),
+        }
     }
 
     /// Why the driver stopped on its own, if it did (its state could not
     /// be written).
     pub fn failure(&self) -> Option<String> {
-        self.failure.borrow().clone()
+        match &self.route {
+            Route::Local { failure, .. } => failure.borrow().clone(),
+            Route::Standby(shared) => shared.leader().and_then(|l| l.failure()),
+        }
     }
 
     /// Waits until the driver stops on its own, and says why.
     pub async fn failed(&self) -> String {
-        let mut failure = self.failure.clone();
+        let failure = match &self.route {
+            Route::Local { failure, .. } => failure,
+            Route::Standby(shared) => {
+                let leader = shared.wait_for_leader().await;
+                return Box::pin(leader.failed()).await;
+            }
+        };
+        let mut failure = failure.clone();
         let reason = failure
             .wait_for(Option::is_some)
             .await
@@ -175,7 +229,15 @@ impl DriverHandle {
         version: &PipelineVersion,
         action: usize,
     ) -> Result<SourceRevision, String> {
-        self.calls.latest_revision(version, None, action).await
+        self.calls()?.latest_revision(version, None, action).await
+    }
+
+    /// The provider calls of the local driver.
+    fn calls(&self) -> Result<Arc<ProviderCalls>, String> {
+        match self.local().map(|l| l.route) {
+            Some(Route::Local { calls, .. }) => Ok(calls),
+            _ => Err("this host stands by: another host drives the database".into()),
+        }
     }
 
     /// Asks source action `action` which paths differ between two of its
@@ -187,7 +249,7 @@ impl DriverHandle {
         from: &str,
         to: &str,
     ) -> Result<Option<Vec<String>>, String> {
-        self.calls.changed_paths(version, action, from, to).await
+        self.calls()?.changed_paths(version, action, from, to).await
     }
 }
 
@@ -308,10 +370,12 @@ impl Driver {
         let collector = tokio::spawn(crate::retention::collect_every(dir.clone(), COLLECT_EVERY));
         Ok(Driver {
             handle: DriverHandle {
-                inbox,
-                events,
-                failure: failure_seen,
-                calls,
+                route: Route::Local {
+                    inbox,
+                    events,
+                    failure: failure_seen,
+                    calls,
+                },
             },
             task,
             collector,
@@ -357,7 +421,10 @@ impl Driver {
     pub async fn shutdown(self) -> Result<(), String> {
         self.collector.abort();
         let (done, wait) = oneshot::channel();
-        if self.handle.inbox.send(Input::Shutdown(done)).await.is_ok() {
+        let Route::Local { inbox, .. } = &self.handle.route else {
+            unreachable!("a driver's own handle is local")
+        };
+        if inbox.send(Input::Shutdown(done)).await.is_ok() {
             let _ = wait.await;
         }
         let _ = self.task.await;

@@ -32,6 +32,7 @@ pub mod recovery;
 pub mod retry;
 mod runner;
 pub mod stage_lock;
+pub mod standby;
 pub mod start;
 pub mod startup;
 pub mod stop;

@@ -58,20 +58,26 @@ pub fn hold_lock(state_dir: &Path) -> Result<HeldLock, DriverError> {
     })
 }
 
-/// Whether a process drives `state_dir` now: one on this host holding its
-/// lock file, or, when its database is PostgreSQL, one on any host holding
-/// the database's driver lock.
-pub fn is_driven(state_dir: &Path) -> bool {
+/// Whether a process on this host holds `state_dir`'s lock file.
+pub fn locked_here(state_dir: &Path) -> bool {
     let dir = StateDir::new(state_dir);
-    let here = match std::fs::OpenOptions::new()
+    match std::fs::OpenOptions::new()
         .write(true)
         .open(dir.lock_file())
     {
         Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
         Err(_) => false,
-    };
-    here || (dir.database_url().exists()
-        && Store::open(state_dir).is_ok_and(|store| store.driver_lock_held().unwrap_or(false)))
+    }
+}
+
+/// Whether a process drives `state_dir` now: one on this host holding its
+/// lock file, or, when its database is PostgreSQL, one on any host holding
+/// the database's driver lock.
+pub fn is_driven(state_dir: &Path) -> bool {
+    let dir = StateDir::new(state_dir);
+    locked_here(state_dir)
+        || (dir.database_url().exists()
+            && Store::open(state_dir).is_ok_and(|store| store.driver_lock_held().unwrap_or(false)))
 }
 
 /// Loads pipelines, transitions and running executions into the machine.

@@ -481,6 +481,21 @@ impl Store {
             .collect()
     }
 
+    /// Executions changed at or after `since` (milliseconds, by the
+    /// clock of the host that wrote them): id and change time, oldest
+    /// change first, at most 1000 (through the `executions_updated` index).
+    pub fn executions_changed_since(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        self.db
+            .query(
+                "SELECT id, updated_at FROM executions WHERE updated_at >= ?1
+                 ORDER BY updated_at LIMIT 1000",
+                args![since],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
+    }
+
     /// How many executions are running, all pipelines together.
     pub fn active_count(&self) -> Result<usize, StoreError> {
         self.db

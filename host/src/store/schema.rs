@@ -184,6 +184,10 @@ pub const SQLITE: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     "#,
+    // 7: executions by when they last changed, for hosts standing by.
+    r#"
+    CREATE INDEX executions_updated ON executions (updated_at);
+    "#,
 ];
 
 /// Where PostgreSQL records how many migrations were applied.
@@ -351,6 +355,10 @@ pub const POSTGRES: &[&str] = &[
         bytes      BYTEA NOT NULL,
         created_at BIGINT NOT NULL
     );
+    "#,
+    // 3: executions by when they last changed, for hosts standing by.
+    r#"
+    CREATE INDEX executions_updated ON executions (updated_at);
     "#,
 ];
 

@@ -1,0 +1,121 @@
+//! Two `sluice serve` hosts on one PostgreSQL database and one S3 bucket:
+//! one drives, the other stands by and passes commands on; the driving one
+//! is killed with SIGKILL while an execution waits for an approval, the
+//! approval is given to the standby host, which takes over within seconds,
+//! answers it, and finishes the execution with the artifact the dead host
+//! made.
+
+use serde_json::json;
+use sluice_tests::fixtures;
+use sluice_tests::server::ServerProcess;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+#[tokio::test]
+async fn a_standby_server_takes_over_from_a_killed_one_and_loses_no_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
+    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
+    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let database = sluice_pgtest::Server::shared().database();
+    let s3 = sluice_s3test::Server::shared();
+    let bucket = s3.bucket();
+    let endpoint = s3.endpoint();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", s3.access_key_id()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key()),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let artifacts = format!("s3://{bucket}/hosts");
+    let args = ["--no-triggers", "--artifacts", artifacts.as_str()];
+    let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
+    for state in [&state_a, &state_b] {
+        sluice::store::use_database(state, &database).unwrap();
+    }
+
+    let a = ServerProcess::start_with_env(exe(), &state_a, &args, &env);
+    let definition = format!(
+        r##"
+name: relay
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: {{ paths: {{ source: {{ path: "{src}" }} }} }}
+  - name: Build
+    actions:
+      - {{ name: Make, provider: "{gate}", inputs: [Code], outputs: [Built], configuration: {{ Behavior: sleep, Millis: "50" }} }}
+  - name: Approve
+    actions:
+      - {{ name: Manager, provider: "builtin:manual" }}
+  - name: Deploy
+    actions:
+      - {{ name: Go, provider: "{gate}", inputs: [Built] }}
+"##,
+        source = fixtures::GATED_SOURCE,
+        gate = fixtures::GATE,
+        src = src.display()
+    );
+    a.apply(&definition, dir.path()).await;
+    let b = ServerProcess::start_with_env(exe(), &state_b, &args, &env);
+    assert!(
+        std::fs::read_to_string(&b.log)
+            .unwrap_or_default()
+            .contains("stands by"),
+        "B stands by: {}",
+        b.output()
+    );
+
+    // Started on B, run by A.
+    let (status, started) = b
+        .call("POST", "/pipelines/relay/executions", Some(json!({})))
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["execution"].as_str().unwrap().to_string();
+    b.wait_for("the approval to wait", &format!("/executions/{id}"), |d| {
+        d["execution"]["stages"][2]["actions"][0]["awaiting_approval"] == true
+    })
+    .await;
+
+    // A dies; the approval goes to B, which takes over and answers it.
+    a.kill9();
+    let killed = Instant::now();
+    let (status, answer) = b
+        .call(
+            "PUT",
+            &format!("/executions/{id}/stages/Approve/actions/Manager/approval"),
+            Some(json!({"status": "approved", "summary": "after the crash"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        killed.elapsed() < Duration::from_secs(30),
+        "answered {:?} after the kill",
+        killed.elapsed()
+    );
+    let detail = b
+        .wait_for(
+            "the execution to succeed",
+            &format!("/executions/{id}"),
+            |d| d["execution"]["status"] == "Succeeded",
+        )
+        .await;
+    let manager = &detail["execution"]["stages"][2]["actions"][0];
+    assert_eq!(manager["approval"]["summary"], "after the crash");
+    // Deploy ran on B with the artifact A made, fetched from the bucket.
+    let built = detail["execution"]["artifacts"]["Built"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fetched = sluice::artifacts::ArtifactStore::open(&state_b.join("artifacts")).unwrap();
+    fetched.verify("Built", &built).unwrap();
+    b.terminate();
+}
