@@ -114,6 +114,12 @@ impl Remote {
         })
     }
 
+    /// The object store and the prefix under which artifacts are kept
+    /// (for benchmarks that compare other layouts).
+    pub fn object_store(&self) -> (Arc<dyn ObjectStore>, String) {
+        (self.store.clone(), self.prefix.clone())
+    }
+
     /// Where artifacts are, for messages.
     pub fn url(&self) -> &str {
         &self.shown

@@ -169,7 +169,7 @@ fn handoff_inner(args: &HandoffArgs) -> Result<Vec<HandoffMeasurement>, String> 
 
 /// `files` files of pseudo-random bytes (incompressible, all distinct),
 /// `bytes` in all, 100 to a folder.
-fn make_tree(root: &Path, files: u32, bytes: u64) -> std::io::Result<()> {
+pub(super) fn make_tree(root: &Path, files: u32, bytes: u64) -> std::io::Result<()> {
     use std::io::Write;
     let per_file = bytes / u64::from(files);
     let mut state = 0x9E37_79B9_7F4A_7C15u64;

@@ -8,6 +8,7 @@
 mod action;
 mod engine;
 mod handoff;
+mod objects;
 mod program;
 mod waiting;
 
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 pub use action::BenchArgs;
 pub use engine::EngineBenchArgs;
 pub use handoff::HandoffArgs;
+pub use objects::ObjectsArgs;
 pub use waiting::WaitingArgs;
 
 /// `sluice bench`.
@@ -43,6 +45,10 @@ pub enum BenchCommand {
     /// Handing a large artifact from one action to the next (ingest +
     /// mount) against `cp -r` of the same tree.
     Handoff(HandoffArgs),
+    /// Putting an artifact into object storage (`--artifacts`) and
+    /// fetching it back, as one archive and as one object per file,
+    /// against `cp -r` of the same tree.
+    Objects(ObjectsArgs),
     /// A server with many executions waiting at a manual approval: its
     /// API's reads (against its health check) and how fast it stops.
     Waiting(WaitingArgs),
@@ -69,6 +75,9 @@ pub async fn run(ctx: &Context, command: BenchCommand) -> u8 {
             engine::engine(args, cache_dir.clone(), ctx.host.database.clone()).await
         }
         BenchCommand::Handoff(args) => handoff::handoff(args),
+        BenchCommand::Objects(args) => {
+            objects::objects(args, ctx.host.engine.artifacts.clone()).await
+        }
         BenchCommand::Waiting(args) => waiting::waiting(args, cache_dir).await,
         BenchCommand::Run { iterations, output } => {
             engine::run_command(iterations, output.json, cache_dir)
