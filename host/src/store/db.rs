@@ -191,6 +191,21 @@ impl Row {
     }
 }
 
+/// Statements to run together, in order, whose counts nobody needs: on
+/// PostgreSQL they are sent at once (pipelined: one round trip for all of
+/// them, not one each).
+#[derive(Default)]
+pub(super) struct Batch {
+    items: Vec<(&'static str, Vec<Value>)>,
+}
+
+impl Batch {
+    /// Adds a statement.
+    pub(super) fn add(&mut self, sql: &'static str, args: &[Value]) {
+        self.items.push((sql, args.to_vec()));
+    }
+}
+
 /// An open database.
 pub(super) enum Db {
     /// SQLite in the state directory.
@@ -235,6 +250,19 @@ impl Db {
                     })
             }
             Db::Postgres(pg) => pg.execute(sql, args),
+        }
+    }
+
+    /// Runs the statements of `batch`, in order.
+    pub(super) fn run(&self, batch: Batch) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite { .. } => {
+                for (sql, args) in &batch.items {
+                    self.execute(sql, args)?;
+                }
+                Ok(())
+            }
+            Db::Postgres(pg) => pg.run(batch),
         }
     }
 
@@ -492,6 +520,28 @@ impl Postgres {
             let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                 args.iter().map(|a| a as _).collect();
             client.execute(&statement, &refs).await
+        })
+        .map_err(|e| self.error(e))
+    }
+
+    fn run(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut sent = Vec::with_capacity(batch.items.len());
+        for (sql, args) in batch.items {
+            sent.push((self.statement(sql)?, checked(&args)));
+        }
+        let client = self.client.clone();
+        wait(async move {
+            // Issued together: the client pipelines them on its one
+            // connection, in this order.
+            let pending = sent.iter().map(|(statement, args)| {
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    args.iter().map(|a| a as _).collect();
+                let client = &client;
+                async move { client.execute(statement, &refs).await }
+            });
+            futures_util::future::try_join_all(pending)
+                .await
+                .map(|_| ())
         })
         .map_err(|e| self.error(e))
     }

@@ -2,7 +2,7 @@
 //! artifacts: written one engine step per transaction, read back for
 //! recovery and for the commands that show state.
 
-use super::db::Db;
+use super::db::{Batch, Db};
 use super::rows::{row_to_action, write_action, write_artifact, write_execution, write_stage};
 use super::{Store, StoreError};
 use crate::records::*;
@@ -75,41 +75,40 @@ impl Store {
         if step.is_empty() {
             return Ok(());
         }
-        self.db.write(|db| {
-            for (execution, key, run) in &step.closed_attempts {
-                write_action(db, execution, key, run)?;
-            }
-            for execution in &step.executions {
-                write_execution(db, execution)?;
-            }
-            for (execution, index) in &step.stages {
-                write_stage(db, execution, *index)?;
-            }
-            for (execution, artifact) in &step.artifacts {
-                write_artifact(db, execution, artifact)?;
-            }
-            for (execution, key) in &step.actions {
-                let run = &execution.stages[key.stage].actions[key.action];
-                write_action(db, execution, key, run)?;
-            }
-            for t in &step.transitions {
-                db.execute(
-                    "INSERT INTO transitions (pipeline, stage, enabled, reason, changed_by, changed_at)
+        let mut batch = Batch::default();
+        for (execution, key, run) in &step.closed_attempts {
+            write_action(&mut batch, execution, key, run);
+        }
+        for execution in &step.executions {
+            write_execution(&mut batch, execution);
+        }
+        for (execution, index) in &step.stages {
+            write_stage(&mut batch, execution, *index);
+        }
+        for (execution, artifact) in &step.artifacts {
+            write_artifact(&mut batch, execution, artifact);
+        }
+        for (execution, key) in &step.actions {
+            let run = &execution.stages[key.stage].actions[key.action];
+            write_action(&mut batch, execution, key, run);
+        }
+        for t in &step.transitions {
+            batch.add(
+                "INSERT INTO transitions (pipeline, stage, enabled, reason, changed_by, changed_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (pipeline, stage) DO UPDATE SET
                        enabled = ?3, reason = ?4, changed_by = ?5, changed_at = ?6",
-                    args![
-                        t.pipeline,
-                        t.stage,
-                        t.enabled,
-                        t.reason,
-                        t.changed_by,
-                        t.changed_at
-                    ],
-                )?;
-            }
-            Ok(())
-        })
+                args![
+                    t.pipeline,
+                    t.stage,
+                    t.enabled,
+                    t.reason,
+                    t.changed_by,
+                    t.changed_at
+                ],
+            );
+        }
+        self.db.write(|db| db.run(batch))
     }
 
     /// Every execution still running, oldest first, with the versions they

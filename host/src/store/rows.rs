@@ -2,13 +2,13 @@
 //! action run are written, and how an action run is read back.
 
 use super::StoreError;
-use super::db::{Db, Row};
+use super::db::{Batch, Row};
 use super::json;
 use crate::contract::{Failure, FailureKind};
 use crate::records::*;
 
-pub(super) fn write_execution(db: &Db, e: &Execution) -> Result<(), StoreError> {
-    db.execute(
+pub(super) fn write_execution(batch: &mut Batch, e: &Execution) {
+    batch.add(
         "INSERT INTO executions (id, pipeline, version, seq, status, status_reason, trigger_, variables,
                                  source_revisions, position_stage, position_waiting, stop,
                                  started_at, updated_at, ended_at, client_token)
@@ -32,16 +32,15 @@ pub(super) fn write_execution(db: &Db, e: &Execution) -> Result<(), StoreError> 
         e.updated_at,
         e.ended_at,
         e.client_token,
-    ])?;
-    Ok(())
+    ]);
 }
 
-pub(super) fn write_stage(db: &Db, e: &Execution, index: usize) -> Result<(), StoreError> {
+pub(super) fn write_stage(batch: &mut Batch, e: &Execution, index: usize) {
     let stage = &e.stages[index];
     if stage.status.is_none() && stage.attempt == 0 {
-        return Ok(());
+        return;
     }
-    db.execute(
+    batch.add(
         "INSERT INTO stage_runs (execution_id, stage_index, name, status, attempt, entered_seq, started_at, ended_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (execution_id, stage_index) DO UPDATE SET status = ?4, attempt = ?5,
@@ -55,19 +54,19 @@ pub(super) fn write_stage(db: &Db, e: &Execution, index: usize) -> Result<(), St
         stage.entered_seq,
         stage.started_at,
         stage.ended_at,
-    ])?;
+    ]);
     if let Some(entered) = stage.entered_seq {
-        db.execute(
+        batch.add(
             "INSERT INTO stage_entries (pipeline, stage, entered_seq, execution_id)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (pipeline, stage) DO UPDATE SET
                  entered_seq = excluded.entered_seq, execution_id = excluded.execution_id
              WHERE excluded.entered_seq > stage_entries.entered_seq",
             args![e.pipeline, stage.name, entered, e.id],
-        )?;
+        );
     }
     if stage.attempt > 0 {
-        db.execute(
+        batch.add(
             "INSERT INTO stage_attempts (execution_id, stage_index, attempt, name, status, started_at, ended_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (execution_id, stage_index, attempt) DO UPDATE SET status = ?5,
@@ -80,17 +79,12 @@ pub(super) fn write_stage(db: &Db, e: &Execution, index: usize) -> Result<(), St
             stage.status.map(|s| s.as_str()),
             stage.started_at,
             stage.ended_at,
-        ])?;
+        ]);
     }
-    Ok(())
 }
 
-pub(super) fn write_artifact(
-    db: &Db,
-    e: &Execution,
-    artifact: &ArtifactRecord,
-) -> Result<(), StoreError> {
-    db.execute(
+pub(super) fn write_artifact(batch: &mut Batch, e: &Execution, artifact: &ArtifactRecord) {
+    batch.add(
         "INSERT INTO artifacts (execution_id, name, digest, files, bytes, producer, revision)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (execution_id, name) DO UPDATE SET digest = ?3, files = ?4, bytes = ?5,
@@ -104,23 +98,17 @@ pub(super) fn write_artifact(
             artifact.producer,
             artifact.revision,
         ],
-    )?;
-    Ok(())
+    );
 }
 
-pub(super) fn write_action(
-    db: &Db,
-    e: &Execution,
-    key: &ActionKey,
-    run: &ActionRun,
-) -> Result<(), StoreError> {
+pub(super) fn write_action(batch: &mut Batch, e: &Execution, key: &ActionKey, run: &ActionRun) {
     // An action reset for a new stage run has nothing to record until it
     // starts: its earlier attempts keep their final state.
     let Some(status) = run.status else {
-        return Ok(());
+        return;
     };
     let stage = &e.stages[key.stage];
-    db.execute(
+    batch.add(
         "INSERT INTO action_runs (execution_id, stage_index, action_index, attempt, stage_attempt, stage, action,
              run_order, status, started_at, ended_at, deadline_at, summary, variables, error_kind, error_message,
              continuation, recheck_at, percent, running, awaiting_approval, approval, revision, inputs, outputs,
@@ -160,8 +148,7 @@ pub(super) fn write_action(
         json(&run.outputs),
         run.log,
         json(&run.configuration),
-    ])?;
-    Ok(())
+    ]);
 }
 
 pub(super) fn row_to_action(r: &Row) -> Result<(usize, usize, u32, ActionRun), StoreError> {
