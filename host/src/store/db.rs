@@ -253,6 +253,16 @@ impl Db {
         }
     }
 
+    /// Runs the statements of `batch` in one write transaction (see
+    /// [`Db::write`]): on PostgreSQL the transaction's start, its
+    /// statements and its commit go in one round trip.
+    pub(super) fn write_batch(&mut self, batch: Batch) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite { .. } => self.write(|db| db.run(batch)),
+            Db::Postgres(pg) => pg.write_batch(batch),
+        }
+    }
+
     /// Runs the statements of `batch`, in order.
     pub(super) fn run(&self, batch: Batch) -> Result<(), StoreError> {
         match self {
@@ -522,6 +532,41 @@ impl Postgres {
             client.execute(&statement, &refs).await
         })
         .map_err(|e| self.error(e))
+    }
+
+    fn write_batch(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut sent = Vec::with_capacity(batch.items.len());
+        for (sql, args) in batch.items {
+            sent.push((self.statement(sql)?, checked(&args)));
+        }
+        let client = self.client.clone();
+        let done = wait(async move {
+            // The start, every statement and the commit, issued together:
+            // the client pipelines them on its one connection, in order. A
+            // statement that fails aborts the transaction, and the commit
+            // then rolls it back.
+            let begin = client.batch_execute(WRITE_BEGIN_POSTGRES);
+            let statements = sent.iter().map(|(statement, args)| {
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    args.iter().map(|a| a as _).collect();
+                let client = &client;
+                async move { client.execute(statement, &refs).await }
+            });
+            let statements = futures_util::future::try_join_all(statements);
+            let commit = client.batch_execute("COMMIT");
+            let (begun, ran, committed) = futures_util::join!(begin, statements, commit);
+            begun?;
+            ran?;
+            committed
+        });
+        match done {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Whatever state the session is in, leave no transaction.
+                let _ = self.batch("ROLLBACK");
+                Err(self.error(e))
+            }
+        }
     }
 
     fn run(&self, batch: Batch) -> Result<(), StoreError> {

@@ -108,7 +108,7 @@ impl Store {
                 ],
             );
         }
-        self.db.write(|db| db.run(batch))
+        self.db.write_batch(batch)
     }
 
     /// Every execution still running, oldest first, with the versions they
