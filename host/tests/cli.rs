@@ -275,3 +275,71 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn migrate_creates_the_schema_and_refuses_a_newer_one_on_both_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    // SQLite in the state directory.
+    let state = dir.path().join("state");
+    let state_arg = state.display().to_string();
+    let made = sluice(&cache, &["--state-dir", &state_arg, "migrate", "--json"]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(answer["database"], "sqlite");
+    let known = answer["schema_version"].as_i64().unwrap();
+    assert!(known >= 7, "{answer}");
+    let db = rusqlite::Connection::open(state.join("state.db")).unwrap();
+    db.execute_batch(&format!("PRAGMA user_version = {}", known + 1))
+        .unwrap();
+    drop(db);
+    let refused = sluice(&cache, &["--state-dir", &state_arg, "migrate"]);
+    assert!(!refused.status.success(), "{}", text(&refused.stdout));
+    assert!(
+        text(&refused.stderr).contains("newer than this sluice understands"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // PostgreSQL, named once and remembered by the state directory.
+    let url = sluice_pgtest::Server::shared().database();
+    let pg_state = dir.path().join("pg-state");
+    let pg_arg = pg_state.display().to_string();
+    let made = sluice(
+        &cache,
+        &[
+            "--state-dir",
+            &pg_arg,
+            "--database",
+            &url,
+            "migrate",
+            "--json",
+        ],
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(answer["database"], "postgres");
+    let known = answer["schema_version"].as_i64().unwrap();
+    let psql = sluice_pgtest::Server::shared().bin_dir().join("psql");
+    let set = Command::new(psql)
+        .args(["-X", "-d", &url, "-c"])
+        .arg(format!("UPDATE sluice_schema SET version = {}", known + 1))
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let refused = sluice(&cache, &["--state-dir", &pg_arg, "migrate"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("newer than this sluice understands"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // Another database for the same state directory is refused.
+    let other = sluice_pgtest::Server::shared().database();
+    let moved = sluice(
+        &cache,
+        &["--state-dir", &pg_arg, "--database", &other, "migrate"],
+    );
+    assert_eq!(moved.status.code(), Some(2));
+    assert!(text(&moved.stderr).contains("give each host a state directory of its own"));
+}

@@ -15,6 +15,23 @@ fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_sluice"))
 }
 
+/// A server's `/readyz` (no token): status and answer.
+async fn readiness(server: &ServerProcess) -> (u16, serde_json::Value) {
+    let response = sluice::http_client::request(
+        "GET",
+        &format!("{}/readyz", server.url),
+        &[],
+        None,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    (
+        response.status,
+        serde_json::from_slice(&response.body).unwrap_or_default(),
+    )
+}
+
 #[tokio::test]
 async fn a_standby_server_takes_over_from_a_killed_one_and_loses_no_approval() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,6 +91,19 @@ stages:
         b.output()
     );
 
+    let (status, ready) = readiness(&a).await;
+    assert_eq!(
+        (status, ready["role"].as_str(), ready["database"].as_str()),
+        (200, Some("driving"), Some("postgres")),
+        "{ready}"
+    );
+    let (status, ready) = readiness(&b).await;
+    assert_eq!(
+        (status, ready["role"].as_str()),
+        (200, Some("standby")),
+        "{ready}"
+    );
+
     // Started on B, run by A.
     let (status, started) = b
         .call("POST", "/pipelines/relay/executions", Some(json!({})))
@@ -110,6 +140,12 @@ stages:
         .await;
     let manager = &detail["execution"]["stages"][2]["actions"][0];
     assert_eq!(manager["approval"]["summary"], "after the crash");
+    let (status, ready) = readiness(&b).await;
+    assert_eq!(
+        (status, ready["role"].as_str()),
+        (200, Some("driving")),
+        "{ready}"
+    );
     // Deploy ran on B with the artifact A made, fetched from the bucket.
     let built = detail["execution"]["artifacts"]["Built"]["digest"]
         .as_str()

@@ -14,6 +14,18 @@ pub struct Health {
     pub state_dir: String,
 }
 
+/// Whether the server is ready for requests (`/readyz`).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Readiness {
+    /// `driving` (its engine drives the database) or `standby` (another
+    /// host drives it; commands pass through the database).
+    pub role: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// The database's schema version.
+    pub schema_version: i64,
+}
+
 /// A short answer.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Message {

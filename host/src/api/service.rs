@@ -9,20 +9,95 @@ use axum::extract::State;
 use axum::routing::get;
 
 pub(super) fn entries() -> Vec<Entry> {
-    vec![Entry {
-        op: Op {
-            method: "get",
-            path: "/api/v1/health",
-            id: "Health",
-            summary: "The server's version and state directory; 503 (`unavailable`) once its engine has stopped (its state could not be written).",
-            path_params: &[],
-            query: &[],
-            body: None,
-            answer: Answer::Json(200, schema::<Health>),
-            role: None,
+    vec![
+        Entry {
+            op: Op {
+                method: "get",
+                path: "/healthz",
+                id: "Liveness",
+                summary: "Liveness, for orchestrators: 200 while the process serves (no token needed).",
+                path_params: &[],
+                query: &[],
+                body: None,
+                answer: Answer::Json(200, schema::<super::dto::Message>),
+                role: None,
+            },
+            handler: get(liveness),
         },
-        handler: get(health),
-    }]
+        Entry {
+            op: Op {
+                method: "get",
+                path: "/readyz",
+                id: "Readiness",
+                summary: "Readiness, for orchestrators and load balancers: 200 with the server's role (driving or standby) once its engine runs and its database answers; 503 (`unavailable`) otherwise (no token needed).",
+                path_params: &[],
+                query: &[],
+                body: None,
+                answer: Answer::Json(200, schema::<super::dto::Readiness>),
+                role: None,
+            },
+            handler: get(readiness),
+        },
+        Entry {
+            op: Op {
+                method: "get",
+                path: "/api/v1/health",
+                id: "Health",
+                summary: "The server's version and state directory; 503 (`unavailable`) once its engine has stopped (its state could not be written).",
+                path_params: &[],
+                query: &[],
+                body: None,
+                answer: Answer::Json(200, schema::<Health>),
+                role: None,
+            },
+            handler: get(health),
+        },
+    ]
+}
+
+async fn liveness() -> Json<super::dto::Message> {
+    Json(super::dto::Message {
+        message: "alive".into(),
+        execution: None,
+    })
+}
+
+async fn readiness(State(state): State<AppState>) -> Result<Json<super::dto::Readiness>, ApiError> {
+    if let Some(reason) = state.engine().failure() {
+        return Err(OpError::new(
+            ErrorCode::Unavailable,
+            format!("the engine has stopped: {reason}"),
+        )
+        .into());
+    }
+    let role = if state.engine().drives() {
+        "driving"
+    } else {
+        "standby"
+    };
+    let (database, schema_version) = state
+        .read(|store| {
+            let version = store.schema_version().map_err(|e| {
+                OpError::new(
+                    ErrorCode::Unavailable,
+                    format!("the database does not answer: {e}"),
+                )
+            })?;
+            Ok((
+                if store.is_postgres() {
+                    "postgres"
+                } else {
+                    "sqlite"
+                },
+                version,
+            ))
+        })
+        .await?;
+    Ok(Json(super::dto::Readiness {
+        role: role.into(),
+        database: database.into(),
+        schema_version,
+    }))
 }
 
 pub(super) fn document_entries() -> Vec<Entry> {

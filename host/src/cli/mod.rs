@@ -33,6 +33,7 @@ pub mod action;
 pub mod bench;
 pub mod control;
 pub mod gc;
+pub mod migrate;
 pub mod pipeline;
 pub mod plugin;
 pub mod progress;
@@ -93,6 +94,10 @@ pub enum CliCommand {
     Token(token::TokenCommand),
     /// Who changed what, newest first.
     Audit(token::AuditArgs),
+    /// Create the state database's schema, or bring it up to this
+    /// sluice's (SQLite in the state directory, or the PostgreSQL database
+    /// of --database); a newer schema is refused and left alone.
+    Migrate(migrate::MigrateArgs),
     /// Print the JSON Schema of pipeline definitions.
     Schema,
     /// Run or inspect a single provider, without a pipeline.
@@ -113,6 +118,7 @@ impl CliCommand {
         !matches!(
             self,
             CliCommand::Serve(_)
+                | CliCommand::Migrate(_)
                 | CliCommand::Schema
                 | CliCommand::Action(_)
                 | CliCommand::Bench(_)
@@ -162,6 +168,7 @@ impl CliCommand {
             CliCommand::Token(command) => token::run(ctx, command).await,
             CliCommand::Audit(args) => token::audit(ctx, args).await,
             CliCommand::Schema => pipeline::schema(),
+            CliCommand::Migrate(args) => migrate::migrate(ctx, args).await,
             CliCommand::Action(command) => action::run(ctx, command).await,
             CliCommand::Bench(command) => bench::run(ctx, command).await,
             CliCommand::Plugin(command) => plugin::run(ctx, command).await,
