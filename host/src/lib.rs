@@ -47,7 +47,7 @@
 //!   console; [`server`]: `sluice serve`;
 //!   [`triggers`]: change detection; [`notify`]: notifications;
 //!   [`http_client`]: the host's own HTTP client; [`client`]: the command
-//!   line talking to a server.
+//!   line talking to a server; [`metrics`]: Prometheus metrics.
 //! - [`config`]: the host's configuration, built once from the flags and
 //!   the environment `main.rs` hands over.
 //! - [`authoring`]: `sluice plugin new`, `build` and `test`.
@@ -69,6 +69,7 @@ pub mod definitions;
 pub mod engine;
 pub mod grants;
 pub mod http_client;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod packages;

@@ -13,6 +13,7 @@ const RULES: &[(&str, &str, &[&str])] = &[
     ("units", "*", &[]),
     ("access", "*", &[]),
     ("text", "*", &[]),
+    ("metrics", "*", &[]),
     ("urls", "*", &["text"]),
     ("state_dir", "*", &[]),
     ("contain", "*", &["units"]),

@@ -15,6 +15,21 @@ fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_sluice"))
 }
 
+/// A server's `/metrics` (no token).
+async fn metrics(server: &ServerProcess) -> String {
+    let response = sluice::http_client::request(
+        "GET",
+        &format!("{}/metrics", server.url),
+        &[],
+        None,
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 200);
+    String::from_utf8(response.body).unwrap()
+}
+
 /// A server's `/readyz` (no token): status and answer.
 async fn readiness(server: &ServerProcess) -> (u16, serde_json::Value) {
     let response = sluice::http_client::request(
@@ -103,6 +118,7 @@ stages:
         (200, Some("standby")),
         "{ready}"
     );
+    assert!(metrics(&b).await.contains("sluice_driving 0"));
 
     // Started on B, run by A.
     let (status, started) = b
@@ -146,6 +162,16 @@ stages:
         (200, Some("driving")),
         "{ready}"
     );
+    let text = metrics(&b).await;
+    for line in [
+        "sluice_driving 1",
+        "sluice_executions{status=\"Succeeded\"} 1",
+        "sluice_actions_running 0",
+        "sluice_requests_pending 0",
+        "sluice_provider_call_seconds_count{provider=",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
     // Deploy ran on B with the artifact A made, fetched from the bucket.
     let built = detail["execution"]["artifacts"]["Built"]["digest"]
         .as_str()

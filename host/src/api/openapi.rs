@@ -46,6 +46,15 @@ pub fn document() -> Value {
                     }),
                 );
             }
+            Answer::Text(media_type) => {
+                responses.insert(
+                    "200".into(),
+                    json!({
+                        "description": "Text.",
+                        "content": { media_type: { "schema": { "type": "string" } } }
+                    }),
+                );
+            }
             Answer::EventStream(description) => {
                 responses.insert(
                     "200".into(),

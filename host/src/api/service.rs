@@ -27,6 +27,20 @@ pub(super) fn entries() -> Vec<Entry> {
         Entry {
             op: Op {
                 method: "get",
+                path: "/metrics",
+                id: "Metrics",
+                summary: "Prometheus metrics in the OpenMetrics text format: executions by status, action attempts in progress, commands waiting for the driving host, whether this host drives, provider calls and their durations (no token needed).",
+                path_params: &[],
+                query: &[],
+                body: None,
+                answer: Answer::Text("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                role: None,
+            },
+            handler: get(metrics),
+        },
+        Entry {
+            op: Op {
+                method: "get",
                 path: "/readyz",
                 id: "Readiness",
                 summary: "Readiness, for orchestrators and load balancers: 200 with the server's role (driving or standby) once its engine runs and its database answers; 503 (`unavailable`) otherwise (no token needed).",
@@ -53,6 +67,26 @@ pub(super) fn entries() -> Vec<Entry> {
             handler: get(health),
         },
     ]
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
+    let driving = state.engine().drives();
+    let counts = state
+        .read(|store| store.counts().map_err(OpError::internal))
+        .await?;
+    let text = crate::metrics::render(&crate::metrics::Snapshot {
+        executions: counts.executions,
+        actions_running: counts.actions_running,
+        requests_pending: counts.requests_pending,
+        driving,
+    });
+    Ok(axum::response::Response::builder()
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+        .body(axum::body::Body::from(text))
+        .expect("a valid response"))
 }
 
 async fn liveness() -> Json<super::dto::Message> {

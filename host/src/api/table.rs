@@ -22,6 +22,8 @@ pub enum Answer {
     Json(u16, SchemaFn),
     /// A stream of server-sent events.
     EventStream(&'static str),
+    /// Text of this media type.
+    Text(&'static str),
 }
 
 /// A query parameter.

@@ -305,7 +305,17 @@ impl ProviderCalls {
             deadline_ms: request.deadline_at.max(0) as u64,
             hidden: vec![self.hidden.clone()],
         };
-        let report = match provider.run(&job, &limits, &log).await {
+        let called = Instant::now();
+        let report = provider.run(&job, &limits, &log).await;
+        crate::metrics::observe_call(
+            &request.provider_reference,
+            match &report {
+                Ok(r) => r.outcome.status(),
+                Err(_) => "failed",
+            },
+            called.elapsed().as_secs_f64(),
+        );
+        let report = match report {
             Ok(r) => r,
             Err(e) => {
                 self.workspaces.release(&folders);

@@ -45,6 +45,17 @@ pub struct ActionAttempt {
     pub run: ActionRun,
 }
 
+/// What the store holds, counted (for metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Executions by status.
+    pub executions: Vec<(String, i64)>,
+    /// Action attempts in progress (of running executions).
+    pub actions_running: i64,
+    /// Commands not yet answered.
+    pub requests_pending: i64,
+}
+
 /// The executions of a pipeline waiting in front of a stage.
 pub const WAITING_EXECUTIONS: &str = "SELECT id, position_stage, version FROM executions
      WHERE pipeline = ?1 AND position_waiting = 1 AND status IN ('InProgress', 'Stopping')
@@ -493,6 +504,40 @@ impl Store {
             .iter()
             .map(|r| Ok((r.get(0)?, r.get(1)?)))
             .collect()
+    }
+
+    /// For metrics: executions by status, action attempts in progress, and
+    /// commands not yet answered.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let by_status = self
+            .db
+            .query(
+                "SELECT status, COUNT(*) FROM executions GROUP BY status ORDER BY status",
+                args![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let running: i64 = self
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM action_runs a JOIN executions e ON e.id = a.execution_id
+                 WHERE a.status = 'InProgress' AND e.status IN ('InProgress', 'Stopping')",
+                args![],
+            )?
+            .get(0)?;
+        let pending: i64 = self
+            .db
+            .query_one(
+                "SELECT COUNT(*) FROM requests WHERE done_at IS NULL",
+                args![],
+            )?
+            .get(0)?;
+        Ok(Counts {
+            executions: by_status,
+            actions_running: running,
+            requests_pending: pending,
+        })
     }
 
     /// How many executions are running, all pipelines together.

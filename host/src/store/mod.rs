@@ -20,7 +20,7 @@ mod schema;
 
 pub use access::{AuditEntry, TokenInfo};
 pub use db::WRITER_LOCK;
-pub use executions::{ActionAttempt, ExecutionSummary, StageAttempt};
+pub use executions::{ActionAttempt, Counts, ExecutionSummary, StageAttempt};
 pub use pipelines::{Deletion, PipelineSummary};
 pub use retention::Expired;
 
