@@ -279,3 +279,53 @@ async fn a_standby_host_passes_commands_on_shows_changes_and_takes_over_within_s
     a.wait_status(&second, ExecutionStatus::Succeeded).await;
     standby.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn commands_answers_and_steps_are_heard_by_other_hosts_as_they_happen() {
+    let a = Harness::new(PIPELINE).await;
+    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
+        .unwrap();
+    let b = a.dir.path().join("host-b");
+    sluice::store::use_database(&b, url.trim()).unwrap();
+    // One connection listening on all three channels hears each (its
+    // receivers hear whatever the connection hears).
+    let listener = Store::open(&b).unwrap();
+    let mut heard = listener.listen_for_requests().unwrap().expect("PostgreSQL");
+    listener.listen_for_answers().unwrap().expect("PostgreSQL");
+    listener.listen_for_changes().unwrap().expect("PostgreSQL");
+    // B leaves a command: it is heard as it is left, A's answer as it is
+    // recorded, and the execution's steps as they commit.
+    let start = Command::Start(Start {
+        pipeline: "shared".into(),
+        variables: Default::default(),
+        revisions: Default::default(),
+        trigger: "heard".into(),
+        token: None,
+    });
+    let id = through_the_database(&b, start).await;
+    let mut names = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while names.len() < 3 {
+        match tokio::time::timeout_at(deadline, heard.recv()).await {
+            Ok(Ok(name)) => {
+                names.insert(name);
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            other => panic!("heard only {names:?}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["sluice_answers", "sluice_changes", "sluice_requests"]
+    );
+    a.wait_running(&id, "Build", "Wait").await;
+    // SQLite has nothing to listen to: its writers are all on one host.
+    let lone = tempfile::tempdir().unwrap();
+    assert!(
+        Store::open(lone.path())
+            .unwrap()
+            .listen_for_requests()
+            .unwrap()
+            .is_none()
+    );
+}

@@ -34,6 +34,26 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 /// How often the driver looks for commands left by other processes.
 const REQUEST_POLL: Duration = Duration::from_millis(50);
 
+/// How often the stored commands are read anyway when they are heard as
+/// they are left (PostgreSQL): a notification lost with a connection is
+/// made up for.
+const REQUEST_FALLBACK_POLL: Duration = Duration::from_secs(2);
+
+/// Waits for the next notification (any: a missed one counts too); never
+/// when there is nothing to listen to.
+pub(super) async fn notified(heard: &mut Option<tokio::sync::broadcast::Receiver<String>>) {
+    match heard {
+        Some(receiver) => match receiver.recv().await {
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => {
+                *heard = None;
+                std::future::pending::<()>().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
 /// Most inputs one step takes, so one transaction covers a burst of
 /// results without starving timers.
 const BATCH: usize = 256;
@@ -457,7 +477,18 @@ pub(super) struct DriverLoop {
 
 impl DriverLoop {
     async fn run(mut self, mut receiver: mpsc::Receiver<Input>) {
-        let mut poll = tokio::time::interval(REQUEST_POLL);
+        // On PostgreSQL commands from other hosts are heard as they are
+        // left (LISTEN/NOTIFY), and the poll is only a fallback.
+        let mut heard = self.store.listen_for_requests().unwrap_or_else(|e| {
+            tracing::warn!("cannot listen for commands, polling instead: {e}");
+            None
+        });
+        let every = if heard.is_some() {
+            REQUEST_FALLBACK_POLL
+        } else {
+            REQUEST_POLL
+        };
+        let mut poll = tokio::time::interval(every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let timer = self.machine.next_timer().map(|at| {
@@ -471,6 +502,10 @@ impl DriverLoop {
                 },
                 _ = async { tokio::time::sleep_until(timer.unwrap()).await }, if timer.is_some() => None,
                 _ = poll.tick() => {
+                    self.take_stored_commands();
+                    None
+                }
+                _ = notified(&mut heard) => {
                     self.take_stored_commands();
                     None
                 }

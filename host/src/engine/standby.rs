@@ -20,8 +20,12 @@ use tokio::sync::{broadcast, watch};
 /// How often a standby host tries to take over.
 pub const TAKE_OVER_EVERY: Duration = Duration::from_secs(2);
 
-/// How often a standby host reads what changed.
+/// How often a standby host reads what changed when it cannot hear steps
+/// as they commit.
 const READ_CHANGES_EVERY: Duration = Duration::from_millis(250);
+
+/// How often it reads anyway when it hears them.
+const READ_CHANGES_FALLBACK: Duration = Duration::from_secs(5);
 
 /// How long a command waits for the driving host's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(15 * 60);
@@ -65,22 +69,29 @@ impl Shared {
         let state_dir = self.state_dir.clone();
         let body = command.to_json();
         let unavailable = |e: String| CommandError::unavailable(e);
-        let id = tokio::task::spawn_blocking(move || {
-            Store::open(&state_dir).and_then(|mut store| store.push_request(&body))
+        // One connection for the whole wait, hearing answers as they are
+        // recorded (LISTEN/NOTIFY); it reads anyway every second.
+        let (store, id, mut heard) = tokio::task::spawn_blocking(move || {
+            let mut store = Store::open(&state_dir)?;
+            let heard = store.listen_for_answers()?;
+            let id = store.push_request(&body)?;
+            Ok::<_, crate::store::StoreError>((store, id, heard))
         })
         .await
         .map_err(|e| unavailable(e.to_string()))?
         .map_err(|e| unavailable(e.to_string()))?;
         let started = tokio::time::Instant::now();
+        let mut store = Some(store);
         loop {
-            let state_dir = self.state_dir.clone();
-            let outcome = tokio::task::spawn_blocking(move || {
-                Store::open(&state_dir).and_then(|store| store.request_outcome(id))
+            let owned = store.take().expect("the store comes back");
+            let (owned, outcome) = tokio::task::spawn_blocking(move || {
+                let outcome = owned.request_outcome(id);
+                (owned, outcome)
             })
             .await
-            .map_err(|e| unavailable(e.to_string()))?
             .map_err(|e| unavailable(e.to_string()))?;
-            if let Some(answer) = outcome {
+            store = Some(owned);
+            if let Some(answer) = outcome.map_err(|e| unavailable(e.to_string()))? {
                 return answer_from_json(&answer);
             }
             if started.elapsed() > ANSWER_WITHIN {
@@ -89,7 +100,12 @@ impl Shared {
                     ANSWER_WITHIN.as_secs() / 60
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let wait = if heard.is_some() {
+                Duration::from_secs(1)
+            } else {
+                Duration::from_millis(50)
+            };
+            let _ = tokio::time::timeout(wait, super::driver::notified(&mut heard)).await;
         }
     }
 }
@@ -164,10 +180,25 @@ async fn stand_by(
 ) {
     let mut changes = Changes::default();
     let mut take_over = tokio::time::interval(TAKE_OVER_EVERY);
-    let mut read = tokio::time::interval(READ_CHANGES_EVERY);
+    // Steps are heard as they commit (LISTEN/NOTIFY); the timer reads
+    // anyway, for a notification lost with a connection.
+    let listener = Store::open(&shared.state_dir).ok();
+    let mut heard = listener
+        .as_ref()
+        .and_then(|store| store.listen_for_changes().ok().flatten());
+    let mut read = tokio::time::interval(if heard.is_some() {
+        READ_CHANGES_FALLBACK
+    } else {
+        READ_CHANGES_EVERY
+    });
     loop {
         tokio::select! {
             _ = read.tick() => changes.read(&shared).await,
+            _ = super::driver::notified(&mut heard) => {
+                // Many steps at once are read together.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                changes.read(&shared).await
+            }
             _ = take_over.tick() => {
                 match Driver::start_with(
                     &shared.state_dir,

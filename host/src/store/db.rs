@@ -197,9 +197,17 @@ impl Row {
 #[derive(Default)]
 pub(super) struct Batch {
     items: Vec<(&'static str, Vec<Value>)>,
+    /// A notification channel to signal when the batch commits
+    /// (PostgreSQL; SQLite has none).
+    notify: Option<&'static str>,
 }
 
 impl Batch {
+    /// Signals `channel` when the batch's transaction commits.
+    pub(super) fn notify(&mut self, channel: &'static str) {
+        self.notify = Some(channel);
+    }
+
     /// Adds a statement.
     pub(super) fn add(&mut self, sql: &'static str, args: &[Value]) {
         self.items.push((sql, args.to_vec()));
@@ -260,6 +268,31 @@ impl Db {
         match self {
             Db::Sqlite { .. } => self.write(|db| db.run(batch)),
             Db::Postgres(pg) => pg.write_batch(batch),
+        }
+    }
+
+    /// Listens on the notification `channel` (PostgreSQL): the receiver
+    /// hears its name each time someone signals it. `None` on SQLite,
+    /// whose writers are all on this host.
+    pub(super) fn listen(
+        &self,
+        channel: &'static str,
+    ) -> Result<Option<tokio::sync::broadcast::Receiver<String>>, StoreError> {
+        match self {
+            Db::Sqlite { .. } => Ok(None),
+            Db::Postgres(pg) => {
+                let receiver = pg.notifications.subscribe();
+                pg.batch(&format!("LISTEN {channel}"))?;
+                Ok(Some(receiver))
+            }
+        }
+    }
+
+    /// Signals the notification `channel` (PostgreSQL; nothing on SQLite).
+    pub(super) fn signal(&self, channel: &'static str) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite { .. } => Ok(()),
+            Db::Postgres(pg) => pg.batch(&format!("NOTIFY {channel}")),
         }
     }
 
@@ -423,6 +456,9 @@ pub(super) struct Postgres {
     client: Arc<tokio_postgres::Client>,
     statements: Mutex<HashMap<String, tokio_postgres::Statement>>,
     shown: String,
+    /// The channels of notifications this connection receives (after
+    /// `LISTEN`), as they arrive.
+    notifications: tokio::sync::broadcast::Sender<String>,
 }
 
 /// The runtime PostgreSQL connections do their I/O on.
@@ -480,15 +516,29 @@ impl Postgres {
         // SQLite's busy timeout does: then the step fails, and says so.
         config.options("-c lock_timeout=10000");
         let connected = wait(async move {
-            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+            let (notifications, _) = tokio::sync::broadcast::channel(64);
+            let heard = notifications.clone();
             tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::error!("PostgreSQL connection: {e}");
+                use futures_util::StreamExt;
+                let mut messages =
+                    futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                while let Some(message) = messages.next().await {
+                    match message {
+                        Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                            let _ = heard.send(n.channel().to_string());
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!("PostgreSQL connection: {e}");
+                            break;
+                        }
+                    }
                 }
             });
-            Ok::<_, tokio_postgres::Error>(client)
+            Ok::<_, tokio_postgres::Error>((client, notifications))
         });
-        let client = connected.map_err(|e| StoreError::Postgres {
+        let (client, notifications) = connected.map_err(|e| StoreError::Postgres {
             database: shown.clone(),
             message: describe(&e),
         })?;
@@ -496,6 +546,7 @@ impl Postgres {
             client: Arc::new(client),
             statements: Mutex::new(HashMap::new()),
             shown,
+            notifications,
         })
     }
 
@@ -535,9 +586,16 @@ impl Postgres {
     }
 
     fn write_batch(&self, batch: Batch) -> Result<(), StoreError> {
-        let mut sent = Vec::with_capacity(batch.items.len());
+        let mut sent = Vec::with_capacity(batch.items.len() + 1);
         for (sql, args) in batch.items {
             sent.push((self.statement(sql)?, checked(&args)));
+        }
+        if let Some(channel) = batch.notify {
+            // Delivered when the transaction commits, never before.
+            sent.push((
+                self.statement("SELECT pg_notify(?1, '')")?,
+                vec![Value::Text(channel.to_string())],
+            ));
         }
         let client = self.client.clone();
         let done = wait(async move {

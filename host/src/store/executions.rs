@@ -119,6 +119,7 @@ impl Store {
                 ],
             );
         }
+        batch.notify(super::CHANGES_CHANNEL);
         self.db.write_batch(batch)
     }
 

@@ -110,6 +110,13 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The PostgreSQL notification channel of commands left for the driver.
+const REQUESTS_CHANNEL: &str = "sluice_requests";
+/// The PostgreSQL notification channel of commands answered.
+const ANSWERS_CHANNEL: &str = "sluice_answers";
+/// The PostgreSQL notification channel of engine steps written.
+const CHANGES_CHANNEL: &str = "sluice_changes";
+
 /// Records that the state directory `state_dir` keeps its state in the
 /// PostgreSQL database at `url` (its `database-url` file, owner-only).
 /// Refused when the state directory already uses another database, or
@@ -229,6 +236,30 @@ impl Store {
     /// Whether the state is in PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.db.is_postgres()
+    }
+
+    /// Hears each command left for the driver (`push_request`) as it is
+    /// left, on PostgreSQL (`None` on SQLite: poll instead).
+    pub fn listen_for_requests(
+        &self,
+    ) -> Result<Option<tokio::sync::broadcast::Receiver<String>>, StoreError> {
+        self.db.listen(REQUESTS_CHANNEL)
+    }
+
+    /// Hears each command's answer as it is recorded, on PostgreSQL
+    /// (`None` on SQLite).
+    pub fn listen_for_answers(
+        &self,
+    ) -> Result<Option<tokio::sync::broadcast::Receiver<String>>, StoreError> {
+        self.db.listen(ANSWERS_CHANNEL)
+    }
+
+    /// Hears each engine step as it commits, on PostgreSQL (`None` on
+    /// SQLite).
+    pub fn listen_for_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::broadcast::Receiver<String>>, StoreError> {
+        self.db.listen(CHANGES_CHANNEL)
     }
 
     /// Takes the database's driver lock for as long as this store lives,

@@ -8,12 +8,15 @@ use crate::records::now_millis;
 impl Store {
     /// Leaves a command for the driver; returns its number.
     pub fn push_request(&mut self, body: &str) -> Result<i64, StoreError> {
-        self.db
+        let id = self
+            .db
             .query_one(
                 "INSERT INTO requests (body, created_at) VALUES (?1, ?2) RETURNING id",
                 args![body, now_millis()],
             )?
-            .get(0)
+            .get(0)?;
+        self.db.signal(super::REQUESTS_CHANNEL)?;
+        Ok(id)
     }
 
     /// Commands not yet answered, oldest first.
@@ -35,6 +38,7 @@ impl Store {
             "UPDATE requests SET done_at = ?2, outcome = ?3 WHERE id = ?1",
             args![id, now_millis(), answer],
         )?;
+        self.db.signal(super::ANSWERS_CHANNEL)?;
         Ok(())
     }
 
