@@ -21,6 +21,15 @@ stages:
         grants: { paths: { gates: { path: "{gates}" } } }
 "##;
 
+/// A second host's state directory, on the database of `a`'s.
+fn second_host(a: &Harness) -> std::path::PathBuf {
+    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
+        .unwrap();
+    let b = a.dir.path().join("host-b");
+    sluice::store::use_database(&b, url.trim()).unwrap();
+    b
+}
+
 /// Leaves `command` in the database from `state_dir` and waits for the
 /// driving host's answer.
 async fn through_the_database(state_dir: &std::path::Path, command: Command) -> String {
@@ -45,10 +54,7 @@ async fn through_the_database(state_dir: &std::path::Path, command: Command) -> 
 async fn one_host_drives_a_database_and_the_other_takes_over_when_it_goes() {
     assert!(sluice_tests::harness::on_postgres());
     let mut a = Harness::new(PIPELINE).await;
-    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
-        .unwrap();
-    let b = a.dir.path().join("host-b");
-    sluice::store::use_database(&b, url.trim()).unwrap();
+    let b = second_host(&a);
 
     // A drives: B cannot, and knows someone does.
     let Err(refused) = Driver::start_with(
@@ -139,10 +145,7 @@ fn on_s3(bucket: &str) -> sluice::engine::DriverSettings {
 async fn a_host_taking_over_fetches_the_artifacts_another_made_from_object_storage() {
     let bucket = sluice_s3test::Server::shared().bucket();
     let mut a = Harness::with_settings(WITH_ARTIFACT, on_s3(&bucket)).await;
-    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
-        .unwrap();
-    let b = a.dir.path().join("host-b");
-    sluice::store::use_database(&b, url.trim()).unwrap();
+    let b = second_host(&a);
 
     // A runs the source (its output goes to the bucket as it is recorded)
     // and starts the action that reads it.
@@ -180,10 +183,7 @@ async fn a_host_taking_over_fetches_the_artifacts_another_made_from_object_stora
 #[tokio::test]
 async fn without_object_storage_the_host_taking_over_says_which_artifact_it_lacks() {
     let mut a = Harness::new(WITH_ARTIFACT).await;
-    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
-        .unwrap();
-    let b = a.dir.path().join("host-b");
-    sluice::store::use_database(&b, url.trim()).unwrap();
+    let b = second_host(&a);
     let id = a.start().await;
     a.wait_running(&id, "Build", "Wait").await;
     a.shutdown().await;
@@ -208,10 +208,7 @@ async fn without_object_storage_the_host_taking_over_says_which_artifact_it_lack
 #[tokio::test]
 async fn a_standby_host_passes_commands_on_shows_changes_and_takes_over_within_seconds() {
     let mut a = Harness::new(PIPELINE).await;
-    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
-        .unwrap();
-    let b = a.dir.path().join("host-b");
-    sluice::store::use_database(&b, url.trim()).unwrap();
+    let b = second_host(&a);
     let standby = sluice::engine::standby::Standby::start(
         b.clone(),
         sluice_tests::sandbox().clone(),
@@ -283,10 +280,7 @@ async fn a_standby_host_passes_commands_on_shows_changes_and_takes_over_within_s
 #[tokio::test]
 async fn commands_answers_and_steps_are_heard_by_other_hosts_as_they_happen() {
     let a = Harness::new(PIPELINE).await;
-    let url = std::fs::read_to_string(sluice::state_dir::StateDir::at(&a.state_dir).database_url())
-        .unwrap();
-    let b = a.dir.path().join("host-b");
-    sluice::store::use_database(&b, url.trim()).unwrap();
+    let b = second_host(&a);
     // One connection listening on all three channels hears each (its
     // receivers hear whatever the connection hears).
     let listener = Store::open(&b).unwrap();

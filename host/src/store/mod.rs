@@ -13,6 +13,7 @@ mod db;
 mod access;
 mod executions;
 mod pipelines;
+mod postgres;
 mod requests;
 mod retention;
 mod rows;
@@ -132,7 +133,7 @@ pub fn use_database(state_dir: &Path, url: &str) -> Result<(), StoreError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(refuse(format!(
             "--database {}: only PostgreSQL URLs (postgres://USER@HOST[:PORT]/DATABASE) are accepted; without --database the state directory keeps its own SQLite database",
-            db::without_password(url)
+            postgres::without_password(url)
         )));
     }
     match std::fs::read_to_string(&file) {
@@ -140,8 +141,8 @@ pub fn use_database(state_dir: &Path, url: &str) -> Result<(), StoreError> {
         Ok(existing) => {
             return Err(refuse(format!(
                 "this state directory uses {}, not {}; give each host a state directory of its own",
-                db::without_password(existing.trim()),
-                db::without_password(url)
+                postgres::without_password(existing.trim()),
+                postgres::without_password(url)
             )));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -153,7 +154,7 @@ pub fn use_database(state_dir: &Path, url: &str) -> Result<(), StoreError> {
         return Err(refuse(format!(
             "this state directory already keeps its state in {}; use a new state directory for {}",
             layout.database().display(),
-            db::without_password(url)
+            postgres::without_password(url)
         )));
     }
     std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
@@ -196,7 +197,7 @@ impl Store {
         let layout = crate::state_dir::StateDir::at(state_dir);
         let url_file = layout.database_url();
         let db = match std::fs::read_to_string(&url_file) {
-            Ok(url) => Db::Postgres(db::Postgres::connect(url.trim())?),
+            Ok(url) => Db::Postgres(postgres::Postgres::connect(url.trim())?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let path = layout.database();
                 let conn = Connection::open_with_flags(

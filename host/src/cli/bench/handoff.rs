@@ -46,9 +46,15 @@ pub struct HandoffMeasurement {
 /// `cp -r` of the same tree in the same run. Sealing (hashing every byte,
 /// done in the background afterwards) is measured too.
 pub fn handoff(args: HandoffArgs) -> u8 {
-    match handoff_inner(&args) {
+    report(handoff_inner(&args), args.json)
+}
+
+/// Prints figures measured against `cp -r` (a table, or JSON); returns
+/// the exit code.
+pub(super) fn report(results: Result<Vec<HandoffMeasurement>, String>, json: bool) -> u8 {
+    match results {
         Ok(results) => {
-            if args.json {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&results).unwrap());
             } else {
                 println!(

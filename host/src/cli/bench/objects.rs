@@ -36,26 +36,7 @@ pub async fn objects(args: ObjectsArgs, remote: Option<crate::artifacts::RemoteS
             "sluice bench objects needs --artifacts s3://BUCKET/PREFIX (and AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for the server)",
         );
     };
-    match objects_inner(&args, &remote).await {
-        Ok(results) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&results).unwrap());
-            } else {
-                println!(
-                    "{:<58} {:>5} {:>11} {:>9}",
-                    "measurement", "runs", "median", "x cp -r"
-                );
-                for m in &results {
-                    println!(
-                        "{:<58} {:>5} {:>9.1}ms {:>8.3}x",
-                        m.name, m.iterations, m.median_ms, m.ratio_to_cp
-                    );
-                }
-            }
-            crate::cli::EXIT_OK
-        }
-        Err(e) => crate::cli::fail(e),
-    }
+    super::handoff::report(objects_inner(&args, &remote).await, args.json)
 }
 
 async fn objects_inner(
