@@ -321,9 +321,20 @@ impl Store {
             schema::SQLITE
         };
         let known = migrations.len() as i64;
+        // Made once, under the writers' lock; every later open only reads.
         if postgres {
-            self.db
-                .write(|db| db.batch(schema::POSTGRES_VERSION_TABLE))?;
+            let made: i64 = self
+                .db
+                .query_one(
+                    "SELECT COUNT(*) FROM pg_catalog.pg_tables
+                     WHERE schemaname = current_schema() AND tablename = 'sluice_schema'",
+                    args![],
+                )?
+                .get(0)?;
+            if made == 0 {
+                self.db
+                    .write(|db| db.batch(schema::POSTGRES_VERSION_TABLE))?;
+            }
         }
         let current = self.schema_version()?;
         if current > known {
