@@ -86,9 +86,24 @@ async fn one_host_drives_a_database_and_the_other_takes_over_when_it_goes() {
     let id = through_the_database(&b, start).await;
     a.wait_running(&id, "Build", "Wait").await;
 
-    // A goes; B takes over and finishes the execution A left running.
+    // A goes; B takes over and finishes the execution A left running,
+    // while someone keeps asking whether the database is driven (asking
+    // must never keep a driver from starting).
     a.shutdown().await;
     assert!(!is_driven(&b), "A's locks went with it");
+    let asking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let asker = {
+        let asking = asking.clone();
+        let dir = a.state_dir.clone();
+        std::thread::spawn(move || {
+            let mut asked = 0u32;
+            while asking.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = is_driven(&dir);
+                asked += 1;
+            }
+            asked
+        })
+    };
     let driver_b = Driver::start_with(
         &b,
         sluice_tests::sandbox().clone(),
@@ -97,6 +112,8 @@ async fn one_host_drives_a_database_and_the_other_takes_over_when_it_goes() {
     )
     .await
     .unwrap();
+    asking.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(asker.join().unwrap() > 0);
     assert!(is_driven(&a.state_dir), "A sees B drive the database");
     a.open(&id);
     a.wait_status(&id, ExecutionStatus::Succeeded).await;

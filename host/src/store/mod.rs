@@ -278,21 +278,27 @@ impl Store {
             .get(0)
     }
 
-    /// Whether another connection holds the database's driver lock (always
-    /// false on SQLite: see [`Store::take_driver_lock`]).
+    /// Whether a connection holds the database's driver lock (always false
+    /// on SQLite: see [`Store::take_driver_lock`]). It only looks (in
+    /// `pg_locks`): trying the lock to see would, for that moment, keep a
+    /// driver starting elsewhere from taking it.
     pub fn driver_lock_held(&self) -> Result<bool, StoreError> {
         if !self.db.is_postgres() {
             return Ok(false);
         }
-        let taken: bool = self
+        // A bigint advisory key shows as its high and low halves.
+        let held: i64 = self
             .db
-            .query_one("SELECT pg_try_advisory_lock(?1)", args![db::DRIVER_LOCK])?
+            .query_one(
+                "SELECT COUNT(*) FROM pg_catalog.pg_locks
+                 WHERE locktype = 'advisory' AND granted
+                   AND database = (SELECT oid FROM pg_catalog.pg_database
+                                   WHERE datname = current_database())
+                   AND classid::bigint = ?1 AND objid::bigint = ?2 AND objsubid = 1",
+                args![db::DRIVER_LOCK >> 32, db::DRIVER_LOCK & 0xffff_ffff],
+            )?
             .get(0)?;
-        if taken {
-            self.db
-                .query_one("SELECT pg_advisory_unlock(?1)", args![db::DRIVER_LOCK])?;
-        }
-        Ok(!taken)
+        Ok(held > 0)
     }
 
     fn configure(&mut self) -> Result<(), StoreError> {
