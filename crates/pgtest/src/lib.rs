@@ -21,14 +21,12 @@
 
 #![deny(missing_docs)]
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
-use std::net::TcpListener;
+use std::fs::{self, OpenOptions};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, mpsc};
+use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -136,7 +134,7 @@ impl Server {
             Ok(Some(status)) => format!(
                 "\nthe server has stopped ({status}); the end of its log {}:\n{}",
                 log.display(),
-                log_tail(&log, 0)
+                sluice_testproc::log_tail(&log, 0)
             ),
             _ => format!("\n(the server is running; its log is {})", log.display()),
         }
@@ -151,7 +149,7 @@ impl Server {
             None
         };
         let parent = std::env::temp_dir();
-        remove_stale_data_dirs(&parent);
+        sluice_testproc::remove_stale_folders(&parent, "sluice-pg-");
         let data_dir = tempfile::Builder::new()
             .prefix(&format!("sluice-pg-{}-", std::process::id()))
             .tempdir_in(&parent)
@@ -199,7 +197,7 @@ impl Server {
             .open(&log_path)
             .map_err(|e| format!("could not open {}: {e}", log_path.display()))?;
         for _ in 0..PORT_ATTEMPTS {
-            let port = free_port()?;
+            let port = sluice_testproc::free_port()?;
             let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
             let (stdout, stderr) = match (log.try_clone(), log.try_clone()) {
                 (Ok(stdout), Ok(stderr)) => (stdout, stderr),
@@ -222,8 +220,9 @@ impl Server {
                 .stdin(Stdio::null())
                 .stdout(stdout)
                 .stderr(stderr);
-            let mut child = spawn_tied_to_process(command)
-                .map_err(|e| format!("could not start {}: {e}", postgres.display()))?;
+            let mut child =
+                sluice_testproc::spawn_tied_to_process(command, libc::SIGQUIT, "sluice-pgtest")
+                    .map_err(|e| format!("could not start {}: {e}", postgres.display()))?;
             match wait_until_ready(&bin_dir, &data_dir, port, &mut child, &log_path, log_start)? {
                 Ready::Yes => {
                     return Ok(Server {
@@ -240,7 +239,7 @@ impl Server {
         Err(format!(
             "the server could not get a free port in {PORT_ATTEMPTS} attempts; its log {}:\n{}",
             log_path.display(),
-            log_tail(&log_path, 0)
+            sluice_testproc::log_tail(&log_path, 0)
         ))
     }
 }
@@ -340,37 +339,6 @@ fn postgres_user() -> Result<User, String> {
         })
 }
 
-/// Removes the data folders (`sluice-pg-<pid>-*`) of test processes that
-/// have ended.
-fn remove_stale_data_dirs(parent: &Path) {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|name| name.strip_prefix("sluice-pg-"))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// A free loopback port (free when asked; the server retries if another
-/// process takes it first).
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(|e| format!("could not find a free port on 127.0.0.1: {e}"))
-}
-
 /// A command with none of the caller's `PG*` variables (which would point
 /// PostgreSQL's programs elsewhere) and messages in English.
 fn clean_command(program: &Path) -> Command {
@@ -406,45 +374,6 @@ fn server_command(program: &Path, owner: Option<User>, data_dir: &Path) -> Comma
     command
 }
 
-/// Starts `command` so that it gets `SIGQUIT` when this process ends,
-/// however it ends.
-///
-/// The parent-death signal is sent when the *thread* that started the child
-/// ends, so the child is started from a thread that never does. The signal
-/// is set up after the user changes (which would clear it) and, to close
-/// the race with this process ending during the start, the child checks
-/// that its parent is still this process.
-#[allow(unsafe_code)]
-fn spawn_tied_to_process(mut command: Command) -> io::Result<Child> {
-    let parent = std::process::id();
-    // SAFETY: the closure runs in the child between fork and exec, and only
-    // makes async-signal-safe system calls; it builds its error without
-    // allocating.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT as libc::c_ulong) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
-    }
-    let (sender, receiver) = mpsc::channel();
-    thread::Builder::new()
-        .name("sluice-pgtest".into())
-        .spawn(move || {
-            let _ = sender.send(command.spawn());
-            loop {
-                thread::park();
-            }
-        })?;
-    receiver
-        .recv()
-        .map_err(|_| io::Error::other("the thread starting the server ended"))?
-}
-
 /// Whether the server came up.
 enum Ready {
     Yes,
@@ -478,7 +407,7 @@ fn wait_until_ready(
     };
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            let text = log_tail(log, log_start);
+            let text = sluice_testproc::log_tail(log, log_start);
             if text.contains("Address already in use") {
                 return Ok(Ready::PortTaken);
             }
@@ -497,26 +426,11 @@ fn wait_until_ready(
                 "the server did not accept connections on port {port} within {} s; its log {}:\n{}",
                 READY_TIMEOUT.as_secs(),
                 log.display(),
-                log_tail(log, log_start)
+                sluice_testproc::log_tail(log, log_start)
             ));
         }
         thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The end of the log from byte `start` on (at most its last 40 lines).
-fn log_tail(log: &Path, start: u64) -> String {
-    let mut bytes = Vec::new();
-    let read = File::open(log).and_then(|mut file| {
-        file.seek(SeekFrom::Start(start))?;
-        file.read_to_end(&mut bytes)
-    });
-    if let Err(e) = read {
-        return format!("(could not read it: {e})");
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 #[cfg(test)]
@@ -623,7 +537,7 @@ mod tests {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = io::BufReader::new(test.stdout.take().unwrap());
+        let stdout = std::io::BufReader::new(test.stdout.take().unwrap());
         let mut test = Killed(test);
         let line = stdout
             .lines()
@@ -641,20 +555,8 @@ mod tests {
         test.0.wait().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            // Gone, or a zombie waiting for whoever inherited it.
-            match fs::read_to_string(&stat) {
-                Err(_) => break,
-                Ok(text)
-                    if text
-                        .rsplit(')')
-                        .next()
-                        .unwrap()
-                        .trim_start()
-                        .starts_with('Z') =>
-                {
-                    break;
-                }
-                Ok(_) => {}
+            if sluice_testproc::is_gone(pid) {
+                break;
             }
             assert!(
                 Instant::now() < deadline,
