@@ -135,6 +135,7 @@ impl HostConfig {
                     None => Default::default(),
                 },
                 artifacts,
+                ..Default::default()
             },
             toolchains: crate::authoring::toolchain::Toolchains::from_env(env),
             database: flags.database,

@@ -53,6 +53,13 @@ pub struct Snapshot {
     pub requests_pending: i64,
     /// Whether this host drives the database (holds its driver lock).
     pub driving: bool,
+    /// Provider calls queued for any host with a free slot (PostgreSQL).
+    pub jobs_queued: i64,
+    /// The driving lease: its holder and fencing token (PostgreSQL, once
+    /// a host drove).
+    pub lease: Option<(String, i64)>,
+    /// This host's slots for provider calls: taken, and in all.
+    pub slots: (usize, usize),
 }
 
 /// The metrics as OpenMetrics text.
@@ -82,6 +89,30 @@ pub fn render(snapshot: &Snapshot) -> String {
         "1 when this host drives the database (holds its lock), 0 when it stands by",
         driving,
     );
+    let queued = Gauge::<i64>::default();
+    queued.set(snapshot.jobs_queued);
+    registry.register(
+        "jobs_queued",
+        "Provider calls waiting for a host with a free slot",
+        queued,
+    );
+    let lease = Family::<Labels, Gauge>::default();
+    if let Some((holder, token)) = &snapshot.lease {
+        lease
+            .get_or_create(&vec![("holder".to_string(), holder.clone())])
+            .set(*token);
+    }
+    registry.register(
+        "lease_token",
+        "The driving lease's fencing token, by the host holding it",
+        lease,
+    );
+    let busy = Gauge::<i64>::default();
+    busy.set(snapshot.slots.0 as i64);
+    registry.register("slots_busy", "This host's slots running a provider call", busy);
+    let slots = Gauge::<i64>::default();
+    slots.set(snapshot.slots.1 as i64);
+    registry.register("slots", "Provider calls this host runs at once", slots);
     registry.register(
         "provider_call_seconds",
         "Provider calls by provider and outcome, and how long they took",
@@ -104,6 +135,9 @@ mod tests {
             actions_running: 2,
             requests_pending: 5,
             driving: true,
+            jobs_queued: 4,
+            lease: Some(("ci:42".into(), 7)),
+            slots: (3, 16),
         });
         for line in [
             "sluice_executions{status=\"Succeeded\"} 3",
@@ -111,6 +145,10 @@ mod tests {
             "sluice_actions_running 2",
             "sluice_requests_pending 5",
             "sluice_driving 1",
+            "sluice_jobs_queued 4",
+            "sluice_lease_token{holder=\"ci:42\"} 7",
+            "sluice_slots_busy 3",
+            "sluice_slots 16",
             "sluice_provider_call_seconds_count{provider=\"builtin:noop\",outcome=\"succeeded\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");

@@ -129,6 +129,11 @@ pub fn collect(state_dir: &StateDir, now: i64, dry_run: bool) -> Result<Collecte
     collected.requests = if dry_run {
         0
     } else {
+        // Ended jobs go with answered requests (their results are in the
+        // steps that recorded them).
+        store
+            .prune_jobs(now - grace)
+            .map_err(|e| e.to_string())?;
         store
             .prune_requests(now - grace)
             .map_err(|e| e.to_string())?

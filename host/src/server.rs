@@ -160,11 +160,16 @@ pub async fn run(
     let setup = ServerError::Setup;
     let sandbox = config.sandbox().map_err(setup)?;
     let secrets = config.secret_store().map_err(setup)?;
+    // On a shared database the host runs one worker, for its own driver
+    // and for every other host's.
+    let shared_database = config.layout().database_url().exists();
+    let mut engine_settings = config.engine.clone();
+    engine_settings.host_runs_worker = shared_database;
     let engine = match Driver::start_with(
         &config.state_dir,
         sandbox.clone(),
         secrets.clone(),
-        config.engine.clone(),
+        engine_settings.clone(),
     )
     .await
     {
@@ -179,14 +184,24 @@ pub async fn run(
             Engine::Standby(crate::engine::standby::Standby::start(
                 config.state_dir.clone(),
                 sandbox.clone(),
-                secrets,
-                config.engine.clone(),
+                secrets.clone(),
+                engine_settings.clone(),
             ))
         }
         Err(DriverError::Busy { .. }) => {
             return Err(ServerError::Busy(config.state_dir.clone()));
         }
         Err(e) => return Err(e.into()),
+    };
+    let worker = if shared_database {
+        Some(crate::engine::jobs::Worker::start(
+            &config.state_dir,
+            sandbox.clone(),
+            secrets,
+            &engine_settings,
+        )?)
+    } else {
+        None
     };
     // Sources are polled and notifications sent by the driving host only.
     let driving = engine.handle().drives();
@@ -259,6 +274,9 @@ pub async fn run(
         n.abort();
     }
     let engine_stopped = engine.shutdown().await;
+    if let Some(worker) = worker {
+        worker.shutdown().await;
+    }
     let _ = std::fs::remove_file(&info_path);
     served.map_err(ServerError::Serve)?;
     engine_stopped.map_err(ServerError::EngineStopped)

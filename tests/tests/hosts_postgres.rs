@@ -70,7 +70,7 @@ async fn one_host_drives_a_database_and_the_other_takes_over_when_it_goes() {
     assert!(
         refused
             .to_string()
-            .contains("the driver lock of postgres://"),
+            .contains("the driving lease of postgres://"),
         "{refused}"
     );
     assert!(is_driven(&b));

@@ -71,14 +71,23 @@ pub(super) fn entries() -> Vec<Entry> {
 
 async fn metrics(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
     let driving = state.engine().drives();
-    let counts = state
-        .read(|store| store.counts().map_err(OpError::internal))
+    let (counts, jobs_queued, lease) = state
+        .read(|store| {
+            let counts = store.counts().map_err(OpError::internal)?;
+            let queued = store.queue_depth().map_err(OpError::internal)?;
+            let lease = store.lease().map_err(OpError::internal)?;
+            Ok((counts, queued, lease))
+        })
         .await?;
+    let slots = &state.inner.ctx.engine.slots;
     let text = crate::metrics::render(&crate::metrics::Snapshot {
         executions: counts.executions,
         actions_running: counts.actions_running,
         requests_pending: counts.requests_pending,
         driving,
+        jobs_queued,
+        lease: lease.map(|l| (l.holder, l.token)),
+        slots: (slots.busy(), slots.count()),
     });
     Ok(axum::response::Response::builder()
         .header(

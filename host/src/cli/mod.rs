@@ -40,6 +40,7 @@ pub mod progress;
 pub mod serve;
 pub mod show;
 pub mod token;
+pub mod worker;
 
 use crate::queries::{self, OpError};
 use crate::store::Store;
@@ -85,6 +86,10 @@ pub enum CliCommand {
     /// Run the engine as a server: the HTTP API, the web console,
     /// triggers and notifications, until SIGINT or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Only run provider calls for the hosts driving a shared database
+    /// (--database postgres://... and --artifacts s3://...), until SIGINT
+    /// or SIGTERM.
+    Worker(worker::WorkerArgs),
     /// Remove what retention lets go now: old executions with their logs
     /// and unused artifacts, answered requests (the driver does it every
     /// ten minutes).
@@ -118,6 +123,7 @@ impl CliCommand {
         !matches!(
             self,
             CliCommand::Serve(_)
+                | CliCommand::Worker(_)
                 | CliCommand::Migrate(_)
                 | CliCommand::Schema
                 | CliCommand::Action(_)
@@ -143,7 +149,7 @@ impl CliCommand {
     /// Whether the command is a server (which must outlive whoever reads
     /// its output).
     pub fn is_server(&self) -> bool {
-        matches!(self, CliCommand::Serve(_))
+        matches!(self, CliCommand::Serve(_) | CliCommand::Worker(_))
     }
 
     /// Runs the command; returns the exit code.
@@ -164,6 +170,7 @@ impl CliCommand {
             CliCommand::Logs(args) => show::logs(ctx, args).await,
             CliCommand::Drive(args) => control::drive(ctx, args).await,
             CliCommand::Serve(args) => serve::serve(ctx, args).await,
+            CliCommand::Worker(args) => worker::worker(ctx, args).await,
             CliCommand::Gc(args) => gc::gc(ctx, args).await,
             CliCommand::Token(command) => token::run(ctx, command).await,
             CliCommand::Audit(args) => token::audit(ctx, args).await,

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// `localhost` on loopback]
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
+    /// Provider calls this host runs at once (on a shared database, the
+    /// rest wait in the queue for any host with a free slot)
+    #[arg(long, default_value_t = crate::engine::jobs::DEFAULT_SLOTS as u64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub slots: u64,
 }
 
 /// Runs the server. Returns the exit code.
@@ -64,7 +68,13 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> u8 {
         let _ = std::io::stdout().flush();
     };
     match crate::server::run(
-        ctx.host.clone(),
+        crate::config::HostConfig {
+            engine: crate::engine::DriverSettings {
+                slots: crate::engine::jobs::Slots::new(args.slots as usize),
+                ..ctx.host.engine.clone()
+            },
+            ..ctx.host.clone()
+        },
         options,
         listener,
         shutdown_signal(),

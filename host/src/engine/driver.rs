@@ -111,6 +111,12 @@ pub(super) enum Input {
         token: u64,
         result: CallResult,
     },
+    /// The host running a call stopped: run it again as a new attempt.
+    Interrupted {
+        key: ActionKey,
+        token: u64,
+        why: String,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -122,6 +128,16 @@ pub struct DriverSettings {
     /// Object storage every artifact is also kept in, for hosts that share
     /// work (`--artifacts s3://...`).
     pub artifacts: Option<crate::artifacts::RemoteSettings>,
+    /// The provider calls this host runs at once (its driver's and its
+    /// worker's together).
+    pub slots: super::jobs::Slots,
+    /// The host runs a [`super::jobs::Worker`] of its own beside the
+    /// driver (`sluice serve`); otherwise a driver on PostgreSQL starts one.
+    pub host_runs_worker: bool,
+    /// This host's name in leases and jobs, when not
+    /// [`super::jobs::host_name`] (tests running several hosts in one
+    /// process).
+    pub host_name: Option<String>,
 }
 
 /// A cheap, clonable way to talk to a running driver (for the HTTP API's
@@ -279,6 +295,10 @@ pub struct Driver {
     handle: DriverHandle,
     task: tokio::task::JoinHandle<()>,
     collector: tokio::task::JoinHandle<()>,
+    /// Hears results of jobs other hosts run (PostgreSQL).
+    watcher: Option<tokio::task::JoinHandle<()>>,
+    /// This driver's own worker (PostgreSQL, when the host runs none).
+    worker: Option<super::jobs::Worker>,
     state_dir: StateDir,
     damaged: Vec<(String, String)>,
 }
@@ -316,12 +336,22 @@ impl Driver {
             .map_err(io(format!("creating {}", dir.root.display())))?;
         let lock = take_lock(&dir)?;
         let mut store = Store::open(&dir.root)?;
-        if !store.take_driver_lock()? {
+        let host = settings
+            .host_name
+            .clone()
+            .unwrap_or_else(super::jobs::host_name);
+        // The driver lock says the last holder's session is gone; without
+        // it the lease is taken only once it has lapsed.
+        let locked = store.take_driver_lock()?;
+        let ttl = super::jobs::LEASE_TTL.as_millis() as i64;
+        let Some(fence) = store.take_lease(&host, ttl, locked)? else {
             return Err(DriverError::Busy {
                 dir: dir.root.clone(),
-                lock: format!("the driver lock of {}", store.path().display()),
+                lock: format!("the driving lease of {}", store.path().display()),
             });
-        }
+        };
+        // Calls queued by the last holder run again as new attempts.
+        store.drop_earlier_jobs()?;
         let artifacts = ArtifactStore::open(&dir.artifacts()).map_err(|e| DriverError::Io {
             what: "opening the artifact store".into(),
             source: std::io::Error::other(e.to_string()),
@@ -330,6 +360,7 @@ impl Driver {
             .map_err(io("opening the component store".into()))?;
         let workspaces =
             Workspaces::open(&dir.work()).map_err(io("preparing job folders".into()))?;
+        let (calls_sandbox, calls_secrets) = (sandbox.clone(), secrets.clone());
         let catalog = Catalog::new(sandbox, &dir.root, Some(components));
 
         let mut machine = Machine::new();
@@ -369,7 +400,38 @@ impl Driver {
             workspaces,
             secrets,
         ));
+        let postgres = store.is_postgres();
+        let waiting: super::jobs::Waiting = Default::default();
+        let queue = postgres.then(|| Queue {
+            host: host.clone(),
+            fence,
+            slots: settings.slots.clone(),
+            only_here: settings.artifacts.is_none(),
+            waiting: waiting.clone(),
+            calls: HashMap::new(),
+            finished_here: Vec::new(),
+            holds_lock: locked,
+        });
+        let watcher = postgres.then(|| {
+            tokio::spawn(super::jobs::watch(
+                dir.root.clone(),
+                fence,
+                waiting,
+                inbox.clone(),
+            ))
+        });
+        let worker = if postgres && !settings.host_runs_worker {
+            Some(super::jobs::Worker::start(
+                &dir.root,
+                calls_sandbox,
+                calls_secrets,
+                &settings,
+            )?)
+        } else {
+            None
+        };
         let driver = DriverLoop {
+            queue,
             machine,
             store,
             calls: calls.clone(),
@@ -399,6 +461,8 @@ impl Driver {
             },
             task,
             collector,
+            watcher,
+            worker,
             state_dir: dir,
             damaged,
         })
@@ -440,6 +504,12 @@ impl Driver {
     /// driver had stopped on its own, if it had.
     pub async fn shutdown(self) -> Result<(), String> {
         self.collector.abort();
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+        if let Some(worker) = self.worker {
+            worker.shutdown().await;
+        }
         let (done, wait) = oneshot::channel();
         let Route::Local { inbox, .. } = &self.handle.route else {
             unreachable!("a driver's own handle is local")
@@ -455,8 +525,29 @@ impl Driver {
     }
 }
 
+/// The driver's side of the job queue (PostgreSQL).
+struct Queue {
+    /// This host.
+    host: String,
+    /// The lease's fencing token this driver writes under.
+    fence: i64,
+    slots: super::jobs::Slots,
+    /// Artifacts are not shared: only this host may run its jobs.
+    only_here: bool,
+    /// Jobs other hosts run, which the watcher waits for.
+    waiting: super::jobs::Waiting,
+    /// Every job under way by call: its id, and whether this host runs it.
+    calls: HashMap<(ActionKey, u64), (String, bool)>,
+    /// Jobs this host ran whose results the next step records.
+    finished_here: Vec<String>,
+    /// Whether this driver holds the driver lock (it took the lease over
+    /// from a silent holder that still held it: it asks again).
+    holds_lock: bool,
+}
+
 /// The driver's loop and everything it owns.
 pub(super) struct DriverLoop {
+    queue: Option<Queue>,
     pub(super) machine: Machine,
     pub(super) store: Store,
     pub(super) calls: Arc<ProviderCalls>,
@@ -490,6 +581,8 @@ impl DriverLoop {
         };
         let mut poll = tokio::time::interval(every);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut renew = tokio::time::interval(super::jobs::RENEW_EVERY);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let timer = self.machine.next_timer().map(|at| {
                 let wait = (at - now_millis()).max(0) as u64;
@@ -507,6 +600,13 @@ impl DriverLoop {
                 }
                 _ = notified(&mut heard) => {
                     self.take_stored_commands();
+                    None
+                }
+                _ = renew.tick(), if self.queue.is_some() => {
+                    if let Err(reason) = self.renew_lease() {
+                        self.fail(reason, &mut receiver);
+                        break;
+                    }
                     None
                 }
             };
@@ -532,6 +632,9 @@ impl DriverLoop {
             }
             if let Some(done) = shutdown {
                 self.abort_calls();
+                if let Err(error) = self.store.release_lease() {
+                    tracing::warn!(%error, "cannot let the lease go");
+                }
                 let _ = done.send(());
                 break;
             }
@@ -541,8 +644,36 @@ impl DriverLoop {
     /// Writes the step and acts on it.
     fn commit(&mut self) -> Result<(), String> {
         let changes = self.machine.take_changes();
+        let effects = self.machine.take_effects();
+        // The calls this step makes become jobs in its own transaction:
+        // run here while this host has free slots, queued for any host
+        // otherwise.
+        let mut slots = Vec::new();
+        let mut new_jobs = Vec::new();
+        let mut finished = Vec::new();
+        if let Some(queue) = &mut self.queue {
+            finished = std::mem::take(&mut queue.finished_here);
+            for effect in &effects {
+                let Effect::Run(request) = effect else {
+                    continue;
+                };
+                let slot = queue.slots.try_take();
+                new_jobs.push(crate::store::NewJob {
+                    id: format!("{}.{}", queue.fence, request.token),
+                    execution: request.key.execution.clone(),
+                    stage: request.key.stage,
+                    action: request.key.action,
+                    attempt: request.attempt,
+                    request: serde_json::to_string(request).expect("a call is JSON"),
+                    only_host: queue.only_here.then(|| queue.host.clone()),
+                    local: slot.is_some(),
+                });
+                slots.push(slot);
+            }
+        }
+        let host = self.queue.as_ref().map(|q| q.host.as_str()).unwrap_or("");
         self.store
-            .write_step(&changes.records(&self.machine))
+            .write_step_with_jobs(&changes.records(&self.machine), &finished, &new_jobs, host)
             .map_err(|error| format!("cannot write the state database: {error}"))?;
         if self.events.receiver_count() > 0 {
             for id in &changes.executions {
@@ -556,13 +687,32 @@ impl DriverLoop {
         for (reply, answer) in std::mem::take(&mut self.replies) {
             self.send(reply, answer);
         }
-        for effect in self.machine.take_effects() {
+        let mut slots = slots.into_iter();
+        let mut jobs = new_jobs.into_iter();
+        for effect in effects {
             match effect {
-                Effect::Run(request) => self.spawn_call(request),
+                Effect::Run(request) => match &mut self.queue {
+                    None => self.spawn_call(request, None),
+                    Some(queue) => {
+                        let job = jobs.next().expect("a job for each call");
+                        let call = (request.key.clone(), request.token);
+                        match slots.next().flatten() {
+                            Some(slot) => {
+                                queue.calls.insert(call, (job.id, true));
+                                self.spawn_call(request, Some(slot));
+                            }
+                            None => {
+                                queue.calls.insert(call.clone(), (job.id.clone(), false));
+                                queue.waiting.lock().expect("waiting jobs").insert(job.id, call);
+                            }
+                        }
+                    }
+                },
                 Effect::Cancel { key, token } => {
                     if let Some(handle) = self.running.remove(&(key.clone(), token)) {
                         handle.abort();
                     }
+                    self.drop_job(&key, token);
                     self.cancelled.insert(key.execution);
                 }
                 Effect::Finished { execution, .. } => {
@@ -601,7 +751,7 @@ impl DriverLoop {
                 Input::Shutdown(done) => {
                     let _ = done.send(());
                 }
-                Input::Finished { .. } => {}
+                Input::Finished { .. } | Input::Interrupted { .. } => {}
             }
         }
         for reply in waiting {
@@ -624,7 +774,19 @@ impl DriverLoop {
             Input::Started(started) => self.started(*started),
             Input::Finished { key, token, result } => {
                 self.running.remove(&(key.clone(), token));
+                if let Some(queue) = &mut self.queue
+                    && let Some((id, here)) = queue.calls.remove(&(key.clone(), token))
+                    && here
+                {
+                    queue.finished_here.push(id);
+                }
                 self.machine.action_finished(&key, token, result);
+            }
+            Input::Interrupted { key, token, why } => {
+                if let Some(queue) = &mut self.queue {
+                    queue.calls.remove(&(key.clone(), token));
+                }
+                self.machine.interrupted(&key, token, &why);
             }
             Input::Shutdown(done) => return Some(done),
         }
@@ -684,13 +846,56 @@ impl DriverLoop {
         }
     }
 
-    fn spawn_call(&mut self, request: RunRequest) {
+    /// Renews the lease (PostgreSQL); an error once another host has
+    /// taken it over. A driver that took the lease over from a silent
+    /// holder asks for the driver lock again, which is free once that
+    /// holder's session ends.
+    fn renew_lease(&mut self) -> Result<(), String> {
+        let ttl = super::jobs::LEASE_TTL.as_millis() as i64;
+        match self.store.renew_lease(ttl) {
+            Ok(true) => {}
+            Ok(false) | Err(StoreError::Fenced { .. }) => {
+                return Err("another host took over this host's lease".into());
+            }
+            // A passing failure: the lease lasts a while, and the fence
+            // stops this driver's writes once another host has taken it.
+            Err(error) => tracing::warn!(%error, "cannot renew the lease"),
+        }
+        if let Some(queue) = &mut self.queue
+            && !queue.holds_lock
+        {
+            queue.holds_lock = self.store.take_driver_lock().unwrap_or(false);
+        }
+        Ok(())
+    }
+
+    /// Drops the job of call `token` of `key`, if it has one: its worker
+    /// stops it.
+    fn drop_job(&mut self, key: &ActionKey, token: u64) {
+        let Some(queue) = &mut self.queue else {
+            return;
+        };
+        let Some((id, _)) = queue.calls.remove(&(key.clone(), token)) else {
+            return;
+        };
+        queue.waiting.lock().expect("waiting jobs").remove(&id);
+        if let Err(error) = self.store.drop_jobs(std::slice::from_ref(&id)) {
+            tracing::warn!(%error, job = %id, "cannot drop a job");
+        }
+    }
+
+    fn spawn_call(
+        &mut self,
+        request: RunRequest,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
         let key = request.key.clone();
         let token = request.token;
         let calls = self.calls.clone();
         let inbox = self.inbox.clone();
         let task = tokio::spawn(async move {
             let result = calls.call(&request).await;
+            drop(slot);
             let _ = inbox
                 .send(Input::Finished {
                     key: request.key,

@@ -115,8 +115,8 @@ pub enum Effect {
     },
 }
 
-/// One call of a provider to make.
-#[derive(Debug, Clone, PartialEq)]
+/// One call of a provider to make (JSON in the job queue hosts share).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunRequest {
     /// Which action.
     pub key: ActionKey,
@@ -161,8 +161,8 @@ pub struct RunRequest {
     pub source_revision: Option<String>,
 }
 
-/// What came of one call of a provider.
-#[derive(Debug, Clone, PartialEq)]
+/// What came of one call of a provider (JSON in the job queue).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallResult {
     /// The outcome.
     pub outcome: Outcome,

@@ -24,6 +24,7 @@ pub mod approval;
 pub mod command;
 pub mod components;
 pub mod driver;
+pub mod jobs;
 mod log_file;
 pub mod machine;
 pub mod pipeline_state;

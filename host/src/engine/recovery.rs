@@ -55,7 +55,6 @@ impl Machine {
     /// Continues every restored execution: re-runs interrupted calls, arms
     /// timers, re-checks stages and lets waiting executions in.
     pub fn resume(&mut self) {
-        let now = self.now;
         let mut ids: Vec<(u64, ExecutionId)> = self
             .executions
             .values()
@@ -85,25 +84,7 @@ impl Machine {
                 if run.running {
                     // The call was under way when the host died: close that
                     // attempt and run the next one with the same token.
-                    let mut closed = run.clone();
-                    closed.status = Some(ActionStatus::Abandoned);
-                    closed.running = false;
-                    closed.ended_at = Some(now);
-                    closed.error = Some(Failure {
-                        kind: FailureKind::SystemUnavailable,
-                        message: format!(
-                            "the host stopped while attempt {} ran; it runs again as attempt {}",
-                            closed.attempt,
-                            closed.attempt + 1
-                        ),
-                    });
-                    let carry = Carry {
-                        continuation: closed.continuation.clone(),
-                        approval: closed.approval.clone(),
-                        deadline_at: closed.deadline_at,
-                    };
-                    self.changes.closed_attempts.push((key.clone(), closed));
-                    self.start_action(&key, Some(carry));
+                    self.run_again(&key, "the host stopped");
                 } else {
                     self.arm_timer(&key);
                 }
@@ -121,5 +102,49 @@ impl Machine {
             self.admit(&pipeline, &stage);
         }
         self.tick();
+    }
+
+    /// Runs the call under way of action `key` again as a new attempt, when
+    /// `token` is still its call: the host running it stopped (its worker
+    /// stopped beating). The attempt is closed as abandoned, saying `why`.
+    pub fn interrupted(&mut self, key: &ActionKey, token: u64, why: &str) {
+        let Some(run) = self
+            .executions
+            .get(&key.execution)
+            .and_then(|e| e.stages.get(key.stage))
+            .and_then(|s| s.actions.get(key.action))
+        else {
+            return;
+        };
+        if run.status != Some(ActionStatus::InProgress) || !run.running || run.token != token {
+            return;
+        }
+        self.run_again(key, why);
+        self.touch(&key.execution);
+    }
+
+    /// Closes the attempt under way of action `key` as abandoned and starts
+    /// the next, carrying its continuation, approval and deadline.
+    fn run_again(&mut self, key: &ActionKey, why: &str) {
+        let run = &self.executions[&key.execution].stages[key.stage].actions[key.action];
+        let mut closed = run.clone();
+        closed.status = Some(ActionStatus::Abandoned);
+        closed.running = false;
+        closed.ended_at = Some(self.now);
+        closed.error = Some(Failure {
+            kind: FailureKind::SystemUnavailable,
+            message: format!(
+                "{why} while attempt {} ran; it runs again as attempt {}",
+                closed.attempt,
+                closed.attempt + 1
+            ),
+        });
+        let carry = Carry {
+            continuation: closed.continuation.clone(),
+            approval: closed.approval.clone(),
+            deadline_at: closed.deadline_at,
+        };
+        self.changes.closed_attempts.push((key.clone(), closed));
+        self.start_action(key, Some(carry));
     }
 }

@@ -77,7 +77,15 @@ pub fn is_driven(state_dir: &Path) -> bool {
     let dir = StateDir::new(state_dir);
     locked_here(state_dir)
         || (dir.database_url().exists()
-            && Store::open(state_dir).is_ok_and(|store| store.driver_lock_held().unwrap_or(false)))
+            && Store::open(state_dir).is_ok_and(|store| {
+                // Driven: the driver lock is held and the lease is live. A
+                // lapsed lease is taken over, lock or not (its holder went
+                // silent); a free lock means the holder's session ended.
+                store.driver_lock_held().unwrap_or(false)
+                    && store
+                        .lease()
+                        .is_ok_and(|lease| lease.is_some_and(|l| l.remaining_ms > 0))
+            }))
 }
 
 /// Loads pipelines, transitions and running executions into the machine.

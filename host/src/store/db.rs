@@ -197,15 +197,17 @@ impl Row {
 #[derive(Default)]
 pub(super) struct Batch {
     pub(super) items: Vec<(&'static str, Vec<Value>)>,
-    /// A notification channel to signal when the batch commits
+    /// Notification channels to signal when the batch commits
     /// (PostgreSQL; SQLite has none).
-    pub(super) notify: Option<&'static str>,
+    pub(super) notify: Vec<&'static str>,
 }
 
 impl Batch {
     /// Signals `channel` when the batch's transaction commits.
     pub(super) fn notify(&mut self, channel: &'static str) {
-        self.notify = Some(channel);
+        if !self.notify.contains(&channel) {
+            self.notify.push(channel);
+        }
     }
 
     /// Adds a statement.

@@ -2,7 +2,7 @@
 //! artifacts: written one engine step per transaction, read back for
 //! recovery and for the commands that show state.
 
-use super::db::{Batch, Db};
+use super::db::Db;
 use super::rows::{row_to_action, write_action, write_artifact, write_execution, write_stage};
 use super::{Store, StoreError};
 use crate::records::*;
@@ -83,10 +83,33 @@ pub struct StageAttempt {
 impl Store {
     /// Writes the records one engine step changed, in one transaction.
     pub fn write_step(&mut self, step: &Step<'_>) -> Result<(), StoreError> {
-        if step.is_empty() {
+        self.write_step_with_jobs(step, &[], &[], "")
+    }
+
+    /// [`Store::write_step`] with the jobs of the calls the step makes
+    /// (`new_jobs`, queued by `host`), marking done those the driving host
+    /// ran itself whose results the step records (`finished_jobs`). All
+    /// under the driver's fence (PostgreSQL): a host whose lease was taken
+    /// over writes nothing.
+    pub fn write_step_with_jobs(
+        &mut self,
+        step: &Step<'_>,
+        finished_jobs: &[String],
+        new_jobs: &[super::NewJob],
+        host: &str,
+    ) -> Result<(), StoreError> {
+        if step.is_empty() && finished_jobs.is_empty() && new_jobs.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch::default();
+        let mut batch = self.fenced();
+        self.add_jobs(&mut batch, new_jobs, host);
+        for id in finished_jobs {
+            batch.add(
+                "UPDATE jobs SET state = 'done', finished_at = sluice_now()
+                 WHERE id = ?1 AND state = 'running'",
+                args![id],
+            );
+        }
         for (execution, key, run) in &step.closed_attempts {
             write_action(&mut batch, execution, key, run);
         }

@@ -12,6 +12,7 @@
 mod db;
 mod access;
 mod executions;
+mod jobs;
 mod pipelines;
 mod postgres;
 mod requests;
@@ -21,6 +22,7 @@ mod schema;
 
 pub use access::{AuditEntry, TokenInfo};
 pub use db::WRITER_LOCK;
+pub use jobs::{ClaimedJob, JobOutcome, JobRecord, LEASE_SCOPE, Lease, NewJob};
 pub use executions::{ActionAttempt, Counts, ExecutionSummary, StageAttempt};
 pub use pipelines::{Deletion, PipelineSummary};
 pub use retention::Expired;
@@ -88,12 +90,24 @@ pub enum StoreError {
         /// The newest this build knows.
         known: i64,
     },
+    /// A write of a host whose lease another host has since taken over,
+    /// refused by the fence.
+    #[error("PostgreSQL database {database}: {message}")]
+    Fenced {
+        /// The database's URL, without its password.
+        database: String,
+        /// What the fence said.
+        message: String,
+    },
 }
 
 /// The state database of one state directory.
 pub struct Store {
     db: Db,
     state_dir: PathBuf,
+    /// The fencing token every engine step is written under (PostgreSQL):
+    /// set by a driver holding the lease.
+    fence: Option<i64>,
 }
 
 impl Store {
@@ -222,6 +236,7 @@ impl Store {
         let mut store = Store {
             db,
             state_dir: state_dir.to_path_buf(),
+            fence: None,
         };
         store.configure()?;
         store.migrate()?;
@@ -253,6 +268,21 @@ impl Store {
         &self,
     ) -> Result<Option<tokio::sync::broadcast::Receiver<String>>, StoreError> {
         self.db.listen(ANSWERS_CHANNEL)
+    }
+
+    /// Hears each job queued for workers as it is queued, on PostgreSQL
+    /// (`None` on SQLite).
+    pub fn listen_for_jobs(
+        &self,
+    ) -> Result<Option<tokio::sync::broadcast::Receiver<String>>, StoreError> {
+        self.db.listen(jobs::JOBS_CHANNEL)
+    }
+
+    /// Hears each job finished or lost, on PostgreSQL (`None` on SQLite).
+    pub fn listen_for_finished_jobs(
+        &self,
+    ) -> Result<Option<tokio::sync::broadcast::Receiver<String>>, StoreError> {
+        self.db.listen(jobs::JOBS_DONE_CHANNEL)
     }
 
     /// Hears each engine step as it commits, on PostgreSQL (`None` on

@@ -114,6 +114,15 @@ impl Postgres {
     }
 
     fn error(&self, e: tokio_postgres::Error) -> StoreError {
+        let fenced = e
+            .as_db_error()
+            .is_some_and(|db| db.code().code() == FENCED);
+        if fenced {
+            return StoreError::Fenced {
+                database: self.shown.clone(),
+                message: describe(&e),
+            };
+        }
         StoreError::Postgres {
             database: self.shown.clone(),
             message: describe(&e),
@@ -153,7 +162,7 @@ impl Postgres {
         for (sql, args) in batch.items {
             sent.push((self.statement(sql)?, checked(&args)));
         }
-        if let Some(channel) = batch.notify {
+        for channel in batch.notify {
             // Delivered when the transaction commits, never before.
             sent.push((
                 self.statement("SELECT pg_notify(?1, '')")?,
@@ -249,6 +258,9 @@ impl Postgres {
 }
 
 /// PostgreSQL's error with its detail, when it has one.
+/// The SQLSTATE `sluice_fence` raises (schema 4).
+const FENCED: &str = "SLF01";
+
 fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => match db.detail() {

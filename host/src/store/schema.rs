@@ -360,6 +360,54 @@ pub const POSTGRES: &[&str] = &[
     r#"
     CREATE INDEX executions_updated ON executions (updated_at);
     "#,
+    // 4: the lease a driving host holds, with its fencing token, and the
+    //    queue of provider calls any host may claim. Times are the
+    //    database's clock (sluice_now), so hosts' clocks never disagree.
+    r#"
+    CREATE FUNCTION sluice_now() RETURNS BIGINT LANGUAGE sql VOLATILE AS
+      $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT $$;
+    CREATE TABLE leases (
+        scope      TEXT COLLATE "C" PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        token      BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        renewed_at BIGINT NOT NULL
+    );
+    CREATE FUNCTION sluice_fence(wanted_scope TEXT, wanted_token BIGINT) RETURNS BIGINT
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        -- Held until the writing transaction ends: a host taking the lease
+        -- over waits for it, so no write lands after a takeover.
+        PERFORM 1 FROM leases WHERE scope = wanted_scope AND token = wanted_token FOR SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'fenced: the lease on % (fencing token %) was taken over by another host',
+                wanted_scope, wanted_token USING ERRCODE = 'SLF01';
+        END IF;
+        RETURN wanted_token;
+    END $$;
+    CREATE TABLE jobs (
+        id           TEXT COLLATE "C" PRIMARY KEY,
+        execution_id TEXT COLLATE "C" NOT NULL,
+        stage_index  BIGINT NOT NULL,
+        action_index BIGINT NOT NULL,
+        attempt      BIGINT NOT NULL,
+        fence        BIGINT NOT NULL,
+        driver       TEXT NOT NULL,
+        only_host    TEXT,
+        request      TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        worker       TEXT,
+        queued_at    BIGINT NOT NULL,
+        claimed_at   BIGINT,
+        heartbeat_at BIGINT,
+        finished_at  BIGINT,
+        result       TEXT
+    );
+    CREATE INDEX jobs_queued ON jobs (queued_at, id) WHERE state = 'queued';
+    CREATE INDEX jobs_running ON jobs (fence, heartbeat_at) WHERE state = 'running';
+    CREATE INDEX jobs_by_execution ON jobs (execution_id);
+    CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+    "#,
 ];
 
 /// What every database must hold true, as queries that find (at most five
