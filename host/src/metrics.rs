@@ -109,7 +109,11 @@ pub fn render(snapshot: &Snapshot) -> String {
     );
     let busy = Gauge::<i64>::default();
     busy.set(snapshot.slots.0 as i64);
-    registry.register("slots_busy", "This host's slots running a provider call", busy);
+    registry.register(
+        "slots_busy",
+        "This host's slots running a provider call",
+        busy,
+    );
     let slots = Gauge::<i64>::default();
     slots.set(snapshot.slots.1 as i64);
     registry.register("slots", "Provider calls this host runs at once", slots);

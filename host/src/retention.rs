@@ -131,9 +131,7 @@ pub fn collect(state_dir: &StateDir, now: i64, dry_run: bool) -> Result<Collecte
     } else {
         // Ended jobs go with answered requests (their results are in the
         // steps that recorded them).
-        store
-            .prune_jobs(now - grace)
-            .map_err(|e| e.to_string())?;
+        store.prune_jobs(now - grace).map_err(|e| e.to_string())?;
         store
             .prune_requests(now - grace)
             .map_err(|e| e.to_string())?

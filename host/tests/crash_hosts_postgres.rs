@@ -127,7 +127,8 @@ async fn call_any(
 /// One execution's detail, from any host.
 async fn detail(hosts: &Addresses, first: usize, id: &str) -> Value {
     loop {
-        let (status, detail) = call_any(hosts, first, "GET", &format!("/executions/{id}"), None).await;
+        let (status, detail) =
+            call_any(hosts, first, "GET", &format!("/executions/{id}"), None).await;
         if status == 200 {
             return detail["execution"].clone();
         }
@@ -146,7 +147,10 @@ async fn start(hosts: &Addresses, n: usize) -> String {
         Some(json!({"client_token": format!("crash-{n}")})),
     )
     .await;
-    assert!(status == 201 || status == 200, "start {n}: {status} {started}");
+    assert!(
+        status == 201 || status == 200,
+        "start {n}: {status} {started}"
+    );
     started["execution"].as_str().unwrap().to_string()
 }
 
@@ -187,10 +191,7 @@ async fn decide(hosts: &Addresses, n: usize, id: &str) {
         let (status, answer) = call_any(hosts, n + 1, method, &path, Some(body)).await;
         // A refusal here means it was applied already (a host died after
         // applying it, before answering): the next look shows it.
-        assert!(
-            status < 500,
-            "deciding {id}: {status} {answer}"
-        );
+        assert!(status < 500, "deciding {id}: {status} {answer}");
     }
 }
 
@@ -220,7 +221,10 @@ async fn three_hosts_lose_nothing_while_one_at_a_time_is_killed() {
     let env: Vec<(String, String)> = vec![
         ("AWS_ENDPOINT_URL".into(), endpoint.clone()),
         ("AWS_ACCESS_KEY_ID".into(), s3.access_key_id().into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), s3.secret_access_key().into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            s3.secret_access_key().into(),
+        ),
         ("AWS_REGION".into(), "us-east-1".into()),
     ];
     let artifacts = format!("s3://{bucket}/crash");
@@ -231,7 +235,8 @@ async fn three_hosts_lose_nothing_while_one_at_a_time_is_killed() {
     let launch = {
         let (artifacts, env) = (artifacts.clone(), env.clone());
         move |state: &Path| {
-            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             ServerProcess::start_with_env(
                 exe(),
                 state,
@@ -270,7 +275,11 @@ stages:
         gate = fixtures::GATE,
         src = src.display()
     );
-    servers[0].as_ref().unwrap().apply(&definition, dir.path()).await;
+    servers[0]
+        .as_ref()
+        .unwrap()
+        .apply(&definition, dir.path())
+        .await;
     let hosts: Addresses = Arc::new(Mutex::new(
         servers
             .iter()
@@ -298,7 +307,14 @@ stages:
                     for (i, server) in servers.iter().enumerate() {
                         let Some(server) = server else { continue };
                         let url = format!("{}/readyz", server.url);
-                        if let Ok(r) = sluice::http_client::request("GET", &url, &[], None, Duration::from_secs(5)).await
+                        if let Ok(r) = sluice::http_client::request(
+                            "GET",
+                            &url,
+                            &[],
+                            None,
+                            Duration::from_secs(5),
+                        )
+                        .await
                             && String::from_utf8_lossy(&r.body).contains("\"driving\"")
                         {
                             victim = i;
@@ -307,13 +323,19 @@ stages:
                 }
                 hosts.lock().unwrap()[victim] = None;
                 let server = servers[victim].take().unwrap();
-                log.push(format!("killed {} (pid {})", ["a", "b", "c"][victim], server.pid()));
+                log.push(format!(
+                    "killed {} (pid {})",
+                    ["a", "b", "c"][victim],
+                    server.pid()
+                ));
                 server.kill9();
                 kills.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(300 + random.below(1500))).await;
                 let state = dirs[victim].clone();
                 let launch = launch.clone();
-                let server = tokio::task::spawn_blocking(move || launch(&state)).await.unwrap();
+                let server = tokio::task::spawn_blocking(move || launch(&state))
+                    .await
+                    .unwrap();
                 hosts.lock().unwrap()[victim] = Some((server.url.clone(), server.token.clone()));
                 servers[victim] = Some(server);
             }
@@ -390,7 +412,10 @@ stages:
         }
         if let Some(artifacts) = execution["artifacts"].as_object() {
             for (name, artifact) in artifacts {
-                digests.insert((name.clone(), artifact["digest"].as_str().unwrap().to_string()));
+                digests.insert((
+                    name.clone(),
+                    artifact["digest"].as_str().unwrap().to_string(),
+                ));
             }
         }
     }
@@ -401,7 +426,9 @@ stages:
     let store = sluice::store::Store::open(&dirs[0]).unwrap();
     let mut jobs = store.job_records().unwrap();
     let started_wait = Instant::now();
-    while jobs.iter().any(|j| j.state == "queued" || j.state == "running")
+    while jobs
+        .iter()
+        .any(|j| j.state == "queued" || j.state == "running")
         && started_wait.elapsed() < Duration::from_secs(30)
     {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -450,11 +477,17 @@ stages:
                 .keys()
                 .any(|(e, _, _, a)| e == id && *a == attempt.run.attempt as i64);
             if !has_job {
-                missing.push(format!("{id} {} attempt {}", attempt.action, attempt.run.attempt));
+                missing.push(format!(
+                    "{id} {} attempt {}",
+                    attempt.action, attempt.run.attempt
+                ));
             }
         }
     }
-    assert!(missing.is_empty(), "succeeded attempts without a job: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "succeeded attempts without a job: {missing:?}"
+    );
     eprintln!(
         "crash test: {} jobs on {} hosts under {} fencing tokens",
         jobs.len(),
@@ -476,7 +509,7 @@ stages:
     // Eight at a time.
     let remote = Arc::new(remote);
     let mut fetching = tokio::task::JoinSet::new();
-    for (name, digest) in digests.iter().cloned() {
+    for (name, digest) in digests.clone() {
         let (remote, fresh) = (remote.clone(), fresh.clone());
         fetching.spawn(async move {
             remote

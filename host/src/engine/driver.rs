@@ -536,13 +536,24 @@ struct Queue {
     only_here: bool,
     /// Jobs other hosts run, which the watcher waits for.
     waiting: super::jobs::Waiting,
-    /// Every job under way by call: its id, and whether this host runs it.
-    calls: HashMap<(ActionKey, u64), (String, bool)>,
-    /// Jobs this host ran whose results the next step records.
-    finished_here: Vec<String>,
+    /// Every call under way.
+    calls: HashMap<(ActionKey, u64), Call>,
+    /// Calls this host ran, recorded with the next step (its results').
+    finished_here: Vec<crate::store::NewJob>,
     /// Whether this driver holds the driver lock (it took the lease over
     /// from a silent holder that still held it: it asks again).
     holds_lock: bool,
+}
+
+/// A call under way, on PostgreSQL.
+enum Call {
+    /// This host runs it (its job is recorded once it finished).
+    Here {
+        job: crate::store::NewJob,
+        started: std::time::Instant,
+    },
+    /// A queued job, by id.
+    Queued(String),
 }
 
 /// The driver's loop and everything it owns.
@@ -648,32 +659,45 @@ impl DriverLoop {
         // The calls this step makes become jobs in its own transaction:
         // run here while this host has free slots, queued for any host
         // otherwise.
+        // Calls this host has no free slot for are queued in the step's own
+        // transaction; those it runs itself are recorded, as done, in the
+        // step that records their result (a host that dies mid-call leaves
+        // no job: its driver's successor runs the call again anyway).
         let mut slots = Vec::new();
-        let mut new_jobs = Vec::new();
-        let mut finished = Vec::new();
+        let mut jobs = Vec::new();
         if let Some(queue) = &mut self.queue {
-            finished = std::mem::take(&mut queue.finished_here);
+            jobs = std::mem::take(&mut queue.finished_here);
             for effect in &effects {
                 let Effect::Run(request) = effect else {
                     continue;
                 };
                 let slot = queue.slots.try_take();
-                new_jobs.push(crate::store::NewJob {
+                let has_artifacts = !(request.inputs.is_empty() && request.outputs.is_empty());
+                let job = crate::store::NewJob {
                     id: format!("{}.{}", queue.fence, request.token),
                     execution: request.key.execution.clone(),
                     stage: request.key.stage,
                     action: request.key.action,
                     attempt: request.attempt,
-                    request: serde_json::to_string(request).expect("a call is JSON"),
-                    only_host: queue.only_here.then(|| queue.host.clone()),
-                    local: slot.is_some(),
-                });
-                slots.push(slot);
+                    request: String::new(),
+                    // A call with artifacts to read or make runs where
+                    // they are, unless hosts share them.
+                    only_host: (queue.only_here && has_artifacts).then(|| queue.host.clone()),
+                    artifacts: has_artifacts,
+                    ran: None,
+                };
+                if slot.is_none() {
+                    jobs.push(crate::store::NewJob {
+                        request: serde_json::to_string(request).expect("a call is JSON"),
+                        ..job.clone()
+                    });
+                }
+                slots.push((slot, job));
             }
         }
         let host = self.queue.as_ref().map(|q| q.host.as_str()).unwrap_or("");
         self.store
-            .write_step_with_jobs(&changes.records(&self.machine), &finished, &new_jobs, host)
+            .write_step_with_jobs(&changes.records(&self.machine), &jobs, host)
             .map_err(|error| format!("cannot write the state database: {error}"))?;
         if self.events.receiver_count() > 0 {
             for id in &changes.executions {
@@ -688,22 +712,28 @@ impl DriverLoop {
             self.send(reply, answer);
         }
         let mut slots = slots.into_iter();
-        let mut jobs = new_jobs.into_iter();
         for effect in effects {
             match effect {
                 Effect::Run(request) => match &mut self.queue {
                     None => self.spawn_call(request, None),
                     Some(queue) => {
-                        let job = jobs.next().expect("a job for each call");
+                        let (slot, job) = slots.next().expect("a job for each call");
                         let call = (request.key.clone(), request.token);
-                        match slots.next().flatten() {
+                        match slot {
                             Some(slot) => {
-                                queue.calls.insert(call, (job.id, true));
+                                let started = std::time::Instant::now();
+                                queue.calls.insert(call, Call::Here { job, started });
                                 self.spawn_call(request, Some(slot));
                             }
                             None => {
-                                queue.calls.insert(call.clone(), (job.id.clone(), false));
-                                queue.waiting.lock().expect("waiting jobs").insert(job.id, call);
+                                queue
+                                    .calls
+                                    .insert(call.clone(), Call::Queued(job.id.clone()));
+                                queue
+                                    .waiting
+                                    .lock()
+                                    .expect("waiting jobs")
+                                    .insert(job.id, call);
                             }
                         }
                     }
@@ -775,10 +805,13 @@ impl DriverLoop {
             Input::Finished { key, token, result } => {
                 self.running.remove(&(key.clone(), token));
                 if let Some(queue) = &mut self.queue
-                    && let Some((id, here)) = queue.calls.remove(&(key.clone(), token))
-                    && here
+                    && let Some(Call::Here { job, started }) =
+                        queue.calls.remove(&(key.clone(), token))
                 {
-                    queue.finished_here.push(id);
+                    queue.finished_here.push(crate::store::NewJob {
+                        ran: Some(started.elapsed()),
+                        ..job
+                    });
                 }
                 self.machine.action_finished(&key, token, result);
             }
@@ -875,7 +908,7 @@ impl DriverLoop {
         let Some(queue) = &mut self.queue else {
             return;
         };
-        let Some((id, _)) = queue.calls.remove(&(key.clone(), token)) else {
+        let Some(Call::Queued(id)) = queue.calls.remove(&(key.clone(), token)) else {
             return;
         };
         queue.waiting.lock().expect("waiting jobs").remove(&id);
@@ -884,11 +917,7 @@ impl DriverLoop {
         }
     }
 
-    fn spawn_call(
-        &mut self,
-        request: RunRequest,
-        slot: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) {
+    fn spawn_call(&mut self, request: RunRequest, slot: Option<tokio::sync::OwnedSemaphorePermit>) {
         let key = request.key.clone();
         let token = request.token;
         let calls = self.calls.clone();

@@ -1,11 +1,11 @@
 //! Provider calls as jobs that hosts sharing a PostgreSQL database take
 //! (the queue itself is `store/jobs.rs`).
 //!
-//! The driving host writes a job for every call in the same transaction as
-//! the step that makes it. While it has a free slot it runs the call
-//! itself (the job is written already `running` on it, and marked done in
-//! the step that records the result); otherwise the job waits `queued`
-//! until a [`Worker`] with a free slot, on any host, claims it. A worker
+//! While the driving host has a free slot it runs a call itself, and
+//! records its job, done, in the step that records the result (no extra
+//! round trip). Otherwise the job is written `queued` in the same
+//! transaction as the step that makes the call, and waits until a
+//! [`Worker`] with a free slot, on any host, claims it. A worker
 //! beats for each job it runs; the driver's [`watch`] hears results as
 //! workers record them (LISTEN/NOTIFY) and marks `lost` the jobs whose
 //! worker fell silent, whose actions then run again as new attempts.
@@ -176,7 +176,12 @@ pub(super) async fn watch(
             }
             _ = notified(&mut heard) => {}
         }
-        let ids: Vec<String> = waiting.lock().expect("waiting jobs").keys().cloned().collect();
+        let ids: Vec<String> = waiting
+            .lock()
+            .expect("waiting jobs")
+            .keys()
+            .cloned()
+            .collect();
         if ids.is_empty() {
             continue;
         }

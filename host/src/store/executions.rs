@@ -83,33 +83,24 @@ pub struct StageAttempt {
 impl Store {
     /// Writes the records one engine step changed, in one transaction.
     pub fn write_step(&mut self, step: &Step<'_>) -> Result<(), StoreError> {
-        self.write_step_with_jobs(step, &[], &[], "")
+        self.write_step_with_jobs(step, &[], "")
     }
 
-    /// [`Store::write_step`] with the jobs of the calls the step makes
-    /// (`new_jobs`, queued by `host`), marking done those the driving host
-    /// ran itself whose results the step records (`finished_jobs`). All
-    /// under the driver's fence (PostgreSQL): a host whose lease was taken
-    /// over writes nothing.
+    /// [`Store::write_step`] with jobs of `host`: the calls the step queues
+    /// for any host, and those `host` ran itself whose results the step
+    /// records. All under the driver's fence (PostgreSQL): a host whose
+    /// lease was taken over writes nothing.
     pub fn write_step_with_jobs(
         &mut self,
         step: &Step<'_>,
-        finished_jobs: &[String],
-        new_jobs: &[super::NewJob],
+        jobs: &[super::NewJob],
         host: &str,
     ) -> Result<(), StoreError> {
-        if step.is_empty() && finished_jobs.is_empty() && new_jobs.is_empty() {
+        if step.is_empty() && jobs.is_empty() {
             return Ok(());
         }
         let mut batch = self.fenced();
-        self.add_jobs(&mut batch, new_jobs, host);
-        for id in finished_jobs {
-            batch.add(
-                "UPDATE jobs SET state = 'done', finished_at = sluice_now()
-                 WHERE id = ?1 AND state = 'running'",
-                args![id],
-            );
-        }
+        self.add_jobs(&mut batch, jobs, host);
         for (execution, key, run) in &step.closed_attempts {
             write_action(&mut batch, execution, key, run);
         }

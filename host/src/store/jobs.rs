@@ -6,15 +6,15 @@
 //! session is gone); each take adds one to the token. The holder renews
 //! it every few seconds. Every engine step it writes starts with
 //! `sluice_fence(scope, token)`, which refuses the whole transaction when
-//! the token is no longer the lease's, and holds the lease row until the
-//! transaction ends, so a takeover waits for a write under way and no
-//! write of the old holder lands after it.
+//! the token is no longer the lease's. Steps are written under the
+//! writers' lock, which a takeover takes too: it waits for a step under
+//! way, and no write of the old holder lands after it.
 //!
 //! **The queue.** One row per provider call (`jobs`), keyed by the driver's
 //! fencing token and its call number, carrying the call as JSON. A call the
-//! driving host runs itself is written already `running` with it as the
-//! worker; the rest wait `queued` until a host with a free slot claims one
-//! with `FOR UPDATE SKIP LOCKED`. A worker's result is taken only while
+//! driving host runs itself is recorded `done`, with it as the worker, in
+//! the step that records its result; the rest wait `queued` until a host
+//! with a free slot claims one with `FOR UPDATE SKIP LOCKED`. A worker's result is taken only while
 //! the job is still its own and `running`; a job whose worker stops
 //! beating is `lost`, and one the driver no longer wants is `dropped`.
 //! Each row keeps the host and fencing token of the attempt it ran.
@@ -56,12 +56,17 @@ pub struct NewJob {
     pub action: usize,
     /// The action's attempt.
     pub attempt: u32,
-    /// The call as JSON.
+    /// The call as JSON (empty for a call the driving host runs itself:
+    /// no other host ever reads it).
     pub request: String,
     /// Only this host may run it (its artifacts are not shared), if set.
     pub only_host: Option<String>,
-    /// The driving host runs it itself, now.
-    pub local: bool,
+    /// The call reads or makes artifacts: a host must reach the shared
+    /// artifact storage to run it (unless it is `only_host`).
+    pub artifacts: bool,
+    /// The driving host ran it itself, this long: recorded as done.
+    /// `None`: queued for any host.
+    pub ran: Option<std::time::Duration>,
 }
 
 /// A job a worker claimed.
@@ -129,9 +134,9 @@ impl Store {
             self.fence = None;
             return Ok(Some(1));
         }
-        let token: Option<i64> = self
-            .db
-            .query_opt(
+        // Under the writers' lock: between two steps, never inside one.
+        let token: Option<i64> = self.db.write(|db| {
+            db.query_opt(
                 "INSERT INTO leases AS l (scope, holder, token, expires_at, renewed_at)
                  VALUES (?1, ?2, 1, sluice_now() + ?3, sluice_now())
                  ON CONFLICT (scope) DO UPDATE SET
@@ -142,7 +147,8 @@ impl Store {
                 args![LEASE_SCOPE, holder, ttl_ms, holds_driver_lock as i64],
             )?
             .map(|row| row.get(0))
-            .transpose()?;
+            .transpose()
+        })?;
         self.fence = token;
         Ok(token)
     }
@@ -219,22 +225,24 @@ impl Store {
         self.db.write_batch(batch)
     }
 
-    /// Adds the rows of `jobs` to `batch`: those the driving host runs
-    /// itself as `running` on `host`, the rest `queued` (and signalled to
-    /// workers).
+    /// Adds the rows of `jobs` to `batch`: those the driving host ran
+    /// itself as `done` on `host` (taken when they started), the rest
+    /// `queued` (and signalled to workers).
     pub(super) fn add_jobs(&self, batch: &mut Batch, jobs: &[NewJob], host: &str) {
         let fence = self.fence.unwrap_or(0);
         for job in jobs {
-            let (state, worker) = if job.local {
-                ("running", Some(host.to_string()))
-            } else {
-                ("queued", None)
+            let (state, worker, ran) = match job.ran {
+                Some(ran) => ("done", Some(host.to_string()), ran.as_millis() as i64),
+                None => ("queued", None, 0),
             };
             batch.add(
                 "INSERT INTO jobs (id, execution_id, stage_index, action_index, attempt, fence,
-                                   driver, only_host, request, state, worker, queued_at, claimed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, sluice_now(),
-                         CASE WHEN ?10 = 'running' THEN sluice_now() END)",
+                                   driver, only_host, request, state, worker, artifacts,
+                                   queued_at, claimed_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                         sluice_now() - ?13,
+                         CASE WHEN ?10 = 'done' THEN sluice_now() - ?13 END,
+                         CASE WHEN ?10 = 'done' THEN sluice_now() END)",
                 args![
                     job.id,
                     job.execution,
@@ -246,18 +254,21 @@ impl Store {
                     job.only_host,
                     job.request,
                     state,
-                    worker
+                    worker,
+                    job.artifacts as i64,
+                    ran
                 ],
             );
         }
-        if jobs.iter().any(|j| !j.local) {
+        if jobs.iter().any(|j| j.ran.is_none()) {
             batch.notify(JOBS_CHANNEL);
         }
     }
 
     /// Claims the oldest queued job `host` may run (those only it may run,
-    /// and, when it reaches the shared artifact storage, any other), if
-    /// there is one: never one another worker holds.
+    /// those without artifacts, and, when it reaches the shared artifact
+    /// storage, any other), if there is one: never one another worker
+    /// holds.
     pub fn claim_job(&self, host: &str, shared: bool) -> Result<Option<ClaimedJob>, StoreError> {
         self.db
             .query_opt(
@@ -265,7 +276,8 @@ impl Store {
                      claimed_at = sluice_now(), heartbeat_at = sluice_now()
                  WHERE id = (SELECT id FROM jobs
                              WHERE state = 'queued'
-                               AND (only_host = ?1 OR (only_host IS NULL AND ?2 = 1))
+                               AND (only_host = ?1
+                                    OR (only_host IS NULL AND (artifacts = 0 OR ?2 = 1)))
                              ORDER BY queued_at, id
                              LIMIT 1 FOR UPDATE SKIP LOCKED)
                    AND state = 'queued'
@@ -295,15 +307,16 @@ impl Store {
     /// Records a worker's result for job `id`; false when the job was no
     /// longer its own (the result is then thrown away).
     pub fn finish_job(&self, id: &str, host: &str, result: &str) -> Result<bool, StoreError> {
-        let finished = self.db.execute(
-            "UPDATE jobs SET state = 'done', result = ?3, finished_at = sluice_now()
-             WHERE id = ?1 AND worker = ?2 AND state = 'running'",
-            args![id, host, result],
+        // The result and its signal in one statement (one round trip).
+        let finished = self.db.query(
+            "WITH done AS (
+                 UPDATE jobs SET state = 'done', result = ?3, finished_at = sluice_now()
+                 WHERE id = ?1 AND worker = ?2 AND state = 'running'
+                 RETURNING id)
+             SELECT pg_notify(?4, '') FROM done",
+            args![id, host, result, JOBS_DONE_CHANNEL],
         )?;
-        if finished == 1 {
-            self.db.signal(JOBS_DONE_CHANNEL)?;
-        }
-        Ok(finished == 1)
+        Ok(finished.len() == 1)
     }
 
     /// What became of the jobs among `ids` that ended (done, lost or
@@ -380,6 +393,21 @@ impl Store {
             args![fence],
         );
         self.db.write_batch(batch)
+    }
+
+    /// Sessions of this database waiting for a lock now (PostgreSQL; for
+    /// `sluice bench`).
+    pub fn lock_waiters(&self) -> Result<i64, StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(0);
+        }
+        self.db
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                args![],
+            )?
+            .get(0)
     }
 
     /// Jobs queued but not claimed yet.

@@ -22,9 +22,10 @@ mod schema;
 
 pub use access::{AuditEntry, TokenInfo};
 pub use db::WRITER_LOCK;
-pub use jobs::{ClaimedJob, JobOutcome, JobRecord, LEASE_SCOPE, Lease, NewJob};
 pub use executions::{ActionAttempt, Counts, ExecutionSummary, StageAttempt};
+pub use jobs::{ClaimedJob, JobOutcome, JobRecord, LEASE_SCOPE, Lease, NewJob};
 pub use pipelines::{Deletion, PipelineSummary};
+pub use postgres::round_trips;
 pub use retention::Expired;
 
 use db::Db;

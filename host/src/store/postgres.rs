@@ -40,13 +40,33 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// Runs `work` on the PostgreSQL runtime and waits for it from this
 /// thread, whatever runs this thread.
 fn wait<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    let began = std::time::Instant::now();
     let (send, receive) = std::sync::mpsc::sync_channel(1);
     runtime().spawn(async move {
         let _ = send.send(work.await);
     });
-    receive
+    let answer = receive
         .recv()
-        .expect("the PostgreSQL runtime answers every statement")
+        .expect("the PostgreSQL runtime answers every statement");
+    ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+    WAITED_NANOS.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    answer
+}
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Round trips to PostgreSQL this process made, and the time its threads
+/// spent waiting for them (for `sluice bench`).
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+static WAITED_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Round trips to PostgreSQL this process has made so far, and how long
+/// its threads waited for them in all.
+pub fn round_trips() -> (u64, Duration) {
+    (
+        ROUND_TRIPS.load(Ordering::Relaxed),
+        Duration::from_nanos(WAITED_NANOS.load(Ordering::Relaxed)),
+    )
 }
 
 /// How long a connection may take to open.
@@ -114,9 +134,7 @@ impl Postgres {
     }
 
     fn error(&self, e: tokio_postgres::Error) -> StoreError {
-        let fenced = e
-            .as_db_error()
-            .is_some_and(|db| db.code().code() == FENCED);
+        let fenced = e.as_db_error().is_some_and(|db| db.code().code() == FENCED);
         if fenced {
             return StoreError::Fenced {
                 database: self.shown.clone(),

@@ -376,9 +376,9 @@ pub const POSTGRES: &[&str] = &[
     CREATE FUNCTION sluice_fence(wanted_scope TEXT, wanted_token BIGINT) RETURNS BIGINT
     LANGUAGE plpgsql AS $$
     BEGIN
-        -- Held until the writing transaction ends: a host taking the lease
-        -- over waits for it, so no write lands after a takeover.
-        PERFORM 1 FROM leases WHERE scope = wanted_scope AND token = wanted_token FOR SHARE;
+        -- Called under the writers' lock, which a host taking the lease
+        -- over takes too: no write of the old holder lands after it.
+        PERFORM 1 FROM leases WHERE scope = wanted_scope AND token = wanted_token;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'fenced: the lease on % (fencing token %) was taken over by another host',
                 wanted_scope, wanted_token USING ERRCODE = 'SLF01';
@@ -394,6 +394,7 @@ pub const POSTGRES: &[&str] = &[
         fence        BIGINT NOT NULL,
         driver       TEXT NOT NULL,
         only_host    TEXT,
+        artifacts    BIGINT NOT NULL,
         request      TEXT NOT NULL,
         state        TEXT NOT NULL,
         worker       TEXT,

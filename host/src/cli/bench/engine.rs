@@ -14,6 +14,14 @@ pub struct EngineBenchArgs {
     /// No-op actions in each of the two stages after the source.
     #[arg(long, default_value_t = 6)]
     pub actions_per_stage: u32,
+    /// Hosts sharing the work (PostgreSQL only): the driving one and
+    /// N-1 more whose workers claim the calls it has no slot for (in this
+    /// process, each with a state directory and connections of its own).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub hosts: u64,
+    /// Provider calls each host runs at once.
+    #[arg(long, default_value_t = crate::engine::jobs::DEFAULT_SLOTS as u64, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub slots: u64,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -33,7 +41,7 @@ pub async fn engine(
                 println!("{}", serde_json::to_string_pretty(&report).unwrap());
             } else {
                 println!(
-                    "{} executions x {} actions = {} actions in {:.3}s: {:.0} actions/s ({:.0} µs per action; {} CPUs; {})",
+                    "{} executions x {} actions = {} actions in {:.3}s: {:.0} actions/s ({:.0} µs per action; {} CPUs; {}; {} host(s) x {} slots)",
                     report["executions"],
                     report["actions_per_execution"],
                     report["actions"],
@@ -41,8 +49,21 @@ pub async fn engine(
                     report["actions_per_second"].as_f64().unwrap(),
                     report["micros_per_action"].as_f64().unwrap(),
                     report["cpus"],
-                    report["database"].as_str().unwrap_or("?")
+                    report["database"].as_str().unwrap_or("?"),
+                    report["hosts"],
+                    report["slots"],
                 );
+                if report["database"] == "postgres" {
+                    println!(
+                        "  per action: {:.2} database round trips, {:.0} µs waited for them (all threads); sessions waiting for a lock: {:.3} on average; calls by host: {}",
+                        report["round_trips_per_action"].as_f64().unwrap_or(0.0),
+                        report["database_wait_micros_per_action"]
+                            .as_f64()
+                            .unwrap_or(0.0),
+                        report["lock_waiters_mean"].as_f64().unwrap_or(0.0),
+                        report["calls_by_host"]
+                    );
+                }
             }
             crate::cli::EXIT_OK
         }
@@ -82,20 +103,39 @@ async fn engine_inner(
     };
     if let Some(url) = &host_database {
         crate::store::use_database(&ctx.host.state_dir, url).map_err(|e| e.to_string())?;
+    } else if args.hosts > 1 {
+        return Err(
+            "--hosts needs --database postgres://...: hosts share work through PostgreSQL".into(),
+        );
     }
     let loaded = crate::model::load(&file).map_err(|r| r.to_string())?;
     let sandbox = ctx.host.sandbox()?;
     crate::cli::pipeline::apply_loaded(&ctx, &loaded, sandbox.clone())
         .await
         .map_err(|code| format!("applying the benchmark pipeline failed ({code})"))?;
+    let host = |i: u64| crate::engine::DriverSettings {
+        slots: crate::engine::jobs::Slots::new(args.slots as usize),
+        host_name: Some(format!("bench-{i}")),
+        ..ctx.host.engine.clone()
+    };
     let engine = Driver::start_with(
         &ctx.host.state_dir,
-        sandbox,
+        sandbox.clone(),
         Default::default(),
-        ctx.host.engine.clone(),
+        host(0),
     )
     .await
     .map_err(|e| e.to_string())?;
+    let mut workers = Vec::new();
+    for i in 1..args.hosts {
+        let dir = work.path().join(format!("state-{i}"));
+        let url = host_database.as_deref().expect("checked above");
+        crate::store::use_database(&dir, url).map_err(|e| e.to_string())?;
+        workers.push(
+            crate::engine::jobs::Worker::start(&dir, sandbox.clone(), Default::default(), &host(i))
+                .map_err(|e| e.to_string())?,
+        );
+    }
     // Warm up: one execution through, so providers are loaded.
     let start = || {
         Command::Start(Start {
@@ -117,6 +157,27 @@ async fn engine_inner(
     wait_all(&store, std::slice::from_ref(&warm_id)).await?;
 
     let mut events = engine.subscribe();
+    // Sessions waiting for a lock, sampled every 5 ms while it runs.
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        let state_dir = ctx.host.state_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let Ok(store) = Store::open(&state_dir) else {
+                return (0, 0);
+            };
+            let (mut samples, mut waiting) = (0i64, 0i64);
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(n) = store.lock_waiters() {
+                    samples += 1;
+                    waiting += n;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (samples, waiting)
+        })
+    };
+    let (trips_before, waited_before) = crate::store::round_trips();
     let started = Instant::now();
     let mut ids = Vec::new();
     for _ in 0..args.executions {
@@ -142,7 +203,21 @@ async fn engine_inner(
         }
     }
     let elapsed = started.elapsed();
+    let (trips_after, waited_after) = crate::store::round_trips();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (samples, waiting) = sampler.await.map_err(|e| e.to_string())?;
     engine.shutdown().await?;
+    for worker in workers {
+        worker.shutdown().await;
+    }
+    let mut calls_by_host = std::collections::BTreeMap::<String, u64>::new();
+    for job in store.job_records().map_err(|e| e.to_string())? {
+        if ids.contains(&job.execution) {
+            *calls_by_host
+                .entry(job.worker.unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
     let per_execution = 1 + 2 * args.actions_per_stage as u64;
     let total = per_execution * args.executions as u64;
     let seconds = elapsed.as_secs_f64();
@@ -155,6 +230,12 @@ async fn engine_inner(
         "micros_per_action": seconds * 1e6 / total as f64,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "database": if host_database.is_some() { "postgres" } else { "sqlite" },
+        "hosts": args.hosts,
+        "slots": args.slots,
+        "round_trips_per_action": (trips_after - trips_before) as f64 / total as f64,
+        "database_wait_micros_per_action": (waited_after - waited_before).as_secs_f64() * 1e6 / total as f64,
+        "lock_waiters_mean": if samples > 0 { waiting as f64 / samples as f64 } else { 0.0 },
+        "calls_by_host": calls_by_host,
     }))
 }
 

@@ -75,6 +75,7 @@ async fn objects_inner(
         .collect();
     let run = uuid::Uuid::now_v7().to_string();
     let mut copies = Vec::new();
+    let mut locals = Vec::new();
     let mut pushes = Vec::new();
     let mut fetches = Vec::new();
     let mut puts = Vec::new();
@@ -96,9 +97,13 @@ async fn objects_inner(
         // One archive: the store's own push and fetch.
         let store =
             ArtifactStore::open(&work.join(format!("store-{i}"))).map_err(|e| e.to_string())?;
+        // The hand-off on one host, for comparison: ingest and mount.
+        let started = Instant::now();
         let (_, digest) = store
             .ingest(&copy, &mut crate::contain::Budget::unlimited())
             .map_err(|e| e.to_string())?;
+        store.mount("Bench", &digest).map_err(|e| e.to_string())?;
+        locals.push(started.elapsed());
         store.seal("Bench", &digest).map_err(|e| e.to_string())?;
         let started = Instant::now();
         remote
@@ -186,6 +191,10 @@ async fn objects_inner(
     };
     Ok(vec![
         figure("cp -r (baseline)".into(), &copies),
+        figure(
+            "hand-off on one host (ingest + mount, no copy)".into(),
+            &locals,
+        ),
         figure("put, one archive (pack + multipart upload)".into(), &pushes),
         figure(
             "fetch, one archive (download + unpack + check sums)".into(),
