@@ -106,6 +106,11 @@ pub fn spawn(engine: DriverHandle, state_dir: PathBuf) -> tokio::task::JoinHandl
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
+            // Only the driving host notifies (a standby once it takes
+            // over): every host hears every change.
+            if !engine.drives() {
+                continue;
+            }
             let key = (execution.pipeline.clone(), execution.version);
             let wanted = match targets.get(&key) {
                 Some(t) => t.clone(),

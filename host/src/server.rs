@@ -203,18 +203,22 @@ pub async fn run(
     } else {
         None
     };
-    // Sources are polled and notifications sent by the driving host only.
-    let driving = engine.handle().drives();
+    // Sources are polled and notifications sent by whichever host drives:
+    // a standby starts both once it takes over.
     let (token, created) =
         load_or_create_token(&config.state_dir, options.token_file.as_deref()).map_err(setup)?;
     let address = listener
         .local_addr()
         .map_err(|e| setup(format!("cannot read the listening address: {e}")))?;
     let url = format!("http://{address}");
-    let triggers = (options.triggers && driving)
+    let triggers = options
+        .triggers
         .then(|| crate::triggers::Triggers::new(engine.handle(), config.state_dir.clone()));
     let polling = triggers.as_ref().map(|t| t.spawn_polling());
-    let notifier = driving.then(|| crate::notify::spawn(engine.handle(), config.state_dir.clone()));
+    let notifier = Some(crate::notify::spawn(
+        engine.handle(),
+        config.state_dir.clone(),
+    ));
     let state = AppState::new(
         engine.handle(),
         config.clone(),

@@ -126,6 +126,10 @@ impl Triggers {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                // Only the driving host polls (a standby once it takes over).
+                if !triggers.inner.engine.drives() {
+                    continue;
+                }
                 let Ok(store) = Store::open(&triggers.inner.state_dir) else {
                     continue;
                 };

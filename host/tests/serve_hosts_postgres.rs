@@ -181,3 +181,100 @@ stages:
     fetched.verify("Built", &built).unwrap();
     b.terminate();
 }
+
+/// A source folder with one revision, for the gated source.
+fn source_folder(dir: &Path, name: &str) -> std::path::PathBuf {
+    let src = dir.join(name);
+    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
+    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
+    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    src
+}
+
+/// Executions of `pipeline` as a host lists them.
+async fn executions(server: &ServerProcess, pipeline: &str) -> Vec<serde_json::Value> {
+    let (status, list) = server
+        .call("GET", &format!("/pipelines/{pipeline}/executions"), None)
+        .await;
+    assert_eq!(status, 200, "{list}");
+    list.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_standby_server_takes_hooks_and_polls_sources_once_it_drives() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooked = source_folder(dir.path(), "hooked-src");
+    let polled = source_folder(dir.path(), "polled-src");
+    let database = sluice_pgtest::Server::shared().database();
+    let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
+    for state in [&state_a, &state_b] {
+        sluice::store::use_database(state, &database).unwrap();
+    }
+    let a = ServerProcess::start(exe(), &state_a, &[]);
+    let pipeline = |name: &str, src: &Path, poll: &str| {
+        format!(
+            r##"
+name: {name}
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: {{ paths: {{ source: {{ path: "{src}" }} }} }}
+  - name: Build
+    actions:
+      - {{ name: Make, provider: "{gate}", inputs: [Code] }}
+triggers:
+  - {{ source: Src, poll: "{poll}" }}
+"##,
+            source = fixtures::GATED_SOURCE,
+            gate = fixtures::GATE,
+            src = src.display()
+        )
+    };
+    a.apply(&pipeline("hooked", &hooked, "off"), dir.path())
+        .await;
+    a.apply(&pipeline("polled", &polled, "1s"), dir.path())
+        .await;
+    let b = ServerProcess::start(exe(), &state_b, &[]);
+    assert!(b.output().contains("stands by"), "{}", b.output());
+
+    // A hook sent to the standby host: it asks the source itself and the
+    // start reaches the driving host through the database.
+    let (status, answer) = b.call("POST", "/hooks/hooked", Some(json!({}))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["checked"][0]["outcome"], "started", "{answer}");
+    let id = answer["checked"][0]["execution"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.wait_for("the hooked execution", &format!("/executions/{id}"), |d| {
+        d["execution"]["status"] == "Succeeded"
+    })
+    .await;
+
+    // A polls its source; once A is gone, B polls it.
+    let polled_once = Instant::now();
+    while executions(&b, "polled").await.is_empty() {
+        assert!(
+            polled_once.elapsed() < Duration::from_secs(30),
+            "A never polled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.kill9();
+    std::fs::create_dir_all(polled.join("revisions/r2")).unwrap();
+    std::fs::write(polled.join("revisions/r2/file.txt"), "two").unwrap();
+    std::fs::write(polled.join("LATEST"), "r2").unwrap();
+    let killed = Instant::now();
+    while executions(&b, "polled").await.len() < 2 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "B did not poll after taking over: {}",
+            b.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.terminate();
+}

@@ -269,10 +269,18 @@ impl DriverHandle {
     }
 
     /// The provider calls of the local driver.
+    /// What answers source queries: the driver's own calls, or, while
+    /// the host stands by, its own.
     fn calls(&self) -> Result<Arc<ProviderCalls>, String> {
         match self.local().map(|l| l.route) {
             Some(Route::Local { calls, .. }) => Ok(calls),
-            _ => Err("this host stands by: another host drives the database".into()),
+            _ => match &self.route {
+                Route::Standby(shared) => shared
+                    .queries
+                    .clone()
+                    .ok_or_else(|| "this standby host cannot query sources".to_string()),
+                Route::Local { .. } => unreachable!("a local handle is its own driver"),
+            },
         }
     }
 

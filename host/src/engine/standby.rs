@@ -33,6 +33,9 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(15 * 60);
 /// What a standby host's handles share.
 pub struct Shared {
     state_dir: PathBuf,
+    /// Source queries (triggers' latest revisions, changed paths) this
+    /// host answers itself while it stands by.
+    pub(super) queries: Option<Arc<super::runner::ProviderCalls>>,
     events: broadcast::Sender<EngineEvent>,
     leader: watch::Sender<Option<DriverHandle>>,
 }
@@ -128,7 +131,11 @@ impl Standby {
     ) -> Standby {
         let (events, _) = broadcast::channel(4096);
         let (leader, _) = watch::channel(None);
+        let queries = source_queries(&state_dir, sandbox.clone(), secrets.clone())
+            .map_err(|e| tracing::warn!("this standby host cannot query sources: {e}"))
+            .ok();
         let shared = Arc::new(Shared {
+            queries,
             state_dir: state_dir.clone(),
             events,
             leader,
@@ -169,6 +176,24 @@ impl Standby {
             None => Ok(()),
         }
     }
+}
+
+/// What a standby host asks sources with: the components the database
+/// shares, its own job folders (`queries/`), no artifacts to hand on.
+fn source_queries(
+    state_dir: &std::path::Path,
+    sandbox: Sandbox,
+    secrets: crate::secrets::SecretStore,
+) -> std::io::Result<Arc<super::runner::ProviderCalls>> {
+    let dir = crate::state_dir::StateDir::new(state_dir);
+    let artifacts = crate::artifacts::ArtifactStore::open(&dir.artifacts())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let components = super::components::component_store(&dir)?;
+    let workspaces = super::workspace::Workspaces::open(&dir.root.join("queries"))?;
+    let catalog = crate::providers::Catalog::new(sandbox, &dir.root, Some(components));
+    Ok(Arc::new(super::runner::ProviderCalls::new(
+        dir, catalog, artifacts, None, workspaces, secrets,
+    )))
 }
 
 async fn stand_by(
