@@ -190,13 +190,40 @@ impl Default for LogRange {
 /// next range starts, and the file's size. Never more than the range in
 /// memory.
 pub fn read_log_range(path: &Path, range: LogRange) -> std::io::Result<(Vec<u8>, u64, u64)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = match std::fs::File::open(path) {
+    let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0, 0)),
         Err(e) => return Err(e),
     };
     let size = file.metadata()?.len();
+    read_range(file, size, range)
+}
+
+/// [`read_log_range`] of an attempt's log (`rel`, relative to
+/// `state_dir`): this host's file, or, when another host ran the call
+/// (PostgreSQL), the copy kept in the database.
+pub fn read_attempt_log(
+    store: &Store,
+    state_dir: &Path,
+    rel: &str,
+    range: LogRange,
+) -> std::io::Result<(Vec<u8>, u64, u64)> {
+    let path = state_dir.join(rel);
+    if !path.exists()
+        && let Some(body) = store.stored_log(rel).map_err(std::io::Error::other)?
+    {
+        let size = body.len() as u64;
+        return read_range(std::io::Cursor::new(body), size, range);
+    }
+    read_log_range(&path, range)
+}
+
+fn read_range(
+    mut file: impl std::io::Read + std::io::Seek,
+    size: u64,
+    range: LogRange,
+) -> std::io::Result<(Vec<u8>, u64, u64)> {
+    use std::io::{Read, SeekFrom};
     let offset = range.offset.min(size);
     file.seek(SeekFrom::Start(offset))?;
     let mut bytes = Vec::with_capacity(range.limit.min(size - offset) as usize);
@@ -359,7 +386,7 @@ pub fn logs(
             continue;
         };
         let (bytes, next_offset, size) =
-            read_log_range(&state_dir.join(log), range).map_err(internal)?;
+            read_attempt_log(store, state_dir, log, range).map_err(internal)?;
         parts.push(LogPart {
             stage: run.stage.clone(),
             action: run.action.clone(),

@@ -237,6 +237,32 @@ async fn a_call_without_a_free_slot_runs_on_another_host_and_a_silent_worker_los
             (2, Some(ActionStatus::Succeeded))
         ]
     );
+    // The log of the attempt host C ran reads the same from the driving
+    // host, which never had the file: it is kept in the database.
+    let state_dir = a.state_dir.clone();
+    let id_for_logs = id.clone();
+    let parts = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&state_dir).unwrap();
+        sluice::queries::logs(
+            &store,
+            &state_dir,
+            &id_for_logs,
+            Some(&("Build".to_string(), name.to_string())),
+            Some(2),
+            Default::default(),
+        )
+        .unwrap()
+    })
+    .await
+    .unwrap();
+    let text: Vec<String> = parts
+        .iter()
+        .flat_map(|p| p.lines.iter().map(|l| l.text().to_string()))
+        .collect();
+    assert!(
+        text.iter().any(|l| l.contains("attempt 2 waits for gate")),
+        "{text:?}"
+    );
     worker_c.shutdown().await;
     a.shutdown().await;
 }

@@ -170,7 +170,25 @@ async fn stream_log(
             }
             if let Some(rel) = &t.log {
                 let path = t.state.state_dir().join(rel);
-                let bytes = read_from(&path, t.offset).await;
+                let bytes = if path.exists() {
+                    read_from(&path, t.offset).await
+                } else {
+                    // Another host ran it: the copy in the database.
+                    let (dir, rel, offset) =
+                        (t.state.state_dir().to_path_buf(), rel.clone(), t.offset);
+                    t.state
+                        .read(move |s| {
+                            let range = queries::LogRange {
+                                offset,
+                                limit: 64 << 10,
+                            };
+                            queries::read_attempt_log(s, &dir, &rel, range)
+                                .map(|(bytes, _, _)| bytes)
+                                .map_err(|e| OpError::internal(e.to_string()))
+                        })
+                        .await
+                        .unwrap_or_default()
+                };
                 if !bytes.is_empty() {
                     t.offset += bytes.len() as u64;
                     t.partial.extend_from_slice(&bytes);

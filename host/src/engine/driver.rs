@@ -400,14 +400,16 @@ impl Driver {
                 what: "reaching the artifact storage".into(),
                 source: std::io::Error::other(e.to_string()),
             })?;
-        let calls = Arc::new(ProviderCalls::new(
-            dir.clone(),
-            catalog,
-            artifacts,
-            remote,
-            workspaces,
-            secrets,
-        ));
+        // On PostgreSQL logs go to the database too, for every host.
+        let log_store = if store.is_postgres() {
+            Some(Store::open(&dir.root)?)
+        } else {
+            None
+        };
+        let calls = Arc::new(
+            ProviderCalls::new(dir.clone(), catalog, artifacts, remote, workspaces, secrets)
+                .with_shared_logs(log_store),
+        );
         let postgres = store.is_postgres();
         let waiting: super::jobs::Waiting = Default::default();
         let queue = postgres.then(|| Queue {

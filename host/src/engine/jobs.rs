@@ -269,9 +269,11 @@ impl Worker {
             })?;
         let shared = remote.is_some();
         let catalog = Catalog::new(sandbox, &dir.root, Some(components));
-        let calls = Arc::new(ProviderCalls::new(
-            dir, catalog, artifacts, remote, workspaces, secrets,
-        ));
+        let log_store = Store::open(&dir.root)?;
+        let calls = Arc::new(
+            ProviderCalls::new(dir, catalog, artifacts, remote, workspaces, secrets)
+                .with_shared_logs(Some(log_store)),
+        );
         let host = settings.host_name.clone().unwrap_or_else(host_name);
         let task = tokio::spawn(work(
             host,

@@ -18,7 +18,7 @@ use crate::state_dir::StateDir;
 use indexmap::IndexMap;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a source query (latest revision, changed paths) may take.
@@ -39,6 +39,9 @@ pub(super) struct ProviderCalls {
     secrets: crate::secrets::SecretStore,
     /// Artifacts to seal (hash) in the background, off the hand-off's path.
     sealer: Mutex<std::sync::mpsc::Sender<String>>,
+    /// Where logs go for every host to read (PostgreSQL: any host may run
+    /// a call, and any host's console shows it).
+    shared_logs: Option<Arc<Mutex<crate::store::Store>>>,
 }
 
 /// A question for a source action.
@@ -76,6 +79,57 @@ impl ProviderCalls {
             providers: Mutex::new(HashMap::new()),
             secrets,
             sealer,
+            shared_logs: None,
+        }
+    }
+
+    /// Keeps every call's log in `store` too, for every host to read.
+    pub(super) fn with_shared_logs(mut self, store: Option<crate::store::Store>) -> Self {
+        self.shared_logs = store.map(|s| Arc::new(Mutex::new(s)));
+        self
+    }
+
+    /// Brings the log a call-back appends to from the database when this
+    /// host does not have it (an earlier call of the attempt ran on
+    /// another host).
+    async fn restore_log(&self, rel: &str) {
+        let Some(store) = self.shared_logs.clone() else {
+            return;
+        };
+        let path = self.state_dir.root.join(rel);
+        if path.exists() {
+            return;
+        }
+        let rel = rel.to_string();
+        let stored =
+            tokio::task::spawn_blocking(move || store.lock().expect("log store").stored_log(&rel))
+                .await;
+        if let Ok(Ok(Some(body))) = stored {
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(&path, body);
+        }
+    }
+
+    /// Puts a call's log where every host reads it.
+    async fn share_log(&self, rel: &str) {
+        let Some(store) = self.shared_logs.clone() else {
+            return;
+        };
+        let path = self.state_dir.root.join(rel);
+        let key = rel.to_string();
+        let shared = tokio::task::spawn_blocking(move || {
+            let body = std::fs::read(&path).map_err(|e| e.to_string())?;
+            store
+                .lock()
+                .expect("log store")
+                .put_log(&key, &body)
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        if let Ok(Err(error)) = shared {
+            tracing::warn!(%error, log = %rel, "cannot share a log with the other hosts");
         }
     }
 
@@ -305,6 +359,9 @@ impl ProviderCalls {
             deadline_ms: request.deadline_at.max(0) as u64,
             hidden: vec![self.hidden.clone()],
         };
+        if request.continuation.is_some() {
+            self.restore_log(&log_rel).await;
+        }
         let called = Instant::now();
         let report = provider.run(&job, &limits, &log).await;
         crate::metrics::observe_call(
@@ -319,6 +376,9 @@ impl ProviderCalls {
             Ok(r) => r,
             Err(e) => {
                 self.workspaces.release(&folders);
+                if log.written() > 0 {
+                    self.share_log(&log_rel).await;
+                }
                 return CallResult {
                     log: Some(log_rel),
                     ..CallResult::failed(FailureKind::JobFailed, e.to_string())
@@ -353,6 +413,9 @@ impl ProviderCalls {
             Outcome::InProgress { .. } => {
                 self.workspaces.keep_scratch(key, request.attempt, &folders)
             }
+        }
+        if let Some(rel) = &result.log {
+            self.share_log(rel).await;
         }
         result
     }

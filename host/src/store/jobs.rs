@@ -451,6 +451,32 @@ impl Store {
             .collect()
     }
 
+    /// Keeps the log of an action attempt (its path relative to a state
+    /// directory) where every host reads it (PostgreSQL; nothing on
+    /// SQLite, whose logs are all in its one state directory).
+    pub fn put_log(&self, path: &str, body: &[u8]) -> Result<(), StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(());
+        }
+        self.db.execute(
+            "INSERT INTO logs (path, body, updated_at) VALUES (?1, ?2, sluice_now())
+             ON CONFLICT (path) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            args![path, *body],
+        )?;
+        Ok(())
+    }
+
+    /// The log kept at `path` by [`Store::put_log`], if any.
+    pub fn stored_log(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if !self.db.is_postgres() {
+            return Ok(None);
+        }
+        self.db
+            .query_opt("SELECT body FROM logs WHERE path = ?1", args![path])?
+            .map(|row| row.get(0))
+            .transpose()
+    }
+
     /// Removes jobs that ended before `before` (the database's clock, in
     /// milliseconds); returns how many.
     pub fn prune_jobs(&mut self, before: i64) -> Result<usize, StoreError> {

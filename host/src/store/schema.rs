@@ -360,8 +360,9 @@ pub const POSTGRES: &[&str] = &[
     r#"
     CREATE INDEX executions_updated ON executions (updated_at);
     "#,
-    // 4: the lease a driving host holds, with its fencing token, and the
-    //    queue of provider calls any host may claim. Times are the
+    // 4: the lease a driving host holds, with its fencing token, the
+    //    queue of provider calls any host may claim, and the logs of
+    //    calls, which any host may have run. Times are the
     //    database's clock (sluice_now), so hosts' clocks never disagree.
     r#"
     CREATE FUNCTION sluice_now() RETURNS BIGINT LANGUAGE sql VOLATILE AS
@@ -408,6 +409,11 @@ pub const POSTGRES: &[&str] = &[
     CREATE INDEX jobs_running ON jobs (fence, heartbeat_at) WHERE state = 'running';
     CREATE INDEX jobs_by_execution ON jobs (execution_id);
     CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+    CREATE TABLE logs (
+        path       TEXT COLLATE "C" PRIMARY KEY,
+        body       BYTEA NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
     "#,
 ];
 
