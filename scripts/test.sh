@@ -42,6 +42,9 @@ command -v s3s-fs >/dev/null || [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ] 
 echo "== toolchains"
 scripts/toolchains.sh all
 
+echo "== the AWS CLI and boto3 (the CodePipeline API's tests)"
+scripts/aws-clients.sh
+
 echo "== formatting"
 cargo fmt --all --check
 (cd plugins && cargo fmt --all --check)

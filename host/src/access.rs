@@ -92,6 +92,27 @@ pub fn new_token() -> Result<String, String> {
     Ok(hex::encode(bytes))
 }
 
+/// A new AWS access key pair: an id of 20 upper-case letters and digits
+/// starting `AKIA` (as AWS's look), and a secret of 40 base64 characters.
+pub fn new_aws_key() -> Result<(String, String), String> {
+    const ID: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bytes = [0u8; 56];
+    getrandom::fill(&mut bytes).map_err(|e| format!("cannot make a key: {e}"))?;
+    let id: String = std::iter::once("AKIA".to_string())
+        .chain(
+            bytes[..16]
+                .iter()
+                .map(|b| (ID[(*b as usize) % 32] as char).to_string()),
+        )
+        .collect();
+    let secret: String = bytes[16..]
+        .iter()
+        .map(|b| SECRET[(*b as usize) % 64] as char)
+        .collect();
+    Ok((id, secret))
+}
+
 /// What the store keeps of a token: its sha256, hex.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

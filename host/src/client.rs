@@ -188,8 +188,9 @@ impl Client {
         &self,
         name: &str,
         role: crate::access::Role,
+        aws: bool,
     ) -> Result<serde_json::Value, OpError> {
-        let body = serde_json::json!({ "name": name, "role": role });
+        let body = serde_json::json!({ "name": name, "role": role, "aws": aws });
         self.call("POST", "/tokens", Some(&body)).await
     }
 

@@ -59,6 +59,7 @@ pub mod access;
 pub mod api;
 pub mod artifacts;
 pub mod authoring;
+pub mod aws;
 pub mod cli;
 pub mod client;
 pub mod component_store;

@@ -267,7 +267,10 @@ pub fn router(state: AppState) -> axum::Router {
         .fold(axum::Router::new(), |router, (path, handler)| {
             router.route(path, handler)
         });
+    // The CodePipeline API (AWS JSON 1.1) on `POST /`, signed with SigV4.
+    let aws = axum::Router::new().route("/", axum::routing::post(crate::aws::json_rpc));
     api.merge(console::router())
+        .merge(aws)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,

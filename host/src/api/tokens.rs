@@ -85,6 +85,10 @@ pub struct NewToken {
     pub name: String,
     /// `read`, `operate` or `admin`.
     pub role: Role,
+    /// Also make an AWS access key pair for it (for the AWS CLI and SDKs,
+    /// which sign with Signature Version 4).
+    #[serde(default)]
+    pub aws: bool,
 }
 
 /// A token just made.
@@ -97,6 +101,13 @@ pub struct MadeToken {
     /// Its value: shown this once, kept nowhere (the server keeps its
     /// sha256).
     pub token: String,
+    /// Its AWS access key id, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// Its AWS secret access key, when asked for: shown this once (the
+    /// server keeps it, as SigV4 needs it to check signatures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,11 +133,22 @@ async fn create_token(
     }
     let token = access::new_token().map_err(OpError::internal)?;
     let hash = access::token_hash(&token);
-    let (name, role) = (body.name.clone(), body.role);
+    let key = if body.aws {
+        Some(access::new_aws_key().map_err(OpError::internal)?)
+    } else {
+        None
+    };
+    let (name, role, pair) = (body.name.clone(), body.role, key.clone());
     let added = state
         .write(move |s| {
-            s.add_token(&name, role.as_str(), &hash, &by.name)
-                .map_err(OpError::internal)
+            let added = s
+                .add_token(&name, role.as_str(), &hash, &by.name)
+                .map_err(OpError::internal)?;
+            if added && let Some((id, secret)) = &pair {
+                s.add_aws_key(&name, id, secret)
+                    .map_err(OpError::internal)?;
+            }
+            Ok(added)
         })
         .await?;
     if !added {
@@ -142,6 +164,8 @@ async fn create_token(
             name: body.name,
             role: body.role,
             token,
+            access_key_id: key.as_ref().map(|k| k.0.clone()),
+            secret_access_key: key.map(|k| k.1),
         }),
     ))
 }

@@ -18,6 +18,10 @@ pub enum TokenCommand {
         /// What it may do.
         #[arg(long)]
         role: Role,
+        /// Also make an AWS access key pair for it, for the AWS CLI and
+        /// SDKs (the CodePipeline API).
+        #[arg(long)]
+        aws: bool,
     },
     /// The named tokens and their roles.
     List(super::JsonFlag),
@@ -41,20 +45,31 @@ pub struct AuditArgs {
 /// Runs a `sluice token` command; returns the exit code.
 pub async fn run(ctx: &Context, command: TokenCommand) -> u8 {
     match command {
-        TokenCommand::Create { name, role } => create(ctx, &name, role).await,
+        TokenCommand::Create { name, role, aws } => create(ctx, &name, role, aws).await,
         TokenCommand::List(output) => list(ctx, output.json).await,
         TokenCommand::Revoke { name } => revoke(ctx, &name).await,
     }
 }
 
-async fn create(ctx: &Context, name: &str, role: Role) -> u8 {
+/// Prints an AWS key pair just made, shown this once.
+fn say_aws_key(id: &str, secret: &str) {
+    say!("AWS access key, shown this once:");
+    say!("  aws_access_key_id = {id}");
+    say!("  aws_secret_access_key = {secret}");
+}
+
+async fn create(ctx: &Context, name: &str, role: Role, aws: bool) -> u8 {
     if let Some(client) = &ctx.server {
-        return match client.create_token(name, role).await {
+        return match client.create_token(name, role, aws).await {
             Ok(made) => {
-                say!(
-                    "token `{name}` ({role}), shown this once:\n  {}",
-                    made["token"].as_str().unwrap_or_default()
-                );
+                say!("token `{name}` ({role}), shown this once:");
+                say!("  {}", made["token"].as_str().unwrap_or_default());
+                if let (Some(id), Some(secret)) = (
+                    made["access_key_id"].as_str(),
+                    made["secret_access_key"].as_str(),
+                ) {
+                    say_aws_key(id, secret);
+                }
                 EXIT_OK
             }
             Err(e) => fail(e),
@@ -70,11 +85,20 @@ async fn create(ctx: &Context, name: &str, role: Role) -> u8 {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    let key = match aws.then(access::new_aws_key).transpose() {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
     let by = format!("cli ({})", ctx.host.user);
     let added = ctx.host.store().and_then(|mut store| {
         let added = store
             .add_token(name, role.as_str(), &access::token_hash(&token), &by)
             .map_err(|e| e.to_string())?;
+        if added && let Some((id, secret)) = &key {
+            store
+                .add_aws_key(name, id, secret)
+                .map_err(|e| e.to_string())?;
+        }
         if added {
             let _ = store.audit(&by, "CreateToken", &format!("/api/v1/tokens/{name}"), "ok");
         }
@@ -82,7 +106,11 @@ async fn create(ctx: &Context, name: &str, role: Role) -> u8 {
     });
     match added {
         Ok(true) => {
-            say!("token `{name}` ({role}), shown this once:\n  {token}");
+            say!("token `{name}` ({role}), shown this once:");
+            say!("  {token}");
+            if let Some((id, secret)) = &key {
+                say_aws_key(id, secret);
+            }
             EXIT_OK
         }
         Ok(false) => fail(format!("there is already a token named `{name}`")),

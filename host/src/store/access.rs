@@ -84,10 +84,41 @@ impl Store {
 
     /// Revokes a token; false when there was none of that name.
     pub fn revoke_token(&mut self, name: &str) -> Result<bool, StoreError> {
-        let removed = self
-            .db
-            .execute("DELETE FROM tokens WHERE name = ?1", args![name])?;
+        let removed = self.db.write(|db| {
+            db.execute("DELETE FROM aws_keys WHERE token = ?1", args![name])?;
+            db.execute("DELETE FROM tokens WHERE name = ?1", args![name])
+        })?;
         Ok(removed > 0)
+    }
+
+    /// Gives token `name` an AWS access key pair.
+    pub fn add_aws_key(
+        &mut self,
+        name: &str,
+        access_key_id: &str,
+        secret: &str,
+    ) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO aws_keys (access_key_id, token, secret, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            args![access_key_id, name, secret, now_millis()],
+        )?;
+        Ok(())
+    }
+
+    /// The secret of an AWS access key, with its token's name and role.
+    pub fn aws_key(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        self.db
+            .query_opt(
+                "SELECT k.secret, t.name, t.role FROM aws_keys k
+                 JOIN tokens t ON t.name = k.token WHERE k.access_key_id = ?1",
+                args![access_key_id],
+            )?
+            .map(|row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .transpose()
     }
 
     /// Appends to the audit log.

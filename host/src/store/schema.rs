@@ -188,6 +188,16 @@ pub const SQLITE: &[&str] = &[
     r#"
     CREATE INDEX executions_updated ON executions (updated_at);
     "#,
+    // 8: AWS access keys of named tokens (SigV4 needs the secret itself).
+    r#"
+    CREATE TABLE aws_keys (
+        access_key_id TEXT PRIMARY KEY,
+        token         TEXT NOT NULL,
+        secret        TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX aws_keys_by_token ON aws_keys (token);
+    "#,
 ];
 
 /// Where PostgreSQL records how many migrations were applied.
@@ -414,6 +424,16 @@ pub const POSTGRES: &[&str] = &[
         body       BYTEA NOT NULL,
         updated_at BIGINT NOT NULL
     );
+    "#,
+    // 5: AWS access keys of named tokens (SigV4 needs the secret itself).
+    r#"
+    CREATE TABLE aws_keys (
+        access_key_id TEXT COLLATE "C" PRIMARY KEY,
+        token         TEXT COLLATE "C" NOT NULL,
+        secret        TEXT NOT NULL,
+        created_at    BIGINT NOT NULL
+    );
+    CREATE INDEX aws_keys_by_token ON aws_keys (token);
     "#,
 ];
 

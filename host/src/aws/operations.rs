@@ -1,0 +1,457 @@
+//! CodePipeline's operations on Sluice's engine and store. Each takes the
+//! operation's input (JSON, as the model shapes it) and answers its
+//! output; a refusal is the error CodePipeline documents for it.
+//!
+//! Answered now: `ListPipelines`, `StartPipelineExecution`,
+//! `GetPipelineExecution`, `ListPipelineExecutions`,
+//! `StopPipelineExecution`. The model's other 39 operations are known (and
+//! role-checked) and answer `UnsupportedOperationException` naming
+//! themselves, never a made-up success.
+
+use super::AwsError;
+use crate::access::{Principal, Role};
+use crate::api::AppState;
+use crate::engine::{Command, CommandError, Start};
+use serde_json::{Value, json};
+
+/// Every operation of the 2015-07-09 model, with the role it needs.
+const OPERATIONS: &[(&str, Role)] = &[
+    ("AcknowledgeJob", Role::Operate),
+    ("AcknowledgeThirdPartyJob", Role::Operate),
+    ("CreateCustomActionType", Role::Admin),
+    ("CreatePipeline", Role::Admin),
+    ("DeleteCustomActionType", Role::Admin),
+    ("DeletePipeline", Role::Admin),
+    ("DeleteWebhook", Role::Admin),
+    ("DeregisterWebhookWithThirdParty", Role::Admin),
+    ("DisableStageTransition", Role::Operate),
+    ("EnableStageTransition", Role::Operate),
+    ("GetActionType", Role::Read),
+    ("GetJobDetails", Role::Operate),
+    ("GetPipeline", Role::Read),
+    ("GetPipelineExecution", Role::Read),
+    ("GetPipelineState", Role::Read),
+    ("GetThirdPartyJobDetails", Role::Operate),
+    ("ListActionExecutions", Role::Read),
+    ("ListActionTypes", Role::Read),
+    ("ListDeployActionExecutionTargets", Role::Read),
+    ("ListPipelineExecutions", Role::Read),
+    ("ListPipelines", Role::Read),
+    ("ListRuleExecutions", Role::Read),
+    ("ListRuleTypes", Role::Read),
+    ("ListTagsForResource", Role::Read),
+    ("ListWebhooks", Role::Read),
+    ("OverrideStageCondition", Role::Operate),
+    ("PollForJobs", Role::Operate),
+    ("PollForThirdPartyJobs", Role::Operate),
+    ("PutActionRevision", Role::Operate),
+    ("PutApprovalResult", Role::Operate),
+    ("PutJobFailureResult", Role::Operate),
+    ("PutJobSuccessResult", Role::Operate),
+    ("PutThirdPartyJobFailureResult", Role::Operate),
+    ("PutThirdPartyJobSuccessResult", Role::Operate),
+    ("PutWebhook", Role::Admin),
+    ("RegisterWebhookWithThirdParty", Role::Admin),
+    ("RetryStageExecution", Role::Operate),
+    ("RollbackStage", Role::Operate),
+    ("StartPipelineExecution", Role::Operate),
+    ("StopPipelineExecution", Role::Operate),
+    ("TagResource", Role::Admin),
+    ("UntagResource", Role::Admin),
+    ("UpdateActionType", Role::Admin),
+    ("UpdatePipeline", Role::Admin),
+];
+
+/// The role `operation` needs; `None` for a name the model does not have.
+pub fn role_of(operation: &str) -> Option<Role> {
+    OPERATIONS
+        .iter()
+        .find(|(name, _)| *name == operation)
+        .map(|(_, role)| *role)
+}
+
+/// Runs `operation` with `input` for `principal`.
+pub async fn run(
+    state: &AppState,
+    principal: &Principal,
+    operation: &str,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    match operation {
+        "ListPipelines" => list_pipelines(state, input).await,
+        "StartPipelineExecution" => start_execution(state, principal, input).await,
+        "GetPipelineExecution" => get_execution(state, input).await,
+        "ListPipelineExecutions" => list_executions(state, input).await,
+        "StopPipelineExecution" => stop_execution(state, input).await,
+        other => Err(AwsError::new(
+            "UnsupportedOperationException",
+            format!("Sluice does not answer {other} yet"),
+        )),
+    }
+}
+
+/// A required string member of `input`.
+fn required<'a>(input: &'a Value, member: &str) -> Result<&'a str, AwsError> {
+    match input.get(member) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) | None | Some(Value::Null) => Err(AwsError::validation(
+            member,
+            "Member must not be null or empty",
+        )),
+        Some(_) => Err(AwsError::validation(member, "Member must be a string")),
+    }
+}
+
+/// `maxResults` (1 to `most`, `default` when absent).
+fn max_results(input: &Value, default: usize, most: usize) -> Result<usize, AwsError> {
+    match input.get("maxResults") {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 && n as usize <= most => Ok(n as usize),
+            _ => Err(AwsError::validation(
+                "maxResults",
+                format!("Member must have value between 1 and {most}"),
+            )),
+        },
+    }
+}
+
+/// A time in milliseconds as JSON 1.1 sends timestamps: epoch seconds.
+fn seconds(millis: i64) -> Value {
+    json!(millis as f64 / 1000.0)
+}
+
+/// What a refused command is in CodePipeline's terms.
+fn refused(error: CommandError) -> AwsError {
+    let message = error.to_string();
+    let code = match &error {
+        CommandError::UnknownPipeline { .. } => "PipelineNotFoundException",
+        CommandError::UnknownExecution { .. } => "PipelineExecutionNotFoundException",
+        CommandError::UnknownStage { .. } => "StageNotFoundException",
+        CommandError::UnknownAction { .. } => "ActionNotFoundException",
+        CommandError::UnknownVariable { .. }
+        | CommandError::MissingVariable { .. }
+        | CommandError::UnknownSourceAction { .. }
+        | CommandError::InvalidRevision { .. } => "ValidationException",
+        CommandError::NotRetryable { .. } => "StageNotRetryableException",
+        CommandError::AlreadyEnded { .. } => "PipelineExecutionNotStoppableException",
+        CommandError::NotAwaitingApproval { .. } => "InvalidApprovalTokenException",
+        CommandError::NoTransition { .. } | CommandError::PipelineBusy { .. } => {
+            "ConflictException"
+        }
+        CommandError::Unavailable { .. } => "InternalFailure",
+    };
+    AwsError::new(code, message)
+}
+
+fn read_error(e: crate::api::ApiError) -> AwsError {
+    AwsError::internal(e.0.message)
+}
+
+/// The pipeline `name`'s current version, or `PipelineNotFoundException`.
+async fn current(
+    state: &AppState,
+    name: &str,
+) -> Result<crate::records::PipelineVersion, AwsError> {
+    let wanted = name.to_string();
+    let found = state
+        .read(move |s| {
+            s.current_pipeline(&wanted)
+                .map_err(crate::queries::OpError::internal)
+        })
+        .await
+        .map_err(read_error)?;
+    found.ok_or_else(|| {
+        AwsError::new(
+            "PipelineNotFoundException",
+            format!("Account does not have a pipeline with name '{name}'"),
+        )
+    })
+}
+
+fn execution_mode(version: &crate::records::PipelineVersion) -> String {
+    format!("{:?}", version.definition.execution_mode).to_uppercase()
+}
+
+async fn list_pipelines(state: &AppState, input: &Value) -> Result<Value, AwsError> {
+    let limit = max_results(input, 100, 1000)?;
+    let after = input
+        .get("nextToken")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let (pipelines, versions) = state
+        .read(move |s| {
+            let mut all = s
+                .list_pipelines()
+                .map_err(crate::queries::OpError::internal)?;
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+            let page: Vec<_> = all
+                .into_iter()
+                .filter(|p| after.as_deref().is_none_or(|a| p.name.as_str() > a))
+                .take(limit + 1)
+                .collect();
+            let mut versions = Vec::new();
+            for p in page.iter().take(limit) {
+                versions.push(
+                    s.current_pipeline(&p.name)
+                        .map_err(crate::queries::OpError::internal)?,
+                );
+            }
+            Ok((page, versions))
+        })
+        .await
+        .map_err(read_error)?;
+    let more = pipelines.len() > limit;
+    let summaries: Vec<Value> = pipelines
+        .iter()
+        .take(limit)
+        .zip(&versions)
+        .map(|(p, v)| {
+            json!({
+                "name": p.name,
+                "version": p.version,
+                "pipelineType": "V2",
+                "executionMode": v.as_ref().map(execution_mode),
+                "created": v.as_ref().map(|v| seconds(v.created_at)),
+                "updated": seconds(p.updated_at),
+            })
+        })
+        .collect();
+    let mut out = json!({"pipelines": summaries});
+    if more && let Some(last) = pipelines.get(limit - 1) {
+        out["nextToken"] = json!(last.name);
+    }
+    Ok(out)
+}
+
+async fn start_execution(
+    state: &AppState,
+    principal: &Principal,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let name = required(input, "name")?.to_string();
+    let mut variables = indexmap::IndexMap::new();
+    if let Some(list) = input.get("variables") {
+        for item in list
+            .as_array()
+            .ok_or_else(|| AwsError::validation("variables", "Member must be a list"))?
+        {
+            let key = required(item, "name")?;
+            let value = item.get("value").and_then(Value::as_str).ok_or_else(|| {
+                AwsError::validation("variables.member.value", "Member must not be null")
+            })?;
+            variables.insert(key.to_string(), value.to_string());
+        }
+    }
+    let mut revisions = indexmap::IndexMap::new();
+    if let Some(list) = input.get("sourceRevisions") {
+        for item in list
+            .as_array()
+            .ok_or_else(|| AwsError::validation("sourceRevisions", "Member must be a list"))?
+        {
+            let action = required(item, "actionName")?;
+            let kind = required(item, "revisionType")?;
+            if !matches!(
+                kind,
+                "COMMIT_ID" | "IMAGE_DIGEST" | "S3_OBJECT_VERSION_ID" | "S3_OBJECT_KEY"
+            ) {
+                return Err(AwsError::validation(
+                    "sourceRevisions.member.revisionType",
+                    "Member must satisfy enum value set: [COMMIT_ID, IMAGE_DIGEST, S3_OBJECT_VERSION_ID, S3_OBJECT_KEY]",
+                ));
+            }
+            revisions.insert(
+                action.to_string(),
+                required(item, "revisionValue")?.to_string(),
+            );
+        }
+    }
+    current(state, &name).await?;
+    let start = Command::Start(Start {
+        pipeline: name,
+        variables,
+        revisions,
+        trigger: format!("aws api ({})", principal.name),
+        token: input
+            .get("clientRequestToken")
+            .and_then(Value::as_str)
+            .map(|t| format!("aws:{t}")),
+    });
+    let done = state.engine().command(start).await.map_err(refused)?;
+    Ok(json!({"pipelineExecutionId": done.execution}))
+}
+
+/// The execution `id` of pipeline `pipeline`.
+async fn execution_of(
+    state: &AppState,
+    pipeline: &str,
+    id: &str,
+) -> Result<crate::records::Execution, AwsError> {
+    let wanted = id.to_string();
+    let found = state
+        .read(move |s| {
+            s.execution(&wanted, |_, _| None)
+                .map_err(crate::queries::OpError::internal)
+        })
+        .await
+        .map_err(read_error)?;
+    match found {
+        Some(e) if e.pipeline == pipeline => Ok(e),
+        _ => Err(AwsError::new(
+            "PipelineExecutionNotFoundException",
+            format!(
+                "Pipeline execution with id '{id}' does not exist in pipeline with name '{pipeline}'"
+            ),
+        )),
+    }
+}
+
+/// An execution's source revisions as `ArtifactRevision`s.
+fn artifact_revisions(e: &crate::records::Execution) -> Vec<Value> {
+    e.source_revisions
+        .iter()
+        .filter_map(|r| {
+            let revision = r.revision.as_ref()?;
+            Some(json!({
+                "name": r.action,
+                "revisionId": revision.id,
+                "revisionSummary": revision.summary,
+                "revisionUrl": revision.url,
+            }))
+        })
+        .collect()
+}
+
+/// How Sluice's trigger text reads as a `ExecutionTrigger`.
+fn trigger(e: &crate::records::Execution) -> Value {
+    let kind = if e.trigger.starts_with("poll") {
+        "PollForSourceChanges"
+    } else if e.trigger.starts_with("hook") {
+        "Webhook"
+    } else {
+        "StartPipelineExecution"
+    };
+    json!({"triggerType": kind, "triggerDetail": e.trigger})
+}
+
+async fn get_execution(state: &AppState, input: &Value) -> Result<Value, AwsError> {
+    let pipeline = required(input, "pipelineName")?;
+    let id = required(input, "pipelineExecutionId")?;
+    let version = current(state, pipeline).await?;
+    let e = execution_of(state, pipeline, id).await?;
+    Ok(json!({"pipelineExecution": {
+        "pipelineName": e.pipeline,
+        "pipelineVersion": e.version,
+        "pipelineExecutionId": e.id,
+        "status": e.status.as_str(),
+        "statusSummary": e.status_reason,
+        "artifactRevisions": artifact_revisions(&e),
+        "variables": e.variables.iter()
+            .map(|(k, v)| json!({"name": k, "resolvedValue": v}))
+            .collect::<Vec<_>>(),
+        "trigger": trigger(&e),
+        "executionMode": execution_mode(&version),
+        "executionType": "STANDARD",
+    }}))
+}
+
+async fn list_executions(state: &AppState, input: &Value) -> Result<Value, AwsError> {
+    let pipeline = required(input, "pipelineName")?.to_string();
+    let limit = max_results(input, 100, 100)?;
+    let version = current(state, &pipeline).await?;
+    let mode = execution_mode(&version);
+    // The token is the id of the last execution of the page before.
+    let after = input
+        .get("nextToken")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let name = pipeline.clone();
+    let all = state
+        .read(move |s| crate::queries::list_executions(s, &name, 1000))
+        .await
+        .map_err(read_error)?;
+    let start = match &after {
+        Some(token) => all
+            .iter()
+            .position(|e| &e.id == token)
+            .map(|i| i + 1)
+            .ok_or_else(|| {
+                AwsError::new("InvalidNextTokenException", "The next token is not valid")
+            })?,
+        None => 0,
+    };
+    let page: Vec<_> = all.iter().skip(start).take(limit).collect();
+    let summaries: Vec<Value> = page
+        .iter()
+        .map(|e| {
+            json!({
+                "pipelineExecutionId": e.id,
+                "status": e.status,
+                "statusSummary": e.status_reason,
+                "startTime": seconds(e.started_at),
+                "lastUpdateTime": seconds(e.ended_at.unwrap_or(e.started_at)),
+                "sourceRevisions": e.source_revisions.iter().filter_map(|r| {
+                    let revision = r.revision.as_ref()?;
+                    Some(json!({"actionName": r.action, "revisionId": revision.id,
+                                "revisionSummary": revision.summary, "revisionUrl": revision.url}))
+                }).collect::<Vec<_>>(),
+                "trigger": {"triggerType": if e.trigger.starts_with("poll") { "PollForSourceChanges" } else { "StartPipelineExecution" }, "triggerDetail": e.trigger},
+                "executionMode": mode,
+                "executionType": "STANDARD",
+            })
+        })
+        .collect();
+    let mut out = json!({"pipelineExecutionSummaries": summaries});
+    if start + limit < all.len()
+        && let Some(last) = page.last()
+    {
+        out["nextToken"] = json!(last.id);
+    }
+    Ok(out)
+}
+
+async fn stop_execution(state: &AppState, input: &Value) -> Result<Value, AwsError> {
+    let pipeline = required(input, "pipelineName")?;
+    let id = required(input, "pipelineExecutionId")?;
+    current(state, pipeline).await?;
+    let e = execution_of(state, pipeline, id).await?;
+    let stop = Command::Stop {
+        execution: e.id.clone(),
+        abandon: input
+            .get("abandon")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        reason: input
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    state
+        .engine()
+        .command(stop)
+        .await
+        .map_err(|error| match error {
+            CommandError::AlreadyEnded { .. } => AwsError::new(
+                "PipelineExecutionNotStoppableException",
+                format!("Pipeline execution {} is not in progress", e.id),
+            ),
+            other => refused(other),
+        })?;
+    Ok(json!({"pipelineExecutionId": e.id}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_holds_the_models_44_operations_once_each() {
+        assert_eq!(OPERATIONS.len(), 44);
+        let names: std::collections::BTreeSet<_> = OPERATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names.len(), 44);
+        assert_eq!(role_of("GetPipelineState"), Some(Role::Read));
+        assert_eq!(role_of("CreatePipeline"), Some(Role::Admin));
+        assert_eq!(role_of("PutApprovalResult"), Some(Role::Operate));
+        assert_eq!(role_of("MakeCoffee"), None);
+    }
+}

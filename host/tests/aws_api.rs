@@ -1,0 +1,172 @@
+//! The CodePipeline API with the real clients: boto3 and the AWS CLI from
+//! the virtual environment `scripts/aws-clients.sh` makes, unmodified,
+//! against `sluice serve`, with access keys `sluice token create --aws`
+//! made. Signatures are checked for real: a wrong secret and an unknown
+//! key get AWS's errors.
+
+use serde_json::Value;
+use sluice_tests::fixtures;
+use sluice_tests::server::ServerProcess;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+/// The clients' virtual environment.
+fn clients() -> PathBuf {
+    let dir = std::env::var_os("SLUICE_AWS_CLIENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
+            cache.join("sluice/aws-clients")
+        });
+    assert!(
+        dir.join("bin/python").exists() && dir.join("bin/aws").exists(),
+        "boto3 and the AWS CLI are not installed in {}: run scripts/aws-clients.sh (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// `sluice token create NAME --role ROLE --aws` through the server: the
+/// key pair it prints.
+fn aws_key(state: &Path, name: &str, role: &str) -> (String, String) {
+    let out = Command::new(exe())
+        .arg("--state-dir")
+        .arg(state)
+        .args(["token", "create", name, "--role", role, "--aws"])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(|v| v.trim_start_matches([' ', '=']).trim().to_string())
+            .unwrap_or_else(|| panic!("no {key} in: {text}"))
+    };
+    (field("aws_access_key_id"), field("aws_secret_access_key"))
+}
+
+#[tokio::test]
+async fn boto3_and_the_aws_cli_run_pipelines_with_signed_requests() {
+    let clients = clients();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
+    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
+    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let state = dir.path().join("state");
+    let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
+    let definition = format!(
+        r##"
+name: relay
+variables:
+  - {{ name: Who, default: nobody }}
+stages:
+  - name: Source
+    actions:
+      - name: Src
+        provider: "{source}"
+        outputs: [Code]
+        grants: {{ paths: {{ source: {{ path: "{src}" }} }} }}
+  - name: Build
+    actions:
+      - {{ name: Make, provider: "{gate}", inputs: [Code] }}
+"##,
+        source = fixtures::GATED_SOURCE,
+        gate = fixtures::GATE,
+        src = src.display()
+    );
+    server.apply(&definition, dir.path()).await;
+    let (key, secret) = aws_key(&state, "ci-bot", "operate");
+    let (read_key, read_secret) = aws_key(&state, "auditor", "read");
+    assert!(key.starts_with("AKIA") && key.len() == 20, "{key}");
+    assert_eq!(secret.len(), 40);
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/scenario.py");
+    let url = server.url.clone();
+    let out = Command::new(clients.join("bin/python"))
+        .arg(&script)
+        .args([&url, "relay", &key, &secret, &read_key, &read_secret])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}\nserver: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.output()
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["pipelines"], serde_json::json!(["relay"]), "{seen}");
+    assert_eq!(seen["same_execution"], true, "{seen}");
+    assert_eq!(seen["status"], "Succeeded", "{seen}");
+    assert_eq!(seen["revisions"], serde_json::json!(["r1"]), "{seen}");
+    assert_eq!(seen["trigger"], "StartPipelineExecution", "{seen}");
+    // Newest first, one per page, both found through the paginator.
+    assert_eq!(
+        seen["listed"],
+        serde_json::json!([seen["second"], seen["first"]]),
+        "{seen}"
+    );
+    for (what, code) in [
+        ("stop_finished", "PipelineExecutionNotStoppableException"),
+        ("missing_pipeline", "PipelineNotFoundException"),
+        ("missing_execution", "PipelineExecutionNotFoundException"),
+        ("unsupported", "UnsupportedOperationException"),
+        ("bad_secret", "InvalidSignatureException"),
+        ("unknown_key", "UnrecognizedClientException"),
+        ("reader_starts", "AccessDeniedException"),
+    ] {
+        assert_eq!(seen[what], code, "{what}: {seen}");
+    }
+    assert_eq!(seen["reader_lists"], 1, "{seen}");
+
+    // The AWS CLI, with --endpoint-url.
+    let aws = Command::new(clients.join("bin/aws"))
+        .args([
+            "codepipeline",
+            "list-pipelines",
+            "--endpoint-url",
+            &url,
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", &key)
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .env("AWS_DEFAULT_REGION", "eu-west-1")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.path().join("no-credentials"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        aws.status.success(),
+        "{}",
+        String::from_utf8_lossy(&aws.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&aws.stdout).unwrap();
+    assert_eq!(listed["pipelines"][0]["name"], "relay", "{listed}");
+    assert_eq!(listed["pipelines"][0]["pipelineType"], "V2", "{listed}");
+
+    // Every change through the API is audited under the token's name.
+    let (_, audit) = server.call("GET", "/audit", None).await;
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "ci-bot" && e["action"] == "StartPipelineExecution"),
+        "{audit}"
+    );
+    server.terminate();
+}
