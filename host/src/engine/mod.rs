@@ -17,13 +17,17 @@
 //! ([`startup`]), persists each step in one transaction, answers commands
 //! once their step is written, and hands provider calls to the runner
 //! (`runner.rs`: jobs, grants, logs, outputs, source queries). Job folders
-//! are in [`workspace`]; [`pipeline_state`] reads a pipeline's state (the
+//! are in [`workspace`]; the handle everything else talks to the engine
+//! through (`handle.rs`) reaches this host's driver or, on a standby
+//! host, the driving one; [`jobs`] is the queue hosts share on
+//! PostgreSQL; [`pipeline_state`] reads a pipeline's state (the
 //! `GetPipelineState` view) back from the store.
 
 pub mod approval;
 pub mod command;
 pub mod components;
 pub mod driver;
+mod handle;
 pub mod jobs;
 mod log_file;
 pub mod machine;
