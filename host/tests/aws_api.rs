@@ -61,6 +61,8 @@ async fn boto3_and_the_aws_cli_run_pipelines_with_signed_requests() {
     std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
     std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
     std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let gates = dir.path().join("gates");
+    std::fs::create_dir_all(&gates).unwrap();
     let state = dir.path().join("state");
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
     let definition = format!(
@@ -68,6 +70,7 @@ async fn boto3_and_the_aws_cli_run_pipelines_with_signed_requests() {
 name: relay
 variables:
   - {{ name: Who, default: nobody }}
+  - {{ name: Behave, default: succeed }}
 stages:
   - name: Source
     actions:
@@ -77,11 +80,16 @@ stages:
         grants: {{ paths: {{ source: {{ path: "{src}" }} }} }}
   - name: Build
     actions:
-      - {{ name: Make, provider: "{gate}", inputs: [Code] }}
+      - name: Make
+        provider: "{gate}"
+        inputs: [Code]
+        configuration: {{ Behavior: "#{{variables.Behave}}", Gate: "#{{execution.id}}" }}
+        grants: {{ paths: {{ gates: {{ path: "{gates}" }} }} }}
 "##,
         source = fixtures::GATED_SOURCE,
         gate = fixtures::GATE,
-        src = src.display()
+        src = src.display(),
+        gates = gates.display()
     );
     server.apply(&definition, dir.path()).await;
     let (key, secret) = aws_key(&state, "ci-bot", "operate");
@@ -94,6 +102,7 @@ stages:
     let out = Command::new(clients.join("bin/python"))
         .arg(&script)
         .args([&url, "relay", &key, &secret, &read_key, &read_secret])
+        .arg(&gates)
         .output()
         .unwrap();
     assert!(
@@ -127,6 +136,18 @@ stages:
         assert_eq!(seen[what], code, "{what}: {seen}");
     }
     assert_eq!(seen["reader_lists"], 1, "{seen}");
+    // A stage failed, then retried once its gate passes.
+    assert_eq!(seen["before_retry"], "Failed", "{seen}");
+    assert_eq!(seen["after_retry"], "Succeeded", "{seen}");
+    assert_eq!(
+        seen["retry_succeeded"], "StageNotRetryableException",
+        "{seen}"
+    );
+    assert_eq!(seen["retry_mode"], "ValidationException", "{seen}");
+    // A disabled transition holds an execution until it is enabled.
+    assert_eq!(seen["while_disabled"], "InProgress", "{seen}");
+    assert_eq!(seen["after_enabling"], "Succeeded", "{seen}");
+    assert_eq!(seen["missing_stage"], "StageNotFoundException", "{seen}");
 
     // The AWS CLI, with --endpoint-url.
     let aws = Command::new(clients.join("bin/aws"))

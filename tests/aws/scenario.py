@@ -1,9 +1,11 @@
 """The CodePipeline API driven by boto3, unmodified, against `sluice serve`.
 
-Arguments: ENDPOINT PIPELINE KEY_ID SECRET READ_KEY_ID READ_SECRET.
+Arguments: ENDPOINT PIPELINE KEY_ID SECRET READ_KEY_ID READ_SECRET GATES
+(the folder the pipeline's gated action reads its gate files from).
 Prints one JSON object of what it saw; the Rust test checks it.
 """
 import json
+import os
 import sys
 import time
 
@@ -11,7 +13,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-endpoint, pipeline, key, secret, read_key, read_secret = sys.argv[1:7]
+endpoint, pipeline, key, secret, read_key, read_secret, gates = sys.argv[1:8]
 
 
 def client(key_id, secret_key):
@@ -34,6 +36,24 @@ def error_of(call):
 
 
 cp = client(key, secret)
+
+
+def wait(execution_id, until=("InProgress", "Stopping")):
+    deadline = time.time() + 60
+    while True:
+        status = cp.get_pipeline_execution(
+            pipelineName=pipeline, pipelineExecutionId=execution_id
+        )["pipelineExecution"]["status"]
+        if status not in until or time.time() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def gate(execution_id, verdict):
+    with open(os.path.join(gates, execution_id), "w") as f:
+        f.write(verdict)
+
+
 seen = {}
 seen["pipelines"] = [p["name"] for p in cp.list_pipelines()["pipelines"]]
 first = cp.start_pipeline_execution(name=pipeline, clientRequestToken="build-1")
@@ -73,4 +93,43 @@ seen["unknown_key"] = error_of(lambda: client("AKIAUNKNOWNUNKNOWN00", secret).li
 reader = client(read_key, read_secret)
 seen["reader_lists"] = len(reader.list_pipelines()["pipelines"])
 seen["reader_starts"] = error_of(lambda: reader.start_pipeline_execution(name=pipeline))
+
+# A stage that fails, retried once its gate passes.
+gated = cp.start_pipeline_execution(
+    name=pipeline, variables=[{"name": "Behave", "value": "gate"}]
+)["pipelineExecutionId"]
+gate(gated, "fail")
+seen["before_retry"] = wait(gated)
+gate(gated, "pass")
+cp.retry_stage_execution(
+    pipelineName=pipeline, stageName="Build", pipelineExecutionId=gated, retryMode="FAILED_ACTIONS"
+)
+seen["after_retry"] = wait(gated)
+seen["retry_succeeded"] = error_of(
+    lambda: cp.retry_stage_execution(
+        pipelineName=pipeline, stageName="Build", pipelineExecutionId=gated, retryMode="ALL_ACTIONS"
+    )
+)
+seen["retry_mode"] = error_of(
+    lambda: cp.retry_stage_execution(
+        pipelineName=pipeline, stageName="Build", pipelineExecutionId=gated, retryMode="SOME"
+    )
+)
+
+# A disabled transition holds an execution in front of its stage.
+cp.disable_stage_transition(
+    pipelineName=pipeline, stageName="Build", transitionType="Inbound", reason="freeze"
+)
+held = cp.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+time.sleep(1.5)
+seen["while_disabled"] = cp.get_pipeline_execution(
+    pipelineName=pipeline, pipelineExecutionId=held
+)["pipelineExecution"]["status"]
+cp.enable_stage_transition(pipelineName=pipeline, stageName="Source", transitionType="Outbound")
+seen["after_enabling"] = wait(held)
+seen["missing_stage"] = error_of(
+    lambda: cp.enable_stage_transition(
+        pipelineName=pipeline, stageName="Nope", transitionType="Inbound"
+    )
+)
 print(json.dumps(seen))

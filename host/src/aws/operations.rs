@@ -4,9 +4,11 @@
 //!
 //! Answered now: `ListPipelines`, `StartPipelineExecution`,
 //! `GetPipelineExecution`, `ListPipelineExecutions`,
-//! `StopPipelineExecution`. The model's other 39 operations are known (and
-//! role-checked) and answer `UnsupportedOperationException` naming
-//! themselves, never a made-up success.
+//! `StopPipelineExecution`, `RetryStageExecution`,
+//! `EnableStageTransition`, `DisableStageTransition`. The model's other 36
+//! operations are known (and role-checked) and answer
+//! `UnsupportedOperationException` naming themselves, never a made-up
+//! success.
 
 use super::AwsError;
 use crate::access::{Principal, Role};
@@ -83,6 +85,9 @@ pub async fn run(
         "GetPipelineExecution" => get_execution(state, input).await,
         "ListPipelineExecutions" => list_executions(state, input).await,
         "StopPipelineExecution" => stop_execution(state, input).await,
+        "RetryStageExecution" => retry_stage(state, input).await,
+        "EnableStageTransition" => transition(state, principal, input, true).await,
+        "DisableStageTransition" => transition(state, principal, input, false).await,
         other => Err(AwsError::new(
             "UnsupportedOperationException",
             format!("Sluice does not answer {other} yet"),
@@ -438,6 +443,85 @@ async fn stop_execution(state: &AppState, input: &Value) -> Result<Value, AwsErr
             other => refused(other),
         })?;
     Ok(json!({"pipelineExecutionId": e.id}))
+}
+
+async fn retry_stage(state: &AppState, input: &Value) -> Result<Value, AwsError> {
+    let pipeline = required(input, "pipelineName")?;
+    let stage = required(input, "stageName")?;
+    let id = required(input, "pipelineExecutionId")?;
+    let all = match required(input, "retryMode")? {
+        "FAILED_ACTIONS" => false,
+        "ALL_ACTIONS" => true,
+        _ => {
+            return Err(AwsError::validation(
+                "retryMode",
+                "Member must satisfy enum value set: [FAILED_ACTIONS, ALL_ACTIONS]",
+            ));
+        }
+    };
+    current(state, pipeline).await?;
+    let e = execution_of(state, pipeline, id).await?;
+    let retry = Command::Retry {
+        execution: e.id.clone(),
+        stage: stage.to_string(),
+        all,
+    };
+    state.engine().command(retry).await.map_err(refused)?;
+    Ok(json!({"pipelineExecutionId": e.id}))
+}
+
+/// Enables or disables a transition. Sluice's transitions lead into a
+/// stage: `Inbound` is that stage's, `Outbound` the next stage's.
+async fn transition(
+    state: &AppState,
+    principal: &Principal,
+    input: &Value,
+    enabled: bool,
+) -> Result<Value, AwsError> {
+    let pipeline = required(input, "pipelineName")?;
+    let stage = required(input, "stageName")?;
+    let version = current(state, pipeline).await?;
+    let stages = &version.definition.stages;
+    let Some(index) = stages.iter().position(|s| s.name == stage) else {
+        return Err(AwsError::new(
+            "StageNotFoundException",
+            format!("Stage '{stage}' does not exist in pipeline '{pipeline}'"),
+        ));
+    };
+    let into = match required(input, "transitionType")? {
+        "Inbound" => index,
+        "Outbound" => index + 1,
+        _ => {
+            return Err(AwsError::validation(
+                "transitionType",
+                "Member must satisfy enum value set: [Inbound, Outbound]",
+            ));
+        }
+    };
+    let Some(into) = stages.get(into).filter(|_| into > 0) else {
+        return Err(AwsError::validation(
+            "transitionType",
+            format!(
+                "stage '{stage}' has no such transition (the first stage has no inbound one, the last no outbound one)"
+            ),
+        ));
+    };
+    let reason = input
+        .get("reason")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if !enabled && reason.as_deref().is_none_or(str::is_empty) {
+        return Err(AwsError::validation("reason", "Member must not be null"));
+    }
+    let command = Command::Transition {
+        pipeline: pipeline.to_string(),
+        stage: into.name.clone(),
+        enabled,
+        reason,
+        by: principal.name.clone(),
+    };
+    state.engine().command(command).await.map_err(refused)?;
+    Ok(json!({}))
 }
 
 #[cfg(test)]
