@@ -16,6 +16,7 @@
 //! change the run (`tests/crash-hosts.sh` runs a longer one).
 
 use serde_json::{Value, json};
+use sluice_tests::chaos::{Random, setting};
 use sluice_tests::fixtures;
 use sluice_tests::server::ServerProcess;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,29 +27,6 @@ use std::time::{Duration, Instant};
 
 fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_sluice"))
-}
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A small deterministic random source (xorshift), seeded per run.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// What the test does with an execution once it waits for approval, and

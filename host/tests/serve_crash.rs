@@ -13,6 +13,7 @@
 use serde_json::json;
 use sluice::engine::ActionStatus;
 use sluice::store::Store;
+use sluice_tests::chaos::{Random, setting};
 use sluice_tests::fixtures;
 use sluice_tests::server::ServerProcess;
 use std::collections::BTreeMap;
@@ -21,29 +22,6 @@ use std::time::{Duration, Instant};
 
 fn exe() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_sluice"))
-}
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64*: reproducible from the seed printed at the start.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 fn pipelines(src: &Path) -> Vec<(String, String)> {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub mod browser;
+pub mod chaos;
 pub mod harness;
 pub mod server;
 

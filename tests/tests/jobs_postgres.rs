@@ -71,6 +71,15 @@ fn jobs_of(state_dir: &Path, execution: &str, action: i64) -> Vec<JobRecord> {
         .collect()
 }
 
+/// Whether a job of `execution`'s Build stage waits in the queue.
+fn any_queued(state_dir: &Path, execution: &str) -> bool {
+    [0, 1].iter().any(|&action| {
+        jobs_of(state_dir, execution, action)
+            .iter()
+            .any(|j| j.state == "queued")
+    })
+}
+
 async fn wait_until(what: &str, within: Duration, check: impl Fn() -> bool) {
     let started = Instant::now();
     while !check() {
@@ -288,13 +297,7 @@ async fn without_shared_artifacts_a_full_host_queues_calls_for_its_own_worker() 
     )
     .unwrap();
     let id = a.start().await;
-    let queued = || {
-        [0, 1].iter().any(|&action| {
-            jobs_of(&a.state_dir, &id, action)
-                .iter()
-                .any(|j| j.state == "queued")
-        })
-    };
+    let queued = || any_queued(&a.state_dir, &id);
     wait_until(
         "a call to wait in the queue",
         Duration::from_secs(30),
@@ -345,13 +348,7 @@ async fn without_shared_artifacts_a_host_still_runs_queued_calls_that_need_none(
     };
     let a = Harness::with_settings(BARE, settings).await;
     let id = a.start().await;
-    let queued = || {
-        [0, 1].iter().any(|&action| {
-            jobs_of(&a.state_dir, &id, action)
-                .iter()
-                .any(|j| j.state == "queued")
-        })
-    };
+    let queued = || any_queued(&a.state_dir, &id);
     wait_until(
         "a call to wait in the queue",
         Duration::from_secs(30),

@@ -214,17 +214,6 @@ impl Store {
         batch
     }
 
-    /// Records provider calls under the fence, in one transaction (see
-    /// [`Store::write_step_with_jobs`]).
-    pub fn queue_jobs(&mut self, jobs: &[NewJob], host: &str) -> Result<(), StoreError> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let mut batch = self.fenced();
-        self.add_jobs(&mut batch, jobs, host);
-        self.db.write_batch(batch)
-    }
-
     /// Adds the rows of `jobs` to `batch`: those the driving host ran
     /// itself as `done` on `host` (taken when they started), the rest
     /// `queued` (and signalled to workers).
