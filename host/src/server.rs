@@ -233,12 +233,6 @@ pub async fn run(
         url: url.clone(),
         pid: std::process::id(),
     };
-    let info_path = api::server_file(&config.state_dir);
-    std::fs::write(
-        &info_path,
-        serde_json::to_vec_pretty(&info).expect("serialises"),
-    )
-    .map_err(|e| setup(format!("cannot write {}: {e}", info_path.display())))?;
     ready(&Ready {
         url,
         new_token: created.then(|| token.clone()),
@@ -247,6 +241,14 @@ pub async fn run(
             .clone()
             .unwrap_or_else(|| token_path(&config.state_dir)),
     });
+    // Written once the server has said it serves (its URL, a new token):
+    // whoever finds this file finds that said too.
+    let info_path = api::server_file(&config.state_dir);
+    std::fs::write(
+        &info_path,
+        serde_json::to_vec_pretty(&info).expect("serialises"),
+    )
+    .map_err(|e| setup(format!("cannot write {}: {e}", info_path.display())))?;
 
     // On shutdown, or when the engine stops on its own: stop accepting,
     // end the event streams, give requests under way a moment, then stop
