@@ -267,8 +267,14 @@ pub fn router(state: AppState) -> axum::Router {
         .fold(axum::Router::new(), |router, (path, handler)| {
             router.route(path, handler)
         });
-    // The CodePipeline API (AWS JSON 1.1) on `POST /`, signed with SigV4.
-    let aws = axum::Router::new().route("/", axum::routing::post(crate::aws::json_rpc));
+    // The CodePipeline API, signed with SigV4: AWS JSON 1.1 on `POST /`,
+    // Smithy RPC v2 CBOR on `POST /service/<service>/operation/<operation>`.
+    let aws = axum::Router::new()
+        .route("/", axum::routing::post(crate::aws::json::json_rpc))
+        .route(
+            crate::aws::cbor::ROUTE,
+            axum::routing::post(crate::aws::cbor::rpc_v2_cbor),
+        );
     api.merge(console::router())
         .merge(aws)
         .layer(axum::middleware::from_fn_with_state(

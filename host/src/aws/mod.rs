@@ -1,23 +1,29 @@
-//! The CodePipeline 2015-07-09 API as the AWS CLI and SDKs speak it: AWS
-//! JSON 1.1 (`POST /`, `X-Amz-Target: CodePipeline_20150709.<Operation>`,
-//! `Content-Type: application/x-amz-json-1.1`), every request signed with
-//! Signature Version 4 by an access key `sluice token create NAME --role
-//! ROLE --aws` made ([`sigv4`]), errors in AWS's shape (`__type`,
-//! `message`). The operations are in [`operations`]: each says what it
-//! maps to in Sluice's engine and store.
+//! The CodePipeline 2015-07-09 API as the AWS CLI and SDKs speak it, in
+//! either protocol an SDK may pick: AWS JSON 1.1 ([`json`]: `POST /`,
+//! `X-Amz-Target: CodePipeline_20150709.<Operation>`) and Smithy RPC v2
+//! CBOR ([`cbor`]: `POST /service/CodePipeline_20150709/operation/<Operation>`).
+//! A protocol only reads the operation and its input off the request and
+//! writes the answer; the rest is `call`'s, the same for both: every
+//! request signed with Signature Version 4 by an access key `sluice token
+//! create NAME --role ROLE --aws` made ([`sigv4`]), the role checked, the
+//! operation run, a change audited. The operations are in [`operations`]:
+//! each says what it maps to in Sluice's engine and store.
 
+pub mod cbor;
+pub mod json;
 pub mod operations;
 pub mod sigv4;
 
 use crate::access::{Principal, Role};
 use crate::api::AppState;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-/// The prefix of `X-Amz-Target`.
+/// The service's name in the model (`X-Amz-Target`'s prefix, RPC v2's
+/// service segment).
 pub const TARGET_PREFIX: &str = "CodePipeline_20150709";
 
 /// The name requests are signed for.
@@ -25,9 +31,6 @@ pub const SIGNING_NAME: &str = "codepipeline";
 
 /// The largest request body taken.
 const BODY_LIMIT: usize = 10 << 20;
-
-/// The content type of JSON 1.1 answers.
-const JSON_11: &str = "application/x-amz-json-1.1";
 
 /// An error as AWS answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,80 +73,48 @@ impl AwsError {
     }
 }
 
-impl IntoResponse for AwsError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({"__type": self.code, "message": self.message});
-        answer(self.status, &body)
-    }
+/// What a protocol reads off a request.
+pub struct Invocation {
+    /// The operation's name (`ListPipelines`, ...), as the request gives it.
+    pub operation: String,
+    /// Its input, a JSON object as [`operations::run`] takes it.
+    pub input: Value,
 }
 
-/// A JSON 1.1 answer with a request id, as AWS gives.
-fn answer(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static(JSON_11),
-    );
-    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::now_v7().to_string()) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    response
-}
-
-/// `POST /`: one CodePipeline call.
-pub async fn json_rpc(State(state): State<AppState>, request: Request) -> Response {
-    match call(&state, request).await {
-        Ok(body) => answer(StatusCode::OK, &body),
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn call(state: &AppState, request: Request) -> Result<Value, AwsError> {
+/// One call, whichever protocol carries it. The caller is authenticated
+/// before `decode` reads the request, so an unsigned request learns
+/// nothing of operations; then the role is checked, the operation run and
+/// a change audited.
+async fn call(
+    state: &AppState,
+    request: Request,
+    decode: impl FnOnce(&Parts, &[u8]) -> Result<Invocation, AwsError>,
+) -> Result<Value, AwsError> {
     let (parts, body) = request.into_parts();
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = axum::body::to_bytes(Body::new(body), BODY_LIMIT)
-        .await
-        .map_err(|e| {
-            AwsError::new(
-                "SerializationException",
-                format!("cannot read the body: {e}"),
-            )
-        })?;
+    let body = read_body(body).await?;
     let principal = authenticate(state, &parts, &body).await?;
-    let Some(operation) = target
-        .strip_prefix(TARGET_PREFIX)
-        .and_then(|t| t.strip_prefix('.'))
-    else {
-        return Err(AwsError::new(
-            "UnknownOperationException",
-            format!(
-                "X-Amz-Target must be {TARGET_PREFIX}.<Operation>, not `{}`",
-                crate::text::line(&target)
-            ),
-        ));
-    };
-    let input: Value = if body.is_empty() {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            AwsError::new(
-                "SerializationException",
-                format!("the body is not JSON: {e}"),
-            )
-        })?
-    };
-    if !input.is_object() {
-        return Err(AwsError::new(
-            "SerializationException",
-            "the body must be a JSON object",
-        ));
+    let Invocation { operation, input } = decode(&parts, &body)?;
+    let needs = permit(&principal, &operation)?;
+    let outcome = operations::run(state, &principal, &operation, &input).await;
+    if needs > Role::Read {
+        audit(state, &principal, &operation, &input, &outcome).await;
     }
+    outcome
+}
+
+/// The request's body, up to [`BODY_LIMIT`].
+async fn read_body(body: Body) -> Result<axum::body::Bytes, AwsError> {
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+        AwsError::new(
+            "SerializationException",
+            format!("cannot read the body: {e}"),
+        )
+    })
+}
+
+/// The role `operation` needs, if `principal` has it; an operation the
+/// model lacks is `UnknownOperationException`.
+fn permit(principal: &Principal, operation: &str) -> Result<Role, AwsError> {
     let Some(needs) = operations::role_of(operation) else {
         return Err(AwsError::new(
             "UnknownOperationException",
@@ -165,37 +136,45 @@ async fn call(state: &AppState, request: Request) -> Result<Value, AwsError> {
             ),
         });
     }
-    let outcome = operations::run(state, &principal, operation, &input).await;
-    if needs > Role::Read {
-        let result = match &outcome {
-            Ok(_) => "ok".to_string(),
-            Err(e) => format!("{}: {}", e.code, e.message),
-        };
-        let target = input
-            .get("name")
-            .or_else(|| input.get("pipelineName"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        state
-            .record(
-                &principal.name,
-                operation,
-                &format!("aws:{target}"),
-                &result,
-            )
-            .await;
-    }
-    outcome
+    Ok(needs)
+}
+
+/// Records a change and its outcome under the caller's name, against the
+/// pipeline the input names.
+async fn audit(
+    state: &AppState,
+    principal: &Principal,
+    operation: &str,
+    input: &Value,
+    outcome: &Result<Value, AwsError>,
+) {
+    let result = match outcome {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("{}: {}", e.code, e.message),
+    };
+    let target = input
+        .get("name")
+        .or_else(|| input.get("pipelineName"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    state
+        .record(
+            &principal.name,
+            operation,
+            &format!("aws:{target}"),
+            &result,
+        )
+        .await;
+}
+
+/// A fresh `x-amzn-RequestId`, as AWS gives with every answer.
+fn request_id() -> Option<HeaderValue> {
+    HeaderValue::from_str(&uuid::Uuid::now_v7().to_string()).ok()
 }
 
 /// Checks the request's signature against the secret of the access key it
 /// names; the key's token is the caller.
-async fn authenticate(
-    state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: &[u8],
-) -> Result<Principal, AwsError> {
+async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Principal, AwsError> {
     let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()
