@@ -2,6 +2,7 @@
 //! value sits in its file, and validation, first on its own and then
 //! against the providers the pipeline names.
 
+pub mod codepipeline;
 pub mod definition;
 pub mod diagnostic;
 pub mod parse;
@@ -35,7 +36,8 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Reads and parses a definition file. On failure the report holds the
+/// Reads and parses a definition file: Sluice's YAML or JSON, or a
+/// CodePipeline declaration in JSON. On failure the report holds the
 /// parse error (a file that does not parse has no further findings).
 pub fn load(path: &Path) -> Result<Loaded, Report> {
     let file = path.display().to_string();
@@ -43,32 +45,37 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
         file: file.clone(),
         diagnostics: vec![Diagnostic::error("", format!("cannot read the file: {e}"))],
     })?;
-    let (pipeline, map) = parse::parse_with_map(&text, Format::of(&file)).map_err(|d| Report {
-        file: file.clone(),
-        diagnostics: vec![d],
-    })?;
     let base_dir = path
         .parent()
         .map(Path::to_path_buf)
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("."));
-    let warnings = match Format::of(&file) {
-        Format::Yaml => parse::comment_pitfalls(&text),
-        Format::Json => Vec::new(),
-    };
-    Ok(Loaded {
-        pipeline,
-        file,
-        base_dir,
-        map,
-        warnings,
-    })
+    load_text(&text, &file, &base_dir)
 }
 
 /// Parses a definition given as text (from the API): `file` names it in
 /// messages and picks the format by its extension; relative paths in it
 /// resolve against `base_dir`.
 pub fn load_text(text: &str, file: &str, base_dir: &Path) -> Result<Loaded, Report> {
+    if Format::of(file) == Format::Json
+        && let Ok(document) = serde_json::from_str::<serde_json::Value>(text)
+        && codepipeline::is_declaration(&document)
+    {
+        // A CodePipeline declaration (`get-pipeline` output, or
+        // `create-pipeline --cli-input-json` input).
+        let pipeline = codepipeline::from_declaration(codepipeline::declaration_of(&document))
+            .map_err(|refused| Report {
+                file: file.to_string(),
+                diagnostics: vec![Diagnostic::error(refused.field, refused.message)],
+            })?;
+        return Ok(Loaded {
+            pipeline,
+            file: file.to_string(),
+            base_dir: base_dir.to_path_buf(),
+            map: SourceMap::default(),
+            warnings: Vec::new(),
+        });
+    }
     let (pipeline, map) = parse::parse_with_map(text, Format::of(file)).map_err(|d| Report {
         file: file.to_string(),
         diagnostics: vec![d],
