@@ -19,6 +19,7 @@ mod requests;
 mod retention;
 mod rows;
 mod schema;
+mod tags;
 
 pub use access::{AuditEntry, TokenInfo};
 pub use db::WRITER_LOCK;
@@ -27,6 +28,7 @@ pub use jobs::{ClaimedJob, JobOutcome, JobRecord, LEASE_SCOPE, Lease, NewJob};
 pub use pipelines::{Deletion, PipelineSummary};
 pub use postgres::round_trips;
 pub use retention::Expired;
+pub use tags::MAX_TAGS;
 
 use db::Db;
 use rusqlite::{Connection, OpenFlags};

@@ -203,6 +203,7 @@ impl Store {
                 "DELETE FROM transitions WHERE pipeline = ?1",
                 "DELETE FROM stage_entries WHERE pipeline = ?1",
                 "DELETE FROM pipeline_versions WHERE pipeline = ?1",
+                "DELETE FROM aws_tags WHERE kind = 'pipeline' AND name = ?1",
             ];
             for statement in sql {
                 db.execute(statement, args![name])?;

@@ -198,6 +198,17 @@ pub const SQLITE: &[&str] = &[
     );
     CREATE INDEX aws_keys_by_token ON aws_keys (token);
     "#,
+    // 9: tags of what the CodePipeline API names by ARN (pipelines,
+    // webhooks, custom action types), by the kind and name of each.
+    r#"
+    CREATE TABLE aws_tags (
+        kind  TEXT NOT NULL,
+        name  TEXT NOT NULL,
+        key   TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (kind, name, key)
+    );
+    "#,
 ];
 
 /// Where PostgreSQL records how many migrations were applied.
@@ -434,6 +445,16 @@ pub const POSTGRES: &[&str] = &[
         created_at    BIGINT NOT NULL
     );
     CREATE INDEX aws_keys_by_token ON aws_keys (token);
+    "#,
+    // 6: SQLite's 9, tags of what the CodePipeline API names by ARN.
+    r#"
+    CREATE TABLE aws_tags (
+        kind  TEXT COLLATE "C" NOT NULL,
+        name  TEXT COLLATE "C" NOT NULL,
+        key   TEXT COLLATE "C" NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (kind, name, key)
+    );
     "#,
 ];
 
