@@ -35,9 +35,32 @@ pub async fn check(
     secrets: &SecretStore,
     state_dir: &Path,
 ) -> Checked {
-    let pipeline = &loaded.pipeline;
-    let mut diagnostics = model::validate::validate(pipeline);
+    let written = &loaded.pipeline;
+    let mut diagnostics = model::validate::validate(&loaded.pipeline);
     diagnostics.extend(loaded.warnings.iter().cloned());
+    // Actions of AWS types are checked, and run, as the host's mapping
+    // makes them; the definition keeps them as written.
+    let mapping = crate::aws_types::Mapping::load(state_dir).unwrap_or_else(|message| {
+        diagnostics.push(Diagnostic::error("", message));
+        Default::default()
+    });
+    let (effective, adapted, problems) = crate::aws_types::adapt(&loaded.pipeline, &mapping);
+    // An action the mapping refused is reported once, for that reason,
+    // not again for the provider it could not be given.
+    let refused: Vec<String> = problems
+        .iter()
+        .filter_map(|d| {
+            let mut parts = d.path.splitn(3, '.');
+            Some(format!("{}.{}.", parts.next()?, parts.next()?))
+        })
+        .collect();
+    diagnostics.extend(problems);
+    let effective = model::Loaded {
+        pipeline: effective,
+        ..loaded.clone()
+    };
+    let loaded = &effective;
+    let pipeline = &loaded.pipeline;
     let mounts = check_grants(loaded, state_dir, &mut diagnostics);
     check_host_grants(
         loaded,
@@ -46,14 +69,18 @@ pub async fn check(
         &mut diagnostics,
     );
     let (resolved, provider_problems) = model::providers::validate(pipeline, catalog).await;
-    diagnostics.extend(provider_problems);
+    diagnostics.extend(
+        provider_problems
+            .into_iter()
+            .filter(|d| !refused.iter().any(|r| d.path.starts_with(r.as_str()))),
+    );
     check_capabilities(loaded, &resolved, &mut diagnostics);
     check_secret_properties(loaded, &resolved, &mut diagnostics);
     let report = Report::new(loaded.file.clone(), diagnostics, &loaded.map);
     let version = (!report.has_errors()).then(|| PipelineVersion {
         name: pipeline.name.clone(),
         version: 0,
-        definition: pipeline.clone(),
+        definition: written.clone(),
         resolved: pipeline
             .stages
             .iter()
@@ -80,6 +107,7 @@ pub async fn check(
                                 paths: Default::default(),
                                 ..action.grants.clone()
                             },
+                            configuration: adapted[s][a].then(|| action.configuration.clone()),
                         }
                     })
                     .collect()

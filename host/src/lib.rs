@@ -60,6 +60,7 @@ pub mod api;
 pub mod artifacts;
 pub mod authoring;
 pub mod aws;
+pub mod aws_types;
 pub mod cli;
 pub mod client;
 pub mod component_store;

@@ -183,6 +183,28 @@ pub struct ResolvedAction {
     /// secret values are looked up only when it runs).
     #[serde(default)]
     pub grants: crate::model::Grants,
+    /// The configuration the provider is given, when it is not the
+    /// definition's: an AWS action type's, as the host's mapping made it
+    /// for the provider that runs it (the definition keeps AWS's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<indexmap::IndexMap<String, String>>")]
+    pub configuration: Option<indexmap::IndexMap<String, String>>,
+}
+
+impl PipelineVersion {
+    /// The configuration the provider of action `action` of stage `stage`
+    /// is given (with its references unresolved).
+    pub fn configuration(
+        &self,
+        stage: usize,
+        action: usize,
+    ) -> &indexmap::IndexMap<String, String> {
+        self.resolved
+            .get(stage)
+            .and_then(|s| s.get(action))
+            .and_then(|r| r.configuration.as_ref())
+            .unwrap_or(&self.definition.stages[stage].actions[action].configuration)
+    }
 }
 
 /// One version of a pipeline, as applied.

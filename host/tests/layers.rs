@@ -56,6 +56,8 @@ const RULES: &[(&str, &str, &[&str])] = &[
         "*",
         &["contract", "records", "model", "state_dir", "units"],
     ),
+    // AWS action types on Sluice's providers: definitions in, definitions out.
+    ("aws_types", "*", &["model", "contract", "units", "text"]),
     // Where providers come from.
     ("component_store", "*", &["sandbox", "contract", "units"]),
     (

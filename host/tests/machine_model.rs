@@ -65,6 +65,7 @@ fn version(mode: ExecutionMode) -> PipelineVersion {
                     secret_properties: vec![],
                     mounts: vec![],
                     grants: Default::default(),
+                    configuration: None,
                 }]
             })
             .collect(),

@@ -249,8 +249,8 @@ impl ProviderCalls {
                 (&defaults, "")
             }
         };
-        let configuration: Vec<(String, String)> = action
-            .configuration
+        let configuration: Vec<(String, String)> = version
+            .configuration(0, index)
             .iter()
             .map(|(k, v)| {
                 let value = crate::model::variables::resolve(v, |r| match r.namespace.as_str() {

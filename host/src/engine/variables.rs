@@ -16,7 +16,7 @@ impl Machine {
     ) -> Result<Vec<(String, String)>, Failure> {
         let version = self.version_of(&key.execution).expect("known version");
         let execution = &self.executions[&key.execution];
-        let definition = &version.definition.stages[key.stage].actions[key.action];
+        let configuration = version.configuration(key.stage, key.action);
         let lookup = |r: &Reference| -> Option<String> {
             match r.namespace.as_str() {
                 PIPELINE_VARIABLES => execution.variables.get(&r.key).cloned(),
@@ -37,8 +37,8 @@ impl Machine {
                 }
             }
         };
-        let mut resolved = Vec::with_capacity(definition.configuration.len());
-        for (name, value) in &definition.configuration {
+        let mut resolved = Vec::with_capacity(configuration.len());
+        for (name, value) in configuration {
             let value = variables::resolve(value, lookup).map_err(|problem| Failure {
                 kind: FailureKind::ConfigurationError,
                 message: format!(
