@@ -87,7 +87,11 @@ seen["missing_pipeline"] = error_of(lambda: cp.start_pipeline_execution(name="no
 seen["missing_execution"] = error_of(
     lambda: cp.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId="0000")
 )
-seen["unsupported"] = error_of(lambda: cp.get_pipeline_state(name=pipeline))
+seen["unsupported"] = error_of(
+    lambda: cp.poll_for_jobs(
+        actionTypeId={"category": "Deploy", "owner": "Custom", "provider": "X", "version": "1"}
+    )
+)
 seen["bad_secret"] = error_of(lambda: client(key, "x" * 40).list_pipelines())
 seen["unknown_key"] = error_of(lambda: client("AKIAUNKNOWNUNKNOWN00", secret).list_pipelines())
 reader = client(read_key, read_secret)
@@ -101,9 +105,15 @@ gated = cp.start_pipeline_execution(
 gate(gated, "fail")
 seen["before_retry"] = wait(gated)
 gate(gated, "pass")
-cp.retry_stage_execution(
-    pipelineName=pipeline, stageName="Build", pipelineExecutionId=gated, retryMode="FAILED_ACTIONS"
-)
+try:
+    cp.retry_stage_execution(
+        pipelineName=pipeline, stageName="Build", pipelineExecutionId=gated, retryMode="FAILED_ACTIONS"
+    )
+except botocore.exceptions.ClientError as e:
+    raise SystemExit(
+        f"retry refused: {e}; status before: {seen['before_retry']}; "
+        f"state: {json.dumps(cp.get_pipeline_state(name=pipeline), default=str)}"
+    )
 seen["after_retry"] = wait(gated)
 seen["retry_succeeded"] = error_of(
     lambda: cp.retry_stage_execution(

@@ -23,6 +23,7 @@ mod executions;
 mod logs;
 pub mod openapi;
 mod pipelines;
+pub use pipelines::apply as apply_pipeline;
 mod service;
 pub mod table;
 mod tokens;

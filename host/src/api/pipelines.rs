@@ -194,12 +194,19 @@ async fn put_pipeline(
     }
     let loaded = model::load_text(&body.definition, &file, &base_dir)
         .map_err(|report| crate::definitions::invalid_pipeline(&report))?;
-    let catalog = state.catalog(&base_dir)?;
+    Ok(Json(apply(&state, &loaded).await?))
+}
+
+/// Checks and records a loaded definition as its pipeline's new version,
+/// and has the engine take it up: what `PUT /pipelines` and the
+/// CodePipeline API's `CreatePipeline` and `UpdatePipeline` do.
+pub async fn apply(state: &AppState, loaded: &model::Loaded) -> Result<Applied, ApiError> {
+    let catalog = state.catalog(&loaded.base_dir)?;
     let secrets = state.secrets()?;
     // Applying loads providers (async): a connection of its own.
     let mut store = crate::store::Store::open(state.state_dir()).map_err(OpError::internal)?;
     let applied =
-        crate::definitions::apply_reporting(&mut store, &catalog, &secrets, &loaded).await?;
+        crate::definitions::apply_reporting(&mut store, &catalog, &secrets, loaded).await?;
     if applied.changed {
         let reload = Command::Reload {
             pipeline: applied.name.clone(),
@@ -209,7 +216,7 @@ async fn put_pipeline(
             name: applied.name.clone(),
         });
     }
-    Ok(Json(applied))
+    Ok(applied)
 }
 
 async fn get_pipeline(

@@ -12,7 +12,10 @@
 pub mod cbor;
 pub mod json;
 pub mod operations;
+pub mod pipelines;
 pub mod sigv4;
+pub mod state;
+pub mod tags;
 
 use crate::access::{Principal, Role};
 use crate::api::AppState;

@@ -88,6 +88,16 @@ pub async fn run(
         "RetryStageExecution" => retry_stage(state, input).await,
         "EnableStageTransition" => transition(state, principal, input, true).await,
         "DisableStageTransition" => transition(state, principal, input, false).await,
+        "GetPipeline" => super::pipelines::get(state, input).await,
+        "CreatePipeline" => super::pipelines::create(state, input).await,
+        "UpdatePipeline" => super::pipelines::update(state, input).await,
+        "DeletePipeline" => super::pipelines::delete(state, input).await,
+        "TagResource" => super::tags::tag_resource(state, input).await,
+        "UntagResource" => super::tags::untag_resource(state, input).await,
+        "ListTagsForResource" => super::tags::list(state, input).await,
+        "GetPipelineState" => super::state::get_state(state, input).await,
+        "PutApprovalResult" => super::state::put_approval(state, principal, input).await,
+        "ListActionExecutions" => super::state::list_action_executions(state, input).await,
         other => Err(AwsError::new(
             "UnsupportedOperationException",
             format!("Sluice does not answer {other} yet"),
@@ -96,7 +106,7 @@ pub async fn run(
 }
 
 /// A required string member of `input`.
-fn required<'a>(input: &'a Value, member: &str) -> Result<&'a str, AwsError> {
+pub(super) fn required<'a>(input: &'a Value, member: &str) -> Result<&'a str, AwsError> {
     match input.get(member) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(Value::String(_)) | None | Some(Value::Null) => Err(AwsError::validation(
@@ -108,7 +118,7 @@ fn required<'a>(input: &'a Value, member: &str) -> Result<&'a str, AwsError> {
 }
 
 /// `maxResults` (1 to `most`, `default` when absent).
-fn max_results(input: &Value, default: usize, most: usize) -> Result<usize, AwsError> {
+pub(super) fn max_results(input: &Value, default: usize, most: usize) -> Result<usize, AwsError> {
     match input.get("maxResults") {
         None | Some(Value::Null) => Ok(default),
         Some(v) => match v.as_u64() {
@@ -122,12 +132,12 @@ fn max_results(input: &Value, default: usize, most: usize) -> Result<usize, AwsE
 }
 
 /// A time in milliseconds as JSON 1.1 sends timestamps: epoch seconds.
-fn seconds(millis: i64) -> Value {
+pub(super) fn seconds(millis: i64) -> Value {
     json!(millis as f64 / 1000.0)
 }
 
 /// What a refused command is in CodePipeline's terms.
-fn refused(error: CommandError) -> AwsError {
+pub(super) fn refused(error: CommandError) -> AwsError {
     let message = error.to_string();
     let code = match &error {
         CommandError::UnknownPipeline { .. } => "PipelineNotFoundException",
@@ -149,12 +159,12 @@ fn refused(error: CommandError) -> AwsError {
     AwsError::new(code, message)
 }
 
-fn read_error(e: crate::api::ApiError) -> AwsError {
+pub(super) fn read_error(e: crate::api::ApiError) -> AwsError {
     AwsError::internal(e.0.message)
 }
 
 /// The pipeline `name`'s current version, or `PipelineNotFoundException`.
-async fn current(
+pub(super) async fn current(
     state: &AppState,
     name: &str,
 ) -> Result<crate::records::PipelineVersion, AwsError> {
@@ -287,7 +297,7 @@ async fn start_execution(
 }
 
 /// The execution `id` of pipeline `pipeline`.
-async fn execution_of(
+pub(super) async fn execution_of(
     state: &AppState,
     pipeline: &str,
     id: &str,
