@@ -9,13 +9,16 @@
 //! operation run, a change audited. The operations are in [`operations`]:
 //! each says what it maps to in Sluice's engine and store.
 
+pub mod action_types;
 pub mod cbor;
+pub mod jobs;
 pub mod json;
 pub mod operations;
 pub mod pipelines;
 pub mod sigv4;
 pub mod state;
 pub mod tags;
+pub mod webhooks;
 
 use crate::access::{Principal, Role};
 use crate::api::AppState;

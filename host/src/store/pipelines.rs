@@ -195,6 +195,7 @@ impl Store {
                 return Ok(Deletion::InProgress(execution));
             }
             let sql = [
+                "DELETE FROM aws_jobs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
                 "DELETE FROM action_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
                 "DELETE FROM stage_runs WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
                 "DELETE FROM artifacts WHERE execution_id IN (SELECT id FROM executions WHERE pipeline = ?1)",
@@ -204,6 +205,8 @@ impl Store {
                 "DELETE FROM stage_entries WHERE pipeline = ?1",
                 "DELETE FROM pipeline_versions WHERE pipeline = ?1",
                 "DELETE FROM aws_tags WHERE kind = 'pipeline' AND name = ?1",
+                "DELETE FROM aws_tags WHERE kind = 'webhook' AND name IN (SELECT name FROM aws_webhooks WHERE pipeline = ?1)",
+                "DELETE FROM aws_webhooks WHERE pipeline = ?1",
             ];
             for statement in sql {
                 db.execute(statement, args![name])?;

@@ -209,6 +209,51 @@ pub const SQLITE: &[&str] = &[
         PRIMARY KEY (kind, name, key)
     );
     "#,
+    // 10: the CodePipeline API's webhooks, custom action types and the
+    // jobs of custom actions that external workers take.
+    r#"
+    CREATE TABLE aws_webhooks (
+        name           TEXT PRIMARY KEY,
+        pipeline       TEXT NOT NULL,
+        definition     TEXT NOT NULL,
+        url_id         TEXT NOT NULL UNIQUE,
+        registered     INTEGER NOT NULL DEFAULT 0,
+        error_code     TEXT,
+        error_message  TEXT,
+        last_triggered INTEGER,
+        created_at     INTEGER NOT NULL
+    );
+    CREATE INDEX aws_webhooks_by_pipeline ON aws_webhooks (pipeline);
+    CREATE TABLE aws_action_types (
+        category   TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        version    TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (category, owner, provider, version)
+    );
+    CREATE TABLE aws_jobs (
+        id              TEXT PRIMARY KEY,
+        nonce           TEXT NOT NULL,
+        action_type     TEXT NOT NULL,
+        execution_id    TEXT NOT NULL,
+        stage           TEXT NOT NULL,
+        action          TEXT NOT NULL,
+        attempt         INTEGER NOT NULL,
+        state           TEXT NOT NULL,
+        data            TEXT NOT NULL,
+        client_token    TEXT,
+        result          TEXT,
+        created_at      INTEGER NOT NULL,
+        dispatched_at   INTEGER,
+        acknowledged_at INTEGER,
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE INDEX aws_jobs_waiting ON aws_jobs (action_type, state, created_at);
+    CREATE INDEX aws_jobs_by_execution ON aws_jobs (execution_id);
+    "#,
 ];
 
 /// Where PostgreSQL records how many migrations were applied.
@@ -455,6 +500,51 @@ pub const POSTGRES: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (kind, name, key)
     );
+    "#,
+    // 7: SQLite's 10, the CodePipeline API's webhooks, custom action
+    // types and the jobs of custom actions.
+    r#"
+    CREATE TABLE aws_webhooks (
+        name           TEXT COLLATE "C" PRIMARY KEY,
+        pipeline       TEXT COLLATE "C" NOT NULL,
+        definition     TEXT NOT NULL,
+        url_id         TEXT COLLATE "C" NOT NULL UNIQUE,
+        registered     BIGINT NOT NULL DEFAULT 0,
+        error_code     TEXT,
+        error_message  TEXT,
+        last_triggered BIGINT,
+        created_at     BIGINT NOT NULL
+    );
+    CREATE INDEX aws_webhooks_by_pipeline ON aws_webhooks (pipeline);
+    CREATE TABLE aws_action_types (
+        category   TEXT COLLATE "C" NOT NULL,
+        owner      TEXT COLLATE "C" NOT NULL,
+        provider   TEXT COLLATE "C" NOT NULL,
+        version    TEXT COLLATE "C" NOT NULL,
+        definition TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (category, owner, provider, version)
+    );
+    CREATE TABLE aws_jobs (
+        id              TEXT COLLATE "C" PRIMARY KEY,
+        nonce           TEXT NOT NULL,
+        action_type     TEXT COLLATE "C" NOT NULL,
+        execution_id    TEXT COLLATE "C" NOT NULL,
+        stage           TEXT COLLATE "C" NOT NULL,
+        action          TEXT COLLATE "C" NOT NULL,
+        attempt         BIGINT NOT NULL,
+        state           TEXT COLLATE "C" NOT NULL,
+        data            TEXT NOT NULL,
+        client_token    TEXT,
+        result          TEXT,
+        created_at      BIGINT NOT NULL,
+        dispatched_at   BIGINT,
+        acknowledged_at BIGINT,
+        updated_at      BIGINT NOT NULL
+    );
+    CREATE INDEX aws_jobs_waiting ON aws_jobs (action_type, state, created_at);
+    CREATE INDEX aws_jobs_by_execution ON aws_jobs (execution_id);
     "#,
 ];
 
