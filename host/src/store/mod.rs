@@ -20,6 +20,7 @@ mod retention;
 mod rows;
 mod schema;
 mod tags;
+pub mod webhooks;
 
 pub use access::{AuditEntry, TokenInfo};
 pub use db::WRITER_LOCK;
