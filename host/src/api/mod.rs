@@ -115,6 +115,14 @@ impl AppState {
         &self.inner.engine
     }
 
+    /// The URL clients reach this server at, as its own `Host` check
+    /// allows: `http://NAME:PORT` with the first name it answers to (the
+    /// first `--allow-host`, else its listening address).
+    pub fn base_url(&self) -> String {
+        let name = self.inner.hosts.first().map_or("localhost", String::as_str);
+        format!("http://{name}:{}", self.inner.port)
+    }
+
     /// The state directory.
     pub fn state_dir(&self) -> &std::path::Path {
         &self.inner.ctx.state_dir
@@ -269,12 +277,18 @@ pub fn router(state: AppState) -> axum::Router {
             router.route(path, handler)
         });
     // The CodePipeline API, signed with SigV4: AWS JSON 1.1 on `POST /`,
-    // Smithy RPC v2 CBOR on `POST /service/<service>/operation/<operation>`.
+    // Smithy RPC v2 CBOR on `POST /service/<service>/operation/<operation>`;
+    // and the URLs of its webhooks.
     let aws = axum::Router::new()
         .route("/", axum::routing::post(crate::aws::json::json_rpc))
         .route(
             crate::aws::cbor::ROUTE,
             axum::routing::post(crate::aws::cbor::rpc_v2_cbor),
+        )
+        // Webhooks' URLs: each call is checked as its webhook says.
+        .route(
+            &format!("{}/{{url_id}}", crate::aws::webhooks::URL_PATH),
+            axum::routing::post(crate::aws::webhooks::deliver),
         );
     api.merge(console::router())
         .merge(aws)

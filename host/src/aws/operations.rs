@@ -361,7 +361,7 @@ fn artifact_revisions(e: &crate::records::Execution) -> Vec<Value> {
 fn trigger(e: &crate::records::Execution) -> Value {
     let kind = if e.trigger.starts_with("poll") {
         "PollForSourceChanges"
-    } else if e.trigger.starts_with("hook") {
+    } else if e.trigger.starts_with("hook") || e.trigger.starts_with("webhook") {
         "Webhook"
     } else {
         "StartPipelineExecution"

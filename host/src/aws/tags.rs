@@ -51,7 +51,18 @@ async fn existing(state: &AppState, arn: &str) -> Result<(&'static str, String),
                 .map_err(read_error)?
                 .is_some()
         }
-        // Webhooks and custom action types are not kept yet.
+        "webhook" => {
+            let wanted = name.clone();
+            state
+                .read(move |s| {
+                    s.webhook(&wanted)
+                        .map_err(crate::queries::OpError::internal)
+                })
+                .await
+                .map_err(read_error)?
+                .is_some()
+        }
+        // Custom action types are not kept yet.
         _ => false,
     };
     if !found {
