@@ -5,9 +5,14 @@
 //! exits non-zero fails the action with that command and its last lines of
 //! output. Lines `NAME=value` the commands append to the file named by
 //! `$SLUICE_OUTPUT_VARIABLES` become output variables.
+//!
+//! `BuildSpec` gives a CodeBuild buildspec instead (what
+//! `Build/AWS/CodeBuild/1` runs as): read from the primary source when the
+//! action runs, its `exported-variables` becoming output variables and its
+//! `artifacts` and `secondary-artifacts` the outputs.
 
 use sluice_sdk::{Category, Config, Descriptor, Failure, Job, Outcome, Provider};
-use support::buildspec::{self, Spec};
+use support::buildspec::{self, Setup};
 
 struct Command;
 
@@ -23,8 +28,8 @@ impl Provider for Command {
 
     fn validate(config: &Config) -> Result<(), Vec<String>> {
         Self::describe().check(config)?;
-        let spec = Spec::from_config(config)?;
-        if !spec.has_commands() {
+        let setup = Setup::from_config(config)?;
+        if !setup.has_commands() {
             return Err(vec![
                 "give at least one command (`Build`, or another phase)".into(),
             ]);
@@ -33,9 +38,13 @@ impl Provider for Command {
     }
 
     fn run(job: Job) -> Result<Outcome, Failure> {
-        let spec =
-            Spec::from_config(&job.config).map_err(|p| Failure::configuration(p.join("; ")))?;
-        let workspace = buildspec::prepare_workspace(&job)?;
+        let setup =
+            Setup::from_config(&job.config).map_err(|p| Failure::configuration(p.join("; ")))?;
+        let workspace = buildspec::prepare_workspace(&job, setup.primary_source())?;
+        let spec = setup.spec(&job, &workspace)?;
+        if !spec.reports.is_empty() {
+            sluice_sdk::info!("the buildspec's reports are read by test actions only");
+        }
         let ran = buildspec::run_phases(&spec, &workspace)?;
         let collected = buildspec::collect_artifacts(&spec, &job, &workspace)?;
 
@@ -50,7 +59,7 @@ impl Provider for Command {
                 format!("{}; {}", buildspec::ran(ran), outputs.join(", "))
             })
             .variable("Commands", ran.to_string());
-        buildspec::with_exported(outcome, &["Commands"])
+        buildspec::with_exported(outcome, &spec, &["Commands"])
     }
 }
 

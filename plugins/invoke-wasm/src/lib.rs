@@ -3,6 +3,10 @@
 //! folder) under the same sandbox, with no grant of its own (granted
 //! folders read-only), on this action's artifacts, and returns its outcome:
 //! summary and output variables.
+//!
+//! `UserParameters` reaches the component unchanged as its configuration
+//! property `UserParameters`, as CodePipeline hands a Lambda function its
+//! action's `UserParameters` (what `Invoke/AWS/Lambda/1` runs as).
 
 use sluice_sdk::{Category, Config, Descriptor, Failure, Job, Outcome, Property, Provider};
 
@@ -19,6 +23,12 @@ impl Provider for InvokeWasm {
             .property(Property::optional(
                 "Parameters",
                 "The component's configuration, `Name=value` per line.",
+            ))
+            .property(Property::optional(
+                "UserParameters",
+                "A string given to the component unchanged, as its configuration property \
+                 `UserParameters` (as CodePipeline gives a Lambda function its action's); it wins \
+                 over a `UserParameters` line of `Parameters`.",
             ))
             .inputs(0, 10)
             .outputs(0, 10)
@@ -62,7 +72,7 @@ impl Provider for InvokeWasm {
             })?;
             job.input(artifact)?.join(rest).display().to_string()
         };
-        let parameters: Config = job
+        let mut parameters: Vec<(String, String)> = job
             .config
             .get("Parameters")
             .unwrap_or("")
@@ -70,6 +80,11 @@ impl Provider for InvokeWasm {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
+        if let Some(user) = job.config.get("UserParameters") {
+            parameters.retain(|(k, _)| k != "UserParameters");
+            parameters.push(("UserParameters".to_string(), user.to_string()));
+        }
+        let parameters = Config::from_pairs(parameters);
         sluice_sdk::info!("invoking {path}");
         sluice_sdk::components::run_provider(&path, &parameters)
     }

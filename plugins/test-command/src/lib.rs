@@ -2,12 +2,15 @@
 //! `builtin:command` does, then reads the JUnit XML reports named by
 //! `Reports` and puts "N passed, M failed, K skipped" in its summary and
 //! output variables. A failing command or a failed test fails it.
+//!
+//! With `BuildSpec` (what `Test/AWS/CodeBuild/1` runs as), the buildspec's
+//! `reports` groups are read too (JUnit XML only).
 
 use sluice_sdk::fs::list_files;
 use sluice_sdk::{
     Category, Config, Context, Descriptor, Failure, Job, Outcome, Property, Provider,
 };
-use support::buildspec::{self, Spec};
+use support::buildspec::{self, Setup};
 use support::glob::Pattern;
 use support::junit::{self, Counts};
 
@@ -22,17 +25,20 @@ impl Provider for TestCommand {
         d.properties = buildspec::properties();
         d.properties.push(Property::optional(
             "Reports",
-            "Globs of JUnit XML reports in the workspace, comma separated (e.g. `build/test-*.xml`).",
+            "Globs of JUnit XML reports in the workspace, comma separated (e.g. `build/test-*.xml`); with `BuildSpec`, the buildspec's `reports` are read as well.",
         ));
         d
     }
 
     fn validate(config: &Config) -> Result<(), Vec<String>> {
         Self::describe().check(config)?;
-        let spec = Spec::from_config(config)?;
         let mut problems = Vec::new();
-        if !spec.has_commands() {
-            problems.push("give at least one command (`Build`, or another phase)".into());
+        match Setup::from_config(config) {
+            Ok(setup) if !setup.has_commands() => {
+                problems.push("give at least one command (`Build`, or another phase)".into())
+            }
+            Ok(_) => {}
+            Err(found) => problems.extend(found),
         }
         for pattern in config.list("Reports") {
             if let Err(e) = Pattern::new(&pattern) {
@@ -49,9 +55,10 @@ impl Provider for TestCommand {
     }
 
     fn run(job: Job) -> Result<Outcome, Failure> {
-        let spec =
-            Spec::from_config(&job.config).map_err(|p| Failure::configuration(p.join("; ")))?;
-        let workspace = buildspec::prepare_workspace(&job)?;
+        let setup =
+            Setup::from_config(&job.config).map_err(|p| Failure::configuration(p.join("; ")))?;
+        let workspace = buildspec::prepare_workspace(&job, setup.primary_source())?;
+        let spec = setup.spec(&job, &workspace)?;
         // Tests that fail make their command fail: read the reports anyway.
         let ran = buildspec::run_phases(&spec, &workspace);
         let patterns: Vec<Pattern> = job
@@ -60,29 +67,41 @@ impl Provider for TestCommand {
             .iter()
             .map(|p| Pattern::new(p).map_err(|e| Failure::configuration(format!("`Reports`: {e}"))))
             .collect::<Result<_, _>>()?;
-        let mut counts = Counts::default();
-        let mut failed_tests = Vec::new();
-        let mut reports = 0;
+        let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
         if !patterns.is_empty() {
             for file in list_files(&workspace).context("listing the workspace")? {
                 let text = file.to_string_lossy().replace('\\', "/");
-                if !patterns.iter().any(|p| p.matches(&text)) {
-                    continue;
+                if patterns.iter().any(|p| p.matches(&text)) {
+                    files.push((text, workspace.join(&file)));
                 }
-                let xml = std::fs::read_to_string(workspace.join(&file))
-                    .context(format!("reading report {text}"))?;
-                let (c, failed) = junit::count(&xml)
-                    .map_err(|e| Failure::job_failed(format!("report {text}: {e}")))?;
-                counts.add(c);
-                failed_tests.extend(failed);
-                reports += 1;
             }
-            if reports == 0 {
-                return Err(match ran {
-                    Err(f) => f,
-                    Ok(_) => Failure::job_failed("no JUnit report matches `Reports`"),
-                });
-            }
+        }
+        for (group, path) in buildspec::report_files(&spec, &workspace)? {
+            let shown = path
+                .strip_prefix(&workspace)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            files.push((format!("{shown} (report group {group})"), path));
+        }
+        let mut counts = Counts::default();
+        let mut failed_tests = Vec::new();
+        for (shown, path) in &files {
+            let xml = std::fs::read_to_string(path).context(format!("reading report {shown}"))?;
+            let (c, failed) = junit::count(&xml)
+                .map_err(|e| Failure::job_failed(format!("report {shown}: {e}")))?;
+            counts.add(c);
+            failed_tests.extend(failed);
+        }
+        let reports = files.len();
+        if reports == 0 && (!patterns.is_empty() || !spec.reports.is_empty()) {
+            return Err(match ran {
+                Err(f) => f,
+                Ok(_) if patterns.is_empty() => {
+                    Failure::job_failed("no JUnit report matches the buildspec's `reports`")
+                }
+                Ok(_) => Failure::job_failed("no JUnit report matches `Reports`"),
+            });
         }
         let counted = if reports > 0 {
             format!("{counts}")
@@ -113,7 +132,7 @@ impl Provider for TestCommand {
                 .variable("Failed", counts.failed.to_string())
                 .variable("Skipped", counts.skipped.to_string());
         }
-        buildspec::with_exported(outcome, &["Commands", "Passed", "Failed", "Skipped"])
+        buildspec::with_exported(outcome, &spec, &["Commands", "Passed", "Failed", "Skipped"])
     }
 }
 
