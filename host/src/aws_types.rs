@@ -11,12 +11,29 @@
 //! ```yaml
 //! repositories:            # git sources, by CodeCommit RepositoryName,
 //!   app: /srv/git/app      # CodeStar FullRepositoryId or GitHub Owner/Repo
+//! codebuild:               # CodeBuild builds and tests (builtin:command,
+//!   programs: [sh, make]   # builtin:test-command): the process grant
+//!   env: { LANG: C.UTF-8 } # every CodeBuild action runs with
+//!   timeout: 30m
+//!   projects:              # optional, by ProjectName: the buildspec, a path
+//!     app: { buildspec: ci/buildspec.yml }   # in the primary source or YAML
+//! functions:               # Lambda invocations (builtin:invoke-wasm), by
+//!   notify: /srv/fn/notify.wasm              # FunctionName: a component
 //! ```
+//!
+//! A CodeBuild action runs the buildspec its project names, else the
+//! primary source's `buildspec.yml` (so a project need not be listed: the
+//! grant is the same for all). Its `EnvironmentVariables` of type
+//! `PLAINTEXT` become the provider's `Environment`; values kept in
+//! Parameter Store or Secrets Manager, batch builds and combined artifacts
+//! are refused. A Lambda action runs its function's component with its
+//! folder granted read-only and `UserParameters` passed on.
 
 use crate::model::codepipeline::ActionTypeId;
+use crate::model::definition::{ProcessGrant, ProcessLimits};
 use crate::model::{Action, Diagnostic, PathAccess, PathGrant, Pipeline};
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::path::Path;
 
 /// The mapping file's name in the state directory.
@@ -31,6 +48,64 @@ pub struct Mapping {
     /// `FullRepositoryId`, GitHub's `Owner/Repo`.
     #[serde(default)]
     pub repositories: IndexMap<String, String>,
+    /// What CodeBuild actions run with; without it they are refused.
+    #[serde(default)]
+    pub codebuild: Option<CodeBuild>,
+    /// Components Lambda actions invoke, by `FunctionName`: absolute paths
+    /// of `.wasm` files exporting the provider interface.
+    #[serde(default)]
+    pub functions: IndexMap<String, String>,
+}
+
+/// The `codebuild` section: the process grant every CodeBuild action gets,
+/// and the projects that name their own buildspec.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBuild {
+    /// Programs the buildspec's commands may run (its shell first of all:
+    /// `sh`, or `bash` for `env.shell: bash`).
+    #[serde(default)]
+    pub programs: Vec<String>,
+    /// The environment they get (and PATH, the host's unless set here).
+    #[serde(default, deserialize_with = "scalar_map")]
+    pub env: IndexMap<String, String>,
+    /// Longest one program may run, e.g. `30m`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Resource limits on each program, as a process grant's.
+    #[serde(default)]
+    pub limits: Option<ProcessLimits>,
+    /// Projects by `ProjectName`; one not listed runs `buildspec.yml`.
+    #[serde(default)]
+    pub projects: IndexMap<String, Project>,
+}
+
+/// A CodeBuild project as this host knows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Its buildspec: a path in the primary source, or the YAML itself
+    /// (several lines); `buildspec.yml` when not given.
+    #[serde(default)]
+    pub buildspec: Option<String>,
+}
+
+/// The buildspec a CodeBuild project without one of its own runs, as
+/// CodeBuild's.
+pub const DEFAULT_BUILDSPEC: &str = "buildspec.yml";
+
+/// A mapping of names to scalars (`JOBS: 4` is "4").
+fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<IndexMap<String, String>, D::Error> {
+    use serde::de::Error;
+    let raw: IndexMap<String, serde_yaml::Value> = IndexMap::deserialize(d)?;
+    raw.into_iter()
+        .map(|(name, value)| match value {
+            serde_yaml::Value::String(s) => Ok((name, s)),
+            serde_yaml::Value::Number(n) => Ok((name, n.to_string())),
+            serde_yaml::Value::Bool(b) => Ok((name, b.to_string())),
+            _ => Err(D::Error::custom(format!("`{name}` must be a single value"))),
+        })
+        .collect()
 }
 
 impl Mapping {
@@ -62,6 +137,18 @@ pub const SUPPORTED: &[(&str, &str)] = &[
         "builtin:git, on a repository of the mapping's `repositories`",
     ),
     ("Approval/AWS/Manual/1", "builtin:manual"),
+    (
+        "Build/AWS/CodeBuild/1",
+        "builtin:command, running the project's buildspec with the mapping's `codebuild` grant",
+    ),
+    (
+        "Test/AWS/CodeBuild/1",
+        "builtin:test-command, running the project's buildspec with the mapping's `codebuild` grant",
+    ),
+    (
+        "Invoke/AWS/Lambda/1",
+        "builtin:invoke-wasm, on a component of the mapping's `functions`",
+    ),
 ];
 
 /// An AWS action as the provider that runs it sees it.
@@ -160,6 +247,14 @@ fn allowed(id: &ActionTypeId) -> Option<&'static [&'static str]> {
             ("Approval", "AWS", "Manual", "1") => {
                 &["NotificationArn", "CustomData", "ExternalEntityLink"]
             }
+            ("Build" | "Test", "AWS", "CodeBuild", "1") => &[
+                "ProjectName",
+                "PrimarySource",
+                "EnvironmentVariables",
+                "BatchEnabled",
+                "CombineArtifacts",
+            ],
+            ("Invoke", "AWS", "Lambda", "1") => &["FunctionName", "UserParameters"],
             _ => return None,
         },
     )
@@ -262,7 +357,232 @@ fn adapt_action(
                 .collect(),
             grants: Default::default(),
         }),
+        "CodeBuild" => codebuild(id, action, mapping, &type_name),
+        "Lambda" => lambda(action, mapping, &type_name),
         _ => unreachable!("every type `allowed` knows is adapted"),
+    }
+}
+
+/// A problem with a configuration property (or, with an empty name, with
+/// the action as a whole).
+type Refusal = (String, String);
+
+/// CodeBuild on `builtin:command` (Build) or `builtin:test-command`
+/// (Test): the project's buildspec, read from the primary source when the
+/// action runs, with the mapping's process grant.
+fn codebuild(
+    id: &ActionTypeId,
+    action: &Action,
+    mapping: &Mapping,
+    type_name: &str,
+) -> Result<Adapted, Refusal> {
+    let config = &action.configuration;
+    let get = |key: &str| config.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let project = get("ProjectName").ok_or_else(|| {
+        (
+            "ProjectName".to_string(),
+            format!("{type_name} requires `ProjectName`"),
+        )
+    })?;
+    for key in ["BatchEnabled", "CombineArtifacts"] {
+        match get(key).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false") => {}
+            Some("true") => {
+                return Err((
+                    key.into(),
+                    "batch builds are not supported: each CodeBuild action is one build".into(),
+                ));
+            }
+            Some(other) => {
+                return Err((key.into(), format!("must be true or false, not `{other}`")));
+            }
+        }
+    }
+    let Some(codebuild) = mapping
+        .codebuild
+        .as_ref()
+        .filter(|c| !c.programs.is_empty())
+    else {
+        return Err((
+            String::new(),
+            format!(
+                "{type_name} runs its buildspec with the programs this host grants CodeBuild actions, and it grants none: add `codebuild.programs` (e.g. `codebuild: {{ programs: [sh] }}`) to the state directory's {MAPPING_FILE}"
+            ),
+        ));
+    };
+    let primary = match get("PrimarySource") {
+        Some(name) if !action.inputs.iter().any(|i| i == name) => {
+            return Err((
+                "PrimarySource".into(),
+                format!(
+                    "`{name}` is not an input artifact of the action (its inputs: {})",
+                    listed(action.inputs.iter().map(String::as_str))
+                ),
+            ));
+        }
+        Some(name) => Some(name),
+        None if action.inputs.len() > 1 => {
+            return Err((
+                "PrimarySource".into(),
+                format!(
+                    "{type_name} with several input artifacts requires `PrimarySource`, the one holding the buildspec (one of: {})",
+                    listed(action.inputs.iter().map(String::as_str))
+                ),
+            ));
+        }
+        None => None,
+    };
+    let mut configuration = IndexMap::new();
+    configuration.insert(
+        "BuildSpec".to_string(),
+        codebuild
+            .projects
+            .get(project)
+            .and_then(|p| p.buildspec.clone())
+            .unwrap_or_else(|| DEFAULT_BUILDSPEC.to_string()),
+    );
+    if let Some(primary) = primary {
+        configuration.insert("PrimarySource".to_string(), primary.to_string());
+    }
+    if let Some(json) = get("EnvironmentVariables") {
+        let lines = environment_variables(json)
+            .map_err(|message| ("EnvironmentVariables".to_string(), message))?;
+        if !lines.is_empty() {
+            configuration.insert("Environment".to_string(), lines.join("\n"));
+        }
+    }
+    let grants = crate::model::Grants {
+        process: Some(ProcessGrant {
+            programs: codebuild.programs.clone(),
+            env: codebuild.env.clone(),
+            timeout: codebuild.timeout.clone(),
+            limits: codebuild.limits.clone(),
+        }),
+        ..Default::default()
+    };
+    Ok(Adapted {
+        provider: if id.category == "Test" {
+            "builtin:test-command"
+        } else {
+            "builtin:command"
+        },
+        configuration,
+        grants,
+    })
+}
+
+/// CodeBuild's `EnvironmentVariables` (a JSON list of `name`, `value` and
+/// `type`) as `NAME=value` lines; only `PLAINTEXT` values can be given.
+fn environment_variables(json: &str) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Variable {
+        name: String,
+        value: String,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+    }
+    let variables: Vec<Variable> = serde_json::from_str(json).map_err(|e| {
+        format!("must be a JSON list of {{\"name\", \"value\", \"type\"}} objects: {e}")
+    })?;
+    let mut lines = Vec::new();
+    for v in variables {
+        let name = v.name.trim();
+        if name.is_empty() || name.contains(['=', '\n']) {
+            return Err(format!("`{}` is not a variable name", v.name));
+        }
+        match v.kind.as_deref().unwrap_or("PLAINTEXT") {
+            "PLAINTEXT" => {}
+            kind @ ("PARAMETER_STORE" | "SECRETS_MANAGER") => {
+                return Err(format!(
+                    "variable `{name}` is of type {kind}: Sluice reads no AWS Systems Manager parameters or Secrets Manager secrets; give it as PLAINTEXT"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "variable `{name}` has type `{other}` (types are PLAINTEXT, PARAMETER_STORE, SECRETS_MANAGER)"
+                ));
+            }
+        }
+        if v.value.contains('\n') {
+            return Err(format!("variable `{name}`: a value must be one line"));
+        }
+        lines.push(format!("{name}={}", v.value));
+    }
+    Ok(lines)
+}
+
+/// Lambda on `builtin:invoke-wasm`: the component the mapping names,
+/// its folder granted read-only.
+fn lambda(action: &Action, mapping: &Mapping, type_name: &str) -> Result<Adapted, Refusal> {
+    let config = &action.configuration;
+    let name = config
+        .get("FunctionName")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            (
+                "FunctionName".to_string(),
+                format!("{type_name} requires `FunctionName`"),
+            )
+        })?;
+    // An ARN names the function after `:function:` (and maybe a version).
+    let key = name
+        .split_once(":function:")
+        .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+        .unwrap_or(name);
+    let Some(component) = mapping.functions.get(key) else {
+        return Err((
+            "FunctionName".into(),
+            format!(
+                "function `{key}` is not one this host maps: add it to `functions` in the state directory's {MAPPING_FILE} (it maps: {})",
+                listed(mapping.functions.keys().map(String::as_str))
+            ),
+        ));
+    };
+    let path = Path::new(component);
+    let (Some(folder), Some(file)) = (path.parent(), path.file_name()) else {
+        return Err((String::new(), mapping_problem(key, component)));
+    };
+    if !path.is_absolute() || folder.as_os_str().is_empty() {
+        return Err((String::new(), mapping_problem(key, component)));
+    }
+    let mut grants = crate::model::Grants::default();
+    grants.paths.insert(
+        "function".into(),
+        PathGrant {
+            path: folder.display().to_string(),
+            access: PathAccess::ReadOnly,
+        },
+    );
+    let mut configuration = IndexMap::new();
+    configuration.insert(
+        "Component".to_string(),
+        format!("/paths/function/{}", file.to_string_lossy()),
+    );
+    if let Some(parameters) = config.get("UserParameters") {
+        configuration.insert("UserParameters".to_string(), parameters.clone());
+    }
+    Ok(Adapted {
+        provider: "builtin:invoke-wasm",
+        configuration,
+        grants,
+    })
+}
+
+fn mapping_problem(name: &str, component: &str) -> String {
+    format!(
+        "function `{name}` is mapped to `{component}` in the state directory's {MAPPING_FILE}: it must be the absolute path of a .wasm file"
+    )
+}
+
+/// `a, b, c`, or `none`.
+fn listed<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -363,5 +683,215 @@ mod tests {
                 problems[0].message
             );
         }
+    }
+
+    /// The one action `action` (YAML flow mapping, with a name) adapted
+    /// with `mapping`, or its problems.
+    fn adapted(action: &str, mapping: &str) -> Result<Action, Vec<Diagnostic>> {
+        let yaml = format!("name: p\nstages:\n  - name: S\n    actions:\n      - {action}\n");
+        let p = crate::model::parse::parse_with_map(&yaml, crate::model::Format::Yaml)
+            .unwrap()
+            .0;
+        let mapping: Mapping = serde_yaml::from_str(mapping).unwrap();
+        let (effective, flags, problems) = adapt(&p, &mapping);
+        assert_eq!(flags, vec![vec![true]]);
+        if problems.is_empty() {
+            Ok(effective.stages[0].actions[0].clone())
+        } else {
+            Err(problems)
+        }
+    }
+
+    const CODEBUILD: &str = "codebuild:\n  programs: [sh, make]\n  env: { LANG: C.UTF-8, JOBS: 4 }\n  timeout: 20m\n  projects:\n    app: { buildspec: ci/buildspec.yml }\n";
+
+    #[test]
+    fn codebuild_runs_the_projects_buildspec_with_the_hosts_codebuild_grant() {
+        let build = adapted(
+            r##"{ name: B, inputs: [Code, Assets], outputs: [Out], provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app, PrimarySource: Code, BatchEnabled: "false", EnvironmentVariables: '[{"name":"STAGE","value":"prod","type":"PLAINTEXT"},{"name":"REV","value":"#{Source.CommitId}"}]' } }"##,
+            CODEBUILD,
+        )
+        .unwrap();
+        assert_eq!(build.provider, "builtin:command");
+        assert_eq!(
+            build.configuration,
+            [
+                ("BuildSpec", "ci/buildspec.yml"),
+                ("PrimarySource", "Code"),
+                ("Environment", "STAGE=prod\nREV=#{Source.CommitId}"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<IndexMap<_, _>>()
+        );
+        let process = build.grants.process.as_ref().unwrap();
+        assert_eq!(process.programs, ["sh", "make"]);
+        assert_eq!(process.env["JOBS"], "4");
+        assert_eq!(process.timeout.as_deref(), Some("20m"));
+        assert!(build.grants.paths.is_empty() && build.grants.secrets.is_empty());
+
+        // A project the host does not list runs the primary source's
+        // buildspec.yml; a test runs on builtin:test-command.
+        let test = adapted(
+            "{ name: T, inputs: [Code], provider: aws:Test/AWS/CodeBuild/1, configuration: { ProjectName: other } }",
+            CODEBUILD,
+        )
+        .unwrap();
+        assert_eq!(test.provider, "builtin:test-command");
+        assert_eq!(test.configuration.len(), 1);
+        assert_eq!(test.configuration["BuildSpec"], DEFAULT_BUILDSPEC);
+    }
+
+    #[test]
+    fn lambda_invokes_the_component_the_host_maps_for_the_function() {
+        let mapping = "functions:\n  notify: /srv/fn/notify.wasm\n  audit: /srv/fn/audit.wasm\n";
+        for name in [
+            "notify",
+            "arn:aws:lambda:eu-west-1:123456789012:function:notify:3",
+        ] {
+            let invoke = adapted(
+                &format!(
+                    "{{ name: L, provider: aws:Invoke/AWS/Lambda/1, configuration: {{ FunctionName: '{name}', UserParameters: '{{\"env\": \"prod\"}}' }} }}"
+                ),
+                mapping,
+            )
+            .unwrap();
+            assert_eq!(invoke.provider, "builtin:invoke-wasm");
+            assert_eq!(
+                invoke.configuration["Component"],
+                "/paths/function/notify.wasm"
+            );
+            assert_eq!(invoke.configuration["UserParameters"], r#"{"env": "prod"}"#);
+            let folder = &invoke.grants.paths["function"];
+            assert_eq!(folder.path, "/srv/fn");
+            assert_eq!(folder.access, PathAccess::ReadOnly);
+            assert!(invoke.grants.process.is_none());
+        }
+    }
+
+    #[test]
+    fn codebuild_and_lambda_refuse_what_they_cannot_do_naming_it() {
+        let functions = "functions:\n  notify: /srv/fn/notify.wasm\n  audit: /srv/fn/audit.wasm\n";
+        let cases = [
+            (
+                "{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app } }",
+                "repositories: {}",
+                "stages[0].actions[0].provider",
+                "add `codebuild.programs`",
+            ),
+            (
+                "{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app } }",
+                "codebuild: { programs: [] }",
+                "stages[0].actions[0].provider",
+                "add `codebuild.programs`",
+            ),
+            (
+                "{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { PrimarySource: x } }",
+                CODEBUILD,
+                "stages[0].actions[0].configuration.ProjectName",
+                "requires `ProjectName`",
+            ),
+            (
+                r#"{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app, EnvironmentVariables: '[{"name":"DB_PASSWORD","value":"/prod/db","type":"PARAMETER_STORE"}]' } }"#,
+                CODEBUILD,
+                "stages[0].actions[0].configuration.EnvironmentVariables",
+                "variable `DB_PASSWORD` is of type PARAMETER_STORE",
+            ),
+            (
+                r#"{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app, EnvironmentVariables: '[{"name":"KEY","value":"arn:x","type":"SECRETS_MANAGER"}]' } }"#,
+                CODEBUILD,
+                "stages[0].actions[0].configuration.EnvironmentVariables",
+                "variable `KEY` is of type SECRETS_MANAGER",
+            ),
+            (
+                "{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app, EnvironmentVariables: 'STAGE=prod' } }",
+                CODEBUILD,
+                "stages[0].actions[0].configuration.EnvironmentVariables",
+                "must be a JSON list",
+            ),
+            (
+                "{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app, BatchEnabled: 'true' } }",
+                CODEBUILD,
+                "stages[0].actions[0].configuration.BatchEnabled",
+                "batch builds are not supported",
+            ),
+            (
+                "{ name: B, provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app, CombineArtifacts: 'true' } }",
+                CODEBUILD,
+                "stages[0].actions[0].configuration.CombineArtifacts",
+                "batch builds are not supported",
+            ),
+            (
+                "{ name: B, inputs: [Code, Assets], provider: aws:Build/AWS/CodeBuild/1, configuration: { ProjectName: app } }",
+                CODEBUILD,
+                "stages[0].actions[0].configuration.PrimarySource",
+                "requires `PrimarySource`, the one holding the buildspec (one of: Code, Assets)",
+            ),
+            (
+                "{ name: B, inputs: [Code], provider: aws:Test/AWS/CodeBuild/1, configuration: { ProjectName: app, PrimarySource: Src } }",
+                CODEBUILD,
+                "stages[0].actions[0].configuration.PrimarySource",
+                "`Src` is not an input artifact of the action (its inputs: Code)",
+            ),
+            (
+                "{ name: L, provider: aws:Invoke/AWS/Lambda/1, configuration: { FunctionName: deploy } }",
+                functions,
+                "stages[0].actions[0].configuration.FunctionName",
+                "function `deploy` is not one this host maps: add it to `functions` in the state directory's aws-actions.yaml (it maps: notify, audit)",
+            ),
+            (
+                "{ name: L, provider: aws:Invoke/AWS/Lambda/1, configuration: { FunctionName: deploy } }",
+                "repositories: {}",
+                "stages[0].actions[0].configuration.FunctionName",
+                "(it maps: none)",
+            ),
+            (
+                "{ name: L, provider: aws:Invoke/AWS/Lambda/1, configuration: { FunctionName: rel } }",
+                "functions: { rel: fn.wasm }",
+                "stages[0].actions[0].provider",
+                "must be the absolute path of a .wasm file",
+            ),
+            (
+                "{ name: L, provider: aws:Invoke/AWS/Lambda/1, configuration: { UserParameters: x } }",
+                functions,
+                "stages[0].actions[0].configuration.FunctionName",
+                "requires `FunctionName`",
+            ),
+            (
+                "{ name: L, provider: aws:Invoke/AWS/Lambda/1, configuration: { FunctionName: notify, Qualifier: '3' } }",
+                functions,
+                "stages[0].actions[0].configuration.Qualifier",
+                "no configuration property `Qualifier`",
+            ),
+        ];
+        for (action, mapping, path, words) in cases {
+            let problems = adapted(action, mapping).unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].path, path, "{action}");
+            assert!(
+                problems[0].message.contains(words),
+                "{words:?} not in: {}",
+                problems[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn the_refusal_of_an_unmapped_type_lists_every_supported_one() {
+        let problems = adapted(
+            "{ name: D, provider: aws:Deploy/AWS/ECS/1, configuration: { ClusterName: c } }",
+            "repositories: {}",
+        )
+        .unwrap_err();
+        for (supported, _) in SUPPORTED {
+            assert!(problems[0].message.contains(supported), "{supported}");
+        }
+        assert!(problems[0].message.contains("Invoke/AWS/Lambda/1"));
+    }
+
+    #[test]
+    fn the_codebuild_section_denies_unknown_fields() {
+        let wrong: Result<Mapping, _> =
+            serde_yaml::from_str("codebuild: { programs: [sh], projcts: {} }");
+        assert!(wrong.unwrap_err().to_string().contains("projcts"));
     }
 }
