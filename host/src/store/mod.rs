@@ -11,6 +11,7 @@
 #[macro_use]
 mod db;
 mod access;
+mod action_types;
 mod executions;
 mod jobs;
 mod pipelines;
