@@ -51,6 +51,7 @@ async fn existing(state: &AppState, arn: &str) -> Result<(&'static str, String),
                 .map_err(read_error)?
                 .is_some()
         }
+        "actiontype" => super::action_types::is_kept(state, &name).await?,
         "webhook" => {
             let wanted = name.clone();
             state
@@ -62,7 +63,6 @@ async fn existing(state: &AppState, arn: &str) -> Result<(&'static str, String),
                 .map_err(read_error)?
                 .is_some()
         }
-        // Custom action types are not kept yet.
         _ => false,
     };
     if !found {
