@@ -5,6 +5,7 @@
 
 use crate::contract::Capability;
 use crate::engine::{PipelineVersion, ResolvedAction, now_millis};
+use crate::model::codepipeline::ActionTypeId;
 use crate::model::{self, Diagnostic, Grants, Loaded, PathAccess, Report, Severity};
 use crate::providers::{Catalog, Resolved};
 use crate::queries::OpError;
@@ -44,7 +45,33 @@ pub async fn check(
         diagnostics.push(Diagnostic::error("", message));
         Default::default()
     });
-    let (effective, adapted, problems) = crate::aws_types::adapt(&loaded.pipeline, &mapping);
+    // Actions of custom types run as jobs external workers take.
+    let external: Vec<Vec<Option<ActionTypeId>>> = loaded
+        .pipeline
+        .stages
+        .iter()
+        .map(|stage| {
+            stage
+                .actions
+                .iter()
+                .map(|a| {
+                    ActionTypeId::from_reference(&a.provider)
+                        .and_then(Result::ok)
+                        .filter(ActionTypeId::is_job_worker_type)
+                })
+                .collect()
+        })
+        .collect();
+    let is_external = |s: usize, a: usize| external[s][a].is_some();
+    check_external(&loaded.pipeline, &external, &mut diagnostics);
+    let (effective, adapted, mut problems) = crate::aws_types::adapt(&loaded.pipeline, &mapping);
+    problems.retain(|d| {
+        !external.iter().enumerate().any(|(s, stage)| {
+            stage.iter().enumerate().any(|(a, e)| {
+                e.is_some() && d.path.starts_with(&format!("stages[{s}].actions[{a}]."))
+            })
+        })
+    });
     // An action the mapping refused is reported once, for that reason,
     // not again for the provider it could not be given.
     let refused: Vec<String> = problems
@@ -68,7 +95,8 @@ pub async fn check(
         secrets,
         &mut diagnostics,
     );
-    let (resolved, provider_problems) = model::providers::validate(pipeline, catalog).await;
+    let (resolved, provider_problems) =
+        model::providers::validate(pipeline, catalog, is_external).await;
     diagnostics.extend(
         provider_problems
             .into_iter()
@@ -91,6 +119,17 @@ pub async fn check(
                     .iter()
                     .enumerate()
                     .map(|(a, action)| {
+                        if let Some(id) = &external[s][a] {
+                            return ResolvedAction {
+                                sha256: String::new(),
+                                category: external_category(id),
+                                secret_properties: Vec::new(),
+                                mounts: Vec::new(),
+                                grants: Default::default(),
+                                configuration: None,
+                                external: Some(id.key()),
+                            };
+                        }
                         let r = &resolved[&action.provider];
                         ResolvedAction {
                             sha256: r.sha256.clone(),
@@ -108,6 +147,7 @@ pub async fn check(
                                 ..action.grants.clone()
                             },
                             configuration: adapted[s][a].then(|| action.configuration.clone()),
+                            external: None,
                         }
                     })
                     .collect()
@@ -116,6 +156,78 @@ pub async fn check(
         created_at: now_millis(),
     });
     Checked { report, version }
+}
+
+/// An error for each custom action (owner `Custom`) whose type was not
+/// created (`CreateCustomActionType`): its jobs would wait for ever.
+fn missing_custom_types(version: &PipelineVersion, store: &Store) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (s, stage) in version.resolved.iter().enumerate() {
+        for (a, action) in stage.iter().enumerate() {
+            let Some(key) = &action.external else {
+                continue;
+            };
+            let parts: Vec<&str> = key.split('/').collect();
+            let [category, owner, provider, number] = parts[..] else {
+                continue;
+            };
+            if owner != "Custom" {
+                continue;
+            }
+            match store.action_type(category, owner, provider, number) {
+                Ok(Some(_)) => {}
+                Ok(None) => out.push(Diagnostic::error(
+                    format!("stages[{s}].actions[{a}].provider"),
+                    format!("custom action type {key} does not exist: create it first (CreateCustomActionType)"),
+                )),
+                Err(e) => out.push(Diagnostic::error("", e.to_string())),
+            }
+        }
+    }
+    out
+}
+
+/// The Sluice category of a custom action type (`Compute` runs as a build).
+fn external_category(id: &ActionTypeId) -> crate::contract::Category {
+    use crate::contract::Category;
+    match id.category.as_str() {
+        "Source" => Category::Source,
+        "Test" => Category::Test,
+        "Deploy" => Category::Deploy,
+        "Approval" => Category::Approval,
+        "Invoke" => Category::Invoke,
+        _ => Category::Build,
+    }
+}
+
+/// Custom actions may not be sources (a source's revisions are asked of
+/// its provider), nor grant themselves anything (they run elsewhere).
+fn check_external(
+    pipeline: &model::Pipeline,
+    external: &[Vec<Option<ActionTypeId>>],
+    out: &mut Vec<Diagnostic>,
+) {
+    for (s, stage) in pipeline.stages.iter().enumerate() {
+        for (a, action) in stage.actions.iter().enumerate() {
+            let Some(id) = &external[s][a] else { continue };
+            let path = format!("stages[{s}].actions[{a}]");
+            if s == 0 || id.category == "Source" {
+                out.push(Diagnostic::error(
+                    format!("{path}.provider"),
+                    format!(
+                        "{} is a custom action type: its jobs go to external workers, which Sluice runs only after the first stage (sources are asked for revisions by a provider)",
+                        id.key()
+                    ),
+                ));
+            }
+            if !action.grants.is_empty() {
+                out.push(Diagnostic::error(
+                    format!("{path}.grants"),
+                    "a custom action runs on an external worker: there is nothing here to grant",
+                ));
+            }
+        }
+    }
 }
 
 /// Checks and records a definition as its pipeline's new version. Returns
@@ -131,6 +243,13 @@ pub async fn apply(
     let Some(version) = checked.version else {
         return Err(checked.report);
     };
+    let missing = missing_custom_types(&version, store);
+    if !missing.is_empty() {
+        return Err(Report {
+            file: loaded.file.clone(),
+            diagnostics: missing,
+        });
+    }
     for stage in &version.resolved {
         for action in stage {
             for mount in action.mounts.iter().filter(|m| m.writable) {

@@ -189,6 +189,10 @@ pub struct ResolvedAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<indexmap::IndexMap<String, String>>")]
     pub configuration: Option<indexmap::IndexMap<String, String>>,
+    /// A custom action's type (`Category/Owner/Provider/Version`): it runs
+    /// as jobs external workers take, not on a provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<String>,
 }
 
 impl PipelineVersion {
@@ -205,6 +209,18 @@ impl PipelineVersion {
             .and_then(|r| r.configuration.as_ref())
             .unwrap_or(&self.definition.stages[stage].actions[action].configuration)
     }
+}
+
+/// A stable UUID naming one attempt of one action of one execution (what
+/// CodePipeline calls its action execution id).
+pub fn action_execution_id(execution: &str, stage: &str, action: &str, attempt: u32) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("action\0{execution}\0{stage}\0{action}\0{attempt}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// One version of a pipeline, as applied.

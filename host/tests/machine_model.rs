@@ -66,6 +66,7 @@ fn version(mode: ExecutionMode) -> PipelineVersion {
                     mounts: vec![],
                     grants: Default::default(),
                     configuration: None,
+                    external: None,
                 }]
             })
             .collect(),

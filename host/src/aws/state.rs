@@ -57,7 +57,7 @@ pub async fn get_state(state: &AppState, input: &Value) -> Result<Value, AwsErro
                     if let (Some(status), Some(execution)) = (action.status, latest) {
                         let changed = action.ended_at.or(action.started_at).unwrap_or_default();
                         let mut run = json!({
-                            "actionExecutionId": attempt_id("action", &execution.id, &stage.name, &action.name, action.attempt),
+                            "actionExecutionId": crate::records::action_execution_id(&execution.id, &stage.name, &action.name, action.attempt),
                             "status": status.as_str(),
                             "lastStatusChange": seconds(changed),
                         });
@@ -266,7 +266,7 @@ fn detail(
     });
     let mut out = json!({
         "pipelineExecutionId": execution.id,
-        "actionExecutionId": attempt_id("action", &execution.id, stage, &action.name, action.attempt),
+        "actionExecutionId": crate::records::action_execution_id(&execution.id, stage, &action.name, action.attempt),
         "pipelineVersion": execution.version,
         "stageName": stage,
         "actionName": action.name,
@@ -375,7 +375,10 @@ mod tests {
         assert_eq!(token, approval_token("e1", "Approve", "Release", 1));
         assert_ne!(token, approval_token("e1", "Approve", "Release", 2));
         assert_ne!(token, approval_token("e2", "Approve", "Release", 1));
-        assert_ne!(token, attempt_id("action", "e1", "Approve", "Release", 1));
+        assert_ne!(
+            token,
+            crate::records::action_execution_id("e1", "Approve", "Release", 1)
+        );
         assert!(uuid::Uuid::parse_str(&token).is_ok());
     }
 }

@@ -27,6 +27,7 @@ pub mod approval;
 pub mod command;
 pub mod components;
 pub mod driver;
+pub mod external;
 mod handle;
 pub mod jobs;
 mod log_file;

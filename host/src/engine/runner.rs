@@ -294,12 +294,17 @@ impl ProviderCalls {
             &request.action,
             request.attempt,
         );
-        let provider = match self
-            .provider(&request.provider.sha256, &request.provider_reference)
-            .await
-        {
-            Ok(p) => p,
-            Err(message) => return CallResult::failed(FailureKind::SystemUnavailable, message),
+        // A custom action runs as jobs external workers take, not on a
+        // provider; everything around the call is the same.
+        let provider = match &request.provider.external {
+            Some(_) => None,
+            None => match self
+                .provider(&request.provider.sha256, &request.provider_reference)
+                .await
+            {
+                Ok(p) => Some(p),
+                Err(message) => return CallResult::failed(FailureKind::SystemUnavailable, message),
+            },
         };
         if let Err(message) = self.fetch_inputs(request).await {
             return CallResult::failed(FailureKind::JobFailed, message);
@@ -363,17 +368,28 @@ impl ProviderCalls {
             self.restore_log(&log_rel).await;
         }
         let called = Instant::now();
-        let report = provider.run(&job, &limits, &log).await;
+        let report = match (&provider, &request.provider.external) {
+            (Some(provider), _) => provider.run(&job, &limits, &log).await.map(|r| r.outcome),
+            (None, Some(action_type)) => Ok(super::external::call(
+                &self.state_dir.root,
+                request,
+                &job,
+                action_type,
+                &limits,
+            )
+            .await),
+            (None, None) => unreachable!("a provider is loaded unless the action is external"),
+        };
         crate::metrics::observe_call(
             &request.provider_reference,
             match &report {
-                Ok(r) => r.outcome.status(),
+                Ok(outcome) => outcome.status(),
                 Err(_) => "failed",
             },
             called.elapsed().as_secs_f64(),
         );
         let report = match report {
-            Ok(r) => r,
+            Ok(outcome) => outcome,
             Err(e) => {
                 self.workspaces.release(&folders);
                 if log.written() > 0 {
@@ -387,7 +403,7 @@ impl ProviderCalls {
         };
         let wrote = log.written() > 0 || log.dropped() > 0;
         let mut result = CallResult {
-            outcome: report.outcome,
+            outcome: report,
             outputs: Vec::new(),
             log: wrote.then_some(log_rel),
         };

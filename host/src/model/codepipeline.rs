@@ -136,6 +136,21 @@ impl ActionTypeId {
         Ok(())
     }
 
+    /// Whether actions of this type run as jobs external workers take
+    /// (`PollForJobs`, `PollForThirdPartyJobs`): custom types, and
+    /// third-party ones Sluice does not map to a provider.
+    pub fn is_job_worker_type(&self) -> bool {
+        self.owner == "Custom" || (self.owner == "ThirdParty" && self.provider != "GitHub")
+    }
+
+    /// `Category/Owner/Provider/Version`.
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.category, self.owner, self.provider, self.version
+        )
+    }
+
     /// As the model writes it.
     pub fn to_json(&self) -> Value {
         json!({

@@ -39,16 +39,21 @@ pub trait Providers {
 }
 
 /// Every provider the pipeline names, resolved, keyed by the reference as
-/// written; and the problems found.
+/// written; and the problems found. Actions `runs_without_provider` says
+/// so of (custom actions, run by external workers) are left out.
 pub async fn validate<P: Providers>(
     pipeline: &Pipeline,
     providers: &P,
+    runs_without_provider: impl Fn(usize, usize) -> bool,
 ) -> (HashMap<String, P::Resolved>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut resolved: HashMap<String, P::Resolved> = HashMap::new();
     let mut failed: HashMap<String, String> = HashMap::new();
     for (s, stage) in pipeline.stages.iter().enumerate() {
         for (a, action) in stage.actions.iter().enumerate() {
+            if runs_without_provider(s, a) {
+                continue;
+            }
             let path = format!("stages[{s}].actions[{a}]");
             let reference = &action.provider;
             if let Err(message) = providers.parse(reference) {

@@ -12,6 +12,7 @@
 mod db;
 mod access;
 mod action_types;
+mod aws_jobs;
 mod executions;
 mod jobs;
 mod pipelines;
@@ -24,6 +25,7 @@ mod tags;
 pub mod webhooks;
 
 pub use access::{AuditEntry, TokenInfo};
+pub use aws_jobs::{AwsJob, state as aws_job_state};
 pub use db::WRITER_LOCK;
 pub use executions::{ActionAttempt, Counts, ExecutionSummary, StageAttempt};
 pub use jobs::{ClaimedJob, JobOutcome, JobRecord, LEASE_SCOPE, Lease, NewJob};

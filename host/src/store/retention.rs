@@ -72,6 +72,7 @@ impl Store {
                     continue;
                 }
                 for sql in [
+                    "DELETE FROM aws_jobs WHERE execution_id = ?1",
                     "DELETE FROM action_runs WHERE execution_id = ?1",
                     "DELETE FROM stage_runs WHERE execution_id = ?1",
                     "DELETE FROM stage_attempts WHERE execution_id = ?1",

@@ -245,6 +245,7 @@ pub const SQLITE: &[&str] = &[
         state           TEXT NOT NULL,
         data            TEXT NOT NULL,
         client_token    TEXT,
+        access_key_id   TEXT NOT NULL,
         result          TEXT,
         created_at      INTEGER NOT NULL,
         dispatched_at   INTEGER,
@@ -253,6 +254,7 @@ pub const SQLITE: &[&str] = &[
     );
     CREATE INDEX aws_jobs_waiting ON aws_jobs (action_type, state, created_at);
     CREATE INDEX aws_jobs_by_execution ON aws_jobs (execution_id);
+    CREATE INDEX aws_jobs_by_key ON aws_jobs (access_key_id);
     "#,
 ];
 
@@ -537,6 +539,7 @@ pub const POSTGRES: &[&str] = &[
         state           TEXT COLLATE "C" NOT NULL,
         data            TEXT NOT NULL,
         client_token    TEXT,
+        access_key_id   TEXT COLLATE "C" NOT NULL,
         result          TEXT,
         created_at      BIGINT NOT NULL,
         dispatched_at   BIGINT,
@@ -545,6 +548,7 @@ pub const POSTGRES: &[&str] = &[
     );
     CREATE INDEX aws_jobs_waiting ON aws_jobs (action_type, state, created_at);
     CREATE INDEX aws_jobs_by_execution ON aws_jobs (execution_id);
+    CREATE INDEX aws_jobs_by_key ON aws_jobs (access_key_id);
     "#,
 ];
 

@@ -1,0 +1,249 @@
+//! Jobs of custom actions, as CodePipeline's job workers see them: the
+//! engine queues one when such an action runs, an external worker polls
+//! for it (`PollForJobs`), acknowledges it with the nonce it was given,
+//! and puts its result; the engine reads the result when it calls the
+//! action back. A job dispatched and not acknowledged in time is given to
+//! the next poll again, with a new nonce.
+
+use super::{Store, StoreError};
+use crate::records::Millis;
+
+/// A job's states, as CodePipeline names them.
+pub mod state {
+    /// Waiting for a worker.
+    pub const QUEUED: &str = "Queued";
+    /// Given to a worker, not acknowledged yet.
+    pub const DISPATCHED: &str = "Dispatched";
+    /// Acknowledged: a worker is on it.
+    pub const IN_PROGRESS: &str = "InProgress";
+    /// The worker put a success.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// The worker put a failure.
+    pub const FAILED: &str = "Failed";
+}
+
+/// One job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsJob {
+    /// Its id (a UUID).
+    pub id: String,
+    /// The nonce of its latest dispatch.
+    pub nonce: String,
+    /// `Category/Owner/Provider/Version`.
+    pub action_type: String,
+    /// The execution, stage, action and attempt it runs.
+    pub execution_id: String,
+    /// The stage's name.
+    pub stage: String,
+    /// The action's name.
+    pub action: String,
+    /// The action's attempt.
+    pub attempt: u32,
+    /// One of [`state`].
+    pub state: String,
+    /// The job's data as the worker gets it (JSON).
+    pub data: String,
+    /// The client token of a third-party job.
+    pub client_token: Option<String>,
+    /// The access key of the job's artifact credentials.
+    pub access_key_id: String,
+    /// What the worker put (JSON).
+    pub result: Option<String>,
+    /// When it was queued.
+    pub created_at: Millis,
+}
+
+const COLUMNS: &str = "id, nonce, action_type, execution_id, stage, action, attempt, state, data, \
+                       client_token, access_key_id, result, created_at";
+
+fn job_of(row: &super::db::Row) -> Result<AwsJob, StoreError> {
+    Ok(AwsJob {
+        id: row.get(0)?,
+        nonce: row.get(1)?,
+        action_type: row.get(2)?,
+        execution_id: row.get(3)?,
+        stage: row.get(4)?,
+        action: row.get(5)?,
+        attempt: row.get(6)?,
+        state: row.get(7)?,
+        data: row.get(8)?,
+        client_token: row.get(9)?,
+        access_key_id: row.get(10)?,
+        result: row.get(11)?,
+        created_at: row.get(12)?,
+    })
+}
+
+impl Store {
+    /// Queues a job.
+    pub fn queue_aws_job(&mut self, job: &AwsJob) -> Result<(), StoreError> {
+        self.db.execute(
+            "INSERT INTO aws_jobs (id, nonce, action_type, execution_id, stage, action, attempt, \
+             state, data, client_token, access_key_id, result, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+            args![
+                job.id,
+                job.nonce,
+                job.action_type,
+                job.execution_id,
+                job.stage,
+                job.action,
+                job.attempt as i64,
+                job.state,
+                job.data,
+                job.client_token,
+                job.access_key_id,
+                job.result,
+                job.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A job by its id.
+    pub fn aws_job(&self, id: &str) -> Result<Option<AwsJob>, StoreError> {
+        self.db
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM aws_jobs WHERE id = ?1"),
+                args![id],
+            )?
+            .map(|row| job_of(&row))
+            .transpose()
+    }
+
+    /// The job whose artifact credentials have this access key.
+    pub fn aws_job_by_key(&self, access_key_id: &str) -> Result<Option<AwsJob>, StoreError> {
+        self.db
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM aws_jobs WHERE access_key_id = ?1"),
+                args![access_key_id],
+            )?
+            .map(|row| job_of(&row))
+            .transpose()
+    }
+
+    /// Dispatches at most `most` jobs of `action_type`, oldest first: those
+    /// queued, and those dispatched before `stale_before` and never
+    /// acknowledged; each gets the nonce `nonce_of` makes. Third-party
+    /// jobs (`third_party`) get their client token too.
+    pub fn dispatch_aws_jobs(
+        &mut self,
+        action_type: &str,
+        most: usize,
+        now: Millis,
+        stale_before: Millis,
+        mut nonce_of: impl FnMut() -> String,
+    ) -> Result<Vec<AwsJob>, StoreError> {
+        self.db.write(|db| {
+            let rows = db.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM aws_jobs WHERE action_type = ?1 \
+                     AND (state = ?2 OR (state = ?3 AND dispatched_at < ?4)) \
+                     ORDER BY created_at, id LIMIT ?5"
+                ),
+                args![
+                    action_type,
+                    state::QUEUED,
+                    state::DISPATCHED,
+                    stale_before,
+                    most as i64
+                ],
+            )?;
+            let mut jobs = Vec::new();
+            for row in rows {
+                let mut job = job_of(&row)?;
+                job.nonce = nonce_of();
+                job.state = state::DISPATCHED.to_string();
+                db.execute(
+                    "UPDATE aws_jobs SET state = ?2, nonce = ?3, dispatched_at = ?4, updated_at = ?4 \
+                     WHERE id = ?1",
+                    args![job.id, job.state, job.nonce, now],
+                )?;
+                jobs.push(job);
+            }
+            Ok(jobs)
+        })
+    }
+
+    /// Acknowledges a dispatched job given its latest nonce: the job's state
+    /// after (`None` when there is no such job).
+    pub fn acknowledge_aws_job(
+        &mut self,
+        id: &str,
+        nonce: &str,
+        now: Millis,
+    ) -> Result<Option<(String, bool)>, StoreError> {
+        self.db.write(|db| {
+            let Some(row) = db.query_opt(
+                "SELECT state, nonce FROM aws_jobs WHERE id = ?1",
+                args![id],
+            )?
+            else {
+                return Ok(None);
+            };
+            let (current, expected): (String, String) = (row.get(0)?, row.get(1)?);
+            if expected != nonce {
+                return Ok(Some((current, false)));
+            }
+            if current == state::DISPATCHED {
+                db.execute(
+                    "UPDATE aws_jobs SET state = ?2, acknowledged_at = ?3, updated_at = ?3 WHERE id = ?1",
+                    args![id, state::IN_PROGRESS, now],
+                )?;
+                return Ok(Some((state::IN_PROGRESS.to_string(), true)));
+            }
+            Ok(Some((current, true)))
+        })
+    }
+
+    /// Binds a third-party job to the client token its first
+    /// acknowledgement gave: true when the job has (now) that token.
+    pub fn bind_client_token(&mut self, id: &str, token: &str) -> Result<bool, StoreError> {
+        self.db.write(|db| {
+            let current: Option<Option<String>> = db
+                .query_opt("SELECT client_token FROM aws_jobs WHERE id = ?1", args![id])?
+                .map(|row| row.get(0))
+                .transpose()?;
+            match current {
+                None => Ok(false),
+                Some(Some(bound)) => Ok(bound == token),
+                Some(None) => {
+                    db.execute(
+                        "UPDATE aws_jobs SET client_token = ?2 WHERE id = ?1",
+                        args![id, token],
+                    )?;
+                    Ok(true)
+                }
+            }
+        })
+    }
+
+    /// Records a worker's result on a job given to a worker and not yet
+    /// finished: false (nothing changed) when it is not in such a state.
+    pub fn finish_aws_job(
+        &mut self,
+        id: &str,
+        succeeded: bool,
+        result: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let state = if succeeded {
+            state::SUCCEEDED
+        } else {
+            state::FAILED
+        };
+        let changed = self.db.execute(
+            "UPDATE aws_jobs SET state = ?2, result = ?3, updated_at = ?4 \
+             WHERE id = ?1 AND state IN (?5, ?6)",
+            args![
+                id,
+                state,
+                result,
+                now,
+                state::DISPATCHED,
+                state::IN_PROGRESS
+            ],
+        )?;
+        Ok(changed > 0)
+    }
+}
