@@ -256,7 +256,11 @@ pub async fn run(
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let closer = state.clone();
     let failing = engine.handle();
-    let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         tokio::select! {
             _ = shutdown => {}
             reason = failing.failed() => {

@@ -128,7 +128,7 @@ stages:
         ("stop_finished", "PipelineExecutionNotStoppableException"),
         ("missing_pipeline", "PipelineNotFoundException"),
         ("missing_execution", "PipelineExecutionNotFoundException"),
-        ("unsupported", "UnsupportedOperationException"),
+        ("unknown_action_type", "ActionTypeNotFoundException"),
         ("bad_secret", "InvalidSignatureException"),
         ("unknown_key", "UnrecognizedClientException"),
         ("reader_starts", "AccessDeniedException"),
@@ -331,6 +331,30 @@ async fn codepipeline_declarations_are_created_run_approved_and_read_back() {
     );
     // Three executions: 4 + 2 (superseded after Build) + 3 (rejected).
     assert_eq!(seen["all_actions"], 9, "{seen}");
+    assert_eq!(seen["rule_types"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["rule_executions"], serde_json::json!([]), "{seen}");
+    assert_eq!(
+        seen["override"][0], "ConditionNotOverridableException",
+        "{seen}"
+    );
+    assert_eq!(
+        seen["rollback"][0], "UnableToRollbackStageException",
+        "{seen}"
+    );
+    assert_eq!(seen["targets"], serde_json::json!([]), "{seen}");
+    assert_eq!(
+        seen["no_targets"][0], "ActionExecutionNotFoundException",
+        "{seen}"
+    );
+    assert_eq!(
+        seen["same_revision"],
+        serde_json::json!([false, true]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["revision_not_source"][0], "ActionNotFoundException",
+        "{seen}"
+    );
     assert_eq!(
         seen["tags"],
         serde_json::json!([{"key": "team", "value": "api"}]),
@@ -948,10 +972,10 @@ async fn webhooks_put_through_boto3_start_their_pipeline_when_called() {
     // One a page, by name, through NextToken.
     assert_eq!(
         seen["listed"],
-        serde_json::json!(["anyone", "from-lab", "gh-signed"]),
+        serde_json::json!(["anyone", "from-elsewhere", "from-lab", "gh-signed"]),
         "{seen}"
     );
-    assert_eq!(seen["pages"], 3, "{seen}");
+    assert_eq!(seen["pages"], 4, "{seen}");
     assert_eq!(
         seen["tags"],
         serde_json::json!([{"key": "stage", "value": "prod"}, {"key": "team", "value": "web"}]),
@@ -1008,16 +1032,9 @@ async fn webhooks_put_through_boto3_start_their_pipeline_when_called() {
     assert_eq!(seen["anyone_trigger"], "Webhook", "{seen}");
     assert_eq!(seen["not_json"], 400, "{seen}");
     assert_eq!(seen["too_large"], 413, "{seen}");
-    // The server does not hand handlers the connection's address, so an
-    // IP range cannot be checked: refused, saying so.
-    assert_eq!(seen["by_ip"][0], 403, "{seen}");
-    assert!(
-        seen["by_ip"][1]
-            .as_str()
-            .unwrap()
-            .contains("does not see callers' addresses"),
-        "{seen}"
-    );
+    // An IP range is checked against the connection's address.
+    assert_eq!(seen["by_ip"], serde_json::json!([200, true]), "{seen}");
+    assert_eq!(seen["by_other_ip"][0], 403, "{seen}");
 
     assert_eq!(seen["register"], 200, "{seen}");
     assert_eq!(seen["deregister"], 200, "{seen}");
@@ -1034,7 +1051,7 @@ async fn webhooks_put_through_boto3_start_their_pipeline_when_called() {
     assert!(seen["delete_again"].is_null(), "{seen}");
     assert_eq!(
         seen["after_delete"],
-        serde_json::json!(["anyone", "from-lab"]),
+        serde_json::json!(["anyone", "from-elsewhere", "from-lab"]),
         "{seen}"
     );
     assert_eq!(seen["new_url"], true, "{seen}");

@@ -178,6 +178,28 @@ pages = cp.get_paginator("list_action_executions").paginate(
     pipelineName=NAME, PaginationConfig={"PageSize": 2})
 seen["all_actions"] = sum(len(p["actionExecutionDetails"]) for p in pages)
 
+# Stage conditions, rules, rollbacks, deployment targets: Sluice has none,
+# and says so as AWS does.
+seen["rule_types"] = cp.list_rule_types()["ruleTypes"]
+seen["rule_executions"] = cp.list_rule_executions(pipelineName=NAME)["ruleExecutionDetails"]
+seen["override"] = error_of(lambda: cp.override_stage_condition(
+    pipelineName=NAME, stageName="Approve", pipelineExecutionId=first, conditionType="BEFORE_ENTRY"))
+seen["rollback"] = error_of(lambda: cp.rollback_stage(
+    pipelineName=NAME, stageName="Deploy", targetPipelineExecutionId=first))
+seen["targets"] = cp.list_deploy_action_execution_targets(
+    pipelineName=NAME, actionExecutionId=approval["actionExecutionId"])["targets"]
+seen["no_targets"] = error_of(lambda: cp.list_deploy_action_execution_targets(
+    pipelineName=NAME, actionExecutionId="00000000-0000-0000-0000-000000000000"))
+commit = cp.get_pipeline_execution(pipelineName=NAME, pipelineExecutionId=first)[
+    "pipelineExecution"]["artifactRevisions"][0]["revisionId"]
+revision = cp.put_action_revision(
+    pipelineName=NAME, stageName="Source", actionName="App",
+    actionRevision={"revisionId": commit, "revisionChangeId": commit, "created": time.time()})
+seen["same_revision"] = [revision["newRevision"], revision["pipelineExecutionId"] == third]
+seen["revision_not_source"] = error_of(lambda: cp.put_action_revision(
+    pipelineName=NAME, stageName="Build", actionName="Package",
+    actionRevision={"revisionId": commit, "revisionChangeId": commit, "created": time.time()}))
+
 # Tags.
 arn = seen["arn"]
 admin.tag_resource(resourceArn=arn, tags=[{"key": "tier", "value": "1"}, {"key": "team", "value": "api"}])

@@ -87,7 +87,7 @@ seen["missing_pipeline"] = error_of(lambda: cp.start_pipeline_execution(name="no
 seen["missing_execution"] = error_of(
     lambda: cp.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId="0000")
 )
-seen["unsupported"] = error_of(
+seen["unknown_action_type"] = error_of(
     lambda: cp.poll_for_jobs(
         actionTypeId={"category": "Deploy", "owner": "Custom", "provider": "X", "version": "1"}
     )

@@ -91,6 +91,7 @@ signed = cp.put_webhook(
     webhook=webhook("gh-signed", "GITHUB_HMAC", {"SecretToken": SECRET}),
     tags=[{"key": "team", "value": "web"}])["webhook"]
 by_ip = cp.put_webhook(webhook=webhook("from-lab", "IP", {"AllowedIPRange": "127.0.0.0/8"}))["webhook"]
+elsewhere = cp.put_webhook(webhook=webhook("from-elsewhere", "IP", {"AllowedIPRange": "10.9.0.0/16"}))["webhook"]
 anyone = cp.put_webhook(webhook=webhook("anyone", "UNAUTHENTICATED", {}))["webhook"]
 seen["answered_secret"] = signed["definition"]["authenticationConfiguration"]["SecretToken"]
 seen["answered_filters"] = signed["definition"]["filters"]
@@ -221,9 +222,11 @@ seen["not_json"] = status
 status, answer = deliver(anyone["url"], b" " * (1 << 20) + push("main"), {"Content-Type": "application/json"})
 seen["too_large"] = status
 
-# An address range needs the connection's address.
+# An address range is checked against the connection's address.
 status, answer = deliver(by_ip["url"], push("main"), {"Content-Type": "application/json"})
-seen["by_ip"] = [status, answer.get("error", {}).get("message", answer.get("started"))]
+seen["by_ip"] = [status, answer.get("started")]
+status, answer = deliver(elsewhere["url"], push("main"), {"Content-Type": "application/json"})
+seen["by_other_ip"] = [status, answer.get("error", {}).get("message")]
 
 # Registration with a third party: nothing to call; an unknown name is refused.
 seen["register"] = cp.register_webhook_with_third_party(webhookName="gh-signed")["ResponseMetadata"][

@@ -10,6 +10,7 @@ use sluice::sandbox::{
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub mod aws;
 pub mod browser;
 pub mod chaos;
 pub mod harness;

@@ -285,6 +285,13 @@ pub fn router(state: AppState) -> axum::Router {
             crate::aws::cbor::ROUTE,
             axum::routing::post(crate::aws::cbor::rpc_v2_cbor),
         )
+        // Custom actions' job artifacts, for workers' S3 clients.
+        .route(
+            crate::aws::s3::ROUTE,
+            axum::routing::get(crate::aws::s3::object)
+                .head(crate::aws::s3::object)
+                .put(crate::aws::s3::object),
+        )
         // Webhooks' URLs: each call is checked as its webhook says.
         .route(
             &format!("{}/{{url_id}}", crate::aws::webhooks::URL_PATH),

@@ -11,10 +11,12 @@
 
 pub mod action_types;
 pub mod cbor;
+pub mod conditions;
 pub mod jobs;
 pub mod json;
 pub mod operations;
 pub mod pipelines;
+pub mod s3;
 pub mod sigv4;
 pub mod state;
 pub mod tags;
@@ -158,11 +160,21 @@ async fn audit(
         Ok(_) => "ok".to_string(),
         Err(e) => format!("{}: {}", e.code, e.message),
     };
-    let target = input
-        .get("name")
-        .or_else(|| input.get("pipelineName"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    // What the operation acts on, by the first member that names it.
+    let target = [
+        "/name",
+        "/pipelineName",
+        "/pipeline/name",
+        "/webhook/name",
+        "/webhookName",
+        "/resourceArn",
+        "/jobId",
+        "/provider",
+        "/actionType/id/provider",
+    ]
+    .iter()
+    .find_map(|pointer| input.pointer(pointer).and_then(Value::as_str))
+    .unwrap_or("");
     state
         .record(
             &principal.name,

@@ -108,6 +108,14 @@ pub async fn run(
         "CreateCustomActionType" => super::action_types::create(state, input).await,
         "UpdateActionType" => super::action_types::update(state, input).await,
         "DeleteCustomActionType" => super::action_types::delete(state, input).await,
+        "PutActionRevision" => put_action_revision(state, principal, input).await,
+        "ListRuleTypes" => super::conditions::list_rule_types(state, input).await,
+        "ListRuleExecutions" => super::conditions::list_rule_executions(state, input).await,
+        "OverrideStageCondition" => super::conditions::override_stage_condition(state, input).await,
+        "RollbackStage" => super::conditions::rollback_stage(state, input).await,
+        "ListDeployActionExecutionTargets" => {
+            super::conditions::list_deploy_targets(state, input).await
+        }
         "PollForJobs" => super::jobs::poll(state, input, false).await,
         "PollForThirdPartyJobs" => super::jobs::poll(state, input, true).await,
         "AcknowledgeJob" => super::jobs::acknowledge(state, input, false).await,
@@ -316,6 +324,79 @@ async fn start_execution(
     Ok(json!({"pipelineExecutionId": done.execution}))
 }
 
+/// A source action's new revision: starts an execution with it, unless
+/// the pipeline's latest execution already carries it.
+async fn put_action_revision(
+    state: &AppState,
+    principal: &Principal,
+    input: &Value,
+) -> Result<Value, AwsError> {
+    let pipeline = required(input, "pipelineName")?.to_string();
+    let stage = required(input, "stageName")?;
+    let action = required(input, "actionName")?.to_string();
+    let revision = input
+        .get("actionRevision")
+        .filter(|r| r.is_object())
+        .ok_or_else(|| AwsError::validation("actionRevision", "Member must not be null"))?;
+    let id = required(revision, "revisionId")?.to_string();
+    required(revision, "revisionChangeId")?;
+    if !revision.get("created").is_some_and(|c| c.is_number()) {
+        return Err(AwsError::validation(
+            "actionRevision.created",
+            "Member must not be null",
+        ));
+    }
+    let version = current(state, &pipeline).await?;
+    let Some(index) = version
+        .definition
+        .stages
+        .iter()
+        .position(|s| s.name == stage)
+    else {
+        return Err(AwsError::new(
+            "StageNotFoundException",
+            format!("Stage '{stage}' does not exist in pipeline '{pipeline}'"),
+        ));
+    };
+    if index != 0
+        || !version.definition.stages[0]
+            .actions
+            .iter()
+            .any(|a| a.name == action)
+    {
+        return Err(AwsError::new(
+            "ActionNotFoundException",
+            format!("'{stage}/{action}' is not a source action of pipeline '{pipeline}'"),
+        ));
+    }
+    let name = pipeline.clone();
+    let latest = state
+        .read(move |s| crate::queries::list_executions(s, &name, 1))
+        .await
+        .map_err(read_error)?;
+    if let Some(latest) = latest.first() {
+        let e = execution_of(state, &pipeline, &latest.id).await?;
+        let carried = e
+            .source_revisions
+            .iter()
+            .find(|r| r.action == action)
+            .and_then(|r| r.revision.as_ref())
+            .is_some_and(|r| r.id == id);
+        if carried {
+            return Ok(json!({"newRevision": false, "pipelineExecutionId": e.id}));
+        }
+    }
+    let start = Command::Start(Start {
+        pipeline,
+        variables: Default::default(),
+        revisions: [(action, id)].into_iter().collect(),
+        trigger: format!("PutActionRevision ({})", principal.name),
+        token: None,
+    });
+    let done = state.engine().command(start).await.map_err(refused)?;
+    Ok(json!({"newRevision": true, "pipelineExecutionId": done.execution}))
+}
+
 /// The execution `id` of pipeline `pipeline`.
 pub(super) async fn execution_of(
     state: &AppState,
@@ -358,15 +439,17 @@ fn artifact_revisions(e: &crate::records::Execution) -> Vec<Value> {
 }
 
 /// How Sluice's trigger text reads as a `ExecutionTrigger`.
-fn trigger(e: &crate::records::Execution) -> Value {
-    let kind = if e.trigger.starts_with("poll") {
+fn trigger(text: &str) -> Value {
+    let kind = if text.starts_with("poll") {
         "PollForSourceChanges"
-    } else if e.trigger.starts_with("hook") || e.trigger.starts_with("webhook") {
+    } else if text.starts_with("hook") || text.starts_with("webhook") {
         "Webhook"
+    } else if text.starts_with("PutActionRevision") {
+        "PutActionRevision"
     } else {
         "StartPipelineExecution"
     };
-    json!({"triggerType": kind, "triggerDetail": e.trigger})
+    json!({"triggerType": kind, "triggerDetail": text})
 }
 
 async fn get_execution(state: &AppState, input: &Value) -> Result<Value, AwsError> {
@@ -384,7 +467,7 @@ async fn get_execution(state: &AppState, input: &Value) -> Result<Value, AwsErro
         "variables": e.variables.iter()
             .map(|(k, v)| json!({"name": k, "resolvedValue": v}))
             .collect::<Vec<_>>(),
-        "trigger": trigger(&e),
+        "trigger": trigger(&e.trigger),
         "executionMode": execution_mode(&version),
         "executionType": "STANDARD",
     }}))
@@ -430,7 +513,7 @@ async fn list_executions(state: &AppState, input: &Value) -> Result<Value, AwsEr
                     Some(json!({"actionName": r.action, "revisionId": revision.id,
                                 "revisionSummary": revision.summary, "revisionUrl": revision.url}))
                 }).collect::<Vec<_>>(),
-                "trigger": {"triggerType": if e.trigger.starts_with("poll") { "PollForSourceChanges" } else { "StartPipelineExecution" }, "triggerDetail": e.trigger},
+                "trigger": trigger(&e.trigger),
                 "executionMode": mode,
                 "executionType": "STANDARD",
             })

@@ -1,0 +1,387 @@
+//! The S3 endpoint of custom actions' jobs: a worker fetches its job's
+//! input artifacts (`GetObject`, `HeadObject`) and puts its outputs
+//! (`PutObject`) as zips at the locations the job's data gives
+//! (`s3://sluice-jobs/JOB/{in,out}/NAME.zip`, path-style on this server),
+//! signed with the job's own `artifactCredentials` and nothing else: a
+//! key reaches its own job's inputs (read) and outputs (write) only, and
+//! only while the job is the worker's. Errors are S3's XML.
+
+use super::sigv4;
+use crate::api::AppState;
+use crate::engine::external;
+use crate::store::{AwsJob, aws_job_state as state};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+
+/// The route: the jobs' bucket, path-style.
+pub const ROUTE: &str = "/sluice-jobs/{*key}";
+
+/// The largest object a worker may put (an artifact's default cap).
+const MAX_OBJECT: u64 = 10 << 30;
+
+/// An error as S3 answers it.
+struct S3Error {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+fn s3_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> S3Error {
+    S3Error {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+impl IntoResponse for S3Error {
+    fn into_response(self) -> Response {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message></Error>",
+            self.code,
+            escape(&self.message)
+        );
+        let mut response = (self.status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        response
+    }
+}
+
+/// `GET`, `HEAD` and `PUT` of one object.
+pub async fn object(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    request: Request,
+) -> Response {
+    match serve(&state, &key, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn serve(state: &AppState, key: &str, request: Request) -> Result<Response, S3Error> {
+    let (parts, body) = request.into_parts();
+    let job = authenticate(state, &parts).await?;
+    // JOB/in/NAME.zip or JOB/out/NAME.zip, of this job only.
+    let mut segments = key.splitn(3, '/');
+    let (id, direction, file) = (
+        segments.next().unwrap_or_default(),
+        segments.next().unwrap_or_default(),
+        segments.next().unwrap_or_default(),
+    );
+    let denied = || {
+        s3_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!("these credentials reach only job {}'s artifacts", job.id),
+        )
+    };
+    if id != job.id {
+        return Err(denied());
+    }
+    let name = file.strip_suffix(".zip").unwrap_or("");
+    let data: Value = serde_json::from_str(&job.data).unwrap_or(Value::Null);
+    let listed = |member: &str| {
+        data.get(member).and_then(Value::as_array).is_some_and(|a| {
+            a.iter()
+                .any(|x| x.get("name").and_then(Value::as_str) == Some(name))
+        })
+    };
+    let path = external::zip_path(state.state_dir(), &job.id, direction, name);
+    match (&parts.method, direction) {
+        (&Method::GET | &Method::HEAD, "in") if listed("inputArtifacts") => {
+            read(&path, &parts.method, &parts.headers, key).await
+        }
+        (&Method::PUT, "out") if listed("outputArtifacts") => {
+            if job.state != state::DISPATCHED && job.state != state::IN_PROGRESS {
+                return Err(s3_error(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    format!(
+                        "job {} is {}: its outputs can no longer be put",
+                        job.id, job.state
+                    ),
+                ));
+            }
+            write(&path, &parts.headers, body).await
+        }
+        (&Method::GET | &Method::HEAD | &Method::PUT, _) => Err(denied()),
+        _ => Err(s3_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "only GetObject, HeadObject and PutObject are answered here",
+        )),
+    }
+}
+
+/// The job whose credentials signed the request (SigV4 for `s3`, with the
+/// job's session token).
+async fn authenticate(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+) -> Result<AwsJob, S3Error> {
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+        .collect();
+    let key_id = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, v)| v.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    let denied =
+        |code: &'static str, message: String| s3_error(StatusCode::FORBIDDEN, code, message);
+    let lookup = key_id.clone();
+    let job = if key_id.is_empty() {
+        None
+    } else {
+        state
+            .read(move |s| {
+                s.aws_job_by_key(&lookup)
+                    .map_err(crate::queries::OpError::internal)
+            })
+            .await
+            .map_err(|e| {
+                s3_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    e.0.message,
+                )
+            })?
+    };
+    let data: Value = job
+        .as_ref()
+        .and_then(|j| serde_json::from_str(&j.data).ok())
+        .unwrap_or(Value::Null);
+    let credential = |name: &str| {
+        data.pointer(&format!("/artifactCredentials/{name}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let request = sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers,
+        body: &[],
+    };
+    sigv4::verify(&request, "s3", std::time::SystemTime::now(), |_| {
+        credential("secretAccessKey")
+    })
+    .map_err(|e| match e {
+        sigv4::AuthError::UnknownKey => denied(
+            "InvalidAccessKeyId",
+            "The AWS access key Id you provided is not one of a job's".into(),
+        ),
+        sigv4::AuthError::Invalid(m) if m.contains("Signature expired") => {
+            denied("RequestTimeTooSkewed", m)
+        }
+        other => denied("SignatureDoesNotMatch", other.message()),
+    })?;
+    let job = job.ok_or_else(|| denied("InvalidAccessKeyId", "unknown key".into()))?;
+    let token = parts
+        .headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let expected = credential("sessionToken").unwrap_or_default();
+    if !sigv4::constant_time_eq(token.as_bytes(), expected.as_bytes()) || token.is_empty() {
+        return Err(denied(
+            "InvalidToken",
+            "The provided token is malformed or otherwise invalid.".into(),
+        ));
+    }
+    Ok(job)
+}
+
+/// `GetObject` (one byte range, when asked) or `HeadObject`.
+async fn read(
+    path: &std::path::Path,
+    method: &Method,
+    headers: &HeaderMap,
+    key: &str,
+) -> Result<Response, S3Error> {
+    let bytes = tokio::fs::read(path).await.map_err(|_| {
+        s3_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            format!("The specified key does not exist: {key}"),
+        )
+    })?;
+    let total = bytes.len();
+    let (status, range) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(text) => match byte_range(text, total) {
+            Some(r) => (StatusCode::PARTIAL_CONTENT, r),
+            None => {
+                return Err(s3_error(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "InvalidRange",
+                    "The requested range is not satisfiable",
+                ));
+            }
+        },
+        None => (StatusCode::OK, 0..total),
+    };
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/zip")
+        .header(header::CONTENT_LENGTH, range.len())
+        .header(header::ETAG, etag)
+        .header(header::ACCEPT_RANGES, "bytes");
+    if status == StatusCode::PARTIAL_CONTENT {
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!(
+                "bytes {}-{}/{total}",
+                range.start,
+                range.end.saturating_sub(1)
+            ),
+        );
+    }
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(bytes[range].to_vec())
+    };
+    response.body(body).map_err(|e| {
+        s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            e.to_string(),
+        )
+    })
+}
+
+/// `bytes=A-B`, `bytes=A-` or `bytes=-N` of an object of `total` bytes.
+fn byte_range(text: &str, total: usize) -> Option<std::ops::Range<usize>> {
+    let spec = text.strip_prefix("bytes=")?;
+    let (start, end) = spec.split_once('-')?;
+    let range = match (start.trim(), end.trim()) {
+        ("", n) => {
+            let n: usize = n.parse().ok()?;
+            total.saturating_sub(n)..total
+        }
+        (a, "") => a.parse().ok()?..total,
+        (a, b) => a.parse().ok()?..(b.parse::<usize>().ok()? + 1).min(total),
+    };
+    (range.start < range.end && range.start < total).then_some(range)
+}
+
+/// `PutObject`: the body streamed to the job's folder, its SHA-256 checked
+/// against the one signed, at most [`MAX_OBJECT`] bytes; an object put
+/// again replaces the last.
+async fn write(
+    path: &std::path::Path,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, S3Error> {
+    let signed = headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("UNSIGNED-PAYLOAD")
+        .to_string();
+    let chunked = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == "aws-chunked"));
+    if chunked || signed.starts_with("STREAMING-") {
+        return Err(s3_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "aws-chunked uploads are not taken here: put the object in one body",
+        ));
+    }
+    let parent = path.parent().expect("a job's object has a folder");
+    let partial = parent.join(format!(
+        ".{}.part",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object")
+    ));
+    let mut file = std::fs::File::create(&partial).map_err(|e| {
+        s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            e.to_string(),
+        )
+    })?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| s3_error(StatusCode::BAD_REQUEST, "IncompleteBody", e.to_string()))?;
+        size += chunk.len() as u64;
+        if size > MAX_OBJECT {
+            let _ = std::fs::remove_file(&partial);
+            return Err(s3_error(
+                StatusCode::BAD_REQUEST,
+                "EntityTooLarge",
+                format!("an object may hold at most {MAX_OBJECT} bytes"),
+            ));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).map_err(|e| {
+            s3_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                e.to_string(),
+            )
+        })?;
+    }
+    let digest = hex::encode(hasher.finalize());
+    if signed != "UNSIGNED-PAYLOAD" && !signed.eq_ignore_ascii_case(&digest) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(s3_error(
+            StatusCode::BAD_REQUEST,
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ));
+    }
+    std::fs::rename(&partial, path).map_err(|e| {
+        s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            e.to_string(),
+        )
+    })?;
+    let mut response = StatusCode::OK.into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", &digest[..32])) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_ranges_are_read_as_s3_reads_them() {
+        assert_eq!(byte_range("bytes=0-9", 100), Some(0..10));
+        assert_eq!(byte_range("bytes=90-", 100), Some(90..100));
+        assert_eq!(byte_range("bytes=-5", 100), Some(95..100));
+        assert_eq!(byte_range("bytes=95-200", 100), Some(95..100));
+        assert_eq!(byte_range("bytes=100-", 100), None);
+        assert_eq!(byte_range("lines=1-2", 100), None);
+    }
+}

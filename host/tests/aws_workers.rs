@@ -1,0 +1,106 @@
+//! Custom actions and the job-worker protocol with the real clients: a
+//! worker written against boto3's `codepipeline` and `s3` clients,
+//! unmodified, polls for a custom action's jobs on `sluice serve`,
+//! fetches the input zip and puts the output zip with the job's own
+//! credentials, continues once, and succeeds; a second job fails.
+
+use serde_json::Value;
+use sluice_tests::aws::{aws_key, mapped_repository, script};
+use sluice_tests::server::ServerProcess;
+use std::path::Path;
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+#[tokio::test]
+async fn a_boto3_worker_serves_a_custom_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    mapped_repository(&dir.path().join("app"), &state, &[("index.html", "hello")]);
+    let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
+    let admin = aws_key(exe(), &state, "release-admin", "admin");
+    let worker = aws_key(exe(), &state, "worker", "operate");
+    let out = script(
+        "worker.py",
+        &[&server.url, &admin.0, &admin.1, &worker.0, &worker.1],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}\nserver: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.output()
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        seen["unknown_type"], "ActionTypeNotFoundException",
+        "{seen}"
+    );
+    assert_eq!(seen["other_query"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["wrong_nonce"], "InvalidNonceException", "{seen}");
+    assert_eq!(seen["ack"], "InProgress", "{seen}");
+    assert_eq!(seen["configuration"], serde_json::json!({"Target": "prod"}));
+    assert_eq!(
+        seen["context"],
+        serde_json::json!(["publish", "Publish", "Publish", true])
+    );
+    assert_eq!(
+        seen["input_files"],
+        serde_json::json!(["index.html"]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["input_revision"].as_str().map(str::len),
+        Some(40),
+        "{seen}"
+    );
+    assert_eq!(seen["other_key"], "AccessDenied", "{seen}");
+    assert_eq!(seen["own_output_read"], "AccessDenied", "{seen}");
+    assert_eq!(seen["forged_token"], "InvalidToken", "{seen}");
+    assert_eq!(seen["put_twice"], "InvalidJobStateException", "{seen}");
+    assert_eq!(seen["continuation"], "step-2", "{seen}");
+    assert_eq!(seen["details_same"], true, "{seen}");
+    assert_eq!(seen["first"], "Succeeded", "{seen}");
+    let first = seen["first_id"].as_str().unwrap();
+    assert_eq!(
+        seen["variables"],
+        serde_json::json!({"Url": format!("https://example.test/{first}")}),
+        "{seen}"
+    );
+    assert_eq!(seen["summary"], "published", "{seen}");
+    assert_eq!(seen["second"], "Failed", "{seen}");
+    assert_eq!(seen["error"], "the target refused", "{seen}");
+    assert_eq!(seen["unknown_job"], "JobNotFoundException", "{seen}");
+    // The worker's output is the artifact the next stage took.
+    let (status, execution) = server
+        .call("GET", &format!("/executions/{first}"), None)
+        .await;
+    assert_eq!(status, 200, "{execution}");
+    let published = &execution["execution"]["artifacts"]["Published"];
+    assert!(published.is_object(), "{execution}");
+    assert_eq!(published["files"], 1, "{published}");
+    assert_eq!(
+        published["bytes"].as_u64(),
+        Some(format!("published {first}").len() as u64)
+    );
+    // Ended jobs leave no zips behind.
+    let left: Vec<_> = walk(&state.join("aws-jobs"));
+    assert!(left.is_empty(), "{left:?}");
+    server.terminate();
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
