@@ -21,6 +21,12 @@ pub struct WaitingArgs {
     /// Requests per measurement.
     #[arg(long, default_value_t = 20)]
     pub iterations: u32,
+    /// Also measure GetPipelineState through boto3 (the CodePipeline API)
+    /// against Sluice's own API, both from this Python (one with boto3:
+    /// `~/.cache/sluice/aws-clients/bin/python` after
+    /// `scripts/aws-clients.sh`).
+    #[arg(long, value_name = "PYTHON")]
+    pub aws_python: Option<std::path::PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -195,15 +201,85 @@ async fn waiting_inner(
         mean_us: micros(super::mean(samples)),
         ratio_to_spawn: micros(median(samples)) / micros(base),
     };
-    let results = vec![
+    let mut results = vec![
         measure("GET /health (baseline)", &health),
         measure("GET /pipelines/NAME/state", &state),
         measure("GET /pipelines/NAME/executions?limit=50", &list),
         measure("GET /executions/ID", &one),
     ];
+    if let Some(python) = &args.aws_python {
+        let samples = through_python(python, &ready.url, token.trim(), work.path(), args)?;
+        for (key, name) in [
+            ("health", "Python: GET /health (urllib)"),
+            ("state", "Python: GET /pipelines/NAME/state (urllib)"),
+            (
+                "boto3",
+                "Python: boto3 get_pipeline_state (SigV4, JSON 1.1)",
+            ),
+        ] {
+            results.push(measure(name, &samples[key]));
+        }
+    }
 
     let told = Instant::now();
     let _ = stop.send(());
     let _ = server.await;
     Ok((results, told.elapsed()))
+}
+
+/// Runs `tests/aws/bench_state.py` with `python` against the server, with
+/// an access key made for it: seconds per call of each measurement.
+fn through_python(
+    python: &std::path::Path,
+    url: &str,
+    token: &str,
+    work: &std::path::Path,
+    args: &WaitingArgs,
+) -> Result<std::collections::HashMap<String, Vec<Duration>>, String> {
+    let mut store = crate::store::Store::open(&work.join("state")).map_err(|e| e.to_string())?;
+    let api_token = crate::access::new_token()?;
+    store
+        .add_token(
+            "bench-aws",
+            "read",
+            &crate::access::token_hash(&api_token),
+            "bench",
+        )
+        .map_err(|e| e.to_string())?;
+    let (key, secret) = crate::access::new_aws_key()?;
+    store
+        .add_aws_key("bench-aws", &key, &secret)
+        .map_err(|e| e.to_string())?;
+    let script = work.join("bench_state.py");
+    std::fs::write(
+        &script,
+        include_str!("../../../../tests/aws/bench_state.py"),
+    )
+    .map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .args([
+            url,
+            token,
+            &key,
+            &secret,
+            "bench",
+            &args.iterations.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {} failed: {}",
+            python.display(),
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let seconds: std::collections::HashMap<String, Vec<f64>> =
+        serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    Ok(seconds
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(Duration::from_secs_f64).collect()))
+        .collect())
 }
