@@ -12,31 +12,17 @@ import json
 import sys
 import time
 
-import boto3
-import botocore.exceptions
-from botocore.config import Config
+import common
 
 endpoint, admin_key, admin_secret, read_key, read_secret, plugin = sys.argv[1:7]
 ARN = "arn:aws:codepipeline:local:000000000000:actiontype:Custom/Deploy/MyDeployer/1"
 
 
 def client(key_id, secret_key):
-    return boto3.client(
-        "codepipeline",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret_key,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return common.client(endpoint, key_id, secret_key)
 
 
-def error_of(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return [e.response["Error"]["Code"], e.response["Error"]["Message"]]
-    return None
+error_of = common.error_of
 
 
 def ids(types):

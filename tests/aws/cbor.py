@@ -18,11 +18,12 @@ import tempfile
 import time
 
 import boto3
-import botocore.exceptions
 import botocore.loaders
 import botocore.serialize
 import botocore.session
 from botocore.config import Config
+
+import common
 
 endpoint, pipeline, cbor_key, cbor_secret, json_key, json_secret = sys.argv[1:7]
 CBOR = "smithy-rpc-v2-cbor"
@@ -94,12 +95,7 @@ def wire(cp):
     return seen
 
 
-def error_of(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
+error_of = common.error_code
 
 
 def kind(value):

@@ -15,30 +15,16 @@ import json
 import sys
 import time
 
-import boto3
-import botocore.exceptions
-from botocore.config import Config
+import common
 
 endpoint, admin_key, admin_secret, key, secret, out_file = sys.argv[1:7]
 
 
 def client(key_id, secret_key):
-    return boto3.client(
-        "codepipeline",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret_key,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return common.client(endpoint, key_id, secret_key)
 
 
-def error_of(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return [e.response["Error"]["Code"], e.response["Error"]["Message"]]
-    return None
+error_of = common.error_of
 
 
 admin = client(admin_key, admin_secret)
@@ -46,17 +32,7 @@ cp = client(key, secret)
 NAME = "shipit"
 
 
-def action(name, category, owner, provider, configuration=None, inputs=(), outputs=(), **more):
-    out = {
-        "name": name,
-        "actionTypeId": {"category": category, "owner": owner, "provider": provider, "version": "1"},
-        "runOrder": 1,
-        "configuration": configuration or {},
-        "inputArtifacts": [{"name": n} for n in inputs],
-        "outputArtifacts": [{"name": n} for n in outputs],
-    }
-    out.update(more)
-    return out
+action = common.action
 
 
 declaration = {

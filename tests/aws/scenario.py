@@ -9,30 +9,18 @@ import os
 import sys
 import time
 
-import boto3
 import botocore.exceptions
-from botocore.config import Config
+
+import common
 
 endpoint, pipeline, key, secret, read_key, read_secret, gates = sys.argv[1:8]
 
 
 def client(key_id, secret_key):
-    return boto3.client(
-        "codepipeline",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret_key,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return common.client(endpoint, key_id, secret_key)
 
 
-def error_of(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
+error_of = common.error_code
 
 
 cp = client(key, secret)

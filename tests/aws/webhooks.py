@@ -20,40 +20,18 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import boto3
-import botocore.exceptions
-from botocore.config import Config
+import common
 
 endpoint, key, secret = sys.argv[1:4]
-cp = boto3.client(
-    "codepipeline",
-    endpoint_url=endpoint,
-    region_name="us-east-1",
-    aws_access_key_id=key,
-    aws_secret_access_key=secret,
-    config=Config(retries={"max_attempts": 1}),
-)
+cp = common.client(endpoint, key, secret)
 NAME = "hooked"
 SECRET = "a-secret-for-this-webhook-only"
 
 
-def error_of(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return [e.response["Error"]["Code"], e.response["Error"]["Message"]]
-    return None
+error_of = common.error_of
 
 
-def action(name, category, owner, provider, configuration=None, inputs=(), outputs=()):
-    return {
-        "name": name,
-        "actionTypeId": {"category": category, "owner": owner, "provider": provider, "version": "1"},
-        "runOrder": 1,
-        "configuration": configuration or {},
-        "inputArtifacts": [{"name": n} for n in inputs],
-        "outputArtifacts": [{"name": n} for n in outputs],
-    }
+action = common.action
 
 
 cp.create_pipeline(pipeline={

@@ -13,32 +13,17 @@ import sys
 import time
 import zipfile
 
-import boto3
-import botocore.exceptions
-from botocore.config import Config
+import common
 
 endpoint, admin_key, admin_secret, key, secret = sys.argv[1:6]
 REGION = "us-east-1"
 
 
 def client(service, key_id, secret_key, token=None):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret_key,
-        aws_session_token=token,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    return common.client(endpoint, key_id, secret_key, service, token)
 
 
-def error_of(call):
-    try:
-        call()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return None
+error_of = common.error_code
 
 
 admin = client("codepipeline", admin_key, admin_secret)
@@ -56,15 +41,7 @@ admin.create_custom_action_type(
 )
 
 
-def action(name, category, owner, provider, configuration=None, inputs=(), outputs=()):
-    return {
-        "name": name,
-        "actionTypeId": {"category": category, "owner": owner, "provider": provider, "version": "1"},
-        "runOrder": 1,
-        "configuration": configuration or {},
-        "inputArtifacts": [{"name": n} for n in inputs],
-        "outputArtifacts": [{"name": n} for n in outputs],
-    }
+action = common.action
 
 
 admin.create_pipeline(pipeline={

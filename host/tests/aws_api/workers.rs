@@ -1,17 +1,11 @@
-//! Custom actions and the job-worker protocol with the real clients: a
+//! Custom actions and the job-worker protocol: a
 //! worker written against boto3's `codepipeline` and `s3` clients,
 //! unmodified, polls for a custom action's jobs on `sluice serve`,
 //! fetches the input zip and puts the output zip with the job's own
 //! credentials, continues once, and succeeds; a second job fails.
 
-use serde_json::Value;
-use sluice_tests::aws::{aws_key, mapped_repository, script};
-use sluice_tests::server::ServerProcess;
-use std::path::Path;
-
-fn exe() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_sluice"))
-}
+use super::*;
+use sluice_tests::aws::{mapped_repository, script};
 
 #[tokio::test]
 async fn a_boto3_worker_serves_a_custom_action() {
@@ -19,8 +13,8 @@ async fn a_boto3_worker_serves_a_custom_action() {
     let state = dir.path().join("state");
     mapped_repository(&dir.path().join("app"), &state, &[("index.html", "hello")]);
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
-    let admin = aws_key(exe(), &state, "release-admin", "admin");
-    let worker = aws_key(exe(), &state, "worker", "operate");
+    let admin = aws_key(&state, "release-admin", "admin");
+    let worker = aws_key(&state, "worker", "operate");
     let out = script(
         "worker.py",
         &[&server.url, &admin.0, &admin.1, &worker.0, &worker.1],
