@@ -92,3 +92,121 @@ pub fn mapped_repository(dir: &Path, state: &Path, files: &[(&str, &str)]) {
     )
     .unwrap();
 }
+
+/// botocore's model of CodePipeline 2015-07-09, as the installed clients
+/// have it (read through botocore's own loader: the file is compressed).
+pub fn service_model() -> serde_json::Value {
+    let out = Command::new(clients().join("bin/python"))
+        .args([
+            "-c",
+            "import json, botocore.loaders; print(json.dumps(botocore.loaders.Loader().load_service_model('codepipeline', 'service-2', '2015-07-09')))",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Where `value` does not match the model's shape `shape` (members the
+/// shape lacks, wrong types, values outside an enum, required members
+/// missing), each with its path.
+pub fn mismatches(
+    model: &serde_json::Value,
+    shape: &str,
+    value: &serde_json::Value,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(model, shape, value, shape, &mut out);
+    out
+}
+
+fn walk(
+    model: &serde_json::Value,
+    shape: &str,
+    value: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let def = &model["shapes"][shape];
+    if value.is_null() {
+        return;
+    }
+    match def["type"].as_str().unwrap_or("") {
+        "structure" => {
+            let Some(object) = value.as_object() else {
+                return out.push(format!("{path}: a structure, not {value}"));
+            };
+            for (key, member) in object {
+                match def["members"].get(key) {
+                    Some(m) => walk(
+                        model,
+                        m["shape"].as_str().unwrap(),
+                        member,
+                        &format!("{path}.{key}"),
+                        out,
+                    ),
+                    None => out.push(format!("{path}.{key}: not a member of {shape}")),
+                }
+            }
+            for required in def["required"].as_array().into_iter().flatten() {
+                let key = required.as_str().unwrap();
+                if object.get(key).is_none_or(Value::is_null) {
+                    out.push(format!("{path}.{key}: required by {shape}, missing"));
+                }
+            }
+        }
+        "list" => match value.as_array() {
+            Some(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(
+                        model,
+                        def["member"]["shape"].as_str().unwrap(),
+                        item,
+                        &format!("{path}[{i}]"),
+                        out,
+                    );
+                }
+            }
+            None => out.push(format!("{path}: a list, not {value}")),
+        },
+        "map" => match value.as_object() {
+            Some(items) => {
+                for (key, item) in items {
+                    walk(
+                        model,
+                        def["value"]["shape"].as_str().unwrap(),
+                        item,
+                        &format!("{path}[{key}]"),
+                        out,
+                    );
+                }
+            }
+            None => out.push(format!("{path}: a map, not {value}")),
+        },
+        "string" => match value.as_str() {
+            Some(text) => {
+                if let Some(allowed) = def["enum"].as_array()
+                    && !allowed.iter().any(|a| a == text)
+                {
+                    out.push(format!("{path}: `{text}` is not one of {}", def["enum"]));
+                }
+            }
+            None => out.push(format!("{path}: a string, not {value}")),
+        },
+        "integer" | "long" if !value.is_i64() && !value.is_u64() => {
+            out.push(format!("{path}: an integer, not {value}"));
+        }
+        "double" | "float" | "timestamp" if !value.is_number() => {
+            out.push(format!("{path}: a number, not {value}"));
+        }
+        "boolean" if !value.is_boolean() => {
+            out.push(format!("{path}: a boolean, not {value}"));
+        }
+        _ => {}
+    }
+}

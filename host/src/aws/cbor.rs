@@ -63,7 +63,7 @@ pub const TIMESTAMP_MEMBERS: &[&str] = &[
 
 /// The operations with no output in the model: the protocol answers them
 /// with no body.
-const NO_OUTPUT: &[&str] = &[
+pub const NO_OUTPUT: &[&str] = &[
     "DeleteCustomActionType",
     "DeletePipeline",
     "DisableStageTransition",

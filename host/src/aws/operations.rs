@@ -64,6 +64,11 @@ const OPERATIONS: &[(&str, Role)] = &[
     ("UpdatePipeline", Role::Admin),
 ];
 
+/// Every operation of the model, by name.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    OPERATIONS.iter().map(|(name, _)| *name)
+}
+
 /// The role `operation` needs; `None` for a name the model does not have.
 pub fn role_of(operation: &str) -> Option<Role> {
     OPERATIONS

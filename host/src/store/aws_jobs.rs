@@ -247,3 +247,96 @@ impl Store {
         Ok(changed > 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str, created_at: Millis) -> AwsJob {
+        AwsJob {
+            id: id.into(),
+            nonce: String::new(),
+            action_type: "Deploy/Custom/Publisher/1".into(),
+            execution_id: "e1".into(),
+            stage: "Publish".into(),
+            action: "Publish".into(),
+            attempt: 1,
+            state: state::QUEUED.into(),
+            data: "{}".into(),
+            client_token: None,
+            access_key_id: format!("ASIA{id}"),
+            result: None,
+            created_at,
+        }
+    }
+
+    #[test]
+    fn a_job_is_dispatched_once_until_its_acknowledgement_is_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store.queue_aws_job(&job("a", 1)).unwrap();
+        store.queue_aws_job(&job("b", 2)).unwrap();
+        let mut n = 0;
+        let mut nonce = || {
+            n += 1;
+            format!("n{n}")
+        };
+        let kind = "Deploy/Custom/Publisher/1";
+        // Oldest first, at most as many as asked.
+        let first = store
+            .dispatch_aws_jobs(kind, 1, 100, 40, &mut nonce)
+            .unwrap();
+        assert_eq!(
+            first.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
+        assert_eq!(first[0].nonce, "n1");
+        // Dispatched and not late: not given again; the next one is.
+        let next = store
+            .dispatch_aws_jobs(kind, 5, 110, 50, &mut nonce)
+            .unwrap();
+        assert_eq!(
+            next.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        assert!(
+            store
+                .dispatch_aws_jobs("Deploy/Custom/Other/1", 5, 110, 50, &mut nonce)
+                .unwrap()
+                .is_empty()
+        );
+        // Late: given again, with a new nonce; the old one no longer acknowledges it.
+        let again = store
+            .dispatch_aws_jobs(kind, 1, 200, 150, &mut nonce)
+            .unwrap();
+        assert_eq!(again[0].id, "a");
+        assert_eq!(again[0].nonce, "n3");
+        assert_eq!(
+            store.acknowledge_aws_job("a", "n1", 201).unwrap(),
+            Some((state::DISPATCHED.into(), false))
+        );
+        assert_eq!(
+            store.acknowledge_aws_job("a", "n3", 202).unwrap(),
+            Some((state::IN_PROGRESS.into(), true))
+        );
+        assert_eq!(store.acknowledge_aws_job("zz", "n3", 202).unwrap(), None);
+        // Acknowledged: never given again, however late.
+        let late = store
+            .dispatch_aws_jobs(kind, 5, 10_000, 9_999, &mut nonce)
+            .unwrap();
+        assert_eq!(
+            late.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+        // A result is put once.
+        assert!(store.finish_aws_job("a", true, "{}", 300).unwrap());
+        assert!(!store.finish_aws_job("a", false, "{}", 301).unwrap());
+        assert_eq!(store.aws_job("a").unwrap().unwrap().state, state::SUCCEEDED);
+        assert_eq!(store.aws_job_by_key("ASIAb").unwrap().unwrap().id, "b");
+        // A third-party job is bound to the first client token given.
+        assert!(store.bind_client_token("b", "t1").unwrap());
+        assert!(store.bind_client_token("b", "t1").unwrap());
+        assert!(!store.bind_client_token("b", "t2").unwrap());
+        assert!(!store.bind_client_token("zz", "t1").unwrap());
+    }
+}

@@ -7,6 +7,7 @@
 mod action_types;
 mod cbor;
 mod declarations;
+mod model;
 mod scenario;
 mod webhooks;
 mod workers;
