@@ -351,7 +351,7 @@ fn adapt_action(
         }
         "Manual" => Ok(Adapted {
             provider: "builtin:manual",
-            configuration: ["CustomData", "ExternalEntityLink"]
+            configuration: ["CustomData", "ExternalEntityLink", "NotificationArn"]
                 .iter()
                 .filter_map(|k| config.get(*k).map(|v| (k.to_string(), v.clone())))
                 .collect(),

@@ -44,7 +44,9 @@ fn git_sources_run_on_the_repositories_the_host_maps() {
         assert_eq!(action.grants.paths["repo"].access, PathAccess::ReadOnly);
         let approve = &effective.stages[1].actions[0];
         assert_eq!(approve.provider, "builtin:manual");
-        assert_eq!(approve.configuration.len(), 1, "NotificationArn is AWS's");
+        // The SNS topic goes with the approval's notifications.
+        assert_eq!(approve.configuration["CustomData"], "look");
+        assert_eq!(approve.configuration["NotificationArn"], "arn:aws:sns:x");
         // The definition itself is left as written.
         assert!(p.stages[0].actions[0].provider.starts_with("aws:"));
     }

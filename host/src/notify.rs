@@ -79,6 +79,10 @@ pub struct Payload {
     pub custom_data: Option<String>,
     /// The approval's `ExternalEntityLink`.
     pub link: Option<String>,
+    /// The approval's `NotificationArn` (an SNS topic, as a CodePipeline
+    /// manual approval names one), for whoever forwards it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     /// How to approve from the command line.
     pub approve: Option<String>,
     /// How to reject from the command line.
@@ -184,6 +188,7 @@ fn changes(
         action: None,
         custom_data: None,
         link: None,
+        topic: None,
         approve: None,
         reject: None,
     };
@@ -230,6 +235,7 @@ fn changes(
                 p.action = Some(action.name.clone());
                 p.custom_data = config("CustomData");
                 p.link = config("ExternalEntityLink");
+                p.topic = config("NotificationArn");
                 p.approve = Some(format!(
                     "sluice approve {} {} {}",
                     execution.id, stage.name, action.name

@@ -26,6 +26,12 @@ impl Provider for Manual {
                 "A link for the approver (the staging site, a change request).",
             ))
             .property(Property::optional(
+                "NotificationArn",
+                "An SNS topic's ARN, as CodePipeline's manual approvals name one: carried in the \
+                 approval's notifications (Sluice sends to NotificationUrl and to the pipeline's \
+                 notification URLs, not to SNS).",
+            ))
+            .property(Property::optional(
                 "NotificationUrl",
                 "Where to POST a JSON notification when approval is needed; the action's http grant must \
                  allow it.",
@@ -118,6 +124,7 @@ fn notify(job: &Job, url: &str, custom_data: &str, link: &str) {
         "execution": job.execution_id,
         "custom_data": custom_data,
         "link": link,
+        "topic": job.config.get("NotificationArn"),
         "approve": approve,
         "reject": reject,
         "expires_at_ms": job.deadline_ms,
