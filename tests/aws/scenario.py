@@ -114,6 +114,49 @@ seen["retry_mode"] = error_of(
     )
 )
 
+def building(execution_id):
+    """Waits until execution_id's Build action runs; its state then."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        stage = next(s for s in cp.get_pipeline_state(name=pipeline)["stageStates"]
+                     if s["stageName"] == "Build")
+        run = stage["actionStates"][0].get("latestExecution", {})
+        if stage.get("latestExecution", {}).get("pipelineExecutionId") == execution_id \
+                and run.get("status") == "InProgress":
+            return stage
+        time.sleep(0.2)
+    raise SystemExit(f"{execution_id} never reached Build")
+
+
+def build_action_status():
+    stage = next(s for s in cp.get_pipeline_state(name=pipeline)["stageStates"]
+                 if s["stageName"] == "Build")
+    return stage["actionStates"][0]["latestExecution"]["status"]
+
+
+# Stop and wait: the running action finishes, then the execution stops.
+waited = cp.start_pipeline_execution(
+    name=pipeline, variables=[{"name": "Behave", "value": "gate"}]
+)["pipelineExecutionId"]
+building(waited)
+cp.stop_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=waited, reason="wait for it")
+seen["stopping"] = cp.get_pipeline_execution(
+    pipelineName=pipeline, pipelineExecutionId=waited)["pipelineExecution"]["status"]
+gate(waited, "pass")
+seen["stopped_after_wait"] = wait(waited)
+seen["waited_action"] = build_action_status()
+# Stop and abandon: the running action is abandoned at once.
+abandoned = cp.start_pipeline_execution(
+    name=pipeline, variables=[{"name": "Behave", "value": "gate"}]
+)["pipelineExecutionId"]
+building(abandoned)
+cp.stop_pipeline_execution(
+    pipelineName=pipeline, pipelineExecutionId=abandoned, abandon=True, reason="now")
+seen["abandoned"] = wait(abandoned)
+seen["abandoned_action"] = build_action_status()
+seen["abandoned_summary"] = cp.get_pipeline_execution(
+    pipelineName=pipeline, pipelineExecutionId=abandoned)["pipelineExecution"].get("statusSummary")
+
 # A disabled transition holds an execution in front of its stage.
 cp.disable_stage_transition(
     pipelineName=pipeline, stageName="Build", transitionType="Inbound", reason="freeze"

@@ -94,6 +94,19 @@ stages:
         "{seen}"
     );
     assert_eq!(seen["retry_mode"], "ValidationException", "{seen}");
+    // Stopped waiting for the running action, or abandoning it.
+    assert_eq!(seen["stopping"], "Stopping", "{seen}");
+    assert_eq!(seen["stopped_after_wait"], "Stopped", "{seen}");
+    assert_eq!(seen["waited_action"], "Succeeded", "{seen}");
+    assert_eq!(seen["abandoned"], "Stopped", "{seen}");
+    assert_eq!(seen["abandoned_action"], "Abandoned", "{seen}");
+    assert!(
+        seen["abandoned_summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("now"),
+        "{seen}"
+    );
     // A disabled transition holds an execution until it is enabled.
     assert_eq!(seen["while_disabled"], "InProgress", "{seen}");
     assert_eq!(seen["after_enabling"], "Succeeded", "{seen}");

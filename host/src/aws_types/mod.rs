@@ -587,5 +587,4 @@ fn listed<'a>(names: impl Iterator<Item = &'a str>) -> String {
 }
 
 #[cfg(test)]
-#[path = "aws_types_tests.rs"]
 mod tests;
