@@ -216,6 +216,10 @@ async fn waiting_inner(
                 "boto3",
                 "Python: boto3 get_pipeline_state (SigV4, JSON 1.1)",
             ),
+            (
+                "boto3_answered",
+                "Python: the same, until answered (before parsing)",
+            ),
         ] {
             results.push(measure(name, &samples[key]));
         }
