@@ -6,7 +6,8 @@ Arguments: URL API_TOKEN KEY_ID SECRET PIPELINE ITERATIONS. Prints JSON:
 seconds per call, for each of `health` (GET /api/v1/health with urllib),
 `state` (GET /api/v1/pipelines/NAME/state with urllib), `boto3`
 (`get_pipeline_state`, signed with SigV4) and `boto3_answered` (the same
-call until its answer is in, before botocore parses it).
+call until its answer is in, before botocore parses it), `signed` (the
+request signed with botocore's SigV4Auth, sent and read with urllib).
 """
 import json
 import sys
@@ -14,7 +15,10 @@ import time
 import urllib.request
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 url, token, key, secret, pipeline, iterations = sys.argv[1:7]
 iterations = int(iterations)
@@ -59,7 +63,22 @@ def until_answered():
     return samples
 
 
+def signed():
+    """The same call, signed with botocore's SigV4Auth, sent with urllib
+    and read, not parsed: the server's part, and the transfer."""
+    body = json.dumps({"name": pipeline}).encode()
+    request = AWSRequest(method="POST", url=url + "/", data=body, headers={
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "CodePipeline_20150709.GetPipelineState",
+    })
+    SigV4Auth(Credentials(key, secret), "codepipeline", "us-east-1").add_auth(request)
+    sent = urllib.request.Request(url + "/", data=body, headers=dict(request.headers.items()))
+    with urllib.request.urlopen(sent, timeout=300) as answer:
+        answer.read()
+
+
 print(json.dumps({
+    "signed": timed(signed),
     "health": timed(lambda: get("/api/v1/health")),
     "state": timed(lambda: get(f"/api/v1/pipelines/{pipeline}/state")),
     "boto3": timed(lambda: client.get_pipeline_state(name=pipeline)),

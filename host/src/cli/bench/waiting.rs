@@ -220,6 +220,10 @@ async fn waiting_inner(
                 "boto3_answered",
                 "Python: the same, until answered (before parsing)",
             ),
+            (
+                "signed",
+                "Python: the same request signed, sent with urllib",
+            ),
         ] {
             results.push(measure(name, &samples[key]));
         }
