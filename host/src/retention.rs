@@ -32,6 +32,8 @@ pub struct Collected {
     pub logs: usize,
     /// Answered requests.
     pub requests: usize,
+    /// Folders of custom actions' jobs no worker will take.
+    pub jobs: usize,
 }
 
 impl Collected {
@@ -126,6 +128,19 @@ pub fn collect(state_dir: &StateDir, now: i64, dry_run: bool) -> Result<Collecte
             }
         }
     }
+    // The zips of custom actions' jobs no worker will take any more (their
+    // action was stopped, abandoned or timed out), once old.
+    if let Ok(entries) = std::fs::read_dir(state_dir.root.join(crate::state_dir::AWS_JOBS)) {
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if old(&entry.path()) && !store.aws_job_live(&id).map_err(|e| e.to_string())? {
+                collected.jobs += 1;
+                if !dry_run {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    }
     collected.requests = if dry_run {
         0
     } else {
@@ -163,5 +178,33 @@ pub async fn collect_every(dir: StateDir, every: Duration) {
             Ok(Err(error)) => tracing::warn!(%error, "retention: cannot collect"),
             Err(error) => tracing::warn!(%error, "retention: the collection panicked"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zips_of_jobs_no_worker_will_take_go_once_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        Store::open(dir.path()).unwrap();
+        let jobs = dir.path().join(crate::state_dir::AWS_JOBS);
+        for id in ["old", "new"] {
+            std::fs::create_dir_all(jobs.join(id).join("in")).unwrap();
+            std::fs::write(jobs.join(id).join("in/Code.zip"), "zip").unwrap();
+        }
+        let long_ago = SystemTime::now() - 2 * GRACE;
+        std::fs::File::open(jobs.join("old"))
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        let now = crate::records::now_millis();
+        assert_eq!(collect(&state, now, true).unwrap().jobs, 1);
+        assert!(jobs.join("old").exists(), "a dry run removes nothing");
+        assert_eq!(collect(&state, now, false).unwrap().jobs, 1);
+        assert!(!jobs.join("old").exists());
+        assert!(jobs.join("new").exists(), "a job just made stays");
     }
 }

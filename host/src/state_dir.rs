@@ -15,11 +15,17 @@
 //! <state>/api-token             the server's bearer token, owner-only
 //! <state>/server.json           the running server's address and pid
 //! <state>/plugins/              installed plugin packages
+//! <state>/aws-jobs/             custom actions' jobs: their artifacts as zips
+//! <state>/aws-actions.yaml      what AWS action types may reach, optional
 //! <state>/trusted-keys/         public keys `plugin trust add` accepted
 //! <state>/plugin-policy.json    the plugin trust policy, optional
 //! ```
 
 use std::path::{Path, PathBuf};
+
+/// The folder of custom actions' jobs (their artifacts' zips, as job
+/// workers fetch and put them), by job id.
+pub const AWS_JOBS: &str = "aws-jobs";
 
 /// A state directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

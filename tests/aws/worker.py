@@ -140,5 +140,19 @@ seen["second"] = status(second)
 state = cp.get_pipeline_state(name="publish")
 stage = next(s for s in state["stageStates"] if s["stageName"] == "Publish")
 seen["error"] = stage["actionStates"][0]["latestExecution"].get("errorDetails", {}).get("message")
+# A job whose action was abandoned is handed to no worker.
+third = cp.start_pipeline_execution(name="publish")["pipelineExecutionId"]
+deadline = time.time() + 60
+while time.time() < deadline:
+    stage = next(s for s in cp.get_pipeline_state(name="publish")["stageStates"] if s["stageName"] == "Publish")
+    if stage.get("latestExecution", {}).get("pipelineExecutionId") == third:
+        break
+    time.sleep(0.2)
+time.sleep(1)
+cp.stop_pipeline_execution(pipelineName="publish", pipelineExecutionId=third, abandon=True, reason="no")
+while status(third) in ("InProgress", "Stopping") and time.time() < deadline:
+    time.sleep(0.2)
+seen["third"] = status(third)
+seen["abandoned_jobs"] = cp.poll_for_jobs(actionTypeId=TYPE, maxBatchSize=5)["jobs"]
 seen["unknown_job"] = error_of(lambda: cp.acknowledge_job(jobId="00000000-0000-0000-0000-000000000000", nonce="x"))
 print(json.dumps(seen))

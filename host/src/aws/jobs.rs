@@ -258,7 +258,7 @@ async fn finish(
         Err(AwsError::new(
             "InvalidJobStateException",
             format!(
-                "Job {} is {}: its result cannot be put now",
+                "Job {} cannot take a result now: it has one, or its action is no longer in progress (it was {})",
                 job.id, job.state
             ),
         ))

@@ -46,7 +46,7 @@ pub async fn gc(ctx: &Context, args: GcArgs) -> u8 {
         "removed"
     };
     say!(
-        "{verb} {} execution{}, {} artifact{} ({}), {} log folder{}, {} answered request{}",
+        "{verb} {} execution{}, {} artifact{} ({}), {} log folder{}, {} answered request{}, {} abandoned job folder{}",
         collected.execution_count(),
         if collected.execution_count() == 1 {
             ""
@@ -60,6 +60,8 @@ pub async fn gc(ctx: &Context, args: GcArgs) -> u8 {
         if collected.logs == 1 { "" } else { "s" },
         collected.requests,
         if collected.requests == 1 { "" } else { "s" },
+        collected.jobs,
+        if collected.jobs == 1 { "" } else { "s" },
     );
     for (pipeline, n) in &collected.executions {
         say!("  {pipeline}: {n}");

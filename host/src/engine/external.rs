@@ -25,8 +25,10 @@ use std::time::Duration;
 /// The bucket artifacts of jobs are in, as workers see it.
 pub const BUCKET: &str = "sluice-jobs";
 
-/// The folder of the state directory the jobs' zips are in.
-pub const JOBS_DIR: &str = "aws-jobs";
+/// The folder of the state directory the jobs' zips are in (ended jobs'
+/// are removed as they end; those of actions stopped, abandoned or timed
+/// out by retention's collection, after an hour).
+pub const JOBS_DIR: &str = crate::state_dir::AWS_JOBS;
 
 /// How soon a waiting action reads its job again.
 const RECHECK: Duration = Duration::from_secs(1);

@@ -53,6 +53,12 @@ pub struct AwsJob {
     pub created_at: Millis,
 }
 
+/// A job whose action attempt is still in progress: jobs of an action
+/// stopped, abandoned or timed out are no longer handed out or finished.
+const RUNNING: &str = "EXISTS (SELECT 1 FROM action_runs r \
+    WHERE r.execution_id = aws_jobs.execution_id AND r.stage = aws_jobs.stage \
+    AND r.action = aws_jobs.action AND r.attempt = aws_jobs.attempt AND r.status = 'InProgress')";
+
 const COLUMNS: &str = "id, nonce, action_type, execution_id, stage, action, attempt, state, data, \
                        client_token, access_key_id, result, created_at";
 
@@ -122,10 +128,10 @@ impl Store {
             .transpose()
     }
 
-    /// Dispatches at most `most` jobs of `action_type`, oldest first: those
-    /// queued, and those dispatched before `stale_before` and never
-    /// acknowledged; each gets the nonce `nonce_of` makes. Third-party
-    /// jobs (`third_party`) get their client token too.
+    /// Dispatches at most `most` jobs of `action_type` whose actions are
+    /// in progress, oldest first: those queued, and those dispatched
+    /// before `stale_before` and never acknowledged; each gets the nonce
+    /// `nonce_of` makes.
     pub fn dispatch_aws_jobs(
         &mut self,
         action_type: &str,
@@ -138,7 +144,7 @@ impl Store {
             let rows = db.query(
                 &format!(
                     "SELECT {COLUMNS} FROM aws_jobs WHERE action_type = ?1 \
-                     AND (state = ?2 OR (state = ?3 AND dispatched_at < ?4)) \
+                     AND (state = ?2 OR (state = ?3 AND dispatched_at < ?4)) AND {RUNNING} \
                      ORDER BY created_at, id LIMIT ?5"
                 ),
                 args![
@@ -196,6 +202,20 @@ impl Store {
         })
     }
 
+    /// Whether a job is still to be done: not ended, and its action
+    /// attempt in progress.
+    pub fn aws_job_live(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .query_opt(
+                &format!(
+                    "SELECT 1 FROM aws_jobs WHERE id = ?1 AND state IN (?2, ?3, ?4) AND {RUNNING}"
+                ),
+                args![id, state::QUEUED, state::DISPATCHED, state::IN_PROGRESS],
+            )?
+            .is_some())
+    }
+
     /// Binds a third-party job to the client token its first
     /// acknowledgement gave: true when the job has (now) that token.
     pub fn bind_client_token(&mut self, id: &str, token: &str) -> Result<bool, StoreError> {
@@ -219,7 +239,8 @@ impl Store {
     }
 
     /// Records a worker's result on a job given to a worker and not yet
-    /// finished: false (nothing changed) when it is not in such a state.
+    /// finished, whose action is still in progress: false (nothing
+    /// changed) otherwise.
     pub fn finish_aws_job(
         &mut self,
         id: &str,
@@ -233,8 +254,10 @@ impl Store {
             state::FAILED
         };
         let changed = self.db.execute(
-            "UPDATE aws_jobs SET state = ?2, result = ?3, updated_at = ?4 \
-             WHERE id = ?1 AND state IN (?5, ?6)",
+            &format!(
+                "UPDATE aws_jobs SET state = ?2, result = ?3, updated_at = ?4 \
+                 WHERE id = ?1 AND state IN (?5, ?6) AND {RUNNING}"
+            ),
             args![
                 id,
                 state,
@@ -270,12 +293,29 @@ mod tests {
         }
     }
 
+    /// Records the action of the test's jobs with `status`.
+    fn action_is(store: &Store, status: &str) {
+        store
+            .db
+            .execute(
+                "INSERT INTO action_runs (execution_id, stage_index, action_index, attempt, \
+                 stage_attempt, stage, action, run_order, status, variables, running, \
+                 awaiting_approval, inputs, outputs, configuration) \
+                 VALUES ('e1', 1, 0, 1, 1, 'Publish', 'Publish', 1, ?1, '[]', 1, 0, '[]', '[]', '[]') \
+                 ON CONFLICT (execution_id, stage_index, action_index, attempt) \
+                 DO UPDATE SET status = excluded.status",
+                args![status],
+            )
+            .unwrap();
+    }
+
     #[test]
     fn a_job_is_dispatched_once_until_its_acknowledgement_is_late() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         store.queue_aws_job(&job("a", 1)).unwrap();
         store.queue_aws_job(&job("b", 2)).unwrap();
+        action_is(&store, "InProgress");
         let mut n = 0;
         let mut nonce = || {
             n += 1;
@@ -333,6 +373,18 @@ mod tests {
         assert!(!store.finish_aws_job("a", false, "{}", 301).unwrap());
         assert_eq!(store.aws_job("a").unwrap().unwrap().state, state::SUCCEEDED);
         assert_eq!(store.aws_job_by_key("ASIAb").unwrap().unwrap().id, "b");
+        // Once the action is no longer in progress (stopped, abandoned,
+        // timed out), its jobs are neither handed out nor finished.
+        assert!(store.aws_job_live("b").unwrap());
+        action_is(&store, "Abandoned");
+        assert!(!store.aws_job_live("b").unwrap());
+        assert!(
+            store
+                .dispatch_aws_jobs(kind, 5, 20_000, 19_999, &mut nonce)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!store.finish_aws_job("b", true, "{}", 20_001).unwrap());
         // A third-party job is bound to the first client token given.
         assert!(store.bind_client_token("b", "t1").unwrap());
         assert!(store.bind_client_token("b", "t1").unwrap());

@@ -66,6 +66,8 @@ async fn a_boto3_worker_serves_a_custom_action() {
     assert_eq!(seen["second"], "Failed", "{seen}");
     assert_eq!(seen["error"], "the target refused", "{seen}");
     assert_eq!(seen["unknown_job"], "JobNotFoundException", "{seen}");
+    assert_eq!(seen["third"], "Stopped", "{seen}");
+    assert_eq!(seen["abandoned_jobs"], serde_json::json!([]), "{seen}");
     // The worker's output is the artifact the next stage took.
     let (status, execution) = server
         .call("GET", &format!("/executions/{first}"), None)
@@ -78,9 +80,11 @@ async fn a_boto3_worker_serves_a_custom_action() {
         published["bytes"].as_u64(),
         Some(format!("published {first}").len() as u64)
     );
-    // Ended jobs leave no zips behind.
+    // Ended jobs leave no zips behind; the abandoned one's wait for
+    // retention's collection (an hour).
     let left: Vec<_> = walk(&state.join("aws-jobs"));
-    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].ends_with("in/Code.zip"), "{left:?}");
     server.terminate();
 }
 
