@@ -157,6 +157,15 @@ seen["abandoned_action"] = build_action_status()
 seen["abandoned_summary"] = cp.get_pipeline_execution(
     pipelineName=pipeline, pipelineExecutionId=abandoned)["pipelineExecution"].get("statusSummary")
 
+# Executions that succeeded in a stage, through the paginator.
+pages = cp.get_paginator("list_pipeline_executions").paginate(
+    pipelineName=pipeline, filter={"succeededInStage": {"stageName": "Build"}},
+    PaginationConfig={"PageSize": 1})
+built = [s["pipelineExecutionId"] for page in pages for s in page["pipelineExecutionSummaries"]]
+seen["built"] = [execution_id in built, gated in built, abandoned in built, len(built)]
+seen["filter_stage"] = error_of(lambda: cp.list_pipeline_executions(
+    pipelineName=pipeline, filter={"succeededInStage": {"stageName": "Nope"}}))
+
 # A disabled transition holds an execution in front of its stage.
 cp.disable_stage_transition(
     pipelineName=pipeline, stageName="Build", transitionType="Inbound", reason="freeze"

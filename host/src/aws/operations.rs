@@ -503,7 +503,42 @@ async fn list_executions(state: &AppState, input: &Value) -> Result<Value, AwsEr
             })?,
         None => 0,
     };
-    let page: Vec<_> = all.iter().skip(start).take(limit).collect();
+    // `filter.succeededInStage`: only executions that succeeded in that
+    // stage (read one execution at a time until the page is full and one
+    // more is known to follow).
+    let stage = input
+        .pointer("/filter/succeededInStage/stageName")
+        .and_then(Value::as_str);
+    if let Some(stage) = stage
+        && !version.definition.stages.iter().any(|s| s.name == stage)
+    {
+        return Err(AwsError::new(
+            "StageNotFoundException",
+            format!("Stage '{stage}' does not exist in pipeline '{pipeline}'"),
+        ));
+    }
+    let mut page = Vec::new();
+    let mut more = false;
+    for summary in all.iter().skip(start) {
+        let wanted = match stage {
+            None => true,
+            Some(stage) => execution_of(state, &pipeline, &summary.id)
+                .await?
+                .stages
+                .iter()
+                .any(|s| {
+                    s.name == stage && s.status == Some(crate::records::StageStatus::Succeeded)
+                }),
+        };
+        if !wanted {
+            continue;
+        }
+        if page.len() == limit {
+            more = true;
+            break;
+        }
+        page.push(summary);
+    }
     let summaries: Vec<Value> = page
         .iter()
         .map(|e| {
@@ -525,9 +560,7 @@ async fn list_executions(state: &AppState, input: &Value) -> Result<Value, AwsEr
         })
         .collect();
     let mut out = json!({"pipelineExecutionSummaries": summaries});
-    if start + limit < all.len()
-        && let Some(last) = page.last()
-    {
+    if more && let Some(last) = page.last() {
         out["nextToken"] = json!(last.id);
     }
     Ok(out)

@@ -107,6 +107,12 @@ stages:
             .contains("now"),
         "{seen}"
     );
+    // Filtered by the stage they succeeded in: the first and the retried
+    // one did, the abandoned one did not; one per page.
+    assert_eq!(seen["built"][0], true, "{seen}");
+    assert_eq!(seen["built"][1], true, "{seen}");
+    assert_eq!(seen["built"][2], false, "{seen}");
+    assert_eq!(seen["filter_stage"], "StageNotFoundException", "{seen}");
     // A disabled transition holds an execution until it is enabled.
     assert_eq!(seen["while_disabled"], "InProgress", "{seen}");
     assert_eq!(seen["after_enabling"], "Succeeded", "{seen}");
