@@ -103,6 +103,12 @@ except botocore.exceptions.ClientError as e:
         f"state: {json.dumps(cp.get_pipeline_state(name=pipeline), default=str)}"
     )
 seen["after_retry"] = wait(gated)
+every = cp.list_action_executions(pipelineName=pipeline, filter={"pipelineExecutionId": gated})
+seen["attempts"] = sorted((d["actionName"], d["status"]) for d in every["actionExecutionDetails"])
+latest = cp.list_action_executions(
+    pipelineName=pipeline, filter={"latestInPipelineExecution": {
+        "pipelineExecutionId": gated, "startTimeRange": "Latest"}})
+seen["latest_attempts"] = sorted((d["actionName"], d["status"]) for d in latest["actionExecutionDetails"])
 seen["retry_succeeded"] = error_of(
     lambda: cp.retry_stage_execution(
         pipelineName=pipeline, stageName="Build", pipelineExecutionId=gated, retryMode="ALL_ACTIONS"

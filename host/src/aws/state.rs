@@ -304,9 +304,15 @@ pub async fn list_action_executions(state: &AppState, input: &Value) -> Result<V
     let limit = max_results(input, 100, 100)?;
     let version = current(state, &name).await?;
     let filter = input.get("filter").filter(|f| !f.is_null());
+    // `latestInPipelineExecution`: only the latest attempt of each action
+    // of that execution; otherwise every attempt.
+    let latest_in = filter
+        .and_then(|f| f.pointer("/latestInPipelineExecution/pipelineExecutionId"))
+        .and_then(Value::as_str);
     let wanted = filter
         .and_then(|f| f.get("pipelineExecutionId"))
-        .and_then(Value::as_str);
+        .and_then(Value::as_str)
+        .or(latest_in);
     let executions: Vec<Execution> = match wanted {
         Some(id) => vec![execution_of(state, &name, id).await?],
         None => {
@@ -340,10 +346,24 @@ pub async fn list_action_executions(state: &AppState, input: &Value) -> Result<V
                 .map_err(read_error)?
                 .unwrap_or_else(|| version.clone())
         };
-        for stage in &e.stages {
-            for action in stage.actions.iter().filter(|a| a.status.is_some()) {
-                details.push(detail(e, &stage.name, action, &shown));
+        if latest_in.is_some() {
+            for stage in &e.stages {
+                for action in stage.actions.iter().filter(|a| a.status.is_some()) {
+                    details.push(detail(e, &stage.name, action, &shown));
+                }
             }
+            continue;
+        }
+        let id = e.id.clone();
+        let attempts = state
+            .read(move |s| {
+                s.action_attempts(&id)
+                    .map_err(crate::queries::OpError::internal)
+            })
+            .await
+            .map_err(read_error)?;
+        for attempt in attempts.iter().filter(|a| a.run.status.is_some()) {
+            details.push(detail(e, &attempt.stage, &attempt.run, &shown));
         }
     }
     // The token is how many details the pages before held.

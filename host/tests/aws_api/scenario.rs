@@ -94,6 +94,21 @@ stages:
         "{seen}"
     );
     assert_eq!(seen["retry_mode"], "ValidationException", "{seen}");
+    // Every attempt, or only the latest of each action.
+    assert_eq!(
+        seen["attempts"],
+        serde_json::json!([
+            ["Make", "Failed"],
+            ["Make", "Succeeded"],
+            ["Src", "Succeeded"]
+        ]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["latest_attempts"],
+        serde_json::json!([["Make", "Succeeded"], ["Src", "Succeeded"]]),
+        "{seen}"
+    );
     // Stopped waiting for the running action, or abandoning it.
     assert_eq!(seen["stopping"], "Stopping", "{seen}");
     assert_eq!(seen["stopped_after_wait"], "Stopped", "{seen}");
