@@ -105,6 +105,16 @@ async fn check_client(state: &AppState, job: &AwsJob, input: &Value) -> Result<(
     }
 }
 
+/// The job `jobId` names; for a third-party call, with its client token
+/// checked.
+async fn job_for(state: &AppState, input: &Value, third_party: bool) -> Result<AwsJob, AwsError> {
+    let job = job_of(state, input).await?;
+    if third_party {
+        check_client(state, &job, input).await?;
+    }
+    Ok(job)
+}
+
 fn data(job: &AwsJob) -> Value {
     serde_json::from_str(&job.data).unwrap_or(Value::Null)
 }
@@ -196,11 +206,8 @@ pub async fn acknowledge(
     input: &Value,
     third_party: bool,
 ) -> Result<Value, AwsError> {
-    let job = job_of(state, input).await?;
     let given = required(input, "nonce")?.to_string();
-    if third_party {
-        check_client(state, &job, input).await?;
-    }
+    let job = job_for(state, input, third_party).await?;
     let id = job.id.clone();
     let answer = state
         .write(move |s| {
@@ -227,12 +234,12 @@ pub async fn details(
     input: &Value,
     third_party: bool,
 ) -> Result<Value, AwsError> {
-    let job = job_of(state, input).await?;
-    if third_party {
-        check_client(state, &job, input).await?;
-        return Ok(json!({"jobDetails": {"id": job.id, "data": data(&job), "nonce": job.nonce}}));
-    }
-    Ok(json!({"jobDetails": {"id": job.id, "data": data(&job), "accountId": ACCOUNT}}))
+    let job = job_for(state, input, third_party).await?;
+    Ok(if third_party {
+        json!({"jobDetails": {"id": job.id, "data": data(&job), "nonce": job.nonce}})
+    } else {
+        json!({"jobDetails": {"id": job.id, "data": data(&job), "accountId": ACCOUNT}})
+    })
 }
 
 /// Records a worker's result, refused unless the job is still the
@@ -270,10 +277,7 @@ pub async fn succeed(
     input: &Value,
     third_party: bool,
 ) -> Result<Value, AwsError> {
-    let job = job_of(state, input).await?;
-    if third_party {
-        check_client(state, &job, input).await?;
-    }
+    let job = job_for(state, input, third_party).await?;
     let mut result = json!({});
     for member in ["currentRevision", "continuationToken", "executionDetails"] {
         if let Some(v) = input.get(member).filter(|v| !v.is_null()) {
@@ -319,10 +323,7 @@ pub async fn succeed(
 }
 
 pub async fn fail(state: &AppState, input: &Value, third_party: bool) -> Result<Value, AwsError> {
-    let job = job_of(state, input).await?;
-    if third_party {
-        check_client(state, &job, input).await?;
-    }
+    let job = job_for(state, input, third_party).await?;
     let details = input
         .get("failureDetails")
         .filter(|v| v.is_object())

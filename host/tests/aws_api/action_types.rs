@@ -4,7 +4,6 @@ use super::*;
 
 #[tokio::test]
 async fn action_types_are_listed_read_and_custom_ones_created_updated_tagged_and_deleted() {
-    let clients = clients();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     // A plugin installed: the built-in noop as acmeco/noop 1.0.0 (its
@@ -36,27 +35,18 @@ async fn action_types_are_listed_read_and_custom_ones_created_updated_tagged_and
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
     let admin = aws_key(&state, "types-admin", "admin");
     let reader = aws_key(&state, "types-reader", "read");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/action_types.py");
-    let out = Command::new(clients.join("bin/python"))
-        .arg(&script)
-        .args([
+    let seen = run_script(
+        &server,
+        "action_types.py",
+        &[
             &server.url,
             &admin.0,
             &admin.1,
             &reader.0,
             &reader.1,
             plugin,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}\nserver: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.output()
+        ],
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     eprintln!(
         "ListActionTypes: first call {}s (describes every built-in), second {}s",
         seen["first_list_seconds"], seen["second_list_seconds"]

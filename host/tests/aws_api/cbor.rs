@@ -4,12 +4,8 @@ use super::*;
 
 #[tokio::test]
 async fn boto3_speaks_rpc_v2_cbor_and_json_to_the_same_api() {
-    let clients = clients();
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
-    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
-    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let src = sluice_tests::gated_source_folder(dir.path(), &[("file.txt", "one")]);
     let gates = dir.path().join("gates");
     std::fs::create_dir_all(&gates).unwrap();
     let state = dir.path().join("state");
@@ -41,21 +37,18 @@ stages:
     let (cbor_key, cbor_secret) = aws_key(&state, "cbor-bot", "operate");
     let (json_key, json_secret) = aws_key(&state, "json-bot", "operate");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/cbor.py");
-    let out = Command::new(clients.join("bin/python"))
-        .arg(&script)
-        .args([&server.url, "relay", &cbor_key, &cbor_secret])
-        .args([&json_key, &json_secret])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}\nserver: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.output()
+    let seen = run_script(
+        &server,
+        "cbor.py",
+        &[
+            &server.url,
+            "relay",
+            &cbor_key,
+            &cbor_secret,
+            &json_key,
+            &json_secret,
+        ],
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["cbor_protocol"], "smithy-rpc-v2-cbor", "{seen}");
     assert_eq!(seen["json_protocol"], "json", "{seen}");
     // The same calls, the same answers, in either protocol; timestamps

@@ -17,22 +17,18 @@ async fn codepipeline_declarations_are_created_run_approved_and_read_back() {
     let admin = aws_key(&state, "release-admin", "admin");
     let operator = aws_key(&state, "release-bot", "operate");
     let out_file = dir.path().join("shipit.json");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/declarations.py");
-    let url = server.url.clone();
-    let out = Command::new(clients.join("bin/python"))
-        .arg(&script)
-        .args([&url, &admin.0, &admin.1, &operator.0, &operator.1])
-        .arg(&out_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}\nserver: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.output()
+    let seen = run_script(
+        &server,
+        "declarations.py",
+        &[
+            &server.url,
+            &admin.0,
+            &admin.1,
+            &operator.0,
+            &operator.1,
+            &out_file.display().to_string(),
+        ],
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     // Read back as sent; what AWS owns answered as the host's.
     assert_eq!(seen["same_declaration"], true, "{seen}");
     assert_eq!(
@@ -184,40 +180,29 @@ async fn codepipeline_declarations_are_created_run_approved_and_read_back() {
         "{}",
         String::from_utf8_lossy(&applied.stderr)
     );
-    let cli = aws_cli(
+    let got = aws_json(
         &clients,
         dir.path(),
-        &url,
+        &server.url,
         &admin,
         &["codepipeline", "get-pipeline", "--name", "shipit"],
     );
-    assert!(
-        cli.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
-    let got: Value = serde_json::from_slice(&cli.stdout).unwrap();
     assert_eq!(got["pipeline"]["version"], 3, "{got}");
     assert_eq!(
         got["pipeline"]["stages"][2]["actions"][0]["configuration"]["CustomData"],
         "Release #{SourceVariables.CommitId}?"
     );
-    let cli = aws_cli(
+    aws_json(
         &clients,
         dir.path(),
-        &url,
+        &server.url,
         &admin,
         &["codepipeline", "delete-pipeline", "--name", "shipit"],
     );
-    assert!(
-        cli.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
     let cli = aws_cli(
         &clients,
         dir.path(),
-        &url,
+        &server.url,
         &admin,
         &["codepipeline", "get-pipeline", "--name", "shipit"],
     );

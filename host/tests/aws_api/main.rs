@@ -53,6 +53,32 @@ fn aws_cli(
         .unwrap()
 }
 
+/// Runs `tests/aws/NAME` with the clients' Python against `server`: the
+/// JSON object it prints of what it saw (its output and the server's
+/// shown when it fails).
+fn run_script(server: &ServerProcess, name: &str, args: &[&str]) -> Value {
+    let out = sluice_tests::aws::script(name, args);
+    assert!(
+        out.status.success(),
+        "{}\n{}\nserver: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.output()
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// [`aws_cli`] that must succeed: its JSON answer.
+fn aws_json(clients: &Path, dir: &Path, url: &str, key: &(String, String), args: &[&str]) -> Value {
+    let out = aws_cli(clients, dir, url, key, args);
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
 /// `sluice ARGS` on `state` (with the server's cache folder); its output.
 fn sluice_ok(state: &Path, args: &[&str]) -> String {
     let out = Command::new(exe())

@@ -7,10 +7,7 @@ use super::*;
 async fn boto3_and_the_aws_cli_run_pipelines_with_signed_requests() {
     let clients = clients();
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
-    std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
-    std::fs::write(src.join("LATEST"), "r1").unwrap();
+    let src = sluice_tests::gated_source_folder(dir.path(), &[("file.txt", "one")]);
     let gates = dir.path().join("gates");
     std::fs::create_dir_all(&gates).unwrap();
     let state = dir.path().join("state");
@@ -47,22 +44,19 @@ stages:
     assert!(key.starts_with("AKIA") && key.len() == 20, "{key}");
     assert_eq!(secret.len(), 40);
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/scenario.py");
-    let url = server.url.clone();
-    let out = Command::new(clients.join("bin/python"))
-        .arg(&script)
-        .args([&url, "relay", &key, &secret, &read_key, &read_secret])
-        .arg(&gates)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}\nserver: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.output()
+    let seen = run_script(
+        &server,
+        "scenario.py",
+        &[
+            &server.url,
+            "relay",
+            &key,
+            &secret,
+            &read_key,
+            &read_secret,
+            &gates.display().to_string(),
+        ],
     );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["pipelines"], serde_json::json!(["relay"]), "{seen}");
     assert_eq!(seen["same_execution"], true, "{seen}");
     assert_eq!(seen["status"], "Succeeded", "{seen}");
@@ -134,32 +128,13 @@ stages:
     assert_eq!(seen["missing_stage"], "StageNotFoundException", "{seen}");
 
     // The AWS CLI, with --endpoint-url.
-    let aws = Command::new(clients.join("bin/aws"))
-        .args([
-            "codepipeline",
-            "list-pipelines",
-            "--endpoint-url",
-            &url,
-            "--output",
-            "json",
-        ])
-        .env("AWS_ACCESS_KEY_ID", &key)
-        .env("AWS_SECRET_ACCESS_KEY", &secret)
-        .env("AWS_DEFAULT_REGION", "eu-west-1")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", dir.path().join("no-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.path().join("no-credentials"),
-        )
-        .output()
-        .unwrap();
-    assert!(
-        aws.status.success(),
-        "{}",
-        String::from_utf8_lossy(&aws.stderr)
+    let listed = aws_json(
+        &clients,
+        dir.path(),
+        &server.url,
+        &(key.clone(), secret.clone()),
+        &["codepipeline", "list-pipelines"],
     );
-    let listed: Value = serde_json::from_slice(&aws.stdout).unwrap();
     assert_eq!(listed["pipelines"][0]["name"], "relay", "{listed}");
     assert_eq!(listed["pipelines"][0]["pipelineType"], "V2", "{listed}");
 

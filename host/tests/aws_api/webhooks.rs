@@ -4,7 +4,6 @@ use super::*;
 
 #[tokio::test]
 async fn webhooks_put_through_boto3_start_their_pipeline_when_called() {
-    let clients = clients();
     let dir = tempfile::tempdir().unwrap();
     // The repository a CodeCommit source names, mapped by the host.
     let state = dir.path().join("state");
@@ -15,20 +14,7 @@ async fn webhooks_put_through_boto3_start_their_pipeline_when_called() {
     );
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
     let (key, secret) = aws_key(&state, "hook-admin", "admin");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws/webhooks.py");
-    let out = Command::new(clients.join("bin/python"))
-        .arg(&script)
-        .args([&server.url, &key, &secret])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}\nserver: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.output()
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seen = run_script(&server, "webhooks.py", &[&server.url, &key, &secret]);
     // Answered as the model shapes it: the secret redacted, an ARN, a URL
     // of its own on the server's address, kept when put again.
     assert_eq!(seen["answered_secret"], "****", "{seen}");

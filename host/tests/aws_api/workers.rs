@@ -5,7 +5,7 @@
 //! credentials, continues once, and succeeds; a second job fails.
 
 use super::*;
-use sluice_tests::aws::{mapped_repository, script};
+use sluice_tests::aws::mapped_repository;
 
 #[tokio::test]
 async fn a_boto3_worker_serves_a_custom_action() {
@@ -15,18 +15,11 @@ async fn a_boto3_worker_serves_a_custom_action() {
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
     let admin = aws_key(&state, "release-admin", "admin");
     let worker = aws_key(&state, "worker", "operate");
-    let out = script(
+    let seen = run_script(
+        &server,
         "worker.py",
         &[&server.url, &admin.0, &admin.1, &worker.0, &worker.1],
     );
-    assert!(
-        out.status.success(),
-        "{}\n{}\nserver: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        server.output()
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         seen["unknown_type"], "ActionTypeNotFoundException",
         "{seen}"

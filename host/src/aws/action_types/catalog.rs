@@ -12,6 +12,16 @@ pub(super) type AwsProperty = (&'static str, bool, bool, bool, &'static str, &'s
 pub(super) type AwsType = (&'static str, &'static [AwsProperty], [u8; 2], [u8; 2]);
 
 /// Each AWS-owned type of [`crate::aws_types::SUPPORTED`].
+/// CodeBuild's properties, the same for builds and tests.
+#[rustfmt::skip]
+const CODEBUILD: &[AwsProperty] = &[
+        ("ProjectName", true, true, false, "String", "The name of the build project."),
+        ("PrimarySource", false, false, false, "String", "The input artifact the buildspec is read from, when there are several."),
+        ("EnvironmentVariables", false, false, false, "String", "A JSON array of environment variables for the build."),
+        ("BatchEnabled", false, false, false, "Boolean", "Whether the build runs as a batch."),
+        ("CombineArtifacts", false, false, false, "Boolean", "Whether a batch's artifacts are combined into one."),
+];
+
 #[rustfmt::skip]
 pub(super) const AWS_TYPES: &[AwsType] = &[
     ("Source/AWS/CodeCommit/1", &[
@@ -39,20 +49,8 @@ pub(super) const AWS_TYPES: &[AwsType] = &[
         ("CustomData", false, false, false, "String", "Comments shown to the reviewer."),
         ("ExternalEntityLink", false, false, false, "String", "A URL the reviewer is asked to look at."),
     ], [0, 0], [0, 0]),
-    ("Build/AWS/CodeBuild/1", &[
-        ("ProjectName", true, true, false, "String", "The name of the build project."),
-        ("PrimarySource", false, false, false, "String", "The input artifact the buildspec is read from, when there are several."),
-        ("EnvironmentVariables", false, false, false, "String", "A JSON array of environment variables for the build."),
-        ("BatchEnabled", false, false, false, "Boolean", "Whether the build runs as a batch."),
-        ("CombineArtifacts", false, false, false, "Boolean", "Whether a batch's artifacts are combined into one."),
-    ], [1, 5], [0, 5]),
-    ("Test/AWS/CodeBuild/1", &[
-        ("ProjectName", true, true, false, "String", "The name of the build project."),
-        ("PrimarySource", false, false, false, "String", "The input artifact the buildspec is read from, when there are several."),
-        ("EnvironmentVariables", false, false, false, "String", "A JSON array of environment variables for the build."),
-        ("BatchEnabled", false, false, false, "Boolean", "Whether the build runs as a batch."),
-        ("CombineArtifacts", false, false, false, "Boolean", "Whether a batch's artifacts are combined into one."),
-    ], [1, 5], [0, 5]),
+    ("Build/AWS/CodeBuild/1", CODEBUILD, [1, 5], [0, 5]),
+    ("Test/AWS/CodeBuild/1", CODEBUILD, [1, 5], [0, 5]),
     ("Invoke/AWS/Lambda/1", &[
         ("FunctionName", true, true, false, "String", "The name of the function to invoke."),
         ("UserParameters", false, false, false, "String", "A string given to the function as its parameters."),
