@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// The route: the jobs' bucket, path-style.
 pub const ROUTE: &str = "/sluice-jobs/{*key}";
@@ -212,21 +212,32 @@ async fn authenticate(
     Ok(job)
 }
 
-/// `GetObject` (one byte range, when asked) or `HeadObject`.
+/// `GetObject` (one byte range, when asked) or `HeadObject`. The object
+/// is streamed from its file in chunks, never held whole in memory (an
+/// input artifact may be as large as any artifact); its ETag comes from
+/// the file's size and modification time, which change whenever it does.
 async fn read(
     path: &std::path::Path,
     method: &Method,
     headers: &HeaderMap,
     key: &str,
 ) -> Result<Response, S3Error> {
-    let bytes = tokio::fs::read(path).await.map_err(|_| {
+    let internal = |e: std::io::Error| {
+        s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            e.to_string(),
+        )
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(|_| {
         s3_error(
             StatusCode::NOT_FOUND,
             "NoSuchKey",
             format!("The specified key does not exist: {key}"),
         )
     })?;
-    let total = bytes.len();
+    let metadata = file.metadata().await.map_err(internal)?;
+    let total = metadata.len();
     let (status, range) = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(text) => match byte_range(text, total) {
             Some(r) => (StatusCode::PARTIAL_CONTENT, r),
@@ -240,11 +251,19 @@ async fn read(
         },
         None => (StatusCode::OK, 0..total),
     };
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(format!("{total}:{modified}")))[..32]
+    );
     let mut response = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/zip")
-        .header(header::CONTENT_LENGTH, range.len())
+        .header(header::CONTENT_LENGTH, range.end - range.start)
         .header(header::ETAG, etag)
         .header(header::ACCEPT_RANGES, "bytes");
     if status == StatusCode::PARTIAL_CONTENT {
@@ -260,7 +279,10 @@ async fn read(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from(bytes[range].to_vec())
+        file.seek(std::io::SeekFrom::Start(range.start))
+            .await
+            .map_err(internal)?;
+        Body::from_stream(chunks(file.take(range.end - range.start)))
     };
     response.body(body).map_err(|e| {
         s3_error(
@@ -271,17 +293,34 @@ async fn read(
     })
 }
 
+/// A reader as a stream of chunks of at most 64 KiB.
+fn chunks(
+    reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send {
+    futures_util::stream::unfold(reader, |mut reader| async move {
+        let mut buffer = vec![0; 64 << 10];
+        match reader.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok(buffer), reader))
+            }
+            Err(e) => Some((Err(e), reader)),
+        }
+    })
+}
+
 /// `bytes=A-B`, `bytes=A-` or `bytes=-N` of an object of `total` bytes.
-fn byte_range(text: &str, total: usize) -> Option<std::ops::Range<usize>> {
+fn byte_range(text: &str, total: u64) -> Option<std::ops::Range<u64>> {
     let spec = text.strip_prefix("bytes=")?;
     let (start, end) = spec.split_once('-')?;
     let range = match (start.trim(), end.trim()) {
         ("", n) => {
-            let n: usize = n.parse().ok()?;
+            let n: u64 = n.parse().ok()?;
             total.saturating_sub(n)..total
         }
         (a, "") => a.parse().ok()?..total,
-        (a, b) => a.parse().ok()?..(b.parse::<usize>().ok()? + 1).min(total),
+        (a, b) => a.parse().ok()?..(b.parse::<u64>().ok()?.saturating_add(1)).min(total),
     };
     (range.start < range.end && range.start < total).then_some(range)
 }
@@ -311,53 +350,24 @@ async fn write(
         ));
     }
     let parent = path.parent().expect("a job's object has a folder");
+    // Each put writes its own partial file, so two puts of one key at once
+    // cannot mix: the last to finish is the object.
     let partial = parent.join(format!(
-        ".{}.part",
+        ".{}.{}.part",
         path.file_name()
             .and_then(|n| n.to_str())
-            .unwrap_or("object")
+            .unwrap_or("object"),
+        uuid::Uuid::now_v7().simple()
     ));
-    let mut file = std::fs::File::create(&partial).map_err(|e| {
-        s3_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            e.to_string(),
-        )
-    })?;
-    let mut hasher = Sha256::new();
-    let mut size: u64 = 0;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| s3_error(StatusCode::BAD_REQUEST, "IncompleteBody", e.to_string()))?;
-        size += chunk.len() as u64;
-        if size > MAX_OBJECT {
-            let _ = std::fs::remove_file(&partial);
-            return Err(s3_error(
-                StatusCode::BAD_REQUEST,
-                "EntityTooLarge",
-                format!("an object may hold at most {MAX_OBJECT} bytes"),
-            ));
+    let result = receive(&partial, body, &signed).await;
+    let digest = match result {
+        Ok(digest) => digest,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(error);
         }
-        hasher.update(&chunk);
-        file.write_all(&chunk).map_err(|e| {
-            s3_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                e.to_string(),
-            )
-        })?;
-    }
-    let digest = hex::encode(hasher.finalize());
-    if signed != "UNSIGNED-PAYLOAD" && !signed.eq_ignore_ascii_case(&digest) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(s3_error(
-            StatusCode::BAD_REQUEST,
-            "XAmzContentSHA256Mismatch",
-            "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        ));
-    }
-    std::fs::rename(&partial, path).map_err(|e| {
+    };
+    tokio::fs::rename(&partial, path).await.map_err(|e| {
         s3_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
@@ -369,6 +379,48 @@ async fn write(
         response.headers_mut().insert(header::ETAG, etag);
     }
     Ok(response)
+}
+
+/// Writes a put's body to `partial`, at most [`MAX_OBJECT`] bytes, and
+/// checks it against the SHA-256 `signed` (unless `UNSIGNED-PAYLOAD`);
+/// returns that digest in hex. The caller removes `partial` on an error.
+async fn receive(partial: &std::path::Path, body: Body, signed: &str) -> Result<String, S3Error> {
+    let internal = |e: std::io::Error| {
+        s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            e.to_string(),
+        )
+    };
+    let mut file = tokio::fs::File::create(partial).await.map_err(internal)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| s3_error(StatusCode::BAD_REQUEST, "IncompleteBody", e.to_string()))?;
+        size += chunk.len() as u64;
+        if size > MAX_OBJECT {
+            return Err(s3_error(
+                StatusCode::BAD_REQUEST,
+                "EntityTooLarge",
+                format!("an object may hold at most {MAX_OBJECT} bytes"),
+            ));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    // tokio writes in the background: flush before the file is renamed.
+    file.flush().await.map_err(internal)?;
+    let digest = hex::encode(hasher.finalize());
+    if signed != "UNSIGNED-PAYLOAD" && !signed.eq_ignore_ascii_case(&digest) {
+        return Err(s3_error(
+            StatusCode::BAD_REQUEST,
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ));
+    }
+    Ok(digest)
 }
 
 #[cfg(test)]
@@ -383,5 +435,99 @@ mod tests {
         assert_eq!(byte_range("bytes=95-200", 100), Some(95..100));
         assert_eq!(byte_range("bytes=100-", 100), None);
         assert_eq!(byte_range("lines=1-2", 100), None);
+    }
+
+    async fn body_of(response: Response) -> Vec<u8> {
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn objects_are_streamed_whole_or_by_range_and_heads_carry_no_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Code.zip");
+        // More than one chunk, each byte telling its place.
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let whole = read(&path, &Method::GET, &HeaderMap::new(), "k")
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(whole.status(), StatusCode::OK);
+        assert_eq!(whole.headers()[header::CONTENT_LENGTH], "200000");
+        let etag = whole.headers()[header::ETAG].clone();
+        assert_eq!(body_of(whole).await, content);
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::RANGE,
+            HeaderValue::from_static("bytes=70000-140001"),
+        );
+        let part = read(&path, &Method::GET, &headers, "k").await.ok().unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(
+            part.headers()[header::CONTENT_RANGE],
+            "bytes 70000-140001/200000"
+        );
+        assert_eq!(part.headers()[header::ETAG], etag);
+        assert_eq!(body_of(part).await, content[70000..140002]);
+
+        let head = read(&path, &Method::HEAD, &HeaderMap::new(), "k")
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "200000");
+        assert!(body_of(head).await.is_empty());
+
+        headers.insert(header::RANGE, HeaderValue::from_static("bytes=200000-"));
+        let beyond = read(&path, &Method::GET, &headers, "k")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(beyond.code, "InvalidRange");
+        let missing = read(
+            &dir.path().join("Other.zip"),
+            &Method::GET,
+            &HeaderMap::new(),
+            "k",
+        )
+        .await
+        .err()
+        .unwrap();
+        assert_eq!(missing.code, "NoSuchKey");
+    }
+
+    #[tokio::test]
+    async fn a_put_whose_body_does_not_match_its_signed_digest_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Out.zip");
+        std::fs::write(&path, b"before").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_str(&hex::encode(Sha256::digest(b"something else"))).unwrap(),
+        );
+        let refused = write(&path, &headers, Body::from("after"))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(refused.code, "XAmzContentSHA256Mismatch");
+        assert_eq!(std::fs::read(&path).unwrap(), b"before");
+        // No partial file is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        headers.insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_str(&hex::encode(Sha256::digest(b"after"))).unwrap(),
+        );
+        let put = write(&path, &headers, Body::from("after"))
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(put.status(), StatusCode::OK);
+        assert_eq!(std::fs::read(&path).unwrap(), b"after");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
