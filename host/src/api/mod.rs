@@ -65,6 +65,9 @@ struct Inner {
     changes: broadcast::Sender<Change>,
     triggers: Option<crate::triggers::Triggers>,
     closing: tokio::sync::watch::Sender<bool>,
+    /// The bucket hosts share artifacts in, when they do (custom actions'
+    /// job zips are kept there too).
+    remote: Option<crate::artifacts::Remote>,
 }
 
 /// A change the console hears about besides execution snapshots.
@@ -94,6 +97,13 @@ impl AppState {
         let (changes, _) = broadcast::channel(256);
         let readers = Mutex::new(vec![store]);
         let (closing, _) = tokio::sync::watch::channel(false);
+        let remote = ctx
+            .engine
+            .artifacts
+            .as_ref()
+            .map(crate::artifacts::Remote::new)
+            .transpose()
+            .map_err(|e| e.to_string())?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 engine,
@@ -106,8 +116,14 @@ impl AppState {
                 changes,
                 triggers,
                 closing,
+                remote,
             }),
         })
+    }
+
+    /// The bucket hosts share artifacts in, if any.
+    pub fn remote(&self) -> Option<&crate::artifacts::Remote> {
+        self.inner.remote.as_ref()
     }
 
     /// The engine.

@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Where artifacts go, and how to reach it.
@@ -179,7 +180,7 @@ impl Remote {
             })??
         };
         let mut reader = tokio::fs::File::from_std(archive);
-        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        use tokio::io::AsyncSeekExt;
         reader
             .seek(std::io::SeekFrom::Start(0))
             .await
@@ -187,9 +188,21 @@ impl Remote {
                 what: what.clone(),
                 source,
             })?;
+        self.upload(&self.key(digest), reader, what).await
+    }
+
+    /// Streams `reader` into the object `key`, in parts, at most two in
+    /// flight: memory stays bounded whatever the object's size.
+    async fn upload(
+        &self,
+        key: &ObjectPath,
+        mut reader: impl tokio::io::AsyncRead + Unpin,
+        what: String,
+    ) -> Result<(), ArtifactError> {
+        use tokio::io::AsyncReadExt;
         let upload = self
             .store
-            .put_multipart(&self.key(digest))
+            .put_multipart(key)
             .await
             .map_err(failed(what.clone()))?;
         let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
@@ -205,8 +218,6 @@ impl Remote {
             if n == 0 {
                 break;
             }
-            // At most two parts in flight: memory stays bounded whatever
-            // the artifact's size.
             writer
                 .wait_for_capacity(2)
                 .await
@@ -214,6 +225,74 @@ impl Remote {
             writer.write(&buffer[..n]);
         }
         writer.finish().await.map_err(failed(what))?;
+        Ok(())
+    }
+
+    /// The object `name` (a path under the bucket's prefix, beside
+    /// `artifacts/`) for objects hosts share that are not artifacts.
+    fn object(&self, name: &str) -> ObjectPath {
+        if self.prefix.is_empty() {
+            ObjectPath::from(name)
+        } else {
+            ObjectPath::from(format!("{}/{name}", self.prefix))
+        }
+    }
+
+    /// Puts the file `path` into the bucket as object `name` (under the
+    /// prefix), replacing what was there.
+    pub async fn put_file(&self, name: &str, path: &Path) -> Result<(), ArtifactError> {
+        let what = format!("putting {name} into {}", self.shown);
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| ArtifactError::Io {
+                what: what.clone(),
+                source,
+            })?;
+        self.upload(&self.object(name), file, what).await
+    }
+
+    /// Brings object `name` (under the prefix) to the file `path`, written
+    /// beside it first and renamed into place whole; `false` when the
+    /// bucket has no such object.
+    pub async fn get_file(&self, name: &str, path: &Path) -> Result<bool, ArtifactError> {
+        let what = format!("fetching {name} from {}", self.shown);
+        let io = |source| ArtifactError::Io {
+            what: what.clone(),
+            source,
+        };
+        let got = match self.store.get(&self.object(name)).await {
+            Ok(got) => got,
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(failed(what)(e)),
+        };
+        let parent = path.parent().unwrap_or(Path::new("."));
+        tokio::fs::create_dir_all(parent).await.map_err(io)?;
+        let partial = tempfile::NamedTempFile::new_in(parent).map_err(io)?;
+        let mut file = tokio::fs::File::from_std(partial.reopen().map_err(io)?);
+        let mut stream = got.into_stream();
+        use tokio::io::AsyncWriteExt;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(failed(what.clone()))?;
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        drop(file);
+        partial.persist(path).map_err(|e| io(e.error))?;
+        Ok(true)
+    }
+
+    /// Removes every object under `folder` (under the prefix).
+    pub async fn remove_under(&self, folder: &str) -> Result<(), ArtifactError> {
+        let what = format!("removing {folder} from {}", self.shown);
+        let prefix = self.object(folder.trim_end_matches('/'));
+        let mut listed = self.store.list(Some(&prefix));
+        while let Some(meta) = listed.next().await {
+            let meta = meta.map_err(failed(what.clone()))?;
+            match self.store.delete(&meta.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(failed(what)(e)),
+            }
+        }
         Ok(())
     }
 

@@ -102,9 +102,15 @@ async fn serve(state: &AppState, key: &str, request: Request) -> Result<Response
                 .any(|x| x.get("name").and_then(Value::as_str) == Some(name))
         })
     };
-    let path = external::zip_path(state.state_dir(), &job.id, direction, name);
+    let internal =
+        |message: String| s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message);
     match (&parts.method, direction) {
         (&Method::GET | &Method::HEAD, "in") if listed("inputArtifacts") => {
+            let path =
+                external::local_object(state.remote(), state.state_dir(), &job.id, "in", name)
+                    .await
+                    .map_err(internal)?
+                    .unwrap_or_else(|| external::zip_path(state.state_dir(), &job.id, "in", name));
             read(&path, &parts.method, &parts.headers, key).await
         }
         (&Method::PUT, "out") if listed("outputArtifacts") => {
@@ -118,7 +124,14 @@ async fn serve(state: &AppState, key: &str, request: Request) -> Result<Response
                     ),
                 ));
             }
-            write(&path, &parts.headers, body).await
+            let path = external::zip_path(state.state_dir(), &job.id, "out", name);
+            let response = write(&path, &parts.headers, body).await?;
+            // For a call-back on another host (the put is answered once
+            // every host can read it).
+            external::share_object(state.remote(), &job.id, "out", name, &path)
+                .await
+                .map_err(internal)?;
+            Ok(response)
         }
         (&Method::GET | &Method::HEAD | &Method::PUT, _) => Err(denied()),
         _ => Err(s3_error(
@@ -350,6 +363,14 @@ async fn write(
         ));
     }
     let parent = path.parent().expect("a job's object has a folder");
+    // On a host other than the one that queued the job, its folder is new.
+    tokio::fs::create_dir_all(parent).await.map_err(|e| {
+        s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            e.to_string(),
+        )
+    })?;
     // Each put writes its own partial file, so two puts of one key at once
     // cannot mix: the last to finish is the object.
     let partial = parent.join(format!(

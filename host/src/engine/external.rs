@@ -11,9 +11,15 @@
 //!
 //! The zips live in the state directory, `aws-jobs/JOB/{in,out}/NAME.zip`,
 //! served to the job's worker (with the job's own credentials only) by
-//! the API's S3 endpoint, and removed when the job ends.
+//! the API's S3 endpoint, and removed when the job ends. When hosts share
+//! an artifact bucket, each zip is also kept there under the same name
+//! (input zips before the job is queued, output zips as a worker puts
+//! them), so any host's endpoint serves any job and a call-back on any
+//! host reads the outputs: [`local_object`] and [`share_object`] are the
+//! one way either side reaches a job's object.
 
 use super::machine::RunRequest;
+use crate::artifacts::Remote;
 use crate::records::now_millis;
 use crate::sandbox::{Failure, FailureKind, Job, Limits, Outcome};
 use crate::store::{AwsJob, Store, aws_job_state as state};
@@ -33,6 +39,55 @@ pub const JOBS_DIR: &str = crate::state_dir::AWS_JOBS;
 /// How soon a waiting action reads its job again.
 const RECHECK: Duration = Duration::from_secs(1);
 
+/// A job's artifact `name`, in `direction`, in the bucket hosts share
+/// (under its prefix, beside the artifacts).
+fn object_name(job: &str, direction: &str, name: &str) -> String {
+    format!("{JOBS_DIR}/{job}/{direction}/{name}.zip")
+}
+
+/// The file of a job's artifact `name` in `direction` on this host,
+/// brought from the bucket hosts share when another host made it; `None`
+/// when neither has it.
+pub async fn local_object(
+    remote: Option<&Remote>,
+    state_dir: &Path,
+    job: &str,
+    direction: &str,
+    name: &str,
+) -> Result<Option<PathBuf>, String> {
+    let path = zip_path(state_dir, job, direction, name);
+    if path.is_file() {
+        return Ok(Some(path));
+    }
+    let Some(remote) = remote else {
+        return Ok(None);
+    };
+    let found = remote
+        .get_file(&object_name(job, direction, name), &path)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(found.then_some(path))
+}
+
+/// Shares a job's artifact file `path` (`name` in `direction`), just
+/// written on this host, with the other hosts (nothing to do without a
+/// shared bucket).
+pub async fn share_object(
+    remote: Option<&Remote>,
+    job: &str,
+    direction: &str,
+    name: &str,
+    path: &Path,
+) -> Result<(), String> {
+    match remote {
+        Some(remote) => remote
+            .put_file(&object_name(job, direction, name), path)
+            .await
+            .map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
+}
+
 /// Where a job's artifact `name` is, in `direction` (`in` or `out`).
 pub fn zip_path(state_dir: &Path, job: &str, direction: &str, name: &str) -> PathBuf {
     state_dir
@@ -46,18 +101,23 @@ pub fn zip_path(state_dir: &Path, job: &str, direction: &str, name: &str) -> Pat
 /// (`Category/Owner/Provider/Version`).
 pub(super) async fn call(
     state_dir: &Path,
+    remote: Option<&Remote>,
     request: &RunRequest,
     job: &Job,
     action_type: &str,
     limits: &Limits,
 ) -> Outcome {
-    let state_dir = state_dir.to_path_buf();
+    let calls = Calls {
+        state_dir: state_dir.to_path_buf(),
+        remote: remote.cloned(),
+        runtime: tokio::runtime::Handle::current(),
+    };
     let request = request.clone();
     let job = job.clone();
     let action_type = action_type.to_string();
     let limits = limits.clone();
     tokio::task::spawn_blocking(move || {
-        call_blocking(&state_dir, &request, &job, &action_type, &limits)
+        call_blocking(&calls, &request, &job, &action_type, &limits)
     })
     .await
     .unwrap_or_else(|e| Err(format!("the job's call panicked: {e}")))
@@ -69,16 +129,72 @@ pub(super) async fn call(
     })
 }
 
+/// Where a call's zips go: this host's state directory and, when hosts
+/// share one, the bucket (reached from the blocking call through the
+/// runtime it came from).
+struct Calls {
+    state_dir: PathBuf,
+    remote: Option<Remote>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Calls {
+    fn local_object(
+        &self,
+        job: &str,
+        direction: &str,
+        name: &str,
+    ) -> Result<Option<PathBuf>, String> {
+        self.runtime.block_on(local_object(
+            self.remote.as_ref(),
+            &self.state_dir,
+            job,
+            direction,
+            name,
+        ))
+    }
+
+    fn share_object(
+        &self,
+        job: &str,
+        direction: &str,
+        name: &str,
+        path: &Path,
+    ) -> Result<(), String> {
+        self.runtime.block_on(share_object(
+            self.remote.as_ref(),
+            job,
+            direction,
+            name,
+            path,
+        ))
+    }
+
+    /// Removes an ended job's zips, here and in the bucket. A zip the
+    /// bucket keeps after a failed removal costs space, not correctness:
+    /// no key reaches an ended job's objects.
+    fn forget(&self, job: &str) {
+        let _ = std::fs::remove_dir_all(self.state_dir.join(JOBS_DIR).join(job));
+        if let Some(remote) = &self.remote
+            && let Err(e) = self
+                .runtime
+                .block_on(remote.remove_under(&format!("{JOBS_DIR}/{job}")))
+        {
+            tracing::warn!("job {job}: {e}");
+        }
+    }
+}
+
 fn call_blocking(
-    state_dir: &Path,
+    calls: &Calls,
     request: &RunRequest,
     job: &Job,
     action_type: &str,
     limits: &Limits,
 ) -> Result<Outcome, String> {
-    let mut store = Store::open(state_dir).map_err(|e| e.to_string())?;
+    let mut store = Store::open(&calls.state_dir).map_err(|e| e.to_string())?;
     let Some(id) = &job.continuation else {
-        let queued = queue(&mut store, state_dir, request, job, action_type, None)?;
+        let queued = queue(&mut store, calls, request, job, action_type, None)?;
         return Ok(waiting(queued, "waiting for a job worker"));
     };
     let found = store
@@ -93,22 +209,15 @@ fn call_blocking(
     let outcome = match found.state.as_str() {
         state::SUCCEEDED => {
             if let Some(token) = result.get("continuationToken").and_then(Value::as_str) {
-                let next = queue(
-                    &mut store,
-                    state_dir,
-                    request,
-                    job,
-                    action_type,
-                    Some(token),
-                )?;
+                let next = queue(&mut store, calls, request, job, action_type, Some(token))?;
                 let summary = result
                     .pointer("/executionDetails/summary")
                     .and_then(Value::as_str)
                     .unwrap_or("continuing");
-                forget(state_dir, id);
+                calls.forget(id);
                 return Ok(waiting(next, summary));
             }
-            match extract_outputs(state_dir, id, job, limits) {
+            match extract_outputs(calls, id, job, limits) {
                 Ok(()) => Outcome::Succeeded {
                     summary: result
                         .pointer("/executionDetails/summary")
@@ -155,7 +264,7 @@ fn call_blocking(
         }),
         other => return Ok(waiting(found.id, &format!("job {other}"))),
     };
-    forget(state_dir, id);
+    calls.forget(id);
     Ok(outcome)
 }
 
@@ -168,16 +277,11 @@ fn waiting(job: String, summary: &str) -> Outcome {
     }
 }
 
-/// Removes an ended job's zips.
-fn forget(state_dir: &Path, job: &str) {
-    let _ = std::fs::remove_dir_all(state_dir.join(JOBS_DIR).join(job));
-}
-
 /// Queues a job for this call: its input artifacts zipped, its data as a
 /// worker gets it, credentials that reach only its own artifacts.
 fn queue(
     store: &mut Store,
-    state_dir: &Path,
+    calls: &Calls,
     request: &RunRequest,
     job: &Job,
     action_type: &str,
@@ -192,16 +296,21 @@ fn queue(
     };
     let mut inputs = Vec::new();
     for input in &job.inputs {
-        let zip = zip_path(state_dir, &id, "in", &input.name);
+        let zip = zip_path(&calls.state_dir, &id, "in", &input.name);
         zip_folder(&input.host_path, &zip)
             .map_err(|e| format!("cannot zip input artifact `{}`: {e}", input.name))?;
+        // In the bucket before the job is queued: no worker can ask any
+        // host for it before it is there.
+        calls
+            .share_object(&id, "in", &input.name, &zip)
+            .map_err(|e| format!("cannot share input artifact `{}`: {e}", input.name))?;
         inputs.push(json!({
             "name": input.name,
             "revision": input.revision,
             "location": location("in", &input.name),
         }));
     }
-    std::fs::create_dir_all(state_dir.join(JOBS_DIR).join(&id).join("out"))
+    std::fs::create_dir_all(calls.state_dir.join(JOBS_DIR).join(&id).join("out"))
         .map_err(|e| format!("cannot make the job's folder: {e}"))?;
     let outputs: Vec<Value> = job
         .outputs
@@ -300,17 +409,16 @@ fn zip_folder(folder: &Path, zip: &Path) -> std::io::Result<()> {
 /// folder. The zip is the worker's, so hostile: entries must stay inside
 /// the folder (no absolute paths, no `..`), links are refused, and the
 /// bytes and entries written are held to the action's output limits.
-fn extract_outputs(state_dir: &Path, id: &str, job: &Job, limits: &Limits) -> Result<(), String> {
+fn extract_outputs(calls: &Calls, id: &str, job: &Job, limits: &Limits) -> Result<(), String> {
     let mut bytes_left = limits.output_bytes;
     let mut files_left = limits.output_files;
     for output in &job.outputs {
-        let zip = zip_path(state_dir, id, "out", &output.name);
-        if !zip.is_file() {
+        let Some(zip) = calls.local_object(id, "out", &output.name)? else {
             return Err(format!(
                 "the job worker put no object for output artifact `{}` (s3://{BUCKET}/{id}/out/{}.zip)",
                 output.name, output.name
             ));
-        }
+        };
         extract(&zip, &output.host_path, &mut bytes_left, &mut files_left)
             .map_err(|e| format!("output artifact `{}`: {e}", output.name))?;
     }

@@ -372,6 +372,7 @@ impl ProviderCalls {
             (Some(provider), _) => provider.run(&job, &limits, &log).await.map(|r| r.outcome),
             (None, Some(action_type)) => Ok(super::external::call(
                 &self.state_dir.root,
+                self.remote.as_ref(),
                 request,
                 &job,
                 action_type,

@@ -2,21 +2,20 @@
 //! worker written against boto3's `codepipeline` and `s3` clients,
 //! unmodified, polls for a custom action's jobs on `sluice serve`,
 //! fetches the input zip and puts the output zip with the job's own
-//! credentials, continues once, and succeeds; a second job fails.
+//! credentials, continues once, and succeeds; a second job fails. Then
+//! the same worker against the standby of two hosts sharing PostgreSQL
+//! and a bucket, while the other host runs the calls.
 
 use super::*;
 use sluice_tests::aws::mapped_repository;
 
-#[tokio::test]
-async fn a_boto3_worker_serves_a_custom_action() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    mapped_repository(&dir.path().join("app"), &state, &[("index.html", "hello")]);
-    let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
-    let admin = aws_key(&state, "release-admin", "admin");
-    let worker = aws_key(&state, "worker", "operate");
+/// Runs `worker.py` against `server` (keys made in `state`), checks what
+/// it saw and the artifact the worker's output became; returns what it saw.
+async fn serve_the_custom_action(server: &ServerProcess, state: &Path) -> Value {
+    let admin = aws_key(state, "release-admin", "admin");
+    let worker = aws_key(state, "worker", "operate");
     let seen = run_script(
-        &server,
+        server,
         "worker.py",
         &[&server.url, &admin.0, &admin.1, &worker.0, &worker.1],
     );
@@ -73,12 +72,91 @@ async fn a_boto3_worker_serves_a_custom_action() {
         published["bytes"].as_u64(),
         Some(format!("published {first}").len() as u64)
     );
+    seen
+}
+
+#[tokio::test]
+async fn a_boto3_worker_serves_a_custom_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    mapped_repository(&dir.path().join("app"), &state, &[("index.html", "hello")]);
+    let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
+    serve_the_custom_action(&server, &state).await;
     // Ended jobs leave no zips behind; the abandoned one's wait for
     // retention's collection (an hour).
     let left: Vec<_> = walk(&state.join("aws-jobs"));
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].ends_with("in/Code.zip"), "{left:?}");
     server.terminate();
+}
+
+/// Two hosts on one database and one bucket: A drives and runs the calls
+/// (it has free slots), so the jobs' input zips are made on A; the worker
+/// talks only to B. B brings the inputs from the bucket, puts the outputs
+/// there, and A's call-back takes them from it.
+#[tokio::test]
+async fn a_worker_talking_to_another_host_reaches_its_jobs_through_the_shared_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
+    mapped_repository(
+        &dir.path().join("app"),
+        &state_a,
+        &[("index.html", "hello")],
+    );
+    std::fs::create_dir_all(&state_b).unwrap();
+    std::fs::copy(
+        state_a.join("aws-actions.yaml"),
+        state_b.join("aws-actions.yaml"),
+    )
+    .unwrap();
+    let database = sluice_pgtest::Server::shared().database();
+    let s3 = sluice_s3test::Server::shared();
+    let bucket = s3.bucket();
+    let endpoint = s3.endpoint();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", s3.access_key_id()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key()),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let artifacts = format!("s3://{bucket}/hosts");
+    let args = ["--no-triggers", "--artifacts", artifacts.as_str()];
+    for state in [&state_a, &state_b] {
+        sluice::store::use_database(state, &database).unwrap();
+    }
+    let a = ServerProcess::start_with_env(exe(), &state_a, &args, &env);
+    let b = ServerProcess::start_with_env(exe(), &state_b, &args, &env);
+    assert!(
+        std::fs::read_to_string(&b.log)
+            .unwrap_or_default()
+            .contains("stands by"),
+        "B stands by: {}",
+        b.output()
+    );
+
+    let seen = serve_the_custom_action(&b, &state_b).await;
+    let first = seen["first_id"].as_str().unwrap();
+    // B served the first job's input from the bucket (A made it) ...
+    let fetched = walk(&state_b.join("aws-jobs"));
+    assert!(
+        fetched
+            .iter()
+            .any(|p| p.ends_with("in/Code.zip") && p.starts_with(state_b.join("aws-jobs"))),
+        "{fetched:?}"
+    );
+    // ... and the bucket keeps only the abandoned job's input: every
+    // ended job's objects went with it.
+    let kept: Vec<_> = walk(&s3.root().join(&bucket).join("hosts/aws-jobs"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].ends_with("in/Code.zip"), "{kept:?}");
+    // A ran the calls: the first execution's output was extracted there.
+    let (_, execution) = a.call("GET", &format!("/executions/{first}"), None).await;
+    assert_eq!(execution["execution"]["status"], "Succeeded", "{execution}");
+    b.terminate();
+    a.terminate();
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
