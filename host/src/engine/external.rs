@@ -102,6 +102,7 @@ pub fn zip_path(state_dir: &Path, job: &str, direction: &str, name: &str) -> Pat
 pub(super) async fn call(
     state_dir: &Path,
     remote: Option<&Remote>,
+    store: &JobStore,
     request: &RunRequest,
     job: &Job,
     action_type: &str,
@@ -111,6 +112,7 @@ pub(super) async fn call(
         state_dir: state_dir.to_path_buf(),
         remote: remote.cloned(),
         runtime: tokio::runtime::Handle::current(),
+        store: store.clone(),
     };
     let request = request.clone();
     let job = job.clone();
@@ -129,16 +131,38 @@ pub(super) async fn call(
     })
 }
 
+/// The store connection custom actions' calls share (opened on the first
+/// call, not on each call-back every second; dropped after an error, so
+/// the next call opens a new one).
+pub(super) type JobStore = std::sync::Arc<std::sync::Mutex<Option<Store>>>;
+
 /// Where a call's zips go: this host's state directory and, when hosts
 /// share one, the bucket (reached from the blocking call through the
-/// runtime it came from).
+/// runtime it came from); and its store connection.
 struct Calls {
     state_dir: PathBuf,
     remote: Option<Remote>,
     runtime: tokio::runtime::Handle,
+    store: JobStore,
 }
 
 impl Calls {
+    /// Runs `f` on the shared store connection, opening it if need be.
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError>,
+    ) -> Result<T, String> {
+        let mut held = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_none() {
+            *held = Some(Store::open(&self.state_dir).map_err(|e| e.to_string())?);
+        }
+        let result = f(held.as_mut().expect("opened above"));
+        if result.is_err() {
+            *held = None;
+        }
+        result.map_err(|e| e.to_string())
+    }
+
     fn local_object(
         &self,
         job: &str,
@@ -192,14 +216,12 @@ fn call_blocking(
     action_type: &str,
     limits: &Limits,
 ) -> Result<Outcome, String> {
-    let mut store = Store::open(&calls.state_dir).map_err(|e| e.to_string())?;
     let Some(id) = &job.continuation else {
-        let queued = queue(&mut store, calls, request, job, action_type, None)?;
+        let queued = queue(calls, request, job, action_type, None)?;
         return Ok(waiting(queued, "waiting for a job worker"));
     };
-    let found = store
-        .aws_job(id)
-        .map_err(|e| e.to_string())?
+    let found = calls
+        .with_store(|s| s.aws_job(id))?
         .ok_or_else(|| format!("job {id} of this action is gone"))?;
     let result: Value = found
         .result
@@ -209,7 +231,7 @@ fn call_blocking(
     let outcome = match found.state.as_str() {
         state::SUCCEEDED => {
             if let Some(token) = result.get("continuationToken").and_then(Value::as_str) {
-                let next = queue(&mut store, calls, request, job, action_type, Some(token))?;
+                let next = queue(calls, request, job, action_type, Some(token))?;
                 let summary = result
                     .pointer("/executionDetails/summary")
                     .and_then(Value::as_str)
@@ -280,7 +302,6 @@ fn waiting(job: String, summary: &str) -> Outcome {
 /// Queues a job for this call: its input artifacts zipped, its data as a
 /// worker gets it, credentials that reach only its own artifacts.
 fn queue(
-    store: &mut Store,
     calls: &Calls,
     request: &RunRequest,
     job: &Job,
@@ -368,7 +389,7 @@ fn queue(
         result: None,
         created_at: now_millis(),
     };
-    store.queue_aws_job(&queued).map_err(|e| e.to_string())?;
+    calls.with_store(|s| s.queue_aws_job(&queued))?;
     Ok(id)
 }
 

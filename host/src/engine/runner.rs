@@ -42,6 +42,8 @@ pub(super) struct ProviderCalls {
     /// Where logs go for every host to read (PostgreSQL: any host may run
     /// a call, and any host's console shows it).
     shared_logs: Option<Arc<Mutex<crate::store::Store>>>,
+    /// The store connection custom actions' calls share.
+    external_store: super::external::JobStore,
 }
 
 /// A question for a source action.
@@ -80,6 +82,7 @@ impl ProviderCalls {
             secrets,
             sealer,
             shared_logs: None,
+            external_store: Default::default(),
         }
     }
 
@@ -373,6 +376,7 @@ impl ProviderCalls {
             (None, Some(action_type)) => Ok(super::external::call(
                 &self.state_dir.root,
                 self.remote.as_ref(),
+                &self.external_store,
                 request,
                 &job,
                 action_type,
