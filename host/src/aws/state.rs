@@ -75,7 +75,8 @@ pub async fn get_state(state: &AppState, input: &Value) -> Result<Value, AwsErro
                     out
                 })
                 .collect();
-            let mut out = json!({"stageName": stage.name, "actionStates": actions});
+            let mut out = json!({"stageName": stage.name});
+            out["actionStates"] = Value::Array(actions);
             if let Some(t) = &stage.transition {
                 let mut transition = json!({"enabled": t.enabled});
                 if let Some(by) = &t.changed_by {
@@ -100,7 +101,9 @@ pub async fn get_state(state: &AppState, input: &Value) -> Result<Value, AwsErro
                 .collect();
             if let Some(first) = inbound.first() {
                 out["inboundExecution"] = first.clone();
-                out["inboundExecutions"] = json!(inbound);
+                // Moved, not serialized again: in queued mode the list may
+                // hold thousands.
+                out["inboundExecutions"] = Value::Array(inbound);
             }
             out
         })
@@ -115,13 +118,15 @@ pub async fn get_state(state: &AppState, input: &Value) -> Result<Value, AwsErro
             .await
             .map_err(read_error)?
     };
-    Ok(json!({
+    let mut out = json!({
         "pipelineName": name,
         "pipelineVersion": pipeline.version,
-        "stageStates": stages,
         "created": seconds(first.map_or(version.created_at, |v| v.created_at)),
         "updated": seconds(version.created_at),
-    }))
+    });
+    // Moved in (`json!` would copy every stage, inbound lists and all).
+    out["stageStates"] = Value::Array(stages);
+    Ok(out)
 }
 
 pub async fn put_approval(
