@@ -18,7 +18,7 @@
 use serde_json::{Value, json};
 use sluice_tests::chaos::{Random, setting};
 use sluice_tests::fixtures;
-use sluice_tests::server::ServerProcess;
+use sluice_tests::server::{ServerProcess, SharedHosts};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -192,36 +192,11 @@ async fn three_hosts_lose_nothing_while_one_at_a_time_is_killed() {
     std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
     std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
     std::fs::write(src.join("LATEST"), "r1").unwrap();
-    let database = sluice_pgtest::Server::shared().database();
-    let s3 = sluice_s3test::Server::shared();
-    let bucket = s3.bucket();
-    let endpoint = s3.endpoint();
-    let env: Vec<(String, String)> = vec![
-        ("AWS_ENDPOINT_URL".into(), endpoint.clone()),
-        ("AWS_ACCESS_KEY_ID".into(), s3.access_key_id().into()),
-        (
-            "AWS_SECRET_ACCESS_KEY".into(),
-            s3.secret_access_key().into(),
-        ),
-        ("AWS_REGION".into(), "us-east-1".into()),
-    ];
-    let artifacts = format!("s3://{bucket}/crash");
+    let shared = SharedHosts::new("crash");
     let dirs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|h| dir.path().join(h)).collect();
-    for state in &dirs {
-        sluice::store::use_database(state, &database).unwrap();
-    }
     let launch = {
-        let (artifacts, env) = (artifacts.clone(), env.clone());
-        move |state: &Path| {
-            let env: Vec<(&str, &str)> =
-                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            ServerProcess::start_with_env(
-                exe(),
-                state,
-                &["--no-triggers", "--artifacts", &artifacts, "--slots", "4"],
-                &env,
-            )
-        }
+        let shared = shared.clone();
+        move |state: &Path| shared.start(exe(), state, &["--no-triggers", "--slots", "4"])
     };
     let mut servers: Vec<Option<ServerProcess>> = Vec::new();
     for state in &dirs {
@@ -475,15 +450,7 @@ stages:
 
     // Every artifact, fetched back from the bucket, matches its digest.
     let fresh = sluice::artifacts::ArtifactStore::open(&dir.path().join("fresh")).unwrap();
-    let remote = sluice::artifacts::Remote::new(&sluice::artifacts::RemoteSettings {
-        url: artifacts.clone(),
-        endpoint: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        access_key_id: Some(s3.access_key_id().into()),
-        secret_access_key: Some(s3.secret_access_key().into()),
-        session_token: None,
-    })
-    .unwrap();
+    let remote = shared.remote();
     // Eight at a time.
     let remote = Arc::new(remote);
     let mut fetching = tokio::task::JoinSet::new();

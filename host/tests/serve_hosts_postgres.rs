@@ -7,7 +7,7 @@
 
 use serde_json::json;
 use sluice_tests::fixtures;
-use sluice_tests::server::ServerProcess;
+use sluice_tests::server::{ServerProcess, SharedHosts};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -54,24 +54,9 @@ async fn a_standby_server_takes_over_from_a_killed_one_and_loses_no_approval() {
     std::fs::create_dir_all(src.join("revisions/r1")).unwrap();
     std::fs::write(src.join("revisions/r1/file.txt"), "one").unwrap();
     std::fs::write(src.join("LATEST"), "r1").unwrap();
-    let database = sluice_pgtest::Server::shared().database();
-    let s3 = sluice_s3test::Server::shared();
-    let bucket = s3.bucket();
-    let endpoint = s3.endpoint();
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", s3.access_key_id()),
-        ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key()),
-        ("AWS_REGION", "us-east-1"),
-    ];
-    let artifacts = format!("s3://{bucket}/hosts");
-    let args = ["--no-triggers", "--artifacts", artifacts.as_str()];
+    let shared = SharedHosts::new("hosts");
     let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
-    for state in [&state_a, &state_b] {
-        sluice::store::use_database(state, &database).unwrap();
-    }
-
-    let a = ServerProcess::start_with_env(exe(), &state_a, &args, &env);
+    let a = shared.start(exe(), &state_a, &["--no-triggers"]);
     let definition = format!(
         r##"
 name: relay
@@ -97,7 +82,7 @@ stages:
         src = src.display()
     );
     a.apply(&definition, dir.path()).await;
-    let b = ServerProcess::start_with_env(exe(), &state_b, &args, &env);
+    let b = shared.start(exe(), &state_b, &["--no-triggers"]);
     assert!(
         std::fs::read_to_string(&b.log)
             .unwrap_or_default()

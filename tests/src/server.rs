@@ -207,3 +207,70 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Hosts that share work: one database on the test PostgreSQL server and
+/// one bucket on the test S3 server, with what each host's `serve` needs
+/// to use them (its state directory pointed at the database, the
+/// bucket's `--artifacts` URL and credentials).
+#[derive(Debug, Clone)]
+pub struct SharedHosts {
+    /// The database's URL.
+    pub database: String,
+    /// The bucket's name.
+    pub bucket: String,
+    /// `s3://BUCKET/PREFIX`, given as `--artifacts`.
+    pub artifacts: String,
+    /// The S3 server's endpoint.
+    pub endpoint: String,
+    env: Vec<(&'static str, String)>,
+}
+
+impl SharedHosts {
+    /// A new database and bucket; artifacts go under `prefix`.
+    pub fn new(prefix: &str) -> SharedHosts {
+        let database = sluice_pgtest::Server::shared().database();
+        let s3 = sluice_s3test::Server::shared();
+        let bucket = s3.bucket();
+        let endpoint = s3.endpoint();
+        SharedHosts {
+            database,
+            artifacts: format!("s3://{bucket}/{prefix}"),
+            bucket,
+            env: vec![
+                ("AWS_ENDPOINT_URL", endpoint.clone()),
+                ("AWS_ACCESS_KEY_ID", s3.access_key_id().to_string()),
+                ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key().to_string()),
+                ("AWS_REGION", "us-east-1".to_string()),
+            ],
+            endpoint,
+        }
+    }
+
+    /// The folder the S3 server keeps this bucket's objects in.
+    pub fn bucket_folder(&self) -> PathBuf {
+        sluice_s3test::Server::shared().root().join(&self.bucket)
+    }
+
+    /// The S3 credentials, as the environment gives them.
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+
+    /// The bucket, as a host reaches it.
+    pub fn remote(&self) -> sluice::artifacts::Remote {
+        let env = self.env();
+        let settings = sluice::artifacts::RemoteSettings::from_env(&self.artifacts, |k| {
+            env.iter().find(|(name, _)| *name == k).map(|(_, v)| *v)
+        });
+        sluice::artifacts::Remote::new(&settings).unwrap()
+    }
+
+    /// Starts `exe serve` on `state_dir` (pointed at the database first)
+    /// with the bucket as `--artifacts` and `args`.
+    pub fn start(&self, exe: &Path, state_dir: &Path, args: &[&str]) -> ServerProcess {
+        sluice::store::use_database(state_dir, &self.database).unwrap();
+        let mut all = vec!["--artifacts", self.artifacts.as_str()];
+        all.extend_from_slice(args);
+        ServerProcess::start_with_env(exe, state_dir, &all, &self.env())
+    }
+}

@@ -8,6 +8,7 @@
 
 use super::*;
 use sluice_tests::aws::mapped_repository;
+use sluice_tests::server::SharedHosts;
 
 /// Runs `worker.py` against `server` (keys made in `state`), checks what
 /// it saw and the artifact the worker's output became; returns what it saw.
@@ -109,23 +110,9 @@ async fn a_worker_talking_to_another_host_reaches_its_jobs_through_the_shared_bu
         state_b.join("aws-actions.yaml"),
     )
     .unwrap();
-    let database = sluice_pgtest::Server::shared().database();
-    let s3 = sluice_s3test::Server::shared();
-    let bucket = s3.bucket();
-    let endpoint = s3.endpoint();
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ACCESS_KEY_ID", s3.access_key_id()),
-        ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key()),
-        ("AWS_REGION", "us-east-1"),
-    ];
-    let artifacts = format!("s3://{bucket}/hosts");
-    let args = ["--no-triggers", "--artifacts", artifacts.as_str()];
-    for state in [&state_a, &state_b] {
-        sluice::store::use_database(state, &database).unwrap();
-    }
-    let a = ServerProcess::start_with_env(exe(), &state_a, &args, &env);
-    let b = ServerProcess::start_with_env(exe(), &state_b, &args, &env);
+    let shared = SharedHosts::new("hosts");
+    let a = shared.start(exe(), &state_a, &["--no-triggers"]);
+    let b = shared.start(exe(), &state_b, &["--no-triggers"]);
     assert!(
         std::fs::read_to_string(&b.log)
             .unwrap_or_default()
@@ -146,7 +133,7 @@ async fn a_worker_talking_to_another_host_reaches_its_jobs_through_the_shared_bu
     );
     // ... and the bucket keeps only the abandoned job's input: every
     // ended job's objects went with it.
-    let kept: Vec<_> = walk(&s3.root().join(&bucket).join("hosts/aws-jobs"))
+    let kept: Vec<_> = walk(&shared.bucket_folder().join("hosts/aws-jobs"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "zip"))
         .collect();
