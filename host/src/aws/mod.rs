@@ -206,14 +206,7 @@ async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Pr
         body,
     };
     // The key is looked up before the signature is checked with it.
-    let key_id = request
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .and_then(|(_, v)| v.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').next())
-        .unwrap_or("")
-        .to_string();
+    let key_id = request.access_key_id().to_string();
     let found = if key_id.is_empty() {
         None
     } else {

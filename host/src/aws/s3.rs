@@ -153,13 +153,14 @@ async fn authenticate(
         .iter()
         .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
         .collect();
-    let key_id = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .and_then(|(_, v)| v.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').next())
-        .unwrap_or("")
-        .to_string();
+    let request = sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers,
+        body: &[],
+    };
+    let key_id = request.access_key_id().to_string();
     let denied =
         |code: &'static str, message: String| s3_error(StatusCode::FORBIDDEN, code, message);
     let lookup = key_id.clone();
@@ -188,13 +189,6 @@ async fn authenticate(
         data.pointer(&format!("/artifactCredentials/{name}"))
             .and_then(Value::as_str)
             .map(str::to_string)
-    };
-    let request = sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers,
-        body: &[],
     };
     sigv4::verify(&request, "s3", std::time::SystemTime::now(), |_| {
         credential("secretAccessKey")

@@ -65,6 +65,16 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
+    /// The access key id the `Authorization` header names ("" when it
+    /// names none), to look its secret up before [`verify`] checks it.
+    pub fn access_key_id(&self) -> &str {
+        self.header_values("authorization")
+            .first()
+            .and_then(|v| v.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').next())
+            .unwrap_or("")
+    }
+
     fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
