@@ -3,7 +3,10 @@ its `codepipeline` client polls, acknowledges and puts results, its `s3`
 client fetches the input zip and puts the output zip with the job's own
 credentials, all against `sluice serve`.
 
-Arguments: ENDPOINT ADMIN_KEY_ID ADMIN_SECRET WORKER_KEY_ID WORKER_SECRET.
+Arguments: ENDPOINT ADMIN_KEY_ID ADMIN_SECRET WORKER_KEY_ID WORKER_SECRET
+[OTHER_ENDPOINT]. With OTHER_ENDPOINT (another host on the same database),
+a draft of the output is put through that host first, then the real one
+through ENDPOINT: the action must take the last.
 The state directory's aws-actions.yaml maps repository `app`.
 Prints one JSON object of what it saw.
 """
@@ -16,6 +19,7 @@ import zipfile
 import common
 
 endpoint, admin_key, admin_secret, key, secret = sys.argv[1:6]
+other_endpoint = sys.argv[6] if len(sys.argv) > 6 else None
 REGION = "us-east-1"
 
 
@@ -115,6 +119,14 @@ out = io.BytesIO()
 with zipfile.ZipFile(out, "w") as z:
     z.writestr("site/published.txt", "published " + first)
 target = job["data"]["outputArtifacts"][0]["location"]["s3Location"]
+if other_endpoint:
+    creds = job["data"]["artifactCredentials"]
+    draft = io.BytesIO()
+    with zipfile.ZipFile(draft, "w") as z:
+        z.writestr("site/draft.txt", "a draft, put first and then replaced")
+    common.client(other_endpoint, creds["accessKeyId"], creds["secretAccessKey"], "s3",
+                  creds["sessionToken"]).put_object(
+        Bucket=target["bucketName"], Key=target["objectKey"], Body=draft.getvalue())
 s3_of(job).put_object(Bucket=target["bucketName"], Key=target["objectKey"], Body=out.getvalue())
 cp.put_job_success_result(jobId=job["id"], outputVariables={"Url": "https://example.test/" + first},
                           executionDetails={"summary": "published", "externalExecutionId": "run-1"})

@@ -71,7 +71,9 @@ pub async fn local_object(
 
 /// Shares a job's artifact file `path` (`name` in `direction`), just
 /// written on this host, with the other hosts (nothing to do without a
-/// shared bucket).
+/// shared bucket). An output shared is then read from the bucket only:
+/// its local file goes, so that no host takes an older copy of an output
+/// a worker put again through another host.
 pub async fn share_object(
     remote: Option<&Remote>,
     job: &str,
@@ -79,13 +81,17 @@ pub async fn share_object(
     name: &str,
     path: &Path,
 ) -> Result<(), String> {
-    match remote {
-        Some(remote) => remote
-            .put_file(&object_name(job, direction, name), path)
-            .await
-            .map_err(|e| e.to_string()),
-        None => Ok(()),
+    let Some(remote) = remote else {
+        return Ok(());
+    };
+    remote
+        .put_file(&object_name(job, direction, name), path)
+        .await
+        .map_err(|e| e.to_string())?;
+    if direction == "out" {
+        let _ = tokio::fs::remove_file(path).await;
     }
+    Ok(())
 }
 
 /// Where a job's artifact `name` is, in `direction` (`in` or `out`).

@@ -10,16 +10,25 @@ use super::*;
 use sluice_tests::aws::mapped_repository;
 use sluice_tests::server::SharedHosts;
 
-/// Runs `worker.py` against `server` (keys made in `state`), checks what
-/// it saw and the artifact the worker's output became; returns what it saw.
-async fn serve_the_custom_action(server: &ServerProcess, state: &Path) -> Value {
+/// Runs `worker.py` against `server` (keys made in `state`; with `other`,
+/// a draft output put through that host first), checks what it saw and
+/// the artifact the worker's last output became; returns what it saw.
+async fn serve_the_custom_action(
+    server: &ServerProcess,
+    state: &Path,
+    other: Option<&ServerProcess>,
+) -> Value {
     let admin = aws_key(state, "release-admin", "admin");
     let worker = aws_key(state, "worker", "operate");
-    let seen = run_script(
-        server,
-        "worker.py",
-        &[&server.url, &admin.0, &admin.1, &worker.0, &worker.1],
-    );
+    let mut args = vec![
+        server.url.as_str(),
+        &admin.0,
+        &admin.1,
+        &worker.0,
+        &worker.1,
+    ];
+    args.extend(other.map(|o| o.url.as_str()));
+    let seen = run_script(server, "worker.py", &args);
     assert_eq!(
         seen["unknown_type"], "ActionTypeNotFoundException",
         "{seen}"
@@ -82,7 +91,7 @@ async fn a_boto3_worker_serves_a_custom_action() {
     let state = dir.path().join("state");
     mapped_repository(&dir.path().join("app"), &state, &[("index.html", "hello")]);
     let server = ServerProcess::start(exe(), &state, &["--no-triggers"]);
-    serve_the_custom_action(&server, &state).await;
+    serve_the_custom_action(&server, &state, None).await;
     // Ended jobs leave no zips behind; the abandoned one's wait for
     // retention's collection (an hour).
     let left: Vec<_> = walk(&state.join("aws-jobs"));
@@ -93,8 +102,9 @@ async fn a_boto3_worker_serves_a_custom_action() {
 
 /// Two hosts on one database and one bucket: A drives and runs the calls
 /// (it has free slots), so the jobs' input zips are made on A; the worker
-/// talks only to B. B brings the inputs from the bucket, puts the outputs
-/// there, and A's call-back takes them from it.
+/// talks to B (but for one draft output put through A). B brings the
+/// inputs from the bucket, puts the outputs there, and A's call-back
+/// takes the last one put from it.
 #[tokio::test]
 async fn a_worker_talking_to_another_host_reaches_its_jobs_through_the_shared_bucket() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,7 +131,9 @@ async fn a_worker_talking_to_another_host_reaches_its_jobs_through_the_shared_bu
         b.output()
     );
 
-    let seen = serve_the_custom_action(&b, &state_b).await;
+    // A draft of the output goes through A, the real one through B: A's
+    // call-back takes the real one.
+    let seen = serve_the_custom_action(&b, &state_b, Some(&a)).await;
     let first = seen["first_id"].as_str().unwrap();
     // B served the first job's input from the bucket (A made it) ...
     let fetched = walk(&state_b.join("aws-jobs"));
