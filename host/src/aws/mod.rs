@@ -193,18 +193,7 @@ fn request_id() -> Option<HeaderValue> {
 /// Checks the request's signature against the secret of the access key it
 /// names; the key's token is the caller.
 async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Principal, AwsError> {
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-        .collect();
-    let request = sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers,
-        body,
-    };
+    let request = sigv4::Request::of(parts, body);
     // The key is looked up before the signature is checked with it.
     let key_id = request.access_key_id().to_string();
     let found = if key_id.is_empty() {

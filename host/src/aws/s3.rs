@@ -40,6 +40,15 @@ fn s3_error(status: StatusCode, code: &'static str, message: impl Into<String>) 
     }
 }
 
+/// S3's `InternalError`: the host failed, not the request.
+fn internal(error: impl std::fmt::Display) -> S3Error {
+    s3_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        error.to_string(),
+    )
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -102,8 +111,6 @@ async fn serve(state: &AppState, key: &str, request: Request) -> Result<Response
                 .any(|x| x.get("name").and_then(Value::as_str) == Some(name))
         })
     };
-    let internal =
-        |message: String| s3_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message);
     match (&parts.method, direction) {
         (&Method::GET | &Method::HEAD, "in") if listed("inputArtifacts") => {
             let path =
@@ -148,18 +155,7 @@ async fn authenticate(
     state: &AppState,
     parts: &axum::http::request::Parts,
 ) -> Result<AwsJob, S3Error> {
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
-        .collect();
-    let request = sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or(""),
-        headers,
-        body: &[],
-    };
+    let request = sigv4::Request::of(parts, &[]);
     let key_id = request.access_key_id().to_string();
     let denied =
         |code: &'static str, message: String| s3_error(StatusCode::FORBIDDEN, code, message);
@@ -173,13 +169,7 @@ async fn authenticate(
                     .map_err(crate::queries::OpError::internal)
             })
             .await
-            .map_err(|e| {
-                s3_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    e.0.message,
-                )
-            })?
+            .map_err(|e| internal(e.0.message))?
     };
     let data: Value = job
         .as_ref()
@@ -229,13 +219,6 @@ async fn read(
     headers: &HeaderMap,
     key: &str,
 ) -> Result<Response, S3Error> {
-    let internal = |e: std::io::Error| {
-        s3_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            e.to_string(),
-        )
-    };
     let mut file = tokio::fs::File::open(path).await.map_err(|_| {
         s3_error(
             StatusCode::NOT_FOUND,
@@ -291,13 +274,7 @@ async fn read(
             .map_err(internal)?;
         Body::from_stream(chunks(file.take(range.end - range.start)))
     };
-    response.body(body).map_err(|e| {
-        s3_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            e.to_string(),
-        )
-    })
+    response.body(body).map_err(internal)
 }
 
 /// A reader as a stream of chunks of at most 64 KiB.
@@ -358,13 +335,7 @@ async fn write(
     }
     let parent = path.parent().expect("a job's object has a folder");
     // On a host other than the one that queued the job, its folder is new.
-    tokio::fs::create_dir_all(parent).await.map_err(|e| {
-        s3_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            e.to_string(),
-        )
-    })?;
+    tokio::fs::create_dir_all(parent).await.map_err(internal)?;
     // Each put writes its own partial file, so two puts of one key at once
     // cannot mix: the last to finish is the object.
     let partial = parent.join(format!(
@@ -382,13 +353,7 @@ async fn write(
             return Err(error);
         }
     };
-    tokio::fs::rename(&partial, path).await.map_err(|e| {
-        s3_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            e.to_string(),
-        )
-    })?;
+    tokio::fs::rename(&partial, path).await.map_err(internal)?;
     let mut response = StatusCode::OK.into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", &digest[..32])) {
         response.headers_mut().insert(header::ETAG, etag);
@@ -400,13 +365,6 @@ async fn write(
 /// checks it against the SHA-256 `signed` (unless `UNSIGNED-PAYLOAD`);
 /// returns that digest in hex. The caller removes `partial` on an error.
 async fn receive(partial: &std::path::Path, body: Body, signed: &str) -> Result<String, S3Error> {
-    let internal = |e: std::io::Error| {
-        s3_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            e.to_string(),
-        )
-    };
     let mut file = tokio::fs::File::create(partial).await.map_err(internal)?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;

@@ -64,7 +64,23 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// The request `parts` and `body` make (headers whose values are not
+    /// text are left out: a signature cannot cover them).
+    pub fn of(parts: &'a axum::http::request::Parts, body: &'a [u8]) -> Request<'a> {
+        Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+                .collect(),
+            body,
+        }
+    }
+
     /// The access key id the `Authorization` header names ("" when it
     /// names none), to look its secret up before [`verify`] checks it.
     pub fn access_key_id(&self) -> &str {
